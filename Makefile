@@ -1,0 +1,59 @@
+# Two set-up commands (README): `make run` and `make test`. Every target creates or reuses .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+ENV ?= dev
+PROJECT ?= ql-algo-trading
+PROFILE ?= default
+PYTEST_ARGS ?=
+
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: venv run test test-all lint format typecheck synth build deploy bench simulate clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy shared_utils lambda_functions
+
+build: venv
+	$(BIN)/python -m cdk_stack.assets
+
+synth: build
+	$(BIN)/python app.py --env $(ENV)
+
+test: lint typecheck build
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: lint typecheck build
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+run: venv
+	$(BIN)/python -m shared_utils.local run
+
+deploy: build
+	./deploy.sh -p $(PROJECT) -e $(ENV) -a $(PROFILE)
+
+bench: venv
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf .build cdk.out .pytest_cache .mypy_cache .ruff_cache

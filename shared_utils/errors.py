@@ -1,0 +1,78 @@
+"""Domain errors. Each carries a stable `code`; the API maps them to HTTP in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    field: str
+    issue: str
+
+
+@dataclass
+class DomainError(Exception):
+    message: str
+    details: list[FieldIssue] = field(default_factory=list)
+    code: str = "DOMAIN_ERROR"
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@dataclass
+class NotFoundError(DomainError):
+    """Missing, or owned by someone else: the two are indistinguishable on purpose."""
+
+    code: str = "NOT_FOUND"
+
+
+@dataclass
+class ConflictError(DomainError):
+    """A conditional write lost: stale `version`, or the item already exists."""
+
+    code: str = "VERSION_CONFLICT"
+
+
+@dataclass
+class AlreadyExistsError(ConflictError):
+    code: str = "ALREADY_EXISTS"
+
+
+@dataclass
+class LimitExceededError(ConflictError):
+    """A per-container limit (10 strategies per basket, ...) would be exceeded."""
+
+    code: str = "LIMIT_EXCEEDED"
+
+
+@dataclass
+class InvalidInputError(DomainError):
+    """Input that passed schema validation but breaks a domain rule (HTTP 422)."""
+
+    code: str = "VALIDATION_ERROR"
+
+
+@dataclass
+class BadRequestError(DomainError):
+    """Input that cannot even be interpreted: tampered cursor, malformed JSON (HTTP 400)."""
+
+    code: str = "BAD_REQUEST"
+
+
+@dataclass
+class ForbiddenError(DomainError):
+    code: str = "FORBIDDEN"
+
+
+@dataclass
+class MarketDataUnavailableError(DomainError):
+    code: str = "MARKET_DATA_UNAVAILABLE"
+
+
+@dataclass
+class ConfigurationError(DomainError):
+    """Missing or invalid configuration (environment, data files, unsupported year or index)."""
+
+    code: str = "CONFIGURATION_ERROR"

@@ -1,0 +1,40 @@
+"""Run-time configuration of every Lambda function, validated once per cold start.
+
+Field aliases are the environment variable names; the CDK stack builds the same model and
+exports it with `as_environment()`, so the names are written in one place only.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RuntimeSettings(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    environment: str = Field(alias="PLATFORM_ENV", min_length=1)
+    trading_table_name: str = Field(alias="TRADING_TABLE_NAME", min_length=3)
+    history_table_name: str = Field(alias="HISTORY_TABLE_NAME", min_length=3)
+    broker_accounts_table_name: str = Field(alias="BROKER_ACCOUNTS_TABLE_NAME", min_length=3)
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    schedule_shards: int = Field(alias="SCHEDULE_SHARDS", default=1, ge=1, le=100)
+    broker_secret_prefix: str = Field(alias="BROKER_SECRET_PREFIX", default="")
+    # Set by the local platform to point boto3 at the moto server; unset on AWS.
+    dynamodb_endpoint_url: str | None = Field(alias="DYNAMODB_ENDPOINT_URL", default=None)
+
+    def as_environment(self) -> dict[str, str]:
+        return {
+            key: str(value)
+            for key, value in self.model_dump(by_alias=True).items()
+            if value is not None
+        }
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> RuntimeSettings:
+    """Read and validate the environment once; a missing variable fails the cold start loudly."""
+    return RuntimeSettings.model_validate(dict(os.environ))

@@ -1,0 +1,122 @@
+"""Table definitions: the one source of truth for names, keys and indexes.
+
+The CDK data construct and the local platform (moto server) both build their tables from these,
+so a key or index cannot differ between the deployed and the local platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    logical_id: str
+    suffix: str
+    partition_key: str
+    sort_key: str | None = None
+    indexes: tuple[IndexDefinition, ...] = field(default_factory=tuple)
+    ttl_attribute: str | None = None
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}-{self.suffix}"
+
+    def index(self, name: str) -> IndexDefinition:
+        for index in self.indexes:
+            if index.name == name:
+                return index
+        raise KeyError(f"{self.suffix} has no index {name}")
+
+    def key_attributes(self) -> list[str]:
+        names = [self.partition_key] + ([self.sort_key] if self.sort_key else [])
+        for index in self.indexes:
+            names += [index.partition_key, index.sort_key]
+        return list(dict.fromkeys(names))
+
+    def create_table_kwargs(self, table_name: str) -> dict[str, Any]:
+        """Arguments for boto3 `create_table` (used by tests and the local platform)."""
+        key_schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
+        if self.sort_key:
+            key_schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
+        kwargs: dict[str, Any] = {
+            "TableName": table_name,
+            "KeySchema": key_schema,
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": "S"} for name in self.key_attributes()
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [
+                        {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                        {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in self.indexes
+            ]
+        return kwargs
+
+
+ALLOCATIONS_BY_STRATEGY = "AllocationsByStrategy"
+USER_EXECUTION_SCHEDULE = "UserExecutionSchedule"
+EXECUTIONS_BY_STRATEGY = "ExecutionsByStrategy"
+
+TRADING_CONFIGURATIONS = TableDefinition(
+    logical_id="TradingConfigurations",
+    suffix="trading-configurations",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(
+        IndexDefinition(ALLOCATIONS_BY_STRATEGY, "gsi1pk", "gsi1sk"),
+        IndexDefinition(USER_EXECUTION_SCHEDULE, "gsi2pk", "gsi2sk"),
+    ),
+    ttl_attribute="expires_at",
+)
+
+EXECUTION_HISTORY = TableDefinition(
+    logical_id="ExecutionHistory",
+    suffix="execution-history",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(IndexDefinition(EXECUTIONS_BY_STRATEGY, "gsi1pk", "gsi1sk"),),
+    ttl_attribute="expires_at",
+)
+
+# Owned by the auth stack in cross-stack mode; created here only when the stack deploys alone.
+BROKER_ACCOUNTS = TableDefinition(
+    logical_id="BrokerAccounts",
+    suffix="broker-accounts",
+    partition_key="user_id",
+    sort_key="broker_account_id",
+)
+
+# Powertools idempotency persistence (its default attribute names).
+IDEMPOTENCY = TableDefinition(
+    logical_id="Idempotency",
+    suffix="idempotency",
+    partition_key="id",
+    ttl_attribute="expiration",
+)
+
+ALL_TABLES: tuple[TableDefinition, ...] = (
+    TRADING_CONFIGURATIONS,
+    EXECUTION_HISTORY,
+    BROKER_ACCOUNTS,
+    IDEMPOTENCY,
+)
+
+
+def resource_prefix(environment: str) -> str:
+    return f"ql-algo-trading-{environment}"
