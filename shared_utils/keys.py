@@ -1,0 +1,110 @@
+"""Every DynamoDB key string of the platform, built here and nowhere else.
+
+The trading-configurations table is a single table: one user's items share a partition
+(`USER#{user_id}`), two overloaded indexes answer the cross-item questions:
+
+- GSI1 (AllocationsByStrategy): `gsi1pk = STRATEGY#{id}` or `BASKET#{id}`. A strategy partition
+  holds its broker allocations; a basket partition holds the basket item itself, its default
+  allocations and its strategies, so "a basket with all its strategies" is one query.
+- GSI2 (UserExecutionSchedule): `gsi2pk = SCHEDULE#{shard}`, `gsi2sk = {HHMM}#{ENTRY|EXIT}#...`
+  with HHMM in UTC, so "every execution due between t1 and t2" is one `between` per shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from enum import StrEnum
+
+SEPARATOR = "#"
+
+USER_PREFIX = "USER#"
+BASKET_PREFIX = "BASKET#"
+STRATEGY_PREFIX = "STRATEGY#"
+ALLOCATION_PREFIX = "BROKER_ALLOCATION#"
+SCHEDULE_PREFIX = "SCHEDULE#"
+SUBSCRIPTION_PREFIX = "SUBSCRIPTION#"
+GSI1_ALLOCATION_PREFIX = "ALLOCATION#"
+# Sorts before "ALLOCATION#" and "STRATEGY#": the basket item comes first in its GSI1 partition.
+GSI1_BASKET_SELF = "#BASKET"
+
+# Market calendar: admin overrides of the shipped holiday data.
+HOLIDAY_OVERRIDES_PK = "MARKET#CALENDAR"
+HOLIDAY_OVERRIDE_PREFIX = "HOLIDAY#"
+
+
+class ScheduleKind(StrEnum):
+    ENTRY = "ENTRY"
+    EXIT = "EXIT"
+
+
+def user_pk(user_id: str) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def basket_sk(basket_id: str) -> str:
+    return f"{BASKET_PREFIX}{basket_id}"
+
+
+def strategy_sk(strategy_id: str) -> str:
+    return f"{STRATEGY_PREFIX}{strategy_id}"
+
+
+def allocation_sk(allocation_id: str) -> str:
+    return f"{ALLOCATION_PREFIX}{allocation_id}"
+
+
+def schedule_sk(strategy_id: str, kind: ScheduleKind) -> str:
+    return f"{SCHEDULE_PREFIX}{strategy_id}{SEPARATOR}{kind.value}"
+
+
+def subscription_sk(basket_id: str) -> str:
+    return f"{SUBSCRIPTION_PREFIX}{basket_id}"
+
+
+def holiday_override_sk(day: date) -> str:
+    return f"{HOLIDAY_OVERRIDE_PREFIX}{day.isoformat()}"
+
+
+# --- GSI1: allocations by strategy / basket, and a basket's strategies -------------------------
+
+
+def strategy_gsi1pk(strategy_id: str) -> str:
+    return f"{STRATEGY_PREFIX}{strategy_id}"
+
+
+def basket_gsi1pk(basket_id: str) -> str:
+    return f"{BASKET_PREFIX}{basket_id}"
+
+
+def allocation_gsi1sk(broker: str, allocation_id: str) -> str:
+    return f"{GSI1_ALLOCATION_PREFIX}{broker}{SEPARATOR}{allocation_id}"
+
+
+def basket_member_gsi1sk(strategy_id: str) -> str:
+    """A strategy's sort key inside its basket's GSI1 partition."""
+    return f"{STRATEGY_PREFIX}{strategy_id}"
+
+
+# --- GSI2: the execution schedule ---------------------------------------------------------------
+
+
+def schedule_shard(user_id: str, strategy_id: str, shards: int) -> int:
+    """Stable shard of a strategy's schedule entries (same on every process and Python version)."""
+    if shards < 1:
+        raise ValueError("shards must be >= 1")
+    digest = hashlib.sha256(f"{user_id}{SEPARATOR}{strategy_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def schedule_gsi2pk(shard: int) -> str:
+    return f"{SCHEDULE_PREFIX}{shard}"
+
+
+def schedule_gsi2sk(hhmm_utc: str, kind: ScheduleKind, user_id: str, strategy_id: str) -> str:
+    return SEPARATOR.join((hhmm_utc, kind.value, user_id, strategy_id))
+
+
+def schedule_gsi2sk_bounds(first_hhmm_utc: str, last_hhmm_utc: str) -> tuple[str, str]:
+    """Inclusive `between` bounds covering every entry from the first to the last minute."""
+    return f"{first_hhmm_utc}{SEPARATOR}", f"{last_hhmm_utc}{SEPARATOR}~"
