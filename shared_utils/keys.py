@@ -108,3 +108,25 @@ def schedule_gsi2sk(hhmm_utc: str, kind: ScheduleKind, user_id: str, strategy_id
 def schedule_gsi2sk_bounds(first_hhmm_utc: str, last_hhmm_utc: str) -> tuple[str, str]:
     """Inclusive `between` bounds covering every entry from the first to the last minute."""
     return f"{first_hhmm_utc}{SEPARATOR}", f"{last_hhmm_utc}{SEPARATOR}~"
+
+
+# --- Master timer (owned by the timer): trigger claims and the market-data cache --------------
+# Items of the trading-configurations table that expire through its TTL attribute.
+
+TRIGGER_CLAIM_PREFIX = "TRIGGER_CLAIM#"
+MARKET_QUOTE_PREFIX = "MARKET_QUOTE#"
+MARKET_QUOTE_SK = "LATEST"
+
+
+def trigger_claim_pk(trade_date: date) -> str:
+    return f"{TRIGGER_CLAIM_PREFIX}{trade_date.isoformat()}"
+
+
+def trigger_claim_sk(user_id: str, strategy_id: str, kind: ScheduleKind, scheduled_hhmm_utc: str) -> str:
+    """One claim per (trade date, strategy, action, scheduled time): whichever trigger window
+    writes it first hands the execution over; every other window sees it taken."""
+    return SEPARATOR.join((strategy_id, kind.value, scheduled_hhmm_utc, user_id))
+
+
+def market_quote_pk(instrument: str) -> str:
+    return f"{MARKET_QUOTE_PREFIX}{instrument}"

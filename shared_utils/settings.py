@@ -25,6 +25,8 @@ class RuntimeSettings(BaseModel):
     broker_secret_prefix: str = Field(alias="BROKER_SECRET_PREFIX", default="")
     # Set by the local platform to point boto3 at the moto server; unset on AWS.
     dynamodb_endpoint_url: str | None = Field(alias="DYNAMODB_ENDPOINT_URL", default=None)
+    # The master timer's state machine; only the timer starter needs it (set by the timer construct).
+    timer_state_machine_arn: str | None = Field(alias="TIMER_STATE_MACHINE_ARN", default=None)
 
     def as_environment(self) -> dict[str, str]:
         return {

@@ -1,0 +1,29 @@
+"""Master-timer Emit task: handle one tick, publish its events, return the next state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared_utils.clock import SystemClock
+from shared_utils.timer import wiring
+from shared_utils.timer.emitter import TimerState, emit_tick
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(correlation_id_path="next_tick || tick")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse(event=event, model=TimerState)
+    result = emit_tick(state, wiring.market_view(), wiring.publisher(), SystemClock())
+    metrics.add_metric(name="TimerEventsEmitted", unit=MetricUnit.Count, value=len(result.emitted))
+    metrics.add_metric(name="TimerMinutesSkipped", unit=MetricUnit.Count, value=result.skipped_minutes)
+    return result.to_state()

@@ -1,0 +1,84 @@
+"""CheckStopLoss and CheckDuplicateOrders: what the timer hands over each minute.
+
+The evaluation itself (per-leg stop-loss, strategy MTM stop-loss/target, trailing stop-loss;
+the order ledger scan) belongs to the execution engine, which plugs its own `StopLossMonitor`
+and `DuplicateOrderScanner` in. Until then the `Idle*` adapters report that nothing is open and
+no order exists, which is the truth of a platform without an execution engine.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Protocol
+
+from aws_lambda_powertools import Logger
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from shared_utils.timer.envelope import TimerEnvelope
+
+logger = Logger(child=True)
+
+
+class StopLossReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tick: AwareDatetime
+    positions_checked: int = 0
+    exits_requested: list[str] = []
+
+
+class DuplicateFinding(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    order_ids: list[str]
+
+
+class DuplicateReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tick: AwareDatetime
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    findings: list[DuplicateFinding] = []
+
+
+class StopLossMonitor(Protocol):
+    def check(self, tick: datetime, trade_date: date) -> StopLossReport: ...
+
+
+class DuplicateOrderScanner(Protocol):
+    def scan(self, trade_date: date, start: datetime, end: datetime) -> list[DuplicateFinding]:
+        """Orders of the same strategy/leg/action/trade date/broker in [start, end), flagged."""
+        ...
+
+
+class IdleStopLossMonitor:
+    def check(self, tick: datetime, trade_date: date) -> StopLossReport:
+        return StopLossReport(tick=tick)
+
+
+class IdleDuplicateOrderScanner:
+    def scan(self, trade_date: date, start: datetime, end: datetime) -> list[DuplicateFinding]:
+        return []
+
+
+def check_stop_losses(envelope: TimerEnvelope, monitor: StopLossMonitor) -> StopLossReport:
+    report = monitor.check(envelope.tick, envelope.trade_date)
+    logger.info("Stop-loss check done", extra=report.model_dump(mode="json"))
+    return report
+
+
+def check_duplicate_orders(envelope: TimerEnvelope, scanner: DuplicateOrderScanner) -> DuplicateReport:
+    findings = scanner.scan(envelope.trade_date, envelope.window_start, envelope.window_end)
+    report = DuplicateReport(
+        tick=envelope.tick,
+        window_start=envelope.window_start,
+        window_end=envelope.window_end,
+        findings=findings,
+    )
+    if findings:
+        logger.warning("Duplicate orders found", extra=report.model_dump(mode="json"))
+    else:
+        logger.info("No duplicate orders", extra=report.model_dump(mode="json"))
+    return report

@@ -1,0 +1,121 @@
+"""Builds the timer's adapters from the run-time settings, for the handler modules only.
+
+Clients are created on first use (never at import) and reused across warm invocations; domain
+code never calls these: it receives the ports as arguments.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from shared_utils.clock import SystemClock
+from shared_utils.settings import RuntimeSettings, load_settings
+from shared_utils.timer.checks import (
+    DuplicateOrderScanner,
+    IdleDuplicateOrderScanner,
+    IdleStopLossMonitor,
+    StopLossMonitor,
+)
+from shared_utils.timer.envelope import TimerEnvelope
+from shared_utils.timer.market_data import (
+    NoOpenPositions,
+    QuoteCache,
+    RefreshReport,
+    SimulatedMarketData,
+    refresh_market_data,
+)
+from shared_utils.timer.market_view import MarketView
+from shared_utils.timer.publisher import EventBridgePublisher
+from shared_utils.timer.triggers import (
+    DueSchedule,
+    DynamoTriggerClaims,
+    LoggingExecutionRequester,
+    StrategyStatus,
+    TriggerReport,
+    trigger_due_strategies,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb", endpoint_url=load_settings().dynamodb_endpoint_url)
+
+
+@lru_cache(maxsize=1)
+def stepfunctions_client() -> SFNClient:
+    return boto3.client("stepfunctions")
+
+
+def settings() -> RuntimeSettings:
+    return load_settings()
+
+
+def publisher() -> EventBridgePublisher:
+    return EventBridgePublisher(boto3.client("events"), load_settings().event_bus_name)
+
+
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
+        table_name=load_settings().idempotency_table_name, boto3_client=dynamodb_client()
+    )
+
+
+def reset() -> None:
+    """Forget cached clients (tests switch moto contexts between cases)."""
+    dynamodb_client.cache_clear()
+    stepfunctions_client.cache_clear()
+
+
+def market_view() -> MarketView:
+    from shared_utils.timer.calendar_view import CalendarMarketView
+
+    return CalendarMarketView.default()
+
+
+def stop_loss_monitor() -> StopLossMonitor:
+    # The execution engine (execution issue) replaces this with its position-aware monitor.
+    return IdleStopLossMonitor()
+
+
+def duplicate_order_scanner() -> DuplicateOrderScanner:
+    # The execution engine (execution issue) replaces this with its order-ledger scanner.
+    return IdleDuplicateOrderScanner()
+
+
+def _schedule() -> tuple[DueSchedule, StrategyStatus]:
+    from shared_utils.timer.schedule_view import RepositorySchedule
+
+    view = RepositorySchedule.from_settings(load_settings(), dynamodb_client())
+    return view, view
+
+
+def trigger(envelope: TimerEnvelope) -> TriggerReport:
+    schedule, strategies = _schedule()
+    return trigger_due_strategies(
+        envelope,
+        schedule,
+        strategies,
+        market_view(),
+        DynamoTriggerClaims(dynamodb_client(), load_settings().trading_table_name),
+        LoggingExecutionRequester(),
+    )
+
+
+def refresh(envelope: TimerEnvelope) -> RefreshReport:
+    schedule, _ = _schedule()
+    return refresh_market_data(
+        envelope,
+        schedule,
+        NoOpenPositions(),
+        SimulatedMarketData(),
+        QuoteCache(dynamodb_client(), load_settings().trading_table_name),
+        SystemClock().now(),
+    )
