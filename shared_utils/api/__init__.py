@@ -1,0 +1,1 @@
+"""The REST API: route catalog, resolver factory, error mapping, identity and routers."""

@@ -1,0 +1,35 @@
+"""Every route of the REST API and the handler module that serves it.
+
+The CDK stack builds one API Gateway method per record and one Lambda function per `module`
+(a module name under `lambda_functions/option_baskets`); each handler module includes exactly
+the routers that serve its routes, and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    module: str
+
+
+BROKER_ACCOUNTS = "broker_accounts"
+BASKET_MANAGER = "basket_manager"
+STRATEGY_MANAGER = "strategy_manager"
+STRATEGY_BROKER_ALLOCATOR = "strategy_broker_allocator"
+STRATEGY_TEMPLATES = "strategy_templates"
+
+API_ROUTES: tuple[ApiRoute, ...] = (ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),)
+
+
+def modules() -> tuple[str, ...]:
+    """Handler modules in catalog order, each once."""
+    return tuple(dict.fromkeys(route.module for route in API_ROUTES))
+
+
+def routes_of(module: str) -> tuple[ApiRoute, ...]:
+    return tuple(route for route in API_ROUTES if route.module == module)

@@ -1,0 +1,1 @@
+"""One Powertools `Router` per resource; handler modules include the ones they serve."""

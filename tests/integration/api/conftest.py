@@ -1,0 +1,95 @@
+"""Drive the API handler modules with API Gateway proxy events against moto tables."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from shared_utils.api import dependencies
+from shared_utils.api.catalog import API_ROUTES
+from tests.events import api_event
+
+
+@dataclass(frozen=True)
+class FakeLambdaContext:
+    function_name: str = "options-api-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:ap-south-1:123456789012:function:options-api-test"
+    aws_request_id: str = "4a8d1d1e-0000-4000-8000-000000000001"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    raw_body: str
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw_body) if self.raw_body else None
+
+
+def module_for(method: str, resource: str) -> str:
+    for route in API_ROUTES:
+        if route.method == method and route.path == resource:
+            return route.module
+    raise LookupError(f"{method} {resource} is not in the API catalog")
+
+
+def invoke(module: str, event: dict[str, Any]) -> ApiResponse:
+    handler = importlib.import_module(f"lambda_functions.option_baskets.{module}").handler
+    result = handler(event, FakeLambdaContext())
+    return ApiResponse(
+        status=result["statusCode"], headers=result.get("headers") or {}, raw_body=result["body"]
+    )
+
+
+Call = Callable[..., ApiResponse]
+
+
+@pytest.fixture
+def api(aws: dict[str, Any]) -> Iterator[Call]:
+    """`api("GET", "/options/baskets/{basket_id}", basket_id=..., user=..., body=...)`.
+
+    The route template picks the handler module from the catalog, exactly as API Gateway does.
+    """
+    dependencies.reset()
+
+    def call(method: str, resource: str, /, **kwargs: Any) -> ApiResponse:
+        params = {key: kwargs.pop(key) for key in list(kwargs) if "{" + key + "}" in resource}
+        path = resource.format(**params)
+        event = api_event(method, path, resource=resource, **kwargs)
+        return invoke(module_for(method, resource), event)
+
+    yield call
+    dependencies.reset()
+
+
+@pytest.fixture
+def seed_broker_account(aws: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    import boto3
+
+    table = boto3.resource("dynamodb").Table(aws["settings"].broker_accounts_table_name)
+
+    def seed(user_id: str, broker_account_id: str, broker: str = "ZERODHA", **extra: Any) -> dict[str, Any]:
+        item = {
+            "user_id": user_id,
+            "broker_account_id": broker_account_id,
+            "broker": broker,
+            "label": f"{broker.title()} main",
+            "paper": False,
+            "created_at": "2026-11-02T04:30:00+00:00",
+            **extra,
+        }
+        table.put_item(Item=item)
+        return item
+
+    return seed
