@@ -1,0 +1,202 @@
+"""The REST API: routes from `shared_utils.api.catalog.API_ROUTES`, one function per handler module.
+
+Every method requires a Cognito user-pool token; the only unauthenticated methods are the CORS
+preflight `OPTIONS` mocks, which browsers send without credentials and which reach no function.
+Path parameters are declared required and checked by a request validator before a function
+runs (the validator also checks bodies of methods that declare a model; the handlers validate
+bodies with pydantic and answer with the API's own error model).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Validations
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_stack.config import EnvironmentConfig
+from cdk_stack.data import DataTables, TableHandle, log_retention, removal_policy
+from cdk_stack.functions import FunctionFactory, grant_table
+from shared_utils.tables import resource_prefix
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+PATH_PARAMETER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Amz-Date"]
+
+
+class Route(Protocol):
+    """What the stack needs from a route record of the API catalog."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def module(self) -> str: ...
+
+
+# Tables a handler module touches. "routes": read/write when the module serves any mutating
+# method, read-only when it only serves GET; "read": always read-only. Unlisted modules work on
+# the trading-configurations table only.
+AccessMode = Literal["routes", "read"]
+API_ACCESS: dict[str, dict[str, AccessMode]] = {
+    "broker_accounts": {"broker_accounts": "routes"},
+    "strategy_broker_allocator": {"trading": "routes", "broker_accounts": "read"},
+    "execution_history": {"history": "read"},
+}
+DEFAULT_ACCESS: dict[str, AccessMode] = {"trading": "routes"}
+
+
+def path_parameters(path: str) -> list[str]:
+    return [match.group(1) for part in path.split("/") if (match := PATH_PARAMETER.match(part))]
+
+
+class RestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        factory: FunctionFactory,
+        user_pool: cognito.IUserPool,
+        data: DataTables,
+        broker_accounts: TableHandle,
+        routes: Sequence[Route],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not routes:
+            raise ValueError("the API catalog has no routes")
+        prefix = resource_prefix(config.name)
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention(config),
+            removal_policy=removal_policy(config),
+        )
+        self.api = apigateway.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{prefix}-options-api",
+            description="Options baskets, strategies, broker allocations and marketplace",
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=removal_policy(config),
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            deploy_options=apigateway.StageOptions(
+                stage_name=config.name,
+                throttling_rate_limit=config.api_throttling.rate_limit,
+                throttling_burst_limit=config.api_throttling.burst_limit,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                tracing_enabled=True,
+                metrics_enabled=True,
+            ),
+        )
+        Validations.of(self.api).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                reason="The account-level role API Gateway uses to write the access and execution "
+                "logs; AWS maintains that policy for exactly this service role.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason="Every method requires a Cognito token and the stage is throttled per "
+                "environment; a WAF web ACL is not part of this stack.",
+            ),
+        )
+        self._add_error_responses(config)
+        authorizer = apigateway.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[user_pool], authorizer_name=f"{prefix}-cognito"
+        )
+        validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_parameters=True, validate_request_body=True
+        )
+
+        by_module: dict[str, list[Route]] = defaultdict(list)
+        for route in routes:
+            by_module[route.module].append(route)
+        tables = {"trading": data.trading, "history": data.history, "broker_accounts": broker_accounts}
+        self.functions: dict[str, lambda_.Function] = {}
+        for module, module_routes in by_module.items():
+            function = factory.create(self, module, description=f"API: {_summary(module_routes)}")
+            mutating = any(route.method.upper() not in READ_METHODS for route in module_routes)
+            for table_key, mode in API_ACCESS.get(module, DEFAULT_ACCESS).items():
+                grant_table(function, tables[table_key], write=mode == "routes" and mutating)
+            if mutating:
+                # Powertools Idempotency keeps create requests retried by clients single.
+                grant_table(function, data.idempotency, write=True)
+            self.functions[module] = function
+
+        self.methods: list[apigateway.Method] = []
+        cors_resources: dict[str, apigateway.Resource] = {}
+        for route in routes:
+            resource = self.api.root.resource_for_path(route.path)
+            self.methods.append(
+                resource.add_method(
+                    route.method.upper(),
+                    apigateway.LambdaIntegration(self.functions[route.module]),
+                    authorizer=authorizer,
+                    authorization_type=apigateway.AuthorizationType.COGNITO,
+                    request_validator=validator,
+                    request_parameters={
+                        f"method.request.path.{name}": True for name in path_parameters(route.path)
+                    },
+                )
+            )
+            cors_resources[route.path] = resource
+        for resource in cors_resources.values():
+            preflight = resource.add_cors_preflight(
+                allow_origins=list(config.cors_allowed_origins),
+                allow_headers=CORS_ALLOW_HEADERS,
+                allow_methods=apigateway.Cors.ALL_METHODS,
+                max_age=Duration.hours(1),
+            )
+            reason = (
+                "CORS preflight: browsers send OPTIONS without credentials; this mock integration "
+                "returns only CORS headers and reaches no function."
+            )
+            Validations.of(preflight).acknowledge(
+                Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
+                Acknowledgment(id="AwsSolutions-COG4", reason=reason),
+            )
+        CfnOutput(self, "ApiUrl", value=self.api.url).override_logical_id("ApiUrl")
+
+    def _add_error_responses(self, config: EnvironmentConfig) -> None:
+        """Let the browser read API Gateway's own 4XX/5XX (e.g. 401 from the authorizer).
+
+        `Access-Control-Allow-Origin` takes one origin, so this applies when one is configured.
+        """
+        if len(config.cors_allowed_origins) != 1:
+            return
+        headers = {"Access-Control-Allow-Origin": f"'{config.cors_allowed_origins[0]}'"}
+        for response_type in (apigateway.ResponseType.DEFAULT_4_XX, apigateway.ResponseType.DEFAULT_5_XX):
+            self.api.add_gateway_response(
+                f"Cors{response_type.response_type}", type=response_type, response_headers=headers
+            )
+
+
+def _summary(routes: Sequence[Route]) -> str:
+    text = ", ".join(f"{route.method.upper()} {route.path}" for route in routes)
+    return text if len(text) <= 250 else text[:247] + "..."

@@ -1,0 +1,61 @@
+"""Builds the CDK app for one environment: the stack plus cdk-nag on every synthesis.
+
+`app.py` (the CLI) and the infrastructure tests both call `build_app`, so the tests check the
+exact app that deploys, with the same rule pack and acknowledgements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from cdk_stack.api import Route
+from cdk_stack.config import ConfigError, EnvironmentConfig
+from cdk_stack.stack import OptionsTradingStack
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILD_DIR = REPO_ROOT / ".build"
+APP_ASSET = BUILD_DIR / "app"
+LAYER_ASSET = BUILD_DIR / "layer"
+TIMER_DEFINITION = REPO_ROOT / "step_functions" / "master_timer.asl.json"
+
+
+def default_routes() -> Sequence[Route]:
+    from shared_utils.api.catalog import API_ROUTES
+
+    return API_ROUTES
+
+
+def build_app(
+    config: EnvironmentConfig,
+    *,
+    outdir: str,
+    context: dict[str, Any] | None = None,
+    app_asset: Path = APP_ASSET,
+    layer_asset: Path = LAYER_ASSET,
+    timer_definition: Path = TIMER_DEFINITION,
+    routes: Sequence[Route] | None = None,
+) -> tuple[App, OptionsTradingStack]:
+    """The app with one stack; `ConfigError` when a required input is missing."""
+    for path, hint in (
+        (app_asset, "run `make build` first"),
+        (layer_asset, "run `make build` first"),
+        (timer_definition, "the timer state machine definition is missing"),
+    ):
+        if not path.exists():
+            raise ConfigError(f"{path} not found: {hint}")
+    app = App(outdir=outdir, context=context)
+    stack = OptionsTradingStack(
+        app,
+        config=config,
+        app_asset=app_asset,
+        layer_asset=layer_asset,
+        timer_definition=timer_definition,
+        routes=default_routes() if routes is None else routes,
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+    return app, stack

@@ -1,0 +1,134 @@
+"""Per-environment stack configuration, read from `environments.json` and validated once.
+
+Every deploy-time choice that differs between dev, staging and production lives in that file;
+the constructs receive an `EnvironmentConfig` and never read files or context themselves.
+Errors are `ConfigError`s whose message names the file, the environment and the key, so the
+CLI can print them without a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENVIRONMENTS_FILE = Path(__file__).resolve().parent / "environments.json"
+
+# CloudWatch Logs accepts only these retention periods (days).
+VALID_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+
+class ConfigError(Exception):
+    """Invalid or missing configuration; the message is meant for the person running the CLI."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiThrottling(_Strict):
+    rate_limit: float = Field(gt=0)
+    burst_limit: int = Field(gt=0)
+
+
+class TimerWindow(_Strict):
+    """When the master timer starts on a trading day (the state machine ends itself at close)."""
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    weekdays: str = Field(pattern=r"^[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3}(-[A-Z]{3})?)*$")
+    time_zone: str = Field(min_length=1)
+
+    @property
+    def hour(self) -> int:
+        return int(self.start.split(":")[0])
+
+    @property
+    def minute(self) -> int:
+        return int(self.start.split(":")[1])
+
+
+class AuthStackExports(_Strict):
+    """CloudFormation export names published by the separately deployed auth stack."""
+
+    user_pool_id: str = Field(min_length=1)
+    broker_accounts_table: str = Field(min_length=1)
+    api_gateway_id: str = Field(min_length=1)
+
+
+class EnvironmentConfig(_Strict):
+    name: str
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    log_retention_days: int
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    removal_policy: Literal["destroy", "retain"]
+    point_in_time_recovery: bool
+    api_throttling: ApiThrottling
+    cors_allowed_origins: tuple[str, ...] = Field(min_length=1)
+    schedule_shards: int = Field(ge=1, le=100)
+    timer_window: TimerWindow
+    auth_stack_exports: AuthStackExports | None
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _known_retention(cls, value: int) -> int:
+        if value not in VALID_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention period")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_resource_safe(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", value):
+            raise ValueError("must be lowercase letters and digits (it is part of resource names)")
+        return value
+
+    @property
+    def cross_stack_auth(self) -> bool:
+        return self.auth_stack_exports is not None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(raw, dict) or not all(isinstance(value, dict) for value in raw.values()):
+        raise ConfigError(f"{path}: expected an object mapping environment names to objects")
+    return raw
+
+
+def environment_names(path: Path = ENVIRONMENTS_FILE) -> list[str]:
+    return sorted(_read(path))
+
+
+def load_environment(name: str, path: Path = ENVIRONMENTS_FILE) -> EnvironmentConfig:
+    """The validated configuration of one environment, or a `ConfigError` naming what is wrong."""
+    environments = _read(path)
+    if name not in environments:
+        valid = ", ".join(sorted(environments))
+        raise ConfigError(f"unknown environment {name!r} in {path}; valid environments: {valid}")
+    try:
+        return EnvironmentConfig.model_validate({**environments[name], "name": name})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, name, path)) from exc
+
+
+def _describe(exc: ValidationError, name: str, path: Path) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "missing":
+            problems.append(f"missing key {key!r}")
+        elif error["type"] == "extra_forbidden":
+            problems.append(f"unknown key {key!r}")
+        else:
+            problems.append(f"key {key!r}: {error['msg']}")
+    return f"{path}: environment {name!r}: " + "; ".join(problems)

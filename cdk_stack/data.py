@@ -1,0 +1,108 @@
+"""DynamoDB tables, built from the same definitions (`shared_utils.tables`) the local platform uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, RemovalPolicy, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_stack.config import EnvironmentConfig
+from shared_utils.tables import (
+    EXECUTION_HISTORY,
+    IDEMPOTENCY,
+    TRADING_CONFIGURATIONS,
+    TableDefinition,
+    resource_prefix,
+)
+
+
+@dataclass(frozen=True)
+class TableHandle:
+    """A table with the definition it was built from (or, when imported, that it follows)."""
+
+    table: dynamodb.ITable
+    definition: TableDefinition
+
+
+_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def log_retention(config: EnvironmentConfig) -> logs.RetentionDays:
+    """CDK's retention member for the configured number of days (validated by the config)."""
+    members = [member for member in logs.RetentionDays if member is not logs.RetentionDays.INFINITE]
+    return dict(zip(_DAYS, members, strict=True))[config.log_retention_days]
+
+
+def removal_policy(config: EnvironmentConfig) -> RemovalPolicy:
+    return RemovalPolicy.DESTROY if config.removal_policy == "destroy" else RemovalPolicy.RETAIN
+
+
+def build_table(scope: Construct, definition: TableDefinition, config: EnvironmentConfig) -> dynamodb.Table:
+    """One on-demand, encrypted table with the definition's keys, GSIs and TTL attribute."""
+    string = dynamodb.AttributeType.STRING
+    table = dynamodb.Table(
+        scope,
+        definition.logical_id,
+        table_name=definition.name(resource_prefix(config.name)),
+        partition_key=dynamodb.Attribute(name=definition.partition_key, type=string),
+        sort_key=dynamodb.Attribute(name=definition.sort_key, type=string) if definition.sort_key else None,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=config.point_in_time_recovery
+        ),
+        time_to_live_attribute=definition.ttl_attribute,
+        removal_policy=removal_policy(config),
+    )
+    for index in definition.indexes:
+        table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=dynamodb.Attribute(name=index.partition_key, type=string),
+            sort_key=dynamodb.Attribute(name=index.sort_key, type=string),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+    if not config.point_in_time_recovery:
+        Validations.of(table).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-DDB3",
+                reason=f"Point-in-time recovery is off in the {config.name} environment by configuration "
+                "(environments.json): its data is disposable test data; staging and production enable it.",
+            )
+        )
+    return table
+
+
+class DataTables(Construct):
+    """The platform's own tables. The broker-accounts table belongs to the auth capability."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.trading = TableHandle(build_table(self, TRADING_CONFIGURATIONS, config), TRADING_CONFIGURATIONS)
+        self.history = TableHandle(build_table(self, EXECUTION_HISTORY, config), EXECUTION_HISTORY)
+        self.idempotency = TableHandle(build_table(self, IDEMPOTENCY, config), IDEMPOTENCY)

@@ -1,0 +1,92 @@
+"""The options-trading stack: it only composes the capability constructs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Environment, Stack
+from constructs import Construct
+
+from cdk_stack.api import RestApi, Route
+from cdk_stack.auth import Auth
+from cdk_stack.config import EnvironmentConfig
+from cdk_stack.data import DataTables
+from cdk_stack.events import TimerEvents, event_bus_name
+from cdk_stack.functions import FunctionFactory
+from cdk_stack.timer import MasterTimer
+from shared_utils.settings import RuntimeSettings
+from shared_utils.tables import resource_prefix
+
+
+def stack_name(environment: str) -> str:
+    return f"{resource_prefix(environment)}-options-trading-stack"
+
+
+class OptionsTradingStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config: EnvironmentConfig,
+        app_asset: Path,
+        layer_asset: Path,
+        timer_definition: Path,
+        routes: Sequence[Route],
+    ) -> None:
+        name = stack_name(config.name)
+        super().__init__(
+            scope,
+            name,
+            stack_name=name,
+            env=Environment(account=config.account, region=config.region),
+            description=f"Options strategy platform ({config.name}): API, timer, event handlers, tables",
+        )
+        auth = Auth(self, "Auth", config=config)
+        data = DataTables(self, "Data", config=config)
+        settings = RuntimeSettings(
+            environment=config.name,
+            trading_table_name=data.trading.table.table_name,
+            history_table_name=data.history.table.table_name,
+            broker_accounts_table_name=auth.broker_accounts.table.table_name,
+            idempotency_table_name=data.idempotency.table.table_name,
+            event_bus_name=event_bus_name(config),
+            schedule_shards=config.schedule_shards,
+        )
+        factory = FunctionFactory(
+            self,
+            "Functions",
+            config=config,
+            settings=settings,
+            app_asset=app_asset,
+            layer_asset=layer_asset,
+        )
+        self.events = TimerEvents(
+            self,
+            "Events",
+            config=config,
+            factory=factory,
+            data=data,
+            broker_accounts=auth.broker_accounts,
+        )
+        self.timer = MasterTimer(
+            self,
+            "Timer",
+            config=config,
+            factory=factory,
+            bus=self.events.bus,
+            definition_file=timer_definition,
+        )
+        self.api = RestApi(
+            self,
+            "Api",
+            config=config,
+            factory=factory,
+            user_pool=auth.user_pool,
+            data=data,
+            broker_accounts=auth.broker_accounts,
+            routes=routes,
+        )
+        self.functions = factory.functions
+        CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
+        CfnOutput(self, "MasterTimerArn", value=self.timer.state_machine.state_machine_arn)

@@ -1,0 +1,101 @@
+"""Synthesizes each configuration once per session: the CLI for dev (standalone auth) and
+`build_app` for production with the auth stack's exports (cross-stack mode)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from cdk_stack import assets
+from cdk_stack.application import REPO_ROOT, build_app
+from cdk_stack.config import AuthStackExports, EnvironmentConfig, load_environment
+from cdk_stack.stack import stack_name
+
+AUTH_EXPORTS = AuthStackExports(
+    user_pool_id="ql-auth-production-UserPoolId",
+    broker_accounts_table="ql-auth-production-BrokerAccountsTable",
+    api_gateway_id="ql-auth-production-ApiGatewayId",
+)
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    config: EnvironmentConfig
+    outdir: Path
+    template: dict[str, Any]
+
+    @property
+    def template_file(self) -> Path:
+        return self.outdir / f"{stack_name(self.config.name)}.template.json"
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.template["Resources"]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {key: value for key, value in self.resources.items() if value["Type"] == resource_type}
+
+    def assertions(self) -> Template:
+        """`aws_cdk.assertions` view of the same template (no second synthesis)."""
+        return Template.from_json(self.template)
+
+    def validation_report(self) -> dict[str, Any]:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jsii_quiet() -> Iterator[None]:
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    yield
+
+
+@pytest.fixture(scope="session")
+def built_assets() -> None:
+    assets.build_app_asset()
+    assets.build_layer()
+
+
+def _load(config: EnvironmentConfig, outdir: Path) -> Synthesized:
+    template_file = outdir / f"{stack_name(config.name)}.template.json"
+    return Synthesized(config, outdir, json.loads(template_file.read_text()))
+
+
+@pytest.fixture(scope="session")
+def standalone(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """dev through the CLI exactly as the CDK CLI runs it (`-c env=dev` -> CDK_CONTEXT_JSON)."""
+    outdir = tmp_path_factory.mktemp("cdk-dev")
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps({"env": "dev"})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return _load(load_environment("dev"), outdir)
+
+
+@pytest.fixture(scope="session")
+def cross_stack(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk-production")
+    config = load_environment("production").model_copy(update={"auth_stack_exports": AUTH_EXPORTS})
+    app, _ = build_app(config, outdir=str(outdir))
+    app.synth()
+    return _load(config, outdir)
+
+
+@pytest.fixture(scope="session", params=["standalone", "cross_stack"])
+def synthesized(request: pytest.FixtureRequest) -> Synthesized:
+    """Each configuration in turn, for properties that must hold in both modes."""
+    return request.getfixturevalue(request.param)

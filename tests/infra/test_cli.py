@@ -1,0 +1,50 @@
+"""`python app.py`: bad environments end with a clear message and status 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdk_stack.application import REPO_ROOT
+from tests.infra.conftest import Synthesized
+
+pytestmark = pytest.mark.infra
+
+
+def _run_app(
+    tmp_path: Path, *args: str, context: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CDK_OUTDIR": str(tmp_path)}
+    if context is not None:
+        env["CDK_CONTEXT_JSON"] = json.dumps(context)
+    return subprocess.run(
+        [sys.executable, "app.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(("args", "context"), [(("--env", "qa"), None), ((), {"env": "qa"})])
+def test_unknown_environment_names_the_valid_ones(
+    tmp_path: Path, args: tuple[str, ...], context: dict[str, str] | None
+) -> None:
+    result = _run_app(tmp_path, *args, context=context)
+    assert result.returncode == 2
+    assert "unknown environment 'qa'" in result.stderr
+    assert "valid environments: dev, production, staging" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_cli_writes_the_named_stack_template(standalone: Synthesized) -> None:
+    assert standalone.template_file.name == "ql-algo-trading-dev-options-trading-stack.template.json"
+    assert standalone.template["Description"].startswith("Options strategy platform (dev)")

@@ -1,0 +1,113 @@
+"""Every function is built the same way, with its own role and only the table access it needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
+from shared_utils.events.catalog import HANDLER_MODULES
+from shared_utils.settings import RuntimeSettings
+from shared_utils.tables import resource_prefix
+from tests.infra.conftest import Synthesized
+from tests.infra.helpers import (
+    as_list,
+    function_by_module,
+    policy_statements_of_role,
+    ref_target,
+    statement_targets,
+)
+
+pytestmark = pytest.mark.infra
+
+WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+def _settings_names() -> set[str]:
+    """Variables every function gets: the settings model's fields that are not optional."""
+    fields = RuntimeSettings.model_fields
+    return {field.alias for field in fields.values() if field.alias and field.default is not None}
+
+
+def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    (layer_id,) = synthesized.of_type("AWS::Lambda::LayerVersion")
+    assert synthesized.resources[layer_id]["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    roles = set()
+    prefix = resource_prefix(synthesized.config.name)
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Handler"].startswith("lambda_functions.option_baskets.")
+        assert properties["Handler"].endswith(".handler")
+        assert properties["FunctionName"].startswith(f"{prefix}-")
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert [ref_target(layer) for layer in properties["Layers"]] == [layer_id]
+        variables = properties["Environment"]["Variables"]
+        only_starter = (
+            {"TIMER_STATE_MACHINE_ARN"} if properties["Handler"] == handler_path("timer_starter") else set()
+        )
+        assert set(variables) == _settings_names() | only_starter | {
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_METRICS_NAMESPACE",
+            "POWERTOOLS_LOG_LEVEL",
+        }
+        assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
+        assert variables["POWERTOOLS_LOG_LEVEL"] == synthesized.config.log_level
+        assert variables["PLATFORM_ENV"] == synthesized.config.name
+        assert variables["SCHEDULE_SHARDS"] == str(synthesized.config.schedule_shards)
+        log_group = synthesized.resources[ref_target(properties["LoggingConfig"]["LogGroup"]) or ""]
+        assert log_group["Properties"]["RetentionInDays"] == synthesized.config.log_retention_days
+        roles.add(ref_target(properties["Role"]))
+    assert len(roles) == len(functions), "each function has its own role"
+    for role_id in roles:
+        assert "ManagedPolicyArns" not in synthesized.resources[role_id or ""]["Properties"]
+
+
+def _table_id(synth: Synthesized, suffix: str) -> str:
+    name = f"{resource_prefix(synth.config.name)}-{suffix}"
+    (table_id,) = [
+        key
+        for key, table in synth.of_type("AWS::DynamoDB::Table").items()
+        if table["Properties"]["TableName"] == name
+    ]
+    return table_id
+
+
+def _access(synth: Synthesized, module: str) -> dict[str, set[str]]:
+    """Table logical id -> DynamoDB actions the module's role may perform on it."""
+    function = synth.resources[function_by_module(synth, module)]
+    access: dict[str, set[str]] = {}
+    for statement in policy_statements_of_role(synth, ref_target(function["Properties"]["Role"]) or ""):
+        actions = {action for action in as_list(statement["Action"]) if action.startswith("dynamodb:")}
+        for target in statement_targets(statement):
+            if synth.resources.get(target, {}).get("Type") == "AWS::DynamoDB::Table" and actions:
+                access.setdefault(target, set()).update(actions)
+    return access
+
+
+def test_checkers_only_read_orders_and_writers_write_them(standalone: Synthesized) -> None:
+    history = _table_id(standalone, "execution-history")
+    trading = _table_id(standalone, "trading-configurations")
+    idempotency = _table_id(standalone, "idempotency")
+    for module in HANDLER_MODULES.values():
+        access: dict[str, Any] = _access(standalone, module)
+        assert access[idempotency] & WRITE_ACTIONS, f"{module} records idempotency keys"
+    for checker in ("stop_loss_checker", "duplicate_order_checker"):
+        assert not _access(standalone, checker)[trading] & WRITE_ACTIONS, (
+            f"{checker} must not change configurations"
+        )
+    assert _access(standalone, "schedule_trigger")[history] & WRITE_ACTIONS
+    assert not _access(standalone, "duplicate_order_checker")[history] & WRITE_ACTIONS
+    assert history not in _access(standalone, "market_data_refresher")
+    assert _access(standalone, "event_emitter") == {}
+    assert _access(standalone, "timer_starter") == {}
+
+
+def test_the_starter_is_told_which_state_machine_to_start(synthesized: Synthesized) -> None:
+    starter = synthesized.resources[function_by_module(synthesized, "timer_starter")]["Properties"]
+    (machine_id,) = synthesized.of_type("AWS::StepFunctions::StateMachine")
+    assert ref_target(starter["Environment"]["Variables"]["TIMER_STATE_MACHINE_ARN"]) == machine_id
