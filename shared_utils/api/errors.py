@@ -93,16 +93,16 @@ COMMON_ERRORS: tuple[HTTPStatus, ...] = (
 )
 
 
-def error_responses(*extra: HTTPStatus) -> dict[int, Any]:
-    """OpenAPI `responses` for a route: the common errors plus `extra` (404, 409 ...)."""
-    statuses = sorted({*COMMON_ERRORS, *extra})
-    return {
-        int(status): {
+def route_responses(success: HTTPStatus, *errors: HTTPStatus, description: str = "") -> dict[int, Any]:
+    """OpenAPI `responses` of a route: the success status (its schema is the route's return
+    type) plus the common errors and `errors` (404, 409 ...), all with the error model."""
+    responses: dict[int, Any] = {int(success): {"description": description or success.phrase}}
+    for status in sorted({*COMMON_ERRORS, *errors}):
+        responses[int(status)] = {
             "description": status.phrase,
             "content": {"application/json": {"model": ErrorBody}},
         }
-        for status in statuses
-    }
+    return responses
 
 
 def error_response(

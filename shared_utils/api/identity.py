@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Depends, Request
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel, ConfigDict
 
@@ -53,3 +54,12 @@ def identity_of(event: BaseProxyEvent) -> Identity:
     authorizer = context.get("authorizer") if isinstance(context, dict) else None
     claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
     return identity_from_claims(claims if isinstance(claims, dict) else None)
+
+
+def current_identity(request: Request) -> Identity:
+    """`Depends()` provider: the caller of the request being resolved."""
+    return identity_of(request.resolved_event)
+
+
+# A route parameter `caller: Caller` receives the authenticated caller.
+Caller = Annotated[Identity, Depends(current_identity)]
