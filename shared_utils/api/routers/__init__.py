@@ -1,1 +1,1 @@
-"""One Powertools `Router` per resource; handler modules include the ones they serve."""
+"""One Powertools `Router` per handler module (imported individually: cold starts stay small)."""

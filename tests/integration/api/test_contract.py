@@ -1,0 +1,57 @@
+"""schemathesis against docs/openapi.json, through the WSGI adapter of the real handlers.
+
+Bounded: a handful of examples per operation (CI-sized). Zero server errors and zero
+responses outside the published schema (status, content type, body).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from shared_utils.api import dependencies, idempotency
+from shared_utils.api.openapi import DEFAULT_OUTPUT
+from shared_utils.api.wsgi import ProxyEventWsgiApp, fixed_claims
+
+CONTRACT_USER = "contract-user"
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def contract(aws: dict[str, Any], seed_broker_account: Any) -> Any:
+    dependencies.reset()
+    idempotency.reset()
+    seed_broker_account(CONTRACT_USER, "acct-zerodha", "ZERODHA")
+    seed_broker_account(CONTRACT_USER, "acct-upstox", "UPSTOX", api_secret="never-returned")
+    schema = schemathesis.openapi.from_path(str(DEFAULT_OUTPUT))
+    schema.app = ProxyEventWsgiApp(claims=fixed_claims(CONTRACT_USER))
+    return schema
+
+
+contract_schema = schemathesis.pytest.from_fixture("contract")
+
+
+@contract_schema.parametrize()
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
+def test_every_operation_honours_the_published_contract(case: Any) -> None:
+    response = case.call_and_validate(checks=CHECKS)
+    assert "never-returned" not in response.text
+    assert "Traceback" not in response.text
