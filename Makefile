@@ -11,6 +11,7 @@ PROFILE ?= default
 PYTEST_ARGS ?=
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv run test test-all lint format typecheck synth build deploy bench simulate clean

@@ -11,6 +11,11 @@ import json
 import os
 import sys
 
+# jsii starts Node on the first `aws_cdk` import; Node 20's deprecation / end-of-life banners
+# (the latter since jsii's support date passed) are noise on stderr here.
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 from cdk_stack.application import build_app
 from cdk_stack.config import ConfigError, load_environment
 

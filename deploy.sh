@@ -68,7 +68,7 @@ run() {
     fi
 }
 
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 run "$PYTHON" -m cdk_stack.assets
 run npx --yes "aws-cdk@${CDK_CLI_VERSION}" deploy "$STACK" \
     --app "$PYTHON app.py" \

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +49,6 @@ class Synthesized:
 
     def validation_report(self) -> dict[str, Any]:
         return json.loads((self.outdir / "validation-report.json").read_text())
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _jsii_quiet() -> Iterator[None]:
-    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    yield
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ def test_unknown_environment_names_the_valid_ones(
     assert "unknown environment 'qa'" in result.stderr
     assert "valid environments: dev, production, staging" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, "one clean line, no banner or trace"
     assert not list(tmp_path.glob("*.template.json"))
 
 
