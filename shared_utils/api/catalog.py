@@ -23,7 +23,10 @@ STRATEGY_MANAGER = "strategy_manager"
 STRATEGY_BROKER_ALLOCATOR = "strategy_broker_allocator"
 STRATEGY_TEMPLATES = "strategy_templates"
 
-API_ROUTES: tuple[ApiRoute, ...] = (ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),)
+API_ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
+    ApiRoute("GET", "/options/strategy-templates", STRATEGY_TEMPLATES),
+)
 
 
 def modules() -> tuple[str, ...]:

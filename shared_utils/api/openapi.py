@@ -37,9 +37,9 @@ SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 
 
 def all_routers() -> tuple[Router, ...]:
-    from shared_utils.api.routers import broker_accounts
+    from shared_utils.api.routers import broker_accounts, templates
 
-    return (broker_accounts.router,)
+    return (broker_accounts.router, templates.router)
 
 
 def build_api(*, swagger: bool = False) -> APIGatewayRestResolver:
