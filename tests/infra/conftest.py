@@ -57,6 +57,12 @@ def built_assets() -> None:
     assets.build_layer()
 
 
+def _cli_context(environment: str) -> dict[str, Any]:
+    """What the CDK CLI hands the app: cdk.json's context plus `-c env=...`."""
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    return {**context, "env": environment}
+
+
 def _load(config: EnvironmentConfig, outdir: Path) -> Synthesized:
     template_file = outdir / f"{stack_name(config.name)}.template.json"
     return Synthesized(config, outdir, json.loads(template_file.read_text()))
@@ -69,7 +75,7 @@ def standalone(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> 
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=REPO_ROOT,
-        env={**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps({"env": "dev"})},
+        env={**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(_cli_context("dev"))},
         capture_output=True,
         text=True,
         check=False,
@@ -83,7 +89,7 @@ def standalone(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> 
 def cross_stack(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk-production")
     config = load_environment("production").model_copy(update={"auth_stack_exports": AUTH_EXPORTS})
-    app, _ = build_app(config, outdir=str(outdir))
+    app, _ = build_app(config, outdir=str(outdir), context=_cli_context("production"))
     app.synth()
     return _load(config, outdir)
 
