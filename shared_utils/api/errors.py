@@ -15,10 +15,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
@@ -55,6 +51,24 @@ class UnauthenticatedError(DomainError):
         super().__init__(message=message, code="UNAUTHORIZED")
 
 
+class IdempotencyKeyReusedError(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            message="This Idempotency-Key was already used with a different request",
+            details=[FieldIssue("Idempotency-Key", "reused with a different body or target")],
+            code="IDEMPOTENCY_KEY_REUSED",
+        )
+
+
+class IdempotencyInProgressError(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            message="A request with this Idempotency-Key is still being processed; retry later",
+            details=[FieldIssue("Idempotency-Key", "request in progress")],
+            code="IDEMPOTENCY_IN_PROGRESS",
+        )
+
+
 class ThrottledError(DomainError):
     def __init__(self, message: str = "Too many requests; retry later") -> None:
         super().__init__(message=message, code="THROTTLED")
@@ -64,6 +78,8 @@ class ThrottledError(DomainError):
 _DOMAIN_STATUS: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
     (UnauthenticatedError, HTTPStatus.UNAUTHORIZED),
     (ThrottledError, HTTPStatus.TOO_MANY_REQUESTS),
+    (IdempotencyKeyReusedError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (IdempotencyInProgressError, HTTPStatus.CONFLICT),
     (NotFoundError, HTTPStatus.NOT_FOUND),
     (ConflictError, HTTPStatus.CONFLICT),
     (InvalidInputError, HTTPStatus.UNPROCESSABLE_ENTITY),
@@ -143,7 +159,8 @@ def _field_of(loc: Sequence[Any]) -> str:
 def handle_domain_error(error: DomainError) -> Response[str]:
     if isinstance(error, ConfigurationError):
         return handle_unexpected(error)
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(error, ThrottledError) else None
+    retry_later = isinstance(error, ThrottledError | IdempotencyInProgressError)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if retry_later else None
     return error_response(status_of(error), error.code, error.message, _details(error.details), headers)
 
 
@@ -171,25 +188,6 @@ def handle_client_error(error: ClientError) -> Response[str]:
     return handle_unexpected(error)
 
 
-def handle_idempotency_reuse(error: IdempotencyValidationError) -> Response[str]:
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        "IDEMPOTENCY_KEY_REUSED",
-        "This Idempotency-Key was already used with a different request body",
-        [ErrorDetail(field="Idempotency-Key", issue="reused with a different body")],
-    )
-
-
-def handle_idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Response[str]:
-    return error_response(
-        HTTPStatus.CONFLICT,
-        "IDEMPOTENCY_IN_PROGRESS",
-        "A request with this Idempotency-Key is still being processed; retry later",
-        [ErrorDetail(field="Idempotency-Key", issue="request in progress")],
-        {"Retry-After": RETRY_AFTER_SECONDS},
-    )
-
-
 def handle_service_error(error: ServiceError) -> Response[str]:
     """Powertools' own HTTP errors (route not found, ...) in the API's error model."""
     status = HTTPStatus(error.status_code)
@@ -208,8 +206,6 @@ def handle_unexpected(error: Exception) -> Response[str]:
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     app.exception_handler(RequestValidationError)(handle_request_validation)
     app.exception_handler(DomainError)(handle_domain_error)
-    app.exception_handler(IdempotencyValidationError)(handle_idempotency_reuse)
-    app.exception_handler(IdempotencyAlreadyInProgressError)(handle_idempotency_in_progress)
     app.exception_handler(ClientError)(handle_client_error)
     app.exception_handler(ServiceError)(handle_service_error)
     app.exception_handler(Exception)(handle_unexpected)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
 
+from shared_utils.api.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
 from shared_utils.api.identity import Identity
 from shared_utils.settings import load_settings
 
@@ -72,6 +73,10 @@ def idempotent_create(
     if key is None:
         return create()
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
 
     settings = load_settings()
     config = IdempotencyConfig(
@@ -93,4 +98,10 @@ def idempotent_create(
         "target": dict(target),
         "body": body.model_dump(mode="json"),
     }
-    return result_type.model_validate(run(request=payload, create=create))
+    try:
+        result = run(request=payload, create=create)
+    except IdempotencyValidationError as error:
+        raise IdempotencyKeyReusedError() from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise IdempotencyInProgressError() from error
+    return result_type.model_validate(result)
