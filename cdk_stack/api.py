@@ -52,6 +52,7 @@ API_ACCESS: dict[str, dict[str, AccessMode]] = {
     "broker_accounts": {"broker_accounts": "routes"},
     "strategy_broker_allocator": {"trading": "routes", "broker_accounts": "read"},
     "execution_history": {"history": "read"},
+    "strategy_templates": {},  # static data shipped with the code
 }
 DEFAULT_ACCESS: dict[str, AccessMode] = {"trading": "routes"}
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cdk_stack.application import default_routes
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
@@ -111,3 +112,14 @@ def test_the_starter_is_told_which_state_machine_to_start(synthesized: Synthesiz
     starter = synthesized.resources[function_by_module(synthesized, "timer_starter")]["Properties"]
     (machine_id,) = synthesized.of_type("AWS::StepFunctions::StateMachine")
     assert ref_target(starter["Environment"]["Variables"]["TIMER_STATE_MACHINE_ARN"]) == machine_id
+
+
+def test_read_only_api_modules_cannot_write_any_table(standalone: Synthesized) -> None:
+    routes = default_routes()
+    for module in {route.module for route in routes}:
+        methods = {route.method.upper() for route in routes if route.module == module}
+        if methods <= {"GET", "HEAD"}:
+            for table_id, actions in _access(standalone, module).items():
+                assert not actions & WRITE_ACTIONS, (module, table_id)
+    broker_accounts = _table_id(standalone, "broker-accounts")
+    assert set(_access(standalone, "broker_accounts")) == {broker_accounts}
