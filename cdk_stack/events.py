@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -43,6 +44,16 @@ def dead_letter_queue(scope: Construct, construct_id: str, config: EnvironmentCo
         enforce_ssl=True,
         retention_period=Duration.days(14),
         removal_policy=removal_policy(config),
+    )
+    # Anything in a DLQ is a timer tick or a daily start that did not happen: make it visible.
+    queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
+        scope,
+        f"{construct_id}NotEmpty",
+        alarm_description=f"Undelivered events in {construct_id} ({config.name})",
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
     Validations.of(queue).acknowledge(
         Acknowledgment(

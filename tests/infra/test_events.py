@@ -77,3 +77,16 @@ def test_dead_letter_queues_are_encrypted_and_tls_only(synthesized: Synthesized)
             s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
             for s in statements
         ), queue_id
+
+
+def test_a_message_in_any_dlq_raises_an_alarm(synthesized: Synthesized) -> None:
+    alarmed = set()
+    for alarm in synthesized.of_type("AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        if properties["MetricName"] != "ApproximateNumberOfMessagesVisible":
+            continue
+        assert properties["Threshold"] == 0
+        assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+        (dimension,) = properties["Dimensions"]
+        alarmed.add(ref_target(dimension["Value"]))
+    assert alarmed == set(synthesized.of_type("AWS::SQS::Queue"))
