@@ -1,0 +1,69 @@
+"""The repository ports the domain and the handlers depend on; DynamoDB adapters implement them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared_utils.models.allocation import AllocationCreate, AllocationUpdate, BrokerAllocation
+from shared_utils.models.basket import Basket, BasketCreate, BasketUpdate
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.common import AllocationScope
+from shared_utils.models.schedule import ScheduleEntry
+from shared_utils.models.strategy import Strategy, StrategyCreate, StrategyUpdate
+from shared_utils.models.views import BasketDetail, StrategyDetail
+
+Page = tuple[list[Any], str | None]
+
+
+class BrokerAccountsReader(Protocol):
+    def get_account(self, user_id: str, broker_account_id: str) -> BrokerAccount | None: ...
+
+    def list_accounts(
+        self, user_id: str, limit: int = 50, next_token: str | None = None
+    ) -> tuple[list[BrokerAccount], str | None]: ...
+
+
+class BrokerAccountsWriter(Protocol):
+    def put_account(self, account: BrokerAccount) -> None: ...
+
+
+class ScheduleReader(Protocol):
+    """What the timer needs: every entry or exit due in [start, end), across all users."""
+
+    def due_schedule_entries(self, start: datetime, end: datetime) -> list[ScheduleEntry]: ...
+
+
+class TradingRepository(ScheduleReader, Protocol):
+    def create_basket(self, user_id: str, data: BasketCreate) -> Basket: ...
+    def get_basket(self, user_id: str, basket_id: str) -> Basket: ...
+    def list_baskets(self, user_id: str, limit: int = 50, next_token: str | None = None) -> Page: ...
+    def update_basket(self, user_id: str, basket_id: str, data: BasketUpdate) -> Basket: ...
+    def delete_basket(self, user_id: str, basket_id: str, version: int | None = None) -> None: ...
+    def get_basket_with_strategies(self, user_id: str, basket_id: str) -> BasketDetail: ...
+
+    def create_strategy(self, user_id: str, basket_id: str, data: StrategyCreate) -> Strategy: ...
+    def get_strategy(self, user_id: str, strategy_id: str) -> Strategy: ...
+    def get_strategy_with_allocations(self, user_id: str, strategy_id: str) -> StrategyDetail: ...
+    def list_strategies(
+        self, user_id: str, basket_id: str | None = None, limit: int = 50, next_token: str | None = None
+    ) -> Page: ...
+    def update_strategy(self, user_id: str, strategy_id: str, data: StrategyUpdate) -> Strategy: ...
+    def delete_strategy(self, user_id: str, strategy_id: str, version: int | None = None) -> None: ...
+
+    def create_allocation(
+        self, user_id: str, scope: AllocationScope, scope_id: str, data: AllocationCreate
+    ) -> BrokerAllocation: ...
+    def get_allocation(self, user_id: str, allocation_id: str) -> BrokerAllocation: ...
+    def list_allocations(
+        self,
+        user_id: str,
+        scope: AllocationScope,
+        scope_id: str,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> Page: ...
+    def update_allocation(
+        self, user_id: str, allocation_id: str, data: AllocationUpdate
+    ) -> BrokerAllocation: ...
+    def delete_allocation(self, user_id: str, allocation_id: str, version: int | None = None) -> None: ...
