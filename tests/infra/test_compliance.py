@@ -3,12 +3,16 @@ and no IAM statement grants on `*` unless the service allows nothing narrower an
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from aws_cdk import aws_sqs as sqs
 
+from cdk_stack.application import build_app
+from cdk_stack.config import load_environment
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import as_list
 
@@ -35,6 +39,23 @@ def test_cdk_nag_reports_no_unacknowledged_finding(synthesized: Synthesized) -> 
     report = synthesized.validation_report()
     violations = [v for plugin in report["pluginReports"] for v in plugin.get("violations", [])]
     assert violations == []
+
+
+def test_an_unacknowledged_finding_stops_synthesis(built_assets: None, tmp_path: Path) -> None:
+    """The rule pack really runs on `build_app`'s synthesis: a queue without TLS enforcement fails it."""
+    app, stack = build_app(load_environment("dev"), outdir=str(tmp_path))
+    sqs.Queue(stack, "InsecureQueue", encryption=sqs.QueueEncryption.SQS_MANAGED)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    findings = {
+        (violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+    assert {rule for rule, path in findings} == {"AwsSolutions-SQS3", "AwsSolutions-SQS4"}
+    assert all("/InsecureQueue/" in path for _, path in findings)
 
 
 def test_every_acknowledgement_carries_a_specific_reason(synthesized: Synthesized) -> None:
