@@ -397,33 +397,37 @@ class DynamoTradingRepository:
             updated_at=now,
             **dict(data),
         )
+        owner_update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(keys.user_pk(user_id), owner_sk),
+            "UpdateExpression": f"SET {counter} = {counter} + :one",
+            "ConditionExpression": f"attribute_exists(pk) AND {counter} < :max",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":max": {"N": str(MAX_ALLOCATIONS_PER_OWNER)}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
         ops: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": self._key(keys.user_pk(user_id), owner_sk),
-                    "UpdateExpression": f"SET {counter} = {counter} + :one",
-                    "ConditionExpression": f"attribute_exists(pk) AND {counter} < :max",
-                    "ExpressionAttributeValues": {
-                        ":one": {"N": "1"},
-                        ":max": {"N": str(MAX_ALLOCATIONS_PER_OWNER)},
-                    },
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
+            {"Update": owner_update},
             self._put_op(AllocationItem.from_domain(allocation), new=True),
-            self._basket_active_check(user_id, basket_id),
         ]
+        if scope is AllocationScope.STRATEGY:
+            ops.append(self._basket_active_check(user_id, basket_id))
+        else:
+            owner_update["ConditionExpression"] += " AND #state = :active"
+            owner_update["ExpressionAttributeNames"] = {"#state": "state"}
+            owner_update["ExpressionAttributeValues"][":active"] = {"S": ItemState.ACTIVE.value}
         reasons = self._transact(ops, raise_on_cancel=False)
         if reasons is not None:
-            owner, put, basket = reasons
+            owner, put = reasons[0], reasons[1]
             if owner.code == CONDITION_FAILED:
-                if owner.item is None:
+                if (
+                    owner.item is None
+                    or owner.item.get("state", ItemState.ACTIVE.value) != ItemState.ACTIVE.value
+                ):
                     raise NotFoundError(f"{scope.value.lower()} not found")
                 raise LimitExceededError(
                     f"at most {MAX_ALLOCATIONS_PER_OWNER} broker allocations each", code=ALLOCATION_LIMIT
                 )
-            if basket.code == CONDITION_FAILED:
+            if len(reasons) > 2 and reasons[2].code == CONDITION_FAILED:
                 raise NotFoundError("basket not found")
             if put.code == CONDITION_FAILED:
                 raise AlreadyExistsError("this broker account already has an allocation here")

@@ -1,0 +1,159 @@
+"""Broker allocations: inheritance from the basket, uniqueness per account, limits, request counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared_utils.errors import AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError
+from shared_utils.models import AllocationCreate, AllocationScope, AllocationUpdate
+from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
+from tests.integration.repository.conftest import OTHER_USER, USER, RequestCounter, strategy_body
+
+STRATEGY, BASKET = AllocationScope.STRATEGY, AllocationScope.BASKET
+
+
+@pytest.fixture
+def strategy_id(repo: DynamoTradingRepository, basket_id: str, accounts: DynamoBrokerAccounts) -> str:
+    return repo.create_strategy(USER, basket_id, strategy_body()).strategy_id
+
+
+def test_strategy_without_own_allocations_inherits_basket_defaults(
+    repo: DynamoTradingRepository, basket_id: str, strategy_id: str
+) -> None:
+    repo.create_allocation(USER, BASKET, basket_id, AllocationCreate(broker_account_id="paper-1", lots=2))
+    repo.create_allocation(USER, BASKET, basket_id, AllocationCreate(broker_account_id="paper-2", lots=3))
+    detail = repo.get_strategy_with_allocations(USER, strategy_id)
+    assert detail.allocations.source is BASKET
+    assert detail.allocations.total_lots == 5
+    assert {a.broker_account_id for a in detail.allocations.allocations} == {"paper-1", "paper-2"}
+
+
+def test_own_allocations_replace_the_defaults_and_deleting_them_restores_inheritance(
+    repo: DynamoTradingRepository, basket_id: str, strategy_id: str
+) -> None:
+    repo.create_allocation(USER, BASKET, basket_id, AllocationCreate(broker_account_id="paper-1", lots=2))
+    own = repo.create_allocation(
+        USER,
+        STRATEGY,
+        strategy_id,
+        AllocationCreate(broker_account_id="paper-3", lots=7, max_lots_per_order=4),
+    )
+    detail = repo.get_strategy_with_allocations(USER, strategy_id)
+    assert detail.allocations.source is STRATEGY
+    assert [(a.broker_account_id, a.lots, a.broker) for a in detail.allocations.allocations] == [
+        ("paper-3", 7, "PAPER")
+    ]
+    repo.delete_allocation(USER, own.allocation_id, version=1)
+    assert repo.get_strategy_with_allocations(USER, strategy_id).allocations.source is BASKET
+
+
+def test_strategy_with_allocations_costs_at_most_two_requests(
+    repo: DynamoTradingRepository, basket_id: str, strategy_id: str, counter: RequestCounter
+) -> None:
+    repo.create_allocation(USER, BASKET, basket_id, AllocationCreate(broker_account_id="paper-1", lots=1))
+    counter.reset()
+    repo.get_strategy_with_allocations(USER, strategy_id)
+    assert counter.operations == ["GetItem", "Query"]
+    repo.create_allocation(USER, STRATEGY, strategy_id, AllocationCreate(broker_account_id="paper-2", lots=1))
+    counter.reset()
+    assert repo.get_strategy_with_allocations(USER, strategy_id).allocations.source is STRATEGY
+    assert counter.count == 2
+
+
+def test_one_allocation_per_account_per_strategy(
+    repo: DynamoTradingRepository, strategy_id: str, table_items: Any
+) -> None:
+    repo.create_allocation(USER, STRATEGY, strategy_id, AllocationCreate(broker_account_id="paper-1", lots=1))
+    before = table_items()
+    with pytest.raises(AlreadyExistsError):
+        repo.create_allocation(
+            USER, STRATEGY, strategy_id, AllocationCreate(broker_account_id="paper-1", lots=9)
+        )
+    assert table_items() == before
+    assert repo.get_strategy(USER, strategy_id).allocation_count == 1
+
+
+def test_unknown_or_foreign_broker_account_is_rejected_by_field(
+    repo: DynamoTradingRepository, strategy_id: str, table_items: Any
+) -> None:
+    before = table_items()
+    with pytest.raises(InvalidInputError) as caught:
+        repo.create_allocation(
+            USER, STRATEGY, strategy_id, AllocationCreate(broker_account_id="zerodha-9", lots=1)
+        )
+    assert [issue.field for issue in caught.value.details] == ["broker_account_id"]
+    with pytest.raises(NotFoundError):
+        repo.create_allocation(
+            OTHER_USER, STRATEGY, strategy_id, AllocationCreate(broker_account_id="paper-1", lots=1)
+        )
+    assert table_items() == before
+
+
+def test_allocation_update_is_versioned_and_clears_limits(
+    repo: DynamoTradingRepository, strategy_id: str
+) -> None:
+    allocation = repo.create_allocation(
+        USER,
+        STRATEGY,
+        strategy_id,
+        AllocationCreate(broker_account_id="paper-1", lots=4, max_orders_per_day=3),
+    )
+    updated = repo.update_allocation(
+        USER, allocation.allocation_id, AllocationUpdate(version=1, lots=6, max_orders_per_day=None)
+    )
+    assert (updated.lots, updated.max_orders_per_day, updated.version) == (6, None, 2)
+    assert repo.get_allocation(USER, allocation.allocation_id) == updated
+    with pytest.raises(ConflictError):
+        repo.update_allocation(USER, allocation.allocation_id, AllocationUpdate(version=1, lots=1))
+    with pytest.raises(InvalidInputError):
+        repo.update_allocation(USER, allocation.allocation_id, AllocationUpdate(version=2, lots=None))
+    with pytest.raises(NotFoundError):
+        repo.get_allocation(OTHER_USER, allocation.allocation_id)
+
+
+def test_list_allocations_pages_and_checks_the_owner(
+    repo: DynamoTradingRepository, basket_id: str, strategy_id: str
+) -> None:
+    for n in (1, 2, 3):
+        repo.create_allocation(
+            USER, BASKET, basket_id, AllocationCreate(broker_account_id=f"paper-{n}", lots=n)
+        )
+    first, token = repo.list_allocations(USER, BASKET, basket_id, limit=2)
+    rest, last = repo.list_allocations(USER, BASKET, basket_id, limit=2, next_token=token)
+    assert last is None
+    assert sorted(a.lots for a in first + rest) == [1, 2, 3]
+    assert repo.list_allocations(USER, STRATEGY, strategy_id) == ([], None)
+    with pytest.raises(NotFoundError):
+        repo.list_allocations(OTHER_USER, BASKET, basket_id)
+
+
+def test_deleting_a_strategy_removes_its_allocations(
+    repo: DynamoTradingRepository, basket_id: str, strategy_id: str
+) -> None:
+    own = repo.create_allocation(
+        USER, STRATEGY, strategy_id, AllocationCreate(broker_account_id="paper-1", lots=1)
+    )
+    repo.delete_strategy(USER, strategy_id)
+    with pytest.raises(NotFoundError):
+        repo.get_allocation(USER, own.allocation_id)
+    assert repo.get_basket(USER, basket_id).strategy_count == 0
+
+
+def test_broker_accounts_are_listed_without_secrets(
+    accounts: DynamoBrokerAccounts, client: Any, settings: Any
+) -> None:
+    listed, token = accounts.list_accounts(USER, limit=2)
+    more, end = accounts.list_accounts(USER, limit=2, next_token=token)
+    assert end is None
+    assert [a.broker_account_id for a in listed + more] == ["paper-1", "paper-2", "paper-3"]
+    assert all(a.paper and a.broker == "PAPER" for a in listed + more)
+    stored = client.get_item(
+        TableName=settings.broker_accounts_table_name,
+        Key={"user_id": {"S": USER}, "broker_account_id": {"S": "paper-1"}},
+    )["Item"]
+    assert "secret_ref" in stored
+    assert "secret_ref" not in listed[0].model_dump()
+    with pytest.raises(AlreadyExistsError):
+        accounts.put_account(listed[0])
