@@ -1,0 +1,161 @@
+"""Option-chain snapshots and strike selection (ATM, ATM +/- N steps, by premium, by delta).
+
+Selections work on one snapshot and raise `MarketDataUnavailableError` with the reason when
+the chain cannot answer (empty chain, no strike in range, missing quotes), so a strategy never
+trades a strike it guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.options import OptionType
+from shared_utils.market.underlyings import Underlying
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _as_float_array(value: Any) -> FloatArray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError("expected a one-dimensional sequence of numbers")
+    array.setflags(write=False)
+    return array
+
+
+Floats = Annotated[
+    np.ndarray,
+    BeforeValidator(_as_float_array),
+    PlainSerializer(lambda a: a.tolist(), return_type=list[float]),
+]
+
+
+class OptionChain(BaseModel):
+    """One snapshot of an index option chain for one expiry.
+
+    Premiums and IVs may be NaN where the market has no quote; deltas are signed (PE < 0)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    underlying: Underlying
+    expiry: date
+    underlying_price: float = Field(gt=0, description="spot or futures price the ATM strike is measured from")
+    strikes: Floats
+    ce_premiums: Floats
+    pe_premiums: Floats
+    ce_ivs: Floats | None = None
+    pe_ivs: Floats | None = None
+    ce_deltas: Floats | None = None
+    pe_deltas: Floats | None = None
+
+    @model_validator(mode="after")
+    def _aligned_and_sorted(self) -> OptionChain:
+        n = len(self.strikes)
+        for name in ("ce_premiums", "pe_premiums", "ce_ivs", "pe_ivs", "ce_deltas", "pe_deltas"):
+            column = getattr(self, name)
+            if column is not None and len(column) != n:
+                raise ValueError(f"{name} has {len(column)} values for {n} strikes")
+        if n and (not np.all(np.isfinite(self.strikes)) or self.strikes[0] <= 0):
+            raise ValueError("strikes must be positive finite numbers")
+        if n > 1 and not np.all(np.diff(self.strikes) > 0):
+            raise ValueError("strikes must be strictly increasing")
+        return self
+
+    def premiums(self, option_type: OptionType) -> FloatArray:
+        return self.ce_premiums if option_type is OptionType.CE else self.pe_premiums
+
+    def deltas(self, option_type: OptionType) -> FloatArray | None:
+        return self.ce_deltas if option_type is OptionType.CE else self.pe_deltas
+
+    def premium(self, option_type: OptionType, strike: float) -> float:
+        return float(self.premiums(option_type)[_index_of(self, strike)])
+
+
+def _require_strikes(chain: OptionChain) -> None:
+    if len(chain.strikes) == 0:
+        raise MarketDataUnavailableError(
+            f"empty option chain for {chain.underlying} {chain.expiry.isoformat()}"
+        )
+
+
+def _atm_index(chain: OptionChain) -> int:
+    _require_strikes(chain)
+    # argmin returns the first minimum: on an exact tie the lower strike is ATM.
+    return int(np.argmin(np.abs(chain.strikes - chain.underlying_price)))
+
+
+def _index_of(chain: OptionChain, strike: float) -> int:
+    _require_strikes(chain)
+    i = int(np.searchsorted(chain.strikes, strike))
+    for j in (i - 1, i):
+        if 0 <= j < len(chain.strikes) and np.isclose(chain.strikes[j], strike, rtol=0, atol=1e-6):
+            return j
+    raise MarketDataUnavailableError(
+        f"strike {strike:g} is not in the {chain.underlying} {chain.expiry.isoformat()} chain "
+        f"({chain.strikes[0]:g} to {chain.strikes[-1]:g})"
+    )
+
+
+def atm_strike(chain: OptionChain) -> float:
+    """The strike nearest the underlying price (the lower one on an exact tie)."""
+    return float(chain.strikes[_atm_index(chain)])
+
+
+def strike_at_offset(chain: OptionChain, steps: int, step: float | None = None) -> float:
+    """ATM moved by `steps` strikes (positive = higher strike).
+
+    With `step` (the contract's strike step) the target is ATM + steps x step and must be
+    listed; without it, `steps` counts listed strikes."""
+    atm = _atm_index(chain)
+    if step is not None:
+        return float(chain.strikes[_index_of(chain, float(chain.strikes[atm]) + steps * step)])
+    target = atm + steps
+    if not 0 <= target < len(chain.strikes):
+        raise MarketDataUnavailableError(
+            f"no strike {steps:+d} steps from ATM {chain.strikes[atm]:g}: the chain lists "
+            f"{atm} strikes below and {len(chain.strikes) - atm - 1} above"
+        )
+    return float(chain.strikes[target])
+
+
+def fixed_strike(chain: OptionChain, strike: float) -> float:
+    """A strike given by the user, checked against the chain."""
+    return float(chain.strikes[_index_of(chain, strike)])
+
+
+def _closest(chain: OptionChain, values: FloatArray, target: float, what: str) -> float:
+    _require_strikes(chain)
+    usable = np.isfinite(values)
+    if not usable.any():
+        raise MarketDataUnavailableError(
+            f"no {what} quoted in the {chain.underlying} {chain.expiry.isoformat()} chain"
+        )
+    distance = np.where(usable, np.abs(values - target), np.inf)
+    best = distance.min()
+    # On a tie prefer the strike nearest the underlying (the more liquid one).
+    tied = np.flatnonzero(distance == best)
+    pick = tied[np.argmin(np.abs(chain.strikes[tied] - chain.underlying_price))]
+    return float(chain.strikes[pick])
+
+
+def strike_by_premium(chain: OptionChain, option_type: OptionType, target: float) -> float:
+    """The strike whose `option_type` premium is closest to `target` (unquoted strikes skipped)."""
+    premiums = np.where(chain.premiums(option_type) > 0, chain.premiums(option_type), np.nan)
+    return _closest(chain, premiums, target, f"{option_type} premium")
+
+
+def strike_by_delta(chain: OptionChain, option_type: OptionType, target: float) -> float:
+    """The strike whose `option_type` delta is closest to `target`, compared by magnitude
+    (a PE target of 0.25 or -0.25 means the same)."""
+    deltas = chain.deltas(option_type)
+    if deltas is None:
+        raise MarketDataUnavailableError(
+            f"the chain has no {option_type} deltas: compute them with greeks first"
+        )
+    return _closest(chain, np.abs(deltas), abs(target), f"{option_type} delta")
