@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared_utils.errors import ConflictError, LimitExceededError, NotFoundError
+from shared_utils.errors import BadRequestError, ConflictError, LimitExceededError, NotFoundError
 from shared_utils.models import BasketCreate, BasketUpdate, StrategyStatus, StrategyUpdate
 from shared_utils.repository import STRATEGY_LIMIT, DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, USER, strategy_body
@@ -151,3 +151,12 @@ def test_pause_and_resume_keep_the_strategy(repo: DynamoTradingRepository, baske
         USER, strategy.strategy_id, StrategyUpdate(version=paused.version, status=StrategyStatus.ACTIVE)
     )
     assert resumed.version == 3
+
+
+def test_a_cursor_from_another_users_listing_is_refused(repo: DynamoTradingRepository) -> None:
+    for n in range(3):
+        repo.create_basket(USER, BasketCreate(name=f"B{n}"))
+    _, token = repo.list_baskets(USER, limit=1)
+    with pytest.raises(BadRequestError) as caught:
+        repo.list_baskets(OTHER_USER, limit=1, next_token=token)
+    assert caught.value.code == "INVALID_CURSOR"
