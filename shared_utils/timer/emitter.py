@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
 from shared_utils.clock import Clock, to_ist, utc_iso
+from shared_utils.errors import ConfigurationError
 from shared_utils.timer.boundaries import floor_minute, next_boundary_after
 from shared_utils.timer.market_view import MarketView
 from shared_utils.timer.plan import events_for
@@ -112,9 +113,14 @@ def emit_tick(state: TimerState, market: MarketView, publisher: EventPublisher, 
         logger.info("Timer iteration", extra=outcome.to_state())
         return outcome
 
-    if not market.is_trading_day(trade_date):
-        return result(tick, False, "not a trading day: nothing emitted")
-    first_tick, close = market.session_bounds(trade_date)
+    try:
+        if not market.is_trading_day(trade_date):
+            return result(tick, False, "not a trading day: nothing emitted")
+        first_tick, close = market.session_bounds(trade_date)
+    except ConfigurationError as error:
+        # No calendar data for this date: refuse to guess, end the day loudly.
+        logger.error("No market calendar for the trade date", extra={"reason": str(error)})
+        return result(tick, False, f"no market calendar: {error.message}")
     if tick < first_tick:
         return result(first_tick, True, "before the session: waiting for its first tick")
     if tick > close:

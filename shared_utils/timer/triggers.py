@@ -103,7 +103,7 @@ def trigger_due_strategies(
         return TriggerReport(tick=envelope.tick, trade_date=trade_date, skipped_reason="not a trading day")
     due = requested_total = claimed = paused = not_today = 0
     requested: list[str] = []
-    weekday = trade_date.isoweekday()
+    weekday = trade_date.weekday()
     for entry in schedule.due_schedule_entries(envelope.window_start, envelope.window_end):
         if entry.due_at is None or not envelope.window_start <= entry.due_at < envelope.window_end:
             continue

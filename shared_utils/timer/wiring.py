@@ -13,7 +13,9 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from shared_utils.clock import SystemClock
+from shared_utils.repository.trading import DynamoTradingRepository
 from shared_utils.settings import RuntimeSettings, load_settings
+from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.checks import (
     DuplicateOrderScanner,
     IdleDuplicateOrderScanner,
@@ -28,13 +30,11 @@ from shared_utils.timer.market_data import (
     SimulatedMarketData,
     refresh_market_data,
 )
-from shared_utils.timer.market_view import MarketView
 from shared_utils.timer.publisher import EventBridgePublisher
+from shared_utils.timer.schedule_view import RepositorySchedule
 from shared_utils.timer.triggers import (
-    DueSchedule,
     DynamoTriggerClaims,
     LoggingExecutionRequester,
-    StrategyStatus,
     TriggerReport,
     trigger_due_strategies,
 )
@@ -74,9 +74,7 @@ def reset() -> None:
     stepfunctions_client.cache_clear()
 
 
-def market_view() -> MarketView:
-    from shared_utils.timer.calendar_view import CalendarMarketView
-
+def market_view() -> CalendarMarketView:
     return CalendarMarketView.default()
 
 
@@ -90,30 +88,27 @@ def duplicate_order_scanner() -> DuplicateOrderScanner:
     return IdleDuplicateOrderScanner()
 
 
-def _schedule() -> tuple[DueSchedule, StrategyStatus]:
-    from shared_utils.timer.schedule_view import RepositorySchedule
-
-    view = RepositorySchedule.from_settings(load_settings(), dynamodb_client())
-    return view, view
+def schedule() -> RepositorySchedule:
+    repository = DynamoTradingRepository.from_settings(load_settings(), dynamodb_client(), SystemClock())
+    return RepositorySchedule(repository)
 
 
 def trigger(envelope: TimerEnvelope) -> TriggerReport:
-    schedule, strategies = _schedule()
+    view = schedule()
     return trigger_due_strategies(
         envelope,
-        schedule,
-        strategies,
-        market_view(),
+        view,
+        view,
+        market_view().calendar,
         DynamoTriggerClaims(dynamodb_client(), load_settings().trading_table_name),
         LoggingExecutionRequester(),
     )
 
 
 def refresh(envelope: TimerEnvelope) -> RefreshReport:
-    schedule, _ = _schedule()
     return refresh_market_data(
         envelope,
-        schedule,
+        schedule(),
         NoOpenPositions(),
         SimulatedMarketData(),
         QuoteCache(dynamodb_client(), load_settings().trading_table_name),

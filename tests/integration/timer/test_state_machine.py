@@ -19,10 +19,8 @@ import pytest
 
 from lambda_functions.option_baskets import event_emitter
 from shared_utils.clock import IST, FixedClock, to_ist, utc_iso
-from shared_utils.timer import wiring
 from shared_utils.timer.emitter import HISTORY_EVENT_BOUND, execution_name
 from tests.conftest import TEST_REGION
-from tests.unit.timer.fakes import FakeMarket
 
 ASL = Path(__file__).resolve().parents[3] / "step_functions" / "master_timer.asl.json"
 EMITTER_ARN = f"arn:aws:lambda:{TEST_REGION}:123456789012:function:test-event-emitter"
@@ -58,7 +56,6 @@ def emitter_setup(sfn_aws: dict[str, Any], lambda_router: dict[str, Any], monkey
     def make(start: datetime, fail_at: set[str] | None = None) -> Emitter:
         emitter = Emitter(start, fail_at)
         monkeypatch.setattr(event_emitter, "SystemClock", lambda: emitter.clock)
-        monkeypatch.setattr(wiring, "market_view", FakeMarket)
         # Metrics() read the namespace when the module was imported, before the test environment.
         monkeypatch.setattr(event_emitter.metrics.provider, "namespace", "OptionsPlatformTest")
         lambda_router[EMITTER_ARN] = emitter

@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 
 from shared_utils.clock import IST, FixedClock
 from shared_utils.events.catalog import DetailType
+from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.emitter import EmitResult, TimerState, emit_tick, execution_name
-from tests.unit.timer.fakes import FakeMarket, RecordingPublisher
+from tests.unit.timer.fakes import RecordingPublisher
 
 WEDNESDAY = date(2026, 11, 25)
+MARKET = CalendarMarketView.default()
 
 
 def ist(day: date, hh: int, mm: int, ss: int = 0, us: int = 0) -> datetime:
@@ -23,10 +25,9 @@ def ist(day: date, hh: int, mm: int, ss: int = 0, us: int = 0) -> datetime:
 
 
 def run_day(
-    day: date, market: FakeMarket | None = None, start: datetime | None = None, max_iterations: int = 1500
+    day: date, market: CalendarMarketView = MARKET, start: datetime | None = None, max_iterations: int = 1500
 ) -> tuple[list[EmitResult], RecordingPublisher]:
     """Drive the loop as the state machine does: the clock reaches each tick (+ latency) first."""
-    market = market or FakeMarket()
     publisher = RecordingPublisher()
     state = TimerState(next_tick=start or ist(day, 9, 0, 0, 347_000), max_iterations=max_iterations)
     clock = FixedClock(state.next_tick)
@@ -79,21 +80,21 @@ def test_holiday_and_weekend_emit_nothing_and_stop(day: date) -> None:
 def test_started_before_the_session_waits_for_its_first_tick() -> None:
     clock = FixedClock(ist(WEDNESDAY, 7, 12, 5))
     publisher = RecordingPublisher()
-    result = emit_tick(TimerState(next_tick=clock.now()), FakeMarket(), publisher, clock)
+    result = emit_tick(TimerState(next_tick=clock.now()), MARKET, publisher, clock)
     assert result.continue_ and result.next_tick == ist(WEDNESDAY, 9, 0) and publisher.events == []
 
 
 def test_tick_after_the_close_does_nothing_and_ends() -> None:
     clock = FixedClock(ist(WEDNESDAY, 16, 0))
     publisher = RecordingPublisher()
-    result = emit_tick(TimerState(next_tick=clock.now()), FakeMarket(), publisher, clock)
+    result = emit_tick(TimerState(next_tick=clock.now()), MARKET, publisher, clock)
     assert not result.continue_ and publisher.events == []
 
 
 def test_next_tick_comes_from_the_full_timestamp() -> None:
     clock = FixedClock(ist(WEDNESDAY, 10, 0, 0, 400_000))
     state = TimerState(next_tick=ist(WEDNESDAY, 10, 0, 0, 1))
-    result = emit_tick(state, FakeMarket(), RecordingPublisher(), clock)
+    result = emit_tick(state, MARKET, RecordingPublisher(), clock)
     assert result.handled_tick == ist(WEDNESDAY, 10, 0)
     assert result.next_tick == ist(WEDNESDAY, 10, 1)
     assert result.to_state()["next_tick"] == "2026-11-25T04:31:00Z"
@@ -114,7 +115,7 @@ def test_a_failed_tick_is_skipped_and_the_day_goes_on() -> None:
     clock = FixedClock(ist(WEDNESDAY, 11, 0, 3))
     publisher = RecordingPublisher()
     state = TimerState(next_tick=ist(WEDNESDAY, 11, 0), error={"Error": "States.TaskFailed"})
-    result = emit_tick(state, FakeMarket(), publisher, clock)
+    result = emit_tick(state, MARKET, publisher, clock)
     assert result.continue_ and result.next_tick == ist(WEDNESDAY, 11, 1)
     assert result.skipped_minutes == 1 and publisher.events == []
 
@@ -122,11 +123,11 @@ def test_a_failed_tick_is_skipped_and_the_day_goes_on() -> None:
 def test_a_stale_tick_is_skipped_not_emitted_late() -> None:
     clock = FixedClock(ist(WEDNESDAY, 11, 7, 30))
     publisher = RecordingPublisher()
-    result = emit_tick(TimerState(next_tick=ist(WEDNESDAY, 11, 0)), FakeMarket(), publisher, clock)
+    result = emit_tick(TimerState(next_tick=ist(WEDNESDAY, 11, 0)), MARKET, publisher, clock)
     assert publisher.events == [] and result.next_tick == ist(WEDNESDAY, 11, 8)
     # ... while a tick handled a little late is still emitted, and the next one follows it.
     clock.set(ist(WEDNESDAY, 11, 1, 40))
-    result = emit_tick(TimerState(next_tick=ist(WEDNESDAY, 11, 0)), FakeMarket(), publisher, clock)
+    result = emit_tick(TimerState(next_tick=ist(WEDNESDAY, 11, 0)), MARKET, publisher, clock)
     assert publisher.events and result.next_tick == ist(WEDNESDAY, 11, 1)
 
 
@@ -145,7 +146,7 @@ def test_any_start_latency_gives_whole_minutes(latency_us: int) -> None:
     state = TimerState(next_tick=start)
     previous: datetime | None = None
     for _ in range(5):
-        result = emit_tick(state, FakeMarket(), publisher, clock)
+        result = emit_tick(state, MARKET, publisher, clock)
         assert result.next_tick.second == 0 and result.next_tick.microsecond == 0
         assert previous is None or result.handled_tick == previous
         previous = result.next_tick
@@ -156,6 +157,14 @@ def test_any_start_latency_gives_whole_minutes(latency_us: int) -> None:
 
 def test_output_is_the_state_machine_contract() -> None:
     clock = FixedClock(datetime(2026, 11, 25, 4, 0, 0, 120_000, tzinfo=UTC))
-    out = emit_tick(TimerState(next_tick=clock.now()), FakeMarket(), RecordingPublisher(), clock).to_state()
+    out = emit_tick(TimerState(next_tick=clock.now()), MARKET, RecordingPublisher(), clock).to_state()
     assert out["next_tick"].endswith("Z") and out["continue"] is True and out["restart"] is False
     assert {"iteration", "generation", "max_iterations", "successor_name"} <= out.keys()
+
+
+def test_a_date_without_calendar_data_is_refused_not_guessed() -> None:
+    clock = FixedClock(ist(date(2031, 3, 5), 9, 0))
+    publisher = RecordingPublisher()
+    result = emit_tick(TimerState(next_tick=clock.now()), MARKET, publisher, clock)
+    assert result.continue_ is False and publisher.events == []
+    assert "no market calendar" in result.note

@@ -9,10 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared_utils.events.catalog import ENVELOPE_VERSION, DetailType
+from shared_utils.market.phases import MarketPhase
 from shared_utils.timer.plan import CADENCE, PHASE_EVENTS, events_for
 
 TRADE_DATE = date(2026, 11, 25)
 TICK = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 09:30 IST, a 5-minute boundary
+
+
+def test_the_table_has_one_row_per_market_phase() -> None:
+    assert set(PHASE_EVENTS) == {phase.value for phase in MarketPhase}
 
 
 def test_every_detail_type_fires_in_some_phase() -> None:

@@ -1,0 +1,26 @@
+"""The trigger's read side over the data layer: due entries (GSI2, every shard) and whether a
+strategy is still active (a paused or deleted strategy is not triggered)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared_utils.errors import NotFoundError
+from shared_utils.models.common import StrategyStatus
+from shared_utils.models.schedule import ScheduleEntry
+from shared_utils.repository.ports import TradingRepository
+
+
+class RepositorySchedule:
+    def __init__(self, repository: TradingRepository) -> None:
+        self._repository = repository
+
+    def due_schedule_entries(self, start: datetime, end: datetime) -> list[ScheduleEntry]:
+        return self._repository.due_schedule_entries(start, end)
+
+    def is_active(self, user_id: str, strategy_id: str) -> bool:
+        try:
+            strategy = self._repository.get_strategy(user_id, strategy_id)
+        except NotFoundError:
+            return False
+        return strategy.status is StrategyStatus.ACTIVE
