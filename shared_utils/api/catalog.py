@@ -26,6 +26,11 @@ STRATEGY_TEMPLATES = "strategy_templates"
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
     ApiRoute("GET", "/options/strategy-templates", STRATEGY_TEMPLATES),
+    ApiRoute("GET", "/options/baskets", BASKET_MANAGER),
+    ApiRoute("POST", "/options/baskets", BASKET_MANAGER),
+    ApiRoute("GET", "/options/baskets/{basket_id}", BASKET_MANAGER),
+    ApiRoute("PUT", "/options/baskets/{basket_id}", BASKET_MANAGER),
+    ApiRoute("DELETE", "/options/baskets/{basket_id}", BASKET_MANAGER),
 )
 
 

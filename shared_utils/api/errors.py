@@ -14,7 +14,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
@@ -109,10 +112,17 @@ COMMON_ERRORS: tuple[HTTPStatus, ...] = (
 )
 
 
-def route_responses(success: HTTPStatus, *errors: HTTPStatus, description: str = "") -> dict[int, Any]:
+def route_responses(
+    success: HTTPStatus, *errors: HTTPStatus, body: bool = False, description: str = ""
+) -> dict[int, Any]:
     """OpenAPI `responses` of a route: the success status (its schema is the route's return
-    type) plus the common errors and `errors` (404, 409 ...), all with the error model."""
+    type) plus the common errors and `errors` (404, 409 ...), all with the error model.
+    Routes that take a JSON `body` also answer 415 to another content type."""
+    if body:
+        errors = (*errors, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
     responses: dict[int, Any] = {int(success): {"description": description or success.phrase}}
+    if success == HTTPStatus.NO_CONTENT:
+        responses[int(success)]["content"] = {}
     for status in sorted({*COMMON_ERRORS, *errors}):
         responses[int(status)] = {
             "description": status.phrase,
@@ -135,6 +145,11 @@ def error_response(
         body=body.model_dump_json(),
         headers=headers,
     )
+
+
+def no_content() -> Response[None]:
+    """204: the body must be empty (not `null`)."""
+    return Response(status_code=int(HTTPStatus.NO_CONTENT), body=None)
 
 
 def status_of(error: DomainError) -> HTTPStatus:
@@ -182,6 +197,19 @@ def handle_request_validation(error: RequestValidationError) -> Response[str]:
     )
 
 
+def handle_unsupported_content_type(error: RequestUnsupportedContentType) -> Response[str]:
+    return unsupported_media_type()
+
+
+def unsupported_media_type() -> Response[str]:
+    return error_response(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Send the request body as application/json",
+        [ErrorDetail(field="Content-Type", issue="must be application/json")],
+    )
+
+
 def handle_client_error(error: ClientError) -> Response[str]:
     if error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
         return handle_domain_error(ThrottledError())
@@ -205,6 +233,7 @@ def handle_unexpected(error: Exception) -> Response[str]:
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     app.exception_handler(RequestValidationError)(handle_request_validation)
+    app.exception_handler(RequestUnsupportedContentType)(handle_unsupported_content_type)
     app.exception_handler(DomainError)(handle_domain_error)
     app.exception_handler(ClientError)(handle_client_error)
     app.exception_handler(ServiceError)(handle_service_error)

@@ -37,9 +37,9 @@ SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 
 
 def all_routers() -> tuple[Router, ...]:
-    from shared_utils.api.routers import broker_accounts, templates
+    from shared_utils.api.routers import baskets, broker_accounts, templates
 
-    return (broker_accounts.router, templates.router)
+    return (broker_accounts.router, templates.router, baskets.router)
 
 
 def build_api(*, swagger: bool = False) -> APIGatewayRestResolver:
@@ -67,6 +67,11 @@ def openapi_document() -> dict[str, Any]:
         security=SECURITY,
     )
     document: dict[str, Any] = json.loads(schema)
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for response in operation.get("responses", {}).values():
+                if response.get("content") == {}:
+                    del response["content"]  # 204: no body
     return document
 
 
