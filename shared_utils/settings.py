@@ -29,11 +29,7 @@ class RuntimeSettings(BaseModel):
     timer_state_machine_arn: str | None = Field(alias="TIMER_STATE_MACHINE_ARN", default=None)
 
     def as_environment(self) -> dict[str, str]:
-        return {
-            key: str(value)
-            for key, value in self.model_dump(by_alias=True).items()
-            if value is not None
-        }
+        return {key: str(value) for key, value in self.model_dump(by_alias=True).items() if value is not None}
 
 
 @lru_cache(maxsize=1)
