@@ -40,6 +40,14 @@ class FakeLambdaContext:
         return 30_000
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    """Handlers cache their boto3 clients: forget them between moto contexts."""
+    wiring.reset()
+    yield
+    wiring.reset()
+
+
 @pytest.fixture
 def utc_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto compares Wait timestamps with the local naive time: run those tests in UTC."""

@@ -1,0 +1,180 @@
+"""The four timer-event handlers end to end on moto: parse, dedupe per tick, act once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lambda_functions.option_baskets import (
+    duplicate_order_checker,
+    market_data_refresher,
+    schedule_trigger,
+    stop_loss_checker,
+)
+from shared_utils.clock import FixedClock
+from shared_utils.models import BasketCreate, StrategyCreate
+from shared_utils.models.common import StrategyStatus
+from shared_utils.models.strategy import StrategyUpdate
+from shared_utils.repository import DynamoTradingRepository
+from shared_utils.timer import wiring
+from shared_utils.timer.market_data import QuoteCache
+from shared_utils.timer.triggers import ExecutionRequest
+from tests.events.timer import load_event
+from tests.integration.timer.conftest import FakeLambdaContext
+
+HANDLERS = (schedule_trigger, stop_loss_checker, duplicate_order_checker, market_data_refresher)
+TICK = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # Wednesday 09:30 IST
+
+
+class RecordingRequester:
+    def __init__(self) -> None:
+        self.requests: list[ExecutionRequest] = []
+
+    def request_execution(self, request: ExecutionRequest) -> None:
+        self.requests.append(request)
+
+
+def strategy(name: str, entry: str, weekdays: list[str], underlying: str = "NIFTY") -> StrategyCreate:
+    return StrategyCreate.model_validate(
+        {
+            "name": name,
+            "underlying": underlying,
+            "legs": [
+                {
+                    "action": "SELL",
+                    "option_type": "CE",
+                    "strike": {"method": "ATM_OFFSET", "steps": 0},
+                    "expiry": "CURRENT_WEEKLY",
+                }
+            ],
+            "entry": {"time": entry, "weekdays": weekdays},
+            "exit": {"time": "15:15"},
+        }
+    )
+
+
+@pytest.fixture
+def platform(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    for module in HANDLERS:
+        monkeypatch.setattr(module.metrics.provider, "namespace", "OptionsPlatformTest")
+    requester = RecordingRequester()
+    monkeypatch.setattr(wiring, "LoggingExecutionRequester", lambda: requester)
+    repo = DynamoTradingRepository.from_settings(
+        aws["settings"], aws["dynamodb"], FixedClock(TICK - timedelta(days=1))
+    )
+    basket = repo.create_basket("user-1", BasketCreate(name="Weekly income")).basket_id
+    due = repo.create_strategy("user-1", basket, strategy("Due", "09:32", ["MON", "WED"]))
+    paused = repo.create_strategy("user-1", basket, strategy("Paused", "09:33", ["WED"], "BANKNIFTY"))
+    repo.update_strategy(
+        "user-1", paused.strategy_id, StrategyUpdate(version=paused.version, status=StrategyStatus.PAUSED)
+    )
+    repo.create_strategy("user-1", basket, strategy("Monday only", "09:31", ["MON"], "SENSEX"))
+    repo.create_strategy("user-1", basket, strategy("Later", "09:40", ["WED"], "FINNIFTY"))
+    return {**aws, "requester": requester, "due": due.strategy_id}
+
+
+def table_items(aws: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    return aws["dynamodb"].scan(TableName=table)["Items"]
+
+
+def test_same_tick_twice_triggers_each_due_strategy_once(platform: dict[str, Any]) -> None:
+    event = load_event("schedule_strategy_trigger")
+    first = schedule_trigger.handler(event, FakeLambdaContext())
+    redelivered = {**event, "id": "another-eventbridge-id"}  # a re-emitted tick: new id, same tick
+    second = schedule_trigger.handler(redelivered, FakeLambdaContext())
+
+    requests = platform["requester"].requests
+    assert [(r.strategy_id, r.action.value) for r in requests] == [(platform["due"], "ENTRY")]
+    assert requests[0].scheduled_at == TICK + timedelta(minutes=2)
+    assert first["status"] == second["status"] == "processed"
+    assert first["result"] == second["result"]
+    assert len(first["result"]["requested"]) == 1  # the paused strategy is not handed over
+
+
+def test_overlapping_windows_hand_a_strategy_over_once(platform: dict[str, Any]) -> None:
+    schedule_trigger.handler(load_event("schedule_strategy_trigger"), FakeLambdaContext())
+    overlapping = load_event(
+        "schedule_strategy_trigger",
+        tick="2026-11-25T04:01:00Z",
+        window_start="2026-11-25T04:01:00Z",
+        window_end="2026-11-25T04:06:00Z",
+    )
+    outcome = schedule_trigger.handler(overlapping, FakeLambdaContext())
+    assert len(platform["requester"].requests) == 1
+    assert outcome["result"]["already_claimed"] == 1
+
+
+def test_no_trigger_on_a_holiday(platform: dict[str, Any]) -> None:
+    holiday = load_event(
+        "schedule_strategy_trigger",
+        tick="2026-11-24T04:00:00Z",
+        trade_date="2026-11-24",
+        window_start="2026-11-24T04:00:00Z",
+        window_end="2026-11-24T04:05:00Z",
+    )
+    outcome = schedule_trigger.handler(holiday, FakeLambdaContext())
+    assert outcome["result"]["skipped_reason"] == "not a trading day"
+    assert platform["requester"].requests == []
+
+
+@pytest.mark.parametrize(
+    ("handler", "event"),
+    [
+        (
+            schedule_trigger,
+            {k: v for k, v in load_event("schedule_strategy_trigger").items() if k != "detail"},
+        ),
+        (schedule_trigger, load_event("check_stop_loss")),  # another handler's detail-type
+        (stop_loss_checker, load_event("check_stop_loss", version="2")),
+        (duplicate_order_checker, load_event("check_duplicate_orders", tick="2026-11-25T04:00:30Z")),
+        (market_data_refresher, load_event("refresh_market_data", tick=None)),
+        (stop_loss_checker, {**load_event("check_stop_loss"), "source": "someone.else"}),
+    ],
+    ids=[
+        "no-detail",
+        "wrong-detail-type",
+        "wrong-version",
+        "tick-not-on-boundary",
+        "no-tick",
+        "wrong-source",
+    ],
+)
+def test_malformed_events_are_rejected_without_side_effects(
+    platform: dict[str, Any], handler: Any, event: dict[str, Any]
+) -> None:
+    settings = platform["settings"]
+    before = table_items(platform, settings.trading_table_name)
+    outcome = handler.handler(event, FakeLambdaContext())
+    assert outcome["status"] == "rejected" and outcome["reason"]
+    assert table_items(platform, settings.idempotency_table_name) == []
+    assert table_items(platform, settings.trading_table_name) == before
+    assert platform["requester"].requests == []
+
+
+def test_market_data_is_cached_for_the_strategies_due_soon_and_expires(platform: dict[str, Any]) -> None:
+    outcome = market_data_refresher.handler(load_event("refresh_market_data"), FakeLambdaContext())
+    # Due in [09:30, 09:35): NIFTY (09:32), BANKNIFTY (09:33, paused: its quotes are harmless),
+    # SENSEX (09:31, Mondays only: the repository drops it on a Wednesday).
+    assert set(outcome["result"]["instruments"]) >= {"NIFTY"}
+    assert "FINNIFTY" not in outcome["result"]["instruments"]
+    cache = QuoteCache(platform["dynamodb"], platform["settings"].trading_table_name)
+    now = datetime.now(UTC)
+    quote = cache.get("NIFTY", now)
+    assert quote is not None and quote.last_price > 0
+    assert cache.get("NIFTY", now + timedelta(seconds=301)) is None  # TTL deletion lags: reads filter
+    assert cache.get("FINNIFTY", now) is None
+
+
+@pytest.mark.parametrize(
+    ("handler", "name"),
+    [(stop_loss_checker, "check_stop_loss"), (duplicate_order_checker, "check_duplicate_orders")],
+)
+def test_checkers_run_once_per_tick(platform: dict[str, Any], handler: Any, name: str) -> None:
+    first = handler.handler(load_event(name), FakeLambdaContext())
+    again = handler.handler({**load_event(name), "id": "re-emitted"}, FakeLambdaContext())
+    assert first["status"] == again["status"] == "processed"
+    assert first["tick"] == "2026-11-25T04:00:00Z" and first["result"] == again["result"]
+    records = table_items(platform, platform["settings"].idempotency_table_name)
+    assert len(records) == 1 and records[0]["status"]["S"] == "COMPLETED"

@@ -1,0 +1,87 @@
+"""The daily start: one execution per IST trade date; a second start is harmless."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import boto3
+import pytest
+
+from lambda_functions.option_baskets import timer_starter
+from shared_utils.clock import FixedClock
+from shared_utils.errors import ConfigurationError
+from shared_utils.settings import load_settings
+from shared_utils.timer.starter import start_daily_timer
+from tests.conftest import TEST_REGION
+from tests.integration.timer.conftest import FakeLambdaContext
+
+ASL = Path(__file__).resolve().parents[3] / "step_functions" / "master_timer.asl.json"
+
+
+@pytest.fixture
+def machine(aws: dict[str, Any]) -> str:
+    sfn = boto3.client("stepfunctions", region_name=TEST_REGION)
+    definition = ASL.read_text().replace("${EmitterFunctionArn}", "arn:aws:lambda:ap-south-1:1:function:e")
+    return sfn.create_state_machine(
+        name="test-master-timer", definition=definition, roleArn="arn:aws:iam::123456789012:role/timer"
+    )["stateMachineArn"]
+
+
+def test_a_second_start_on_the_same_trade_date_is_harmless(machine: str) -> None:
+    sfn = boto3.client("stepfunctions", region_name=TEST_REGION)
+    # 03:29:58 UTC on the 25th is 08:59:58 IST: the IST date names the execution.
+    clock = FixedClock(datetime(2026, 11, 25, 3, 29, 58, 500_000, tzinfo=UTC))
+    first = start_daily_timer(sfn, machine, clock)
+    clock.set(datetime(2026, 11, 25, 3, 30, 40, tzinfo=UTC))
+    second = start_daily_timer(sfn, machine, clock)
+
+    assert first.started and first.execution_name == "master-timer-2026-11-25-g0"
+    assert not second.started and second.reason == "already started today"
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"] for e in executions] == ["master-timer-2026-11-25-g0"]
+    described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
+    assert json.loads(described["input"]) == {
+        "next_tick": "2026-11-25T03:29:58.500000Z",
+        "iteration": 0,
+        "generation": 0,
+    }
+
+
+def test_ist_trade_date_after_utc_midnight() -> None:
+    clock = FixedClock(datetime(2026, 11, 24, 22, 0, tzinfo=UTC))  # 03:30 IST on the 25th
+
+    class Recorder:
+        def start_execution(self, **kwargs: Any) -> dict[str, Any]:
+            self.kwargs = kwargs
+            return {"executionArn": "arn:x"}
+
+    sfn = Recorder()
+    outcome = start_daily_timer(cast(Any, sfn), "arn:machine", clock)
+    assert (
+        outcome.execution_name == "master-timer-2026-11-25-g0"
+        and sfn.kwargs["name"] == outcome.execution_name
+    )
+
+
+def test_handler_needs_the_state_machine_setting(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timer_starter.metrics.provider, "namespace", "OptionsPlatformTest")
+    monkeypatch.delenv("TIMER_STATE_MACHINE_ARN", raising=False)
+    load_settings.cache_clear()
+    with pytest.raises(ConfigurationError):
+        timer_starter.handler({}, FakeLambdaContext())
+
+
+def test_handler_starts_the_execution(
+    aws: dict[str, Any], machine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timer_starter.metrics.provider, "namespace", "OptionsPlatformTest")
+    monkeypatch.setenv("TIMER_STATE_MACHINE_ARN", machine)
+    load_settings.cache_clear()
+    outcome = timer_starter.handler({"source": "aws.scheduler"}, FakeLambdaContext())
+    assert outcome["started"] is True
+    assert outcome["execution_name"].startswith("master-timer-")
