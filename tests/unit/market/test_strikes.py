@@ -93,7 +93,7 @@ def test_empty_chain_and_missing_data_give_reasons() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"strikes": [25000.0, 24950.0] + STRIKES[2:]},
+        {"strikes": [25000.0, 24950.0, *STRIKES[2:]]},
         {"ce_premiums": [1.0, 2.0]},
         {"underlying_price": 0.0},
         {"underlying": "NOTANINDEX"},
@@ -119,12 +119,12 @@ def test_chain_round_trips_through_json() -> None:
 def test_atm_minimises_the_distance(grid: list[int], price: float) -> None:
     strikes = sorted(float(k * 25) for k in grid)
     c = OptionChain(
-        underlying="NIFTY",  # type: ignore[arg-type]
+        underlying="NIFTY",
         expiry=date(2026, 7, 28),
         underlying_price=price,
-        strikes=strikes,  # type: ignore[arg-type]
-        ce_premiums=[1.0] * len(strikes),  # type: ignore[arg-type]
-        pe_premiums=[1.0] * len(strikes),  # type: ignore[arg-type]
+        strikes=strikes,
+        ce_premiums=[1.0] * len(strikes),
+        pe_premiums=[1.0] * len(strikes),
     )
     atm = atm_strike(c)
     assert all(abs(atm - price) <= abs(k - price) for k in strikes)
