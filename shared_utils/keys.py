@@ -130,3 +130,70 @@ def trigger_claim_sk(user_id: str, strategy_id: str, kind: ScheduleKind, schedul
 
 def market_quote_pk(instrument: str) -> str:
     return f"{MARKET_QUOTE_PREFIX}{instrument}"
+
+
+# --- Execution history (owned by the execution engine) -----------------------------------------
+# Items of the execution-history table. A user's partition `USER#{user_id}` holds:
+#   `{iso_timestamp}#{strategy_id}#{ENTRY|EXIT}`  execution records (sk sorts by time: ISO first)
+#   `ORDER#{order_key}`                           the order ledger, written before a broker call
+#   `RUN#{trade_date}#{strategy_id}#{action}`     the stored plan and history pointer of one run
+#   `POSITION#{strategy_id}#{entry_date}#{account}#{leg_no}`  net position of one leg per account
+#   `KILL_SWITCH`                                 the user's kill switch
+# GSI1 (ExecutionsByStrategy) is overloaded: `STRATEGY#{id}` for records, `LEDGER#{trade_date}`
+# for ledger entries (duplicate scan), `POSITIONS#OPEN` (sparse) for open positions.
+
+LEDGER_SK_PREFIX = "ORDER#"
+RUN_SK_PREFIX = "RUN#"
+POSITION_SK_PREFIX = "POSITION#"
+KILL_SWITCH_SK = "KILL_SWITCH"
+GLOBAL_KILL_SWITCH_PK = "KILL_SWITCH#GLOBAL"
+LEDGER_GSI1_PREFIX = "LEDGER#"
+OPEN_POSITIONS_GSI1PK = "POSITIONS#OPEN"
+TRAIL_SK_PREFIX = "TRAIL#"
+
+
+def execution_record_sk(started_at_iso: str, strategy_id: str, action: str) -> str:
+    return SEPARATOR.join((started_at_iso, strategy_id, action))
+
+
+def execution_record_gsi1sk(started_at_iso: str, action: str) -> str:
+    return SEPARATOR.join((started_at_iso, action))
+
+
+def ledger_sk(order_key: str) -> str:
+    return f"{LEDGER_SK_PREFIX}{order_key}"
+
+
+def ledger_gsi1pk(trade_date: date) -> str:
+    return f"{LEDGER_GSI1_PREFIX}{trade_date.isoformat()}"
+
+
+def ledger_gsi1sk(created_at_iso: str, order_key: str) -> str:
+    return SEPARATOR.join((created_at_iso, order_key))
+
+
+def ledger_run_prefix(trade_date: date, strategy_id: str, action: str) -> str:
+    """Ledger sort-key prefix of every order of one run (`begins_with`)."""
+    return f"{LEDGER_SK_PREFIX}{trade_date.isoformat()}{SEPARATOR}{strategy_id}{SEPARATOR}{action}{SEPARATOR}"
+
+
+def ledger_day_prefix(trade_date: date, strategy_id: str) -> str:
+    return f"{LEDGER_SK_PREFIX}{trade_date.isoformat()}{SEPARATOR}{strategy_id}{SEPARATOR}"
+
+
+def run_sk(trade_date: date, strategy_id: str, action: str) -> str:
+    return SEPARATOR.join((f"{RUN_SK_PREFIX}{trade_date.isoformat()}", strategy_id, action))
+
+
+def position_sk(strategy_id: str, entry_date: date, broker_account_id: str, leg_no: int) -> str:
+    return SEPARATOR.join(
+        (f"{POSITION_SK_PREFIX}{strategy_id}", entry_date.isoformat(), broker_account_id, str(leg_no))
+    )
+
+
+def strategy_positions_prefix(strategy_id: str) -> str:
+    return f"{POSITION_SK_PREFIX}{strategy_id}{SEPARATOR}"
+
+
+def trail_sk(strategy_id: str, trade_date: date) -> str:
+    return SEPARATOR.join((f"{TRAIL_SK_PREFIX}{strategy_id}", trade_date.isoformat()))

@@ -1,0 +1,111 @@
+"""Market snapshots for planning and prices for paper fills.
+
+`ChainBook` serves option chains it was given (tests, replays). `SimulatedOptionMarket` prices a
+chain around the underlying's latest level with Black-Scholes (fixed volatility): the paper
+broker fills at these prices and planning selects strikes on the same chain, so local runs and
+the paper default are consistent. When the underlying level is unknown it has no chain (the
+strategy is then not entered, with that reason) and no price (the paper broker rejects).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import numpy as np
+
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.clock import IST, Clock
+from shared_utils.market.specs import SpecTable, default_specs
+from shared_utils.market.strikes import OptionChain
+from shared_utils.market.underlyings import Underlying
+from shared_utils.models.common import OptionType
+
+# Latest level of an underlying index, or None when unknown.
+UnderlyingLevel = Callable[[str], Decimal | None]
+
+STRIKES_EACH_SIDE = 30
+VOLATILITY = 0.14
+EXPIRY_CLOSE = time(15, 30)
+TICK = Decimal("0.05")
+
+
+class ChainBook:
+    """A fixed set of chains keyed by (underlying, expiry)."""
+
+    def __init__(self, chains: list[OptionChain] | None = None) -> None:
+        self._chains = {(str(c.underlying), c.expiry): c for c in chains or []}
+
+    def add(self, chain: OptionChain) -> None:
+        self._chains[(str(chain.underlying), chain.expiry)] = chain
+
+    def chain(self, underlying: str, expiry: date) -> OptionChain | None:
+        return self._chains.get((str(underlying), expiry))
+
+
+def _norm_cdf(x: np.ndarray) -> np.ndarray:
+    erf = np.vectorize(math.erf)
+    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def black_scholes_chain(
+    underlying: str,
+    expiry: date,
+    spot: float,
+    strike_step: float,
+    at: datetime,
+    volatility: float = VOLATILITY,
+) -> OptionChain:
+    atm = round(spot / strike_step) * strike_step
+    strikes = np.array([atm + i * strike_step for i in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)])
+    strikes = strikes[strikes > 0]
+    expires = datetime.combine(expiry, EXPIRY_CLOSE, tzinfo=IST)
+    years = max((expires - at).total_seconds(), 60.0) / (365.0 * 24 * 3600)
+    sigma_t = volatility * math.sqrt(years)
+    d1 = (np.log(spot / strikes) + 0.5 * sigma_t**2) / sigma_t
+    d2 = d1 - sigma_t
+    ce = spot * _norm_cdf(d1) - strikes * _norm_cdf(d2)
+    pe = ce - spot + strikes
+    return OptionChain(
+        underlying=Underlying(underlying),
+        expiry=expiry,
+        underlying_price=spot,
+        strikes=strikes,
+        ce_premiums=np.maximum(ce, 0.05),
+        pe_premiums=np.maximum(pe, 0.05),
+        ce_deltas=_norm_cdf(d1),
+        pe_deltas=_norm_cdf(d1) - 1.0,
+    )
+
+
+class SimulatedOptionMarket:
+    def __init__(self, level: UnderlyingLevel, clock: Clock, specs: SpecTable | None = None) -> None:
+        self._level = level
+        self._clock = clock
+        self._specs = specs or default_specs()
+
+    def chain(self, underlying: str, expiry: date) -> OptionChain | None:
+        spot = self._level(str(underlying))
+        if spot is None:
+            return None
+        step = self._specs.spec_for(underlying, expiry).strike_step
+        return black_scholes_chain(str(underlying), expiry, float(spot), step, self._clock.now())
+
+    def price(self, instrument: OptionInstrument) -> Decimal | None:
+        """Last price of one contract (the paper broker's `PriceSource`)."""
+        spot = self._level(instrument.underlying.value)
+        if spot is None:
+            return None
+        step = float(self._specs.spec_for(instrument.underlying, instrument.expiry).strike_step)
+        chain = black_scholes_chain(
+            instrument.underlying.value, instrument.expiry, float(spot), step, self._clock.now()
+        )
+        strike = float(instrument.strike)
+        premiums = chain.ce_premiums if instrument.option_type is OptionType.CE else chain.pe_premiums
+        index = int(np.argmin(np.abs(chain.strikes - strike)))
+        if not math.isclose(float(chain.strikes[index]), strike, abs_tol=1e-6):
+            return None
+        value = Decimal(str(float(premiums[index])))
+        return max(TICK, (value / TICK).to_integral_value() * TICK)

@@ -1,0 +1,217 @@
+"""Execution models: planned orders, ledger entries, per-broker outcomes, history records, positions."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.models.common import Action, Product
+
+
+class RunAction(StrEnum):
+    """What a run does. ENTRY opens, EXIT closes everything open, LEG_EXIT closes one leg."""
+
+    ENTRY = "ENTRY"
+    EXIT = "EXIT"
+
+
+class ExitReason(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    STOP_LOSS = "STOP_LOSS"
+    LEG_STOP_LOSS = "LEG_STOP_LOSS"
+    TARGET = "TARGET"
+    TRAILING_STOP_LOSS = "TRAILING_STOP_LOSS"
+    SQUARE_OFF = "SQUARE_OFF"
+    KILL_SWITCH = "KILL_SWITCH"
+
+
+class LedgerStatus(StrEnum):
+    PENDING = "PENDING"  # claimed; the broker call is (or was) in flight
+    PLACED = "PLACED"  # accepted by the broker, not filled yet
+    FILLED = "FILLED"
+    REJECTED = "REJECTED"  # definitive refusal: never resent
+    UNKNOWN = "UNKNOWN"  # timeout / 5xx after sending: reconcile by tag before anything else
+    NOT_SENT = "NOT_SENT"  # the broker did not take it (down, 429, auth): safe to place again
+
+    @property
+    def is_final(self) -> bool:
+        return self in (LedgerStatus.FILLED, LedgerStatus.REJECTED)
+
+
+class ExecutionStatus(StrEnum):
+    COMPLETE = "COMPLETE"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    NOT_ENTERED = "NOT_ENTERED"  # nothing to do or refused before any order (strike, kill switch)
+
+
+class BrokerStatus(StrEnum):
+    COMPLETE = "COMPLETE"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    BLOCKED = "BLOCKED"  # a risk limit stopped this broker's orders
+
+
+class PlannedOrder(BaseModel):
+    """One slice of one leg for one broker account."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str
+    broker_account_id: str
+    broker: str
+    leg_no: int = Field(ge=1)
+    slice_no: int = Field(ge=1)
+    instrument: OptionInstrument
+    side: Action
+    lots: int = Field(ge=1)
+    lot_size: int = Field(ge=1)
+    quantity: int = Field(ge=1)
+    product: Product
+    position_sk: str = Field(description="the position item this order moves")
+
+
+class ExecutionPlan(BaseModel):
+    """What one run places, in placement order per broker account; stored with the run so a
+    retry places exactly the same orders."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    strategy_id: str
+    action: RunAction
+    run_name: str = Field(description="ENTRY, EXIT or LEGSL{n}: the action part of the order keys")
+    trade_date: date
+    reason: ExitReason | None = None
+    orders: list[PlannedOrder] = []
+    unresolved_reason: str | None = None
+
+    def accounts(self) -> list[str]:
+        return list(dict.fromkeys(order.broker_account_id for order in self.orders))
+
+    def orders_of(self, broker_account_id: str) -> list[PlannedOrder]:
+        return [order for order in self.orders if order.broker_account_id == broker_account_id]
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str
+    user_id: str
+    strategy_id: str
+    broker_account_id: str
+    broker: str
+    leg_no: int
+    slice_no: int
+    tag: str
+    side: Action
+    quantity: int
+    instrument_key: str
+    status: LedgerStatus
+    attempt: int = Field(ge=1)
+    broker_order_ids: list[str] = []
+    filled_quantity: int = 0
+    average_price: Decimal | None = None
+    reason: str | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class OrderOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str
+    leg_no: int
+    slice_no: int
+    instrument: str
+    side: Action
+    quantity: int
+    status: LedgerStatus | None = Field(description="None: not attempted in this run")
+    filled_quantity: int = 0
+    average_price: Decimal | None = None
+    broker_order_id: str | None = None
+    reason: str | None = None
+
+
+class BrokerOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    broker_account_id: str
+    broker: str
+    status: BrokerStatus
+    reason: str | None = None
+    orders: list[OrderOutcome] = []
+
+
+class ExecutionRecord(BaseModel):
+    """One entry or exit of a strategy, as the history shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    strategy_id: str
+    action: RunAction
+    run_name: str
+    trade_date: date
+    started_at: AwareDatetime
+    updated_at: AwareDatetime
+    attempts: int = 1
+    status: ExecutionStatus
+    reason: str | None = None
+    exit_reason: ExitReason | None = None
+    brokers: list[BrokerOutcome] = []
+    realised_pnl: Decimal = Decimal("0")
+
+
+class PositionView(BaseModel):
+    """Net position of one leg on one broker account (units; > 0 long, < 0 short)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    strategy_id: str
+    entry_date: date
+    broker_account_id: str
+    broker: str
+    leg_no: int
+    instrument: OptionInstrument
+    product: Product
+    net_quantity: int
+    buy_quantity: int
+    buy_value: Decimal
+    sell_quantity: int
+    sell_value: Decimal
+    last_price: Decimal | None = None
+    realised_pnl: Decimal
+    unrealised_pnl: Decimal | None = None
+    average_price: Decimal | None = None
+    position_sk: str
+
+
+class KillSwitchState(StrEnum):
+    ARMED = "ARMED"  # trading allowed
+    TRIGGERED = "TRIGGERED"  # everything squared off, no new entries
+
+
+class KillSwitchView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    scope: str = Field(description="USER or GLOBAL")
+    state: KillSwitchState
+    triggered_at: AwareDatetime | None = None
+    triggered_by: str | None = None
+    rearmed_at: AwareDatetime | None = None
+
+
+class KillSwitchReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    switch: KillSwitchView
+    global_switch: KillSwitchView | None = None
+    strategies_paused: int = 0
+    exits: list[ExecutionRecord] = []
+    open_positions_left: int = 0

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from shared_utils.execution.market import ChainBook
+from shared_utils.execution.models import ExitReason
+from shared_utils.execution.planning import plan_entry, plan_exit
+from shared_utils.execution.store import position_from_item
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.market.specs import spec_for
+from shared_utils.models.common import Action
+from tests.unit.execution.builders import NOW, allocation, iron_condor, leg, market, strategy
+
+CALENDAR = TradingCalendar.default()
+TRADE_DATE = date(2026, 11, 25)
+
+# MARKET_FACTS: lots of contracts expiring January 2026 onward.
+CURRENT_LOTS = {
+    "NIFTY": 65,
+    "BANKNIFTY": 30,
+    "FINNIFTY": 60,
+    "MIDCPNIFTY": 120,
+    "NIFTYNXT50": 25,
+    "SENSEX": 20,
+    "BANKEX": 30,
+}
+
+
+@pytest.mark.parametrize("underlying", sorted(CURRENT_LOTS))
+def test_quantity_is_leg_lots_times_allocation_lots_times_the_contract_lot(underlying):
+    s = strategy([leg("SELL", "PE", expiry="CURRENT_MONTHLY", lots=2)], underlying=underlying)
+
+    plan = plan_entry(s, [allocation("acct-1", lots=3)], TRADE_DATE, market(), CALENDAR)
+
+    assert plan.unresolved_reason is None
+    total = sum(order.quantity for order in plan.orders)
+    assert total == 2 * 3 * CURRENT_LOTS[underlying]
+    assert all(order.quantity % CURRENT_LOTS[underlying] == 0 for order in plan.orders)
+
+
+@pytest.mark.parametrize(
+    ("underlying", "trade_date", "near_kind", "far_kind", "near_lot", "far_lot"),
+    [
+        # NIFTY December 2025 contracts keep 75 after the 2025-10-28 revision; January's trade 65.
+        ("NIFTY", date(2025, 12, 24), "CURRENT_WEEKLY", "NEXT_WEEKLY", 75, 65),
+        ("NIFTY", date(2025, 12, 1), "CURRENT_MONTHLY", "NEXT_MONTHLY", 75, 65),
+        # BANKNIFTY: the June 2025 monthly keeps 30, July 2025 takes 35 (revision of 2025-04-25).
+        ("BANKNIFTY", date(2025, 6, 2), "CURRENT_MONTHLY", "NEXT_MONTHLY", 30, 35),
+        ("MIDCPNIFTY", date(2025, 6, 2), "CURRENT_MONTHLY", "NEXT_MONTHLY", 120, 140),
+        ("FINNIFTY", date(2025, 12, 1), "CURRENT_MONTHLY", "NEXT_MONTHLY", 65, 60),
+    ],
+)
+def test_each_leg_uses_the_lot_of_its_own_contract_around_a_revision(
+    underlying, trade_date, near_kind, far_kind, near_lot, far_lot
+):
+    s = strategy(
+        [leg("SELL", "CE", expiry=near_kind), leg("BUY", "CE", expiry=far_kind)], underlying=underlying
+    )
+
+    plan = plan_entry(s, [allocation("acct-1", lots=4)], trade_date, market(), CALENDAR)
+
+    by_leg = {order.leg_no: order for order in plan.orders}
+    assert by_leg[1].quantity == 4 * near_lot
+    assert by_leg[2].quantity == 4 * far_lot
+    assert by_leg[1].instrument.expiry < by_leg[2].instrument.expiry
+
+
+def test_orders_above_the_freeze_quantity_are_cut_into_whole_lot_slices():
+    # NIFTY 2026: lot 65, freeze 1756 units -> at most 27 lots (1755 units) per order.
+    s = strategy([leg("SELL", "CE", lots=4)])
+
+    plan = plan_entry(s, [allocation("acct-1", lots=10)], TRADE_DATE, market(), CALENDAR)
+
+    assert [order.quantity for order in plan.orders] == [1300, 1300]
+    assert [order.slice_no for order in plan.orders] == [1, 2]
+    assert len({order.order_key for order in plan.orders}) == 2
+    spec = spec_for("NIFTY", plan.orders[0].instrument.expiry)
+    for lots in (27, 28, 54, 55, 200):
+        sliced = plan_entry(
+            strategy([leg("SELL", "CE")]), [allocation("acct-1", lots=lots)], TRADE_DATE, market(), CALENDAR
+        )
+        quantities = [order.quantity for order in sliced.orders]
+        assert sum(quantities) == lots * 65
+        assert all(q <= spec.freeze_quantity and q % 65 == 0 for q in quantities), quantities
+
+
+def test_entry_places_buys_before_sells_on_every_broker_and_exit_reverses():
+    plan = plan_entry(
+        iron_condor(), [allocation("acct-1", 1), allocation("acct-2", 2)], TRADE_DATE, market(), CALENDAR
+    )
+
+    for account in ("acct-1", "acct-2"):
+        orders = plan.orders_of(account)
+        assert [(o.side, o.leg_no) for o in orders] == [
+            (Action.BUY, 2),
+            (Action.BUY, 4),
+            (Action.SELL, 1),
+            (Action.SELL, 3),
+        ]
+    assert {o.order_key.split("#")[0] for o in plan.orders} == {"2026-11-25"}
+    assert plan.orders[0].order_key == "2026-11-25#strat-1#ENTRY#acct-1#2#1"
+
+
+def test_strikes_follow_the_offsets_from_atm():
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, market(), CALENDAR)
+
+    strikes = {o.leg_no: o.instrument.strike for o in plan.orders}
+    # NIFTY at 26010, step 50: ATM 26000.
+    assert strikes == {
+        1: Decimal("26100"),
+        2: Decimal("26300"),
+        3: Decimal("25900"),
+        4: Decimal("25700"),
+    }
+
+
+def test_no_market_data_means_not_entered_with_the_reason():
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, ChainBook(), CALENDAR)
+
+    assert plan.orders == []
+    assert plan.unresolved_reason is not None
+    assert "no market data for NIFTY" in plan.unresolved_reason
+
+
+def test_a_fixed_strike_outside_the_chain_means_not_entered():
+    s = strategy([leg("SELL", "CE", strike={"method": "FIXED", "strike": "99000"})])
+
+    plan = plan_entry(s, [allocation("acct-1")], TRADE_DATE, market(), CALENDAR)
+
+    assert plan.orders == []
+    assert "strike 99000 is not in the NIFTY" in (plan.unresolved_reason or "")
+
+
+def test_weekly_expiry_on_a_monthly_only_index_is_not_entered():
+    s = strategy([leg("SELL", "CE", expiry="CURRENT_WEEKLY")], underlying="BANKNIFTY")
+
+    plan = plan_entry(s, [allocation("acct-1")], TRADE_DATE, market(), CALENDAR)
+
+    assert plan.orders == []
+    assert "no weekly expiries" in (plan.unresolved_reason or "")
+
+
+def test_exit_mirrors_open_quantities_per_broker():
+    entry = plan_entry(
+        iron_condor(), [allocation("acct-1", 1), allocation("acct-2", 30)], TRADE_DATE, market(), CALENDAR
+    )
+    positions = []
+    for order in entry.orders:
+        signed = order.quantity if order.side is Action.BUY else -order.quantity
+        positions.append(
+            position_from_item(
+                {
+                    "sk": order.position_sk,
+                    "user_id": "user-a",
+                    "strategy_id": "strat-1",
+                    "entry_date": "2026-11-25",
+                    "broker_account_id": order.broker_account_id,
+                    "broker": order.broker,
+                    "leg_no": order.leg_no,
+                    "instrument": order.instrument.model_dump(mode="json"),
+                    "product": "MIS",
+                    "net_quantity": signed,
+                    "buy_quantity": max(signed, 0),
+                    "buy_value": Decimal("100") * max(signed, 0),
+                    "sell_quantity": max(-signed, 0),
+                    "sell_value": Decimal("100") * max(-signed, 0),
+                }
+            )
+        )
+
+    exit_plan = plan_exit("user-a", "strat-1", positions, TRADE_DATE, reason=ExitReason.SCHEDULED)
+
+    for account, lots in (("acct-1", 1), ("acct-2", 30)):
+        orders = exit_plan.orders_of(account)
+        closing = {}
+        for o in orders:
+            closing[o.leg_no] = closing.get(o.leg_no, 0) + (
+                o.quantity if o.side is Action.BUY else -o.quantity
+            )
+        assert closing == {1: 65 * lots, 2: -65 * lots, 3: 65 * lots, 4: -65 * lots}
+        # short legs bought back first (legs 3, 1), then longs sold (4, 2)
+        assert list(dict.fromkeys(o.leg_no for o in orders)) == [3, 1, 4, 2]
+    assert all(o.quantity <= 1756 for o in exit_plan.orders)
+    assert exit_plan.orders[0].order_key.startswith("2026-11-25#strat-1#EXIT#acct-1#3#")
+    assert NOW.date() == TRADE_DATE
