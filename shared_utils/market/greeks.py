@@ -223,7 +223,7 @@ def implied_volatility(
     rate: npt.ArrayLike = 0.0,
     model: PricingModel = PricingModel.BLACK_76,
 ) -> ImpliedVolatility:
-    """Implied volatility of every price: a safeguarded Newton iteration on the log of the
+    """Implied volatility of every price: a safeguarded Halley iteration on the log of the
     normalised out-of-the-money price, kept inside a shrinking bracket (bisection when Newton
     leaves it), at most MAX_IV_ITERATIONS rounds. Never raises for a price; NaN + reason instead."""
     try:
@@ -287,12 +287,13 @@ def _solve_normalised(x: FloatArray, beta: FloatArray) -> tuple[FloatArray, int,
     b_inflection, _ = _normalised_otm(x, np.maximum(s_inflection, 1e-300))
     atm_line = beta * _SQRT_2PI
     asymptote = -x / np.sqrt(np.maximum(-2.0 * log_beta, 1e-300))
-    low_guess = np.where(log_beta < -1.0, asymptote, atm_line)
+    low_guess = np.maximum(asymptote, atm_line)
     s = np.where((s_inflection > 0) & (beta > b_inflection), s_inflection, np.maximum(low_guess, 1e-8))
     s = np.where(x == 0, np.maximum(atm_line, 1e-8), s)
     lo = np.zeros(n)
     hi = np.full(n, np.inf)
     done = np.zeros(n, dtype=bool)
+    last_g = np.full(n, np.inf)
     active = np.arange(n)
     rounds = 0
     while active.size and rounds < MAX_IV_ITERATIONS:
@@ -302,12 +303,25 @@ def _solve_normalised(x: FloatArray, beta: FloatArray) -> tuple[FloatArray, int,
         g = np.log(np.maximum(b, 1e-320)) - log_beta[active]
         lo_a = np.where(g < 0, np.maximum(lo[active], sa), lo[active])
         hi_a = np.where(g > 0, np.minimum(hi[active], sa), hi[active])
-        newton = sa - g * b / vega
-        inside = np.isfinite(newton) & (newton > lo_a) & (newton < hi_a) & (b > 0)
+        # Halley step on g(s) = ln b(s) - ln beta; b'' = b' (x^2 / s^3 - s / 4).
+        g1 = vega / b
+        g2 = g1 * (xa * xa / (sa * sa * sa) - 0.25 * sa) - g1 * g1
+        step = -2.0 * g * g1 / (2.0 * g1 * g1 - g * g2)
+        # At most a factor of 4 per round: far from the root b saturates (or vanishes) and a
+        # raw step can land where the slope is ~0 and progress stalls.
+        candidate = np.clip(sa + step, 0.25 * sa, 4.0 * sa)
+        stalled = np.abs(g) > 0.5 * last_g[active]
+        inside = np.isfinite(candidate) & (candidate > lo_a) & (candidate < hi_a) & (b > 0) & ~stalled
         fallback = np.where(np.isfinite(hi_a), 0.5 * (lo_a + hi_a), 2.0 * sa)
-        s_new = np.where(inside, newton, fallback)
-        bracket_closed = np.isfinite(hi_a) & (hi_a - lo_a <= 1e-15 * hi_a)
-        finished = (np.abs(s_new - sa) <= 1e-14 * sa) | (np.abs(g) <= 1e-14) | bracket_closed
+        s_new = np.where(inside, candidate, fallback)
+        last_g[active] = np.abs(g)
+        bracket_closed = np.isfinite(hi_a) & (hi_a - lo_a <= 1e-13 * hi_a)
+        # Halley converges cubically: once its step is below 1e-9 the remaining error is far
+        # below rounding, so the step is accepted without another round.
+        small_halley_step = inside & (np.abs(s_new - sa) <= 1e-9 * sa)
+        finished = (
+            small_halley_step | (np.abs(s_new - sa) <= 1e-13 * sa) | (np.abs(g) <= 1e-14) | bracket_closed
+        )
         s[active] = np.where(np.abs(g) <= 1e-14, sa, s_new)
         lo[active], hi[active] = lo_a, hi_a
         done[active[finished]] = True
