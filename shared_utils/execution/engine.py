@@ -1,0 +1,483 @@
+"""Exactly-once placement of an execution plan across broker accounts.
+
+For every planned order: ledger entry first (conditional put), then the broker call carrying the
+tag derived from the ledger key. A timeout (or a 5xx after sending) is reconciled by looking the
+order up by its tag, never by sending it again. A retry of the same run reuses the plan stored
+by the first attempt and only completes what is missing: FILLED and REJECTED entries are final,
+PLACED ones are refreshed, UNKNOWN / stale PENDING ones are reconciled by tag, NOT_SENT ones are
+placed again under the same tag.
+
+Broker accounts run in parallel (one thread each, bounded); inside an account orders go one by
+one in plan order, and the first order that does not fill stops that account's remaining orders
+(a sell leg never goes out without its hedge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared_utils.brokers.models import BrokerName, OrderRequest, OrderResult, OrderState
+from shared_utils.brokers.port import Broker, BrokerError, BrokerRejectedError
+from shared_utils.brokers.tag import broker_tag
+from shared_utils.clock import Clock
+from shared_utils.errors import ConflictError, DomainError
+from shared_utils.execution.models import (
+    BrokerOutcome,
+    BrokerStatus,
+    ExecutionPlan,
+    ExecutionRecord,
+    ExecutionStatus,
+    KillSwitchState,
+    LedgerEntry,
+    LedgerStatus,
+    OrderOutcome,
+    PlannedOrder,
+    RunAction,
+)
+from shared_utils.execution.store import ExecutionStore
+from shared_utils.models.allocation import AllocationLimits
+
+logger = Logger(child=True)
+
+PENDING_LEASE = timedelta(seconds=60)
+NOT_ATTEMPTED = "not attempted: an earlier order of this broker account did not fill"
+
+
+class BrokerProvider(Protocol):
+    def broker_for(self, broker_account_id: str, broker: str) -> Broker:
+        """The broker of one account; raises a `DomainError` when it cannot be built."""
+        ...
+
+
+def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_workers: int = 8
+    pending_lease: timedelta = PENDING_LEASE
+    fill_polls: int = 3
+    fill_poll_interval_s: float = 0.2
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        brokers: BrokerProvider,
+        clock: Clock,
+        *,
+        metrics: Metrics | None = None,
+        config: EngineConfig | None = None,
+        sleep: Callable[[float], None] = _no_sleep,
+    ) -> None:
+        self._store = store
+        self._brokers = brokers
+        self._clock = clock
+        self._metrics = metrics
+        self._config = config or EngineConfig()
+        self._sleep = sleep
+
+    # ------------------------------------------------------------------ runs
+
+    def run(
+        self, plan: ExecutionPlan, limits: Mapping[str, AllocationLimits] | None = None
+    ) -> ExecutionRecord:
+        """Place (or complete) one run and store its history record. `limits` by broker account
+        are checked before an entry places anything on that account."""
+        started = self._clock.now()
+        plan, record_sk, attempts = self._store.start_run(plan, started)
+        record = ExecutionRecord(
+            user_id=plan.user_id,
+            strategy_id=plan.strategy_id,
+            action=plan.action,
+            run_name=plan.run_name,
+            trade_date=plan.trade_date,
+            started_at=started,
+            updated_at=started,
+            attempts=attempts,
+            status=ExecutionStatus.NOT_ENTERED,
+            exit_reason=plan.reason,
+        )
+        refusal = plan.unresolved_reason or (
+            self._entry_refusal(plan) if plan.action is RunAction.ENTRY else None
+        )
+        if refusal is not None:
+            record = record.model_copy(update={"reason": refusal})
+            self._store.put_record(record, record_sk)
+            self._metric("ExecutionsNotEntered")
+            logger.info("Execution not entered", extra={"strategy_id": plan.strategy_id, "reason": refusal})
+            return record
+        if not plan.orders:
+            record = record.model_copy(
+                update={"status": ExecutionStatus.COMPLETE, "reason": "nothing to place"}
+            )
+            self._store.put_record(record, record_sk)
+            return record
+        blocked = self._risk_blocks(plan, limits or {}) if plan.action is RunAction.ENTRY else {}
+        accounts = plan.accounts()
+        outcomes: dict[str, BrokerOutcome] = {
+            account: BrokerOutcome(
+                broker_account_id=account,
+                broker=plan.orders_of(account)[0].broker,
+                status=BrokerStatus.BLOCKED,
+                reason=reason,
+            )
+            for account, reason in blocked.items()
+        }
+        to_place = [account for account in accounts if account not in blocked]
+        if to_place:
+            workers = max(1, min(len(to_place), self._config.max_workers))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broker") as pool:
+                futures = {account: pool.submit(self._place_account, plan, account) for account in to_place}
+                for account, future in futures.items():
+                    outcomes[account] = future.result()
+        brokers = [outcomes[account] for account in accounts]
+        status = _overall(brokers)
+        realised = Decimal("0")
+        if plan.action is RunAction.EXIT:
+            touched = {order.position_sk for order in plan.orders}
+            realised = sum(
+                (
+                    p.realised_pnl
+                    for p in self._store.positions(plan.user_id, plan.strategy_id)
+                    if p.position_sk in touched
+                ),
+                Decimal("0"),
+            )
+        record = record.model_copy(
+            update={
+                "status": status,
+                "brokers": brokers,
+                "updated_at": self._clock.now(),
+                "realised_pnl": realised,
+                "reason": _summary(brokers),
+            }
+        )
+        self._store.put_record(record, record_sk)
+        self._metric(f"Executions{status.value.title()}")
+        logger.info(
+            "Execution done",
+            extra={
+                "strategy_id": plan.strategy_id,
+                "run": plan.run_name,
+                "status": status.value,
+                "attempt": attempts,
+            },
+        )
+        return record
+
+    def _entry_refusal(self, plan: ExecutionPlan) -> str | None:
+        if self._store.kill_switch(None).state is KillSwitchState.TRIGGERED:
+            return "kill switch: trading is stopped for all users"
+        if self._store.kill_switch(plan.user_id).state is KillSwitchState.TRIGGERED:
+            return "kill switch: trading is stopped for this user until it is re-armed"
+        return None
+
+    def _risk_blocks(self, plan: ExecutionPlan, limits: Mapping[str, AllocationLimits]) -> dict[str, str]:
+        blocked: dict[str, str] = {}
+        if not any(
+            limit.max_lots_per_order or limit.max_orders_per_day or limit.max_loss_per_day
+            for limit in limits.values()
+        ):
+            return blocked
+        planned_keys = {order.order_key for order in plan.orders}
+        earlier = [
+            entry
+            for entry in self._store.ledger_of_day(plan.user_id, plan.trade_date, plan.strategy_id)
+            if entry.order_key not in planned_keys
+        ]
+        positions = [
+            p
+            for p in self._store.positions(plan.user_id, plan.strategy_id)
+            if p.entry_date == plan.trade_date
+        ]
+        for account in plan.accounts():
+            limit = limits.get(account)
+            if limit is None:
+                continue
+            orders = plan.orders_of(account)
+            biggest = max(order.lots for order in orders)
+            if limit.max_lots_per_order is not None and biggest > limit.max_lots_per_order:
+                blocked[account] = (
+                    f"risk limit: an order of {biggest} lots exceeds "
+                    f"max_lots_per_order {limit.max_lots_per_order}"
+                )
+                continue
+            count = sum(1 for entry in earlier if entry.broker_account_id == account) + len(orders)
+            if limit.max_orders_per_day is not None and count > limit.max_orders_per_day:
+                blocked[account] = (
+                    f"risk limit: {count} orders today would exceed "
+                    f"max_orders_per_day {limit.max_orders_per_day}"
+                )
+                continue
+            pnl = sum(
+                (
+                    p.realised_pnl + (p.unrealised_pnl or Decimal("0"))
+                    for p in positions
+                    if p.broker_account_id == account
+                ),
+                Decimal("0"),
+            )
+            if limit.max_loss_per_day is not None and -pnl >= limit.max_loss_per_day:
+                blocked[account] = (
+                    f"risk limit: today's loss {-pnl} reached max_loss_per_day {limit.max_loss_per_day}"
+                )
+        return blocked
+
+    # ------------------------------------------------------------------ one account
+
+    def _place_account(self, plan: ExecutionPlan, account: str) -> BrokerOutcome:
+        orders = plan.orders_of(account)
+        broker_name = orders[0].broker
+        try:
+            broker = self._brokers.broker_for(account, broker_name)
+        except DomainError as error:
+            self._metric("BrokerUnavailable")
+            return BrokerOutcome(
+                broker_account_id=account,
+                broker=broker_name,
+                status=BrokerStatus.FAILED,
+                reason=f"{error.code}: {error.message}",
+                orders=[_not_attempted(order, f"broker not available: {error.message}") for order in orders],
+            )
+        results: list[OrderOutcome] = []
+        stopped: str | None = None
+        for order in orders:
+            if stopped is not None:
+                results.append(_not_attempted(order, NOT_ATTEMPTED))
+                continue
+            try:
+                outcome = self._place_one(plan, order, broker)
+            except Exception as error:  # an unexpected failure stays with this account only
+                logger.exception("Order placement failed", extra={"order_key": order.order_key})
+                outcome = _not_attempted(order, f"internal error: {type(error).__name__}")
+            results.append(outcome)
+            if outcome.status is not LedgerStatus.FILLED:
+                stopped = outcome.reason or (outcome.status.value if outcome.status else "not placed")
+        filled = sum(1 for outcome in results if outcome.status is LedgerStatus.FILLED)
+        if filled == len(results):
+            status, reason = BrokerStatus.COMPLETE, None
+        else:
+            status = BrokerStatus.FAILED if filled == 0 else BrokerStatus.PARTIAL
+            reason = stopped
+        return BrokerOutcome(
+            broker_account_id=account, broker=broker_name, status=status, reason=reason, orders=results
+        )
+
+    def _place_one(self, plan: ExecutionPlan, order: PlannedOrder, broker: Broker) -> OrderOutcome:
+        tag = broker_tag(order.order_key, BrokerName(broker.name))
+        now = self._clock.now()
+        entry = LedgerEntry(
+            order_key=order.order_key,
+            user_id=plan.user_id,
+            strategy_id=plan.strategy_id,
+            broker_account_id=order.broker_account_id,
+            broker=order.broker,
+            leg_no=order.leg_no,
+            slice_no=order.slice_no,
+            tag=tag,
+            side=order.side,
+            quantity=order.quantity,
+            instrument_key=order.instrument.key,
+            status=LedgerStatus.PENDING,
+            attempt=1,
+            created_at=now,
+            updated_at=now,
+        )
+        existing = self._store.claim(entry, plan.trade_date)
+        if existing is None:
+            return self._send(plan, order, broker, entry)
+        if existing.status.is_final:
+            return _outcome(order, existing)
+        if existing.status is LedgerStatus.PENDING and now - existing.updated_at < self._config.pending_lease:
+            return _outcome(order, existing, "in progress in another process")
+        taken = self._store.take_over(existing, now)
+        if taken is None:
+            return _outcome(order, existing, "taken over by another process")
+        if existing.status is LedgerStatus.PLACED and existing.broker_order_ids:
+            try:
+                result = broker.order_status(existing.broker_order_ids[-1])
+            except BrokerError as error:
+                return self._store_outcome(plan, order, taken, LedgerStatus.PLACED, reason=error.message)
+            return self._settle(plan, order, broker, taken, result)
+        if existing.status is not LedgerStatus.NOT_SENT:
+            found = self._find(broker, tag)
+            if found is not None:
+                self._metric("OrdersReconciled")
+                return self._settle(plan, order, broker, taken, found)
+        return self._send(plan, order, broker, taken)
+
+    def _find(self, broker: Broker, tag: str) -> OrderResult | None:
+        try:
+            return broker.find_order_by_tag(tag)
+        except BrokerError:
+            return None
+
+    def _send(
+        self, plan: ExecutionPlan, order: PlannedOrder, broker: Broker, entry: LedgerEntry
+    ) -> OrderOutcome:
+        request = OrderRequest(
+            order_key=order.order_key,
+            tag=entry.tag,
+            instrument=order.instrument,
+            side=order.side,
+            quantity=order.quantity,
+            product=order.product,
+        )
+        try:
+            result = broker.place(request)
+        except BrokerRejectedError as error:
+            return self._store_outcome(
+                plan, order, entry, LedgerStatus.REJECTED, reason=error.reason or error.message
+            )
+        except BrokerError as error:
+            if error.order_may_exist:
+                found = self._find(broker, entry.tag)
+                if found is not None:
+                    self._metric("OrdersReconciled")
+                    return self._settle(plan, order, broker, entry, found)
+                return self._store_outcome(
+                    plan, order, entry, LedgerStatus.UNKNOWN, reason=f"{error.code}: {error.message}"
+                )
+            return self._store_outcome(
+                plan, order, entry, LedgerStatus.NOT_SENT, reason=f"{error.code}: {error.message}"
+            )
+        self._metric("OrdersPlaced")
+        return self._settle(plan, order, broker, entry, result)
+
+    def _settle(
+        self,
+        plan: ExecutionPlan,
+        order: PlannedOrder,
+        broker: Broker,
+        entry: LedgerEntry,
+        result: OrderResult,
+    ) -> OrderOutcome:
+        polls = 0
+        while not result.status.is_final and polls < self._config.fill_polls:
+            polls += 1
+            self._sleep(self._config.fill_poll_interval_s)
+            try:
+                result = broker.order_status(result.broker_order_id)
+            except BrokerError:
+                break
+        if result.status is OrderState.COMPLETE:
+            return self._store_outcome(
+                plan,
+                order,
+                entry,
+                LedgerStatus.FILLED,
+                broker_order_id=result.broker_order_id,
+                filled=result.filled_quantity or order.quantity,
+                price=result.average_price,
+            )
+        if result.status in (OrderState.REJECTED, OrderState.CANCELLED):
+            return self._store_outcome(
+                plan,
+                order,
+                entry,
+                LedgerStatus.REJECTED,
+                broker_order_id=result.broker_order_id,
+                filled=result.filled_quantity,
+                reason=result.reason or result.status.value,
+            )
+        return self._store_outcome(
+            plan,
+            order,
+            entry,
+            LedgerStatus.PLACED,
+            broker_order_id=result.broker_order_id,
+            filled=result.filled_quantity,
+            reason="open at the broker, not filled yet",
+        )
+
+    def _store_outcome(
+        self,
+        plan: ExecutionPlan,
+        order: PlannedOrder,
+        entry: LedgerEntry,
+        status: LedgerStatus,
+        *,
+        broker_order_id: str | None = None,
+        filled: int = 0,
+        price: Decimal | None = None,
+        reason: str | None = None,
+    ) -> OrderOutcome:
+        try:
+            stored = self._store.record(
+                entry,
+                order,
+                status=status,
+                now=self._clock.now(),
+                broker_order_id=broker_order_id,
+                filled_quantity=filled,
+                average_price=price,
+                reason=reason,
+                user_id=plan.user_id,
+                strategy_id=plan.strategy_id,
+                opening=plan.action is RunAction.ENTRY,
+            )
+        except ConflictError as error:
+            current = self._store.get_ledger(plan.user_id, order.order_key) or entry
+            return _outcome(order, current, error.message)
+        if status in (LedgerStatus.UNKNOWN, LedgerStatus.NOT_SENT, LedgerStatus.REJECTED):
+            self._metric(f"Orders{status.value.title().replace('_', '')}")
+        return _outcome(order, stored)
+
+    def _metric(self, name: str) -> None:
+        if self._metrics is not None:
+            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _outcome(order: PlannedOrder, entry: LedgerEntry, reason: str | None = None) -> OrderOutcome:
+    return OrderOutcome(
+        order_key=order.order_key,
+        leg_no=order.leg_no,
+        slice_no=order.slice_no,
+        instrument=order.instrument.key,
+        side=order.side,
+        quantity=order.quantity,
+        status=entry.status,
+        filled_quantity=entry.filled_quantity,
+        average_price=entry.average_price,
+        broker_order_id=entry.broker_order_ids[-1] if entry.broker_order_ids else None,
+        reason=reason or entry.reason,
+    )
+
+
+def _not_attempted(order: PlannedOrder, reason: str) -> OrderOutcome:
+    return OrderOutcome(
+        order_key=order.order_key,
+        leg_no=order.leg_no,
+        slice_no=order.slice_no,
+        instrument=order.instrument.key,
+        side=order.side,
+        quantity=order.quantity,
+        status=None,
+        reason=reason,
+    )
+
+
+def _overall(brokers: Sequence[BrokerOutcome]) -> ExecutionStatus:
+    if all(b.status is BrokerStatus.COMPLETE for b in brokers):
+        return ExecutionStatus.COMPLETE
+    if any(b.status in (BrokerStatus.COMPLETE, BrokerStatus.PARTIAL) for b in brokers):
+        return ExecutionStatus.PARTIAL
+    return ExecutionStatus.FAILED
+
+
+def _summary(brokers: Sequence[BrokerOutcome]) -> str | None:
+    problems = [
+        f"{b.broker_account_id}: {b.reason}" for b in brokers if b.status is not BrokerStatus.COMPLETE
+    ]
+    return "; ".join(problems) if problems else None

@@ -1,0 +1,154 @@
+"""Execution tests against moto: the history table from the stack's definition, paper brokers,
+and brokers that fail the way real ones do (down, timing out after accepting the order)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared_utils.brokers.models import (
+    BrokerName,
+    OptionInstrument,
+    OrderRequest,
+    OrderResult,
+    Position,
+    Quote,
+)
+from shared_utils.brokers.paper import PaperBroker
+from shared_utils.brokers.port import Broker, BrokerTimeoutError, BrokerUnavailableError
+from shared_utils.clock import FixedClock
+from shared_utils.errors import ConfigurationError
+from shared_utils.execution.engine import ExecutionEngine
+from shared_utils.execution.store import ExecutionStore
+from tests.unit.execution.builders import NOW, market
+
+
+class SerializedClient:
+    """In-process moto is not thread-safe for concurrent transactions (TESTING_NOTES): calls
+    from the engine's broker threads go through one lock here. DynamoDB itself needs none."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+class DownBroker:
+    """A broker whose API refuses connections: nothing reaches it."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.inner: PaperBroker | None = None
+
+    @property
+    def name(self) -> BrokerName:
+        return BrokerName.PAPER
+
+    def _check(self) -> PaperBroker:
+        if not self.up or self.inner is None:
+            raise BrokerUnavailableError(message="connection refused", broker="PAPER", order_may_exist=False)
+        return self.inner
+
+    def place(self, order: OrderRequest) -> OrderResult:
+        return self._check().place(order)
+
+    def cancel(self, broker_order_id: str) -> OrderResult:
+        return self._check().cancel(broker_order_id)
+
+    def order_status(self, broker_order_id: str) -> OrderResult:
+        return self._check().order_status(broker_order_id)
+
+    def find_order_by_tag(self, tag: str) -> OrderResult | None:
+        return self._check().find_order_by_tag(tag)
+
+    def positions(self) -> list[Position]:
+        return self._check().positions()
+
+    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
+        return self._check().quote(instruments)
+
+
+class TimeoutAfterAccepting(DownBroker):
+    """Takes the first `timeouts` orders but the answer never arrives (a read timeout)."""
+
+    def __init__(self, inner: PaperBroker, timeouts: int = 1, visible: bool = True) -> None:
+        super().__init__()
+        self.up = True
+        self.inner = inner
+        self.timeouts = timeouts
+        self.visible = visible
+        self.hidden: set[str] = set()
+
+    def place(self, order: OrderRequest) -> OrderResult:
+        assert self.inner is not None
+        if self.timeouts > 0:
+            self.timeouts -= 1
+            if self.visible:
+                self.inner.place(order)
+            raise BrokerTimeoutError(message="read timed out", broker="PAPER")
+        return self.inner.place(order)
+
+
+class Brokers:
+    """The `BrokerProvider` of a test: one broker object per account, paper unless replaced."""
+
+    def __init__(self, clock: FixedClock, prices: Callable[[OptionInstrument], Decimal | None]) -> None:
+        self._clock = clock
+        self._prices = prices
+        self.by_account: dict[str, Broker] = {}
+
+    def paper(self, account: str) -> PaperBroker:
+        broker = PaperBroker(self._prices, self._clock, account_id=account)
+        self.by_account[account] = broker
+        return broker
+
+    def broker_for(self, broker_account_id: str, broker: str) -> Broker:
+        found = self.by_account.get(broker_account_id)
+        if found is None:
+            raise ConfigurationError(message=f"no broker for account {broker_account_id}")
+        return found
+
+
+def net_quantities(broker: Broker) -> dict[str, int]:
+    return {
+        p.instrument.key: p.quantity for p in broker.positions() if p.instrument is not None and p.quantity
+    }
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def sim(clock: FixedClock) -> Any:
+    return market(clock)
+
+
+@pytest.fixture
+def store(aws: dict[str, Any]) -> ExecutionStore:
+    return ExecutionStore(SerializedClient(aws["dynamodb"]), aws["settings"].history_table_name)
+
+
+@pytest.fixture
+def brokers(clock: FixedClock, sim: Any) -> Brokers:
+    return Brokers(clock, sim.price)
+
+
+@pytest.fixture
+def engine(store: ExecutionStore, brokers: Brokers, clock: FixedClock) -> ExecutionEngine:
+    return ExecutionEngine(store, brokers, clock)

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerStatus
+from shared_utils.execution.planning import plan_entry
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.models.common import Action
+from tests.integration.execution.conftest import DownBroker, TimeoutAfterAccepting, net_quantities
+from tests.unit.execution.builders import allocation, iron_condor, market
+
+CALENDAR = TradingCalendar.default()
+TRADE_DATE = date(2026, 11, 25)
+
+
+def expected_net(plan, account):
+    net: dict[str, int] = {}
+    for order in plan.orders_of(account):
+        signed = order.quantity if order.side is Action.BUY else -order.quantity
+        net[order.instrument.key] = net.get(order.instrument.key, 0) + signed
+    return net
+
+
+def test_the_same_trigger_three_times_places_one_order_per_leg_broker_and_slice(engine, brokers, sim, store):
+    a, b = brokers.paper("acct-1"), brokers.paper("acct-2")
+    # 30 lots on acct-2: every leg is cut into two freeze slices.
+    plan = plan_entry(
+        iron_condor(), [allocation("acct-1", 1), allocation("acct-2", 30)], TRADE_DATE, sim, CALENDAR
+    )
+    assert len(plan.orders) == 4 + 8
+
+    records = [engine.run(plan) for _ in range(3)]
+
+    assert [r.status for r in records] == [ExecutionStatus.COMPLETE] * 3
+    assert net_quantities(a) == expected_net(plan, "acct-1")
+    assert net_quantities(b) == expected_net(plan, "acct-2")
+    ledger = store.ledger_of_run("user-a", TRADE_DATE, "strat-1", "ENTRY")
+    assert len(ledger) == 12
+    assert all(entry.status is LedgerStatus.FILLED and len(entry.broker_order_ids) == 1 for entry in ledger)
+    # The history shows one entry record, updated by each delivery.
+    listed, _ = store.list_records("user-a", records[0].started_at - timedelta(days=1), records[0].started_at)
+    assert len(listed) == 1
+    assert listed[0].attempts == 3
+    positions = store.positions("user-a", "strat-1")
+    assert {(p.broker_account_id, p.leg_no): p.net_quantity for p in positions} == {
+        ("acct-1", 1): -65,
+        ("acct-1", 2): 65,
+        ("acct-1", 3): -65,
+        ("acct-1", 4): 65,
+        ("acct-2", 1): -1950,
+        ("acct-2", 2): 1950,
+        ("acct-2", 3): -1950,
+        ("acct-2", 4): 1950,
+    }
+
+
+def test_a_redelivery_after_the_market_moved_places_the_stored_plan_not_new_strikes(
+    engine, brokers, clock, store
+):
+    broker = brokers.paper("acct-1")
+    first = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, market(clock), CALENDAR)
+    moved = market(clock, {"NIFTY": Decimal("26420")})
+    second = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, moved, CALENDAR)
+    assert {o.instrument.key for o in first.orders} != {o.instrument.key for o in second.orders}
+
+    engine.run(first)
+    engine.run(second)
+
+    assert net_quantities(broker) == expected_net(first, "acct-1")
+
+
+def test_a_timeout_is_reconciled_by_tag_and_never_resent(engine, brokers, clock, sim, store):
+    paper = brokers.paper("acct-1")
+    brokers.by_account["acct-1"] = TimeoutAfterAccepting(paper, timeouts=1)
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, sim, CALENDAR)
+
+    record = engine.run(plan)
+
+    assert record.status is ExecutionStatus.COMPLETE
+    assert net_quantities(paper) == expected_net(plan, "acct-1")
+    first = store.get_ledger("user-a", plan.orders[0].order_key)
+    assert first is not None and first.status is LedgerStatus.FILLED and len(first.broker_order_ids) == 1
+
+
+def test_a_timeout_with_no_order_behind_it_is_placed_once_by_the_retry(engine, brokers, clock, sim, store):
+    paper = brokers.paper("acct-1")
+    flaky = TimeoutAfterAccepting(paper, timeouts=1, visible=False)
+    brokers.by_account["acct-1"] = flaky
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, sim, CALENDAR)
+
+    first = engine.run(plan)
+    assert first.status is ExecutionStatus.FAILED
+    assert first.brokers[0].orders[0].status is LedgerStatus.UNKNOWN
+    # Nothing after the unknown first leg went out (the hedge must precede the sells).
+    assert net_quantities(paper) == {}
+
+    clock.advance(timedelta(seconds=30))
+    retry = engine.run(plan)
+
+    assert retry.status is ExecutionStatus.COMPLETE
+    assert net_quantities(paper) == expected_net(plan, "acct-1")
+
+
+def test_one_broker_down_the_others_fill_and_the_retry_completes_only_the_missing_one(
+    engine, brokers, clock, sim, store
+):
+    a, c = brokers.paper("acct-1"), brokers.paper("acct-3")
+    down = DownBroker()
+    brokers.by_account["acct-2"] = down
+    allocations = [allocation("acct-1", 1), allocation("acct-2", 2), allocation("acct-3", 3)]
+    plan = plan_entry(iron_condor(), allocations, TRADE_DATE, sim, CALENDAR)
+
+    first = engine.run(plan)
+
+    assert first.status is ExecutionStatus.PARTIAL
+    by_account = {b.broker_account_id: b for b in first.brokers}
+    assert by_account["acct-1"].status is BrokerStatus.COMPLETE
+    assert by_account["acct-3"].status is BrokerStatus.COMPLETE
+    assert by_account["acct-2"].status is BrokerStatus.FAILED
+    assert "connection refused" in (by_account["acct-2"].reason or "")
+    assert net_quantities(a) == expected_net(plan, "acct-1")
+    assert net_quantities(c) == expected_net(plan, "acct-3")
+
+    down.inner = brokers.paper("acct-2-recovered")
+    brokers.by_account["acct-2"] = down
+    down.up = True
+    retry = engine.run(plan)
+
+    assert retry.status is ExecutionStatus.COMPLETE
+    assert net_quantities(down.inner) == expected_net(plan, "acct-2")
+    # the brokers that had filled got nothing more
+    assert net_quantities(a) == expected_net(plan, "acct-1")
+    assert net_quantities(c) == expected_net(plan, "acct-3")
+
+
+def test_a_slow_broker_does_not_hold_up_the_others(engine, brokers, sim):
+    brokers.paper("acct-1")
+    release = threading.Event()
+    slow = brokers.paper("acct-2")
+    original = slow.place
+    filled_fast: list[float] = []
+    released_in_time: list[bool] = []
+
+    def slow_place(order):
+        # Run one account after the other and this waits out its timeout: False.
+        released_in_time.append(release.wait(timeout=2))
+        return original(order)
+
+    slow.place = slow_place  # type: ignore[method-assign]
+    fast = brokers.by_account["acct-1"]
+    fast_place = fast.place
+
+    def timed_place(order):
+        result = fast_place(order)
+        filled_fast.append(time.monotonic())
+        if len(filled_fast) == 4:
+            release.set()  # the slow broker only answers once the fast one is done
+        return result
+
+    fast.place = timed_place  # type: ignore[method-assign]
+    plan = plan_entry(
+        iron_condor(), [allocation("acct-2", 1), allocation("acct-1", 1)], TRADE_DATE, sim, CALENDAR
+    )
+
+    record = engine.run(plan)
+
+    assert record.status is ExecutionStatus.COMPLETE
+    assert len(filled_fast) == 4
+    assert released_in_time == [True, True, True, True]
+
+
+def test_risk_limits_block_that_brokers_orders_and_record_why(engine, brokers, sim):
+    a = brokers.paper("acct-1")
+    b = brokers.paper("acct-2")
+    allocations = [
+        allocation("acct-1", 5, max_lots_per_order=2),
+        allocation("acct-2", 1, max_orders_per_day=10),
+    ]
+    plan = plan_entry(iron_condor(), allocations, TRADE_DATE, sim, CALENDAR)
+
+    record = engine.run(plan, {al.broker_account_id: al for al in allocations})
+
+    by_account = {x.broker_account_id: x for x in record.brokers}
+    assert by_account["acct-1"].status is BrokerStatus.BLOCKED
+    assert "max_lots_per_order 2" in (by_account["acct-1"].reason or "")
+    assert net_quantities(a) == {}
+    assert by_account["acct-2"].status is BrokerStatus.COMPLETE
+    assert net_quantities(b) == expected_net(plan, "acct-2")
+    assert record.status is ExecutionStatus.PARTIAL
+
+
+def test_max_orders_per_day_counts_the_days_earlier_orders(engine, brokers, sim):
+    brokers.paper("acct-1")
+    limits = allocation("acct-1", 1, max_orders_per_day=3)
+    plan = plan_entry(iron_condor(), [limits], TRADE_DATE, sim, CALENDAR)
+
+    record = engine.run(plan, {"acct-1": limits})
+
+    assert record.status is ExecutionStatus.FAILED
+    assert record.brokers[0].status is BrokerStatus.BLOCKED
+    assert "4 orders today would exceed max_orders_per_day 3" in (record.brokers[0].reason or "")
+
+
+def test_an_unresolved_plan_is_recorded_as_not_entered_with_its_reason(engine, store):
+    from shared_utils.execution.market import ChainBook
+
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, ChainBook(), CALENDAR)
+
+    record = engine.run(plan)
+
+    assert record.status is ExecutionStatus.NOT_ENTERED
+    listed, _ = store.list_records("user-a", record.started_at - timedelta(hours=1), record.started_at)
+    assert listed[0].reason is not None and "no market data" in listed[0].reason
