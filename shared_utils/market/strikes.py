@@ -15,6 +15,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.greeks import PricingModel, greeks, implied_volatility
 from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 
@@ -159,3 +160,46 @@ def strike_by_delta(chain: OptionChain, option_type: OptionType, target: float) 
             f"the chain has no {option_type} deltas: compute them with greeks first"
         )
     return _closest(chain, np.abs(deltas), abs(target), f"{option_type} delta")
+
+
+def with_greeks(
+    chain: OptionChain,
+    time_to_expiry: float,
+    rate: float = 0.0,
+    model: PricingModel = PricingModel.BLACK_76,
+) -> OptionChain:
+    """The chain with IVs (implied from the premiums where missing) and deltas filled in, so
+    `strike_by_delta` can run on a snapshot that only has prices. Strikes whose premium has no
+    implied volatility (no quote, outside no-arbitrage bounds) get NaN and are skipped."""
+    _require_strikes(chain)
+    update: dict[str, FloatArray] = {}
+    for option_type, iv_field, delta_field in (
+        (OptionType.CE, "ce_ivs", "ce_deltas"),
+        (OptionType.PE, "pe_ivs", "pe_deltas"),
+    ):
+        ivs = getattr(chain, iv_field)
+        if ivs is None:
+            ivs = implied_volatility(
+                chain.premiums(option_type),
+                option_type,
+                chain.underlying_price,
+                chain.strikes,
+                time_to_expiry,
+                rate,
+                model,
+            ).volatility
+        usable = np.isfinite(ivs) & (ivs > 0)
+        deltas = np.full(len(chain.strikes), np.nan)
+        if usable.any():
+            deltas[usable] = greeks(
+                option_type,
+                chain.underlying_price,
+                chain.strikes[usable],
+                time_to_expiry,
+                ivs[usable],
+                rate,
+                model,
+            ).delta
+        update[iv_field] = ivs
+        update[delta_field] = deltas
+    return chain.model_validate({**chain.model_dump(), **{k: v.tolist() for k, v in update.items()}})

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.greeks import greeks as price_greeks
 from shared_utils.market.options import OptionType
 from shared_utils.market.strikes import (
     OptionChain,
@@ -18,6 +19,7 @@ from shared_utils.market.strikes import (
     strike_at_offset,
     strike_by_delta,
     strike_by_premium,
+    with_greeks,
 )
 
 STRIKES = [24800.0, 24850.0, 24900.0, 24950.0, 25000.0, 25050.0, 25100.0]
@@ -128,3 +130,19 @@ def test_atm_minimises_the_distance(grid: list[int], price: float) -> None:
     )
     atm = atm_strike(c)
     assert all(abs(atm - price) <= abs(k - price) for k in strikes)
+
+
+def test_with_greeks_implies_ivs_and_deltas_from_premiums() -> None:
+    t, vol = 10 / 365, 0.15
+    strikes = np.array(STRIKES)
+    ce = price_greeks("CE", 24_960.0, strikes, t, vol, 0.065)
+    pe = price_greeks("PE", 24_960.0, strikes, t, vol, 0.065)
+    pe_prices = pe.price.copy()
+    pe_prices[0] = np.nan  # no quote
+    c = chain(ce_premiums=ce.price, pe_premiums=pe_prices, ce_deltas=None, pe_deltas=None)
+    filled = with_greeks(c, t, 0.065)
+    assert filled.ce_ivs is not None and np.allclose(filled.ce_ivs, vol, atol=1e-8)
+    assert filled.ce_deltas is not None and np.allclose(filled.ce_deltas, ce.delta, atol=1e-8)
+    assert filled.pe_deltas is not None and np.isnan(filled.pe_deltas[0])
+    target = float(pe.delta[3])
+    assert strike_by_delta(filled, OptionType.PE, target) == STRIKES[3]
