@@ -46,9 +46,6 @@ class Session:
         """Muhurat sessions trade but do not count for expiries or day arithmetic."""
         return self.kind is not SessionKind.MUHURAT
 
-    def contains(self, instant: datetime) -> bool:
-        return self.pre_open_start <= instant < self.close
-
 
 def _at(day: date, hhmm: str) -> datetime:
     return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=IST)

@@ -70,6 +70,13 @@ def test_muhurat_session_trades_but_is_not_a_trading_day() -> None:
     assert CAL.previous_trading_day(date(2025, 10, 23)) == date(2025, 10, 20)
 
 
+def test_trading_days_in_a_month() -> None:
+    # April 2026: 22 weekdays less 04-03 and 04-14.
+    days = CAL.trading_days(date(2026, 4, 1), date(2026, 4, 30))
+    assert len(days) == 20
+    assert date(2026, 4, 3) not in days and date(2026, 4, 13) in days
+
+
 def test_previous_and_next_skip_holiday_runs() -> None:
     # 2026-04-03 (Good Friday), weekend.
     assert CAL.next_trading_day(date(2026, 4, 2)) == date(2026, 4, 6)

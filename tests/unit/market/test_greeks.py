@@ -6,6 +6,7 @@ vollib's conventions, converted explicitly here: theta is per calendar day (ours
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from vollib.black.implied_volatility import implied_volatility as vollib_black_i
 from vollib.black_scholes import black_scholes
 from vollib.black_scholes.greeks import analytical as bs_greeks
 
+from shared_utils.clock import IST
 from shared_utils.errors import InvalidInputError
 from shared_utils.market.greeks import (
     IVReason,
@@ -25,6 +27,7 @@ from shared_utils.market.greeks import (
     greeks,
     implied_volatility,
     price,
+    year_fraction,
 )
 from shared_utils.market.normal import norm_cdf
 
@@ -225,3 +228,11 @@ def test_normal_cdf_tails_are_accurate() -> None:
         ]
     )
     assert np.allclose(norm_cdf(z), reference, rtol=1e-12, atol=0)
+
+
+def test_year_fraction_between_aware_instants() -> None:
+    start = datetime(2026, 7, 21, 9, 15, tzinfo=IST)
+    assert year_fraction(start, datetime(2026, 7, 28, 9, 15, tzinfo=IST)) == pytest.approx(7 / 365)
+    assert year_fraction(start, start.astimezone(UTC)) == 0.0
+    with pytest.raises(InvalidInputError, match="timezone-aware"):
+        year_fraction(start, datetime(2026, 7, 28, 9, 15))
