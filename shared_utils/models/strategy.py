@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -24,6 +24,9 @@ from shared_utils.models.common import (
     Weekday,
 )
 
+if TYPE_CHECKING:
+    from shared_utils.market.expiries import ExpiryKind
+
 MAX_LEGS = 6
 MAX_STRATEGIES_PER_BASKET = 10
 
@@ -35,6 +38,13 @@ class ExpirySelection(StrEnum):
     NEXT_WEEKLY = "NEXT_WEEKLY"
     CURRENT_MONTHLY = "CURRENT_MONTHLY"
     NEXT_MONTHLY = "NEXT_MONTHLY"
+
+    @property
+    def kind(self) -> ExpiryKind:
+        """The market calendar's name for the same choice (same member names)."""
+        from shared_utils.market.expiries import ExpiryKind
+
+        return ExpiryKind[self.name]
 
 
 _METHOD_FIELD: dict[StrikeMethod, str] = {

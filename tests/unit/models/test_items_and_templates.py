@@ -83,3 +83,10 @@ def test_iron_condor_is_short_inside_long_outside() -> None:
     sold = sorted(leg.strike.steps or 0 for leg in legs if leg.action.value == "SELL")
     bought = sorted(leg.strike.steps or 0 for leg in legs if leg.action.value == "BUY")
     assert sold == [-2, 2] and bought == [-4, 4]
+
+
+def test_every_expiry_selection_names_a_market_expiry_kind() -> None:
+    from shared_utils.market.expiries import ExpiryKind
+    from shared_utils.models import ExpirySelection
+
+    assert [selection.kind for selection in ExpirySelection] == list(ExpiryKind)
