@@ -1,0 +1,3 @@
+from shared_utils.local.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""The local HTTP API: the same handlers behind the HTTP -> API Gateway proxy-event adapter,
+a Cognito-like bearer-token check in front of them, Swagger UI at /docs and /openapi.json.
+
+Swagger UI's assets are the ones Powertools ships inside its package, served from here: the page
+works with no network.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from http import HTTPStatus
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import aws_lambda_powertools
+from aws_lambda_powertools import Logger
+
+from shared_utils.api.dispatch import LambdaHandler, dispatch
+from shared_utils.api.errors import ErrorBody
+from shared_utils.api.openapi import DOCS_PATH, TITLE, openapi_document
+from shared_utils.api.wsgi import ProxyEventWsgiApp, StartResponse
+from shared_utils.local.identity import TokenError, bearer_token, verify_token
+
+logger = Logger(service="local-platform", child=False)
+
+OPENAPI_PATH = "/openapi.json"
+_ASSETS = Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui"
+SWAGGER_ASSETS = {
+    f"{DOCS_PATH}/swagger-ui-bundle.min.js": ("swagger-ui-bundle.min.js", "application/javascript"),
+    f"{DOCS_PATH}/swagger-ui.min.css": ("swagger-ui.min.css", "text/css"),
+}
+RequestObserver = Callable[[str, str, int], None]
+
+SWAGGER_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<link rel="stylesheet" href="{docs}/swagger-ui.min.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{docs}/swagger-ui-bundle.min.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{
+  url: "{openapi}",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  persistAuthorization: true
+}});
+</script>
+</body>
+</html>
+"""
+
+
+class InvocationLock:
+    """One invocation at a time, as one Lambda execution environment runs them: the handler
+    modules keep per-invocation state (resolver event, logger keys) in module globals."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def wrap(self, handler: LambdaHandler) -> LambdaHandler:
+        def locked(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            with self.lock:
+                return handler(event, context)
+
+        return locked
+
+
+class TokenAuthorizer:
+    """The Cognito authorizer's part: a valid bearer token becomes `requestContext.authorizer.claims`."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def claims(self, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        try:
+            return self.verify(headers)
+        except TokenError:
+            return None
+
+    def verify(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        return verify_token(bearer_token(authorization), self._secret)
+
+
+def _respond(
+    start_response: StartResponse, status: HTTPStatus, body: bytes, content_type: str
+) -> list[bytes]:
+    start_response(
+        f"{status.value} {status.phrase}",
+        [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+class LocalApi:
+    """The WSGI application `make run` serves."""
+
+    def __init__(
+        self,
+        authorizer: TokenAuthorizer,
+        lock: InvocationLock,
+        base_url: str,
+        handler: LambdaHandler = dispatch,
+        observer: RequestObserver | None = None,
+    ) -> None:
+        self._authorizer = authorizer
+        self._base_url = base_url
+        self._api = ProxyEventWsgiApp(authorizer.claims, lock.wrap(handler))
+        self._observer = observer
+
+    @cached_property
+    def _openapi(self) -> bytes:
+        document = openapi_document()
+        document["servers"] = [{"url": self._base_url, "description": "local platform"}]
+        return json.dumps(document, indent=2).encode()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO") or "/")
+        status_seen: list[int] = []
+
+        def observing_start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            status_seen.append(int(status.split(" ", 1)[0]))
+            return start_response(status, headers, *args)
+
+        body = self._route(method, path, environ, observing_start)
+        if self._observer is not None and status_seen and not path.startswith(DOCS_PATH + "/"):
+            self._observer(method, path, status_seen[0])
+        return body
+
+    def _route(
+        self, method: str, path: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if method == "GET" and path in (DOCS_PATH, DOCS_PATH + "/"):
+            page = SWAGGER_PAGE.format(title=TITLE, docs=DOCS_PATH, openapi=OPENAPI_PATH)
+            return _respond(start_response, HTTPStatus.OK, page.encode(), "text/html; charset=utf-8")
+        if method == "GET" and path in SWAGGER_ASSETS:
+            name, content_type = SWAGGER_ASSETS[path]
+            return _respond(start_response, HTTPStatus.OK, (_ASSETS / name).read_bytes(), content_type)
+        if method == "GET" and path == OPENAPI_PATH:
+            return _respond(start_response, HTTPStatus.OK, self._openapi, "application/json")
+        headers = {
+            key[5:].replace("_", "-").title(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        try:
+            self._authorizer.verify(headers)
+        except TokenError as error:
+            logger.info(
+                "Unauthenticated request", extra={"method": method, "path": path, "reason": str(error)}
+            )
+            body = ErrorBody(code="UNAUTHORIZED", message="A valid bearer token is required")
+            return _respond(
+                start_response, HTTPStatus.UNAUTHORIZED, body.model_dump_json().encode(), "application/json"
+            )
+        return self._api(environ, start_response)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True  # a restart must not wait for TIME_WAIT; a live listener still conflicts
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def serve(app: LocalApi, host: str, port: int) -> WSGIServer:
+    """A threaded server bound to `host:port` (OSError when the port is taken)."""
+    return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)

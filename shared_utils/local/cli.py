@@ -1,0 +1,122 @@
+"""`python -m shared_utils.local run | token | simulate`."""
+
+from __future__ import annotations
+
+import argparse
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shared_utils.local import console
+from shared_utils.local.clocks import AcceleratedClock, LoopClock, ReplayClock, WallClock
+from shared_utils.local.environment import DEFAULT_DATA_DIR, export_client_environment, requested_port
+from shared_utils.local.sessions import NoSessionError, parse_trade_date, require_session
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.timer.calendar_view import CalendarMarketView
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared_utils.local", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state and token secret")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve the whole platform on this machine")
+    run.add_argument("--port", type=int, default=None, help="HTTP API port (default: PORT or 8000)")
+    run.add_argument("--speed", type=float, default=None, help="accelerated clock: N times real time")
+    run.add_argument("--date", default=None, help="replay the session of YYYY-MM-DD")
+    run.add_argument("--no-timer", action="store_true", help="serve the API only")
+    run.add_argument("--log-level", default="WARNING", help="handlers' Powertools log level")
+
+    token = commands.add_parser("token", help="print a bearer token for a local user")
+    token.add_argument("--user", required=True, help="user id (the token's sub)")
+    token.add_argument("--admin", action="store_true", help="member of the admin group")
+    return parser
+
+
+def _clock(date_arg: str | None, speed: float | None, calendar: TradingCalendar) -> LoopClock:
+    if speed is not None and speed <= 0:
+        raise NoSessionError("--speed must be a positive number")
+    if date_arg is None:
+        return WallClock() if speed is None else AcceleratedClock(datetime.now(UTC), speed)
+    day = parse_trade_date(date_arg)
+    require_session(day, calendar)
+    first_tick, _close = CalendarMarketView(calendar).session_bounds(day)
+    return ReplayClock(first_tick) if speed is None else AcceleratedClock(first_tick, speed)
+
+
+def _run(args: argparse.Namespace) -> int:
+    export_client_environment(args.log_level.upper())
+    from shared_utils.local.runner import PortInUseError, run
+
+    calendar = TradingCalendar.default()
+    try:
+        clock = _clock(args.date, args.speed, calendar)
+        port = args.port if args.port is not None else requested_port()
+    except (NoSessionError, ValueError) as error:
+        console.warn(f"error: {error}")
+        return EXIT_USAGE
+    if not 0 < port < 65536:
+        console.warn(f"error: port {port} is not a valid port: choose 1-65535 with --port N")
+        return EXIT_USAGE
+    try:
+        return run(port, args.data_dir, clock, args.log_level.upper(), timer=not args.no_timer)
+    except PortInUseError as error:
+        console.warn(f"error: {error}")
+        return EXIT_USAGE
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _token(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from shared_utils.local.accounts import ensure_paper_accounts
+    from shared_utils.local.backend import dynamodb
+    from shared_utils.local.environment import local_settings
+    from shared_utils.local.identity import LocalUser, issue_token
+    from shared_utils.local.state import read_state
+
+    try:
+        user = LocalUser(user_id=args.user, admin=args.admin)
+    except ValidationError:
+        console.warn("error: --user must be 1-64 characters of letters, digits, '_', '.', ':' or '-'")
+        return EXIT_USAGE
+    state = read_state(args.data_dir)
+    if state is None or not _reachable(state.dynamodb_endpoint):
+        console.warn(
+            f"error: the local platform is not running (no live state in {args.data_dir}): start it "
+            "with `make run` (or python -m shared_utils.local run) and ask again"
+        )
+        return EXIT_USAGE
+    export_client_environment()
+    now = datetime.now(UTC)
+    settings = local_settings(state.dynamodb_endpoint)
+    _accounts, created = ensure_paper_accounts(
+        dynamodb(state.dynamodb_endpoint), settings.broker_accounts_table_name, user.user_id, now
+    )
+    if created:
+        console.warn(f"created paper broker accounts for {user.user_id}: {', '.join(created)}")
+    console.say(issue_token(user, state.token_secret, now))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "token":
+        return _token(args)
+    return EXIT_USAGE

@@ -1,0 +1,79 @@
+"""The timer loop's clocks: real time, an accelerated clock and a stepping replay clock.
+
+Each is a `Clock` (what the emitter reads) that can also wait until an absolute instant, the way
+the state machine's Wait state does with `TimestampPath`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from shared_utils.clock import FixedClock
+
+
+class LoopClock(Protocol):
+    def now(self) -> datetime: ...
+
+    def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
+        """Block until `instant` (clock time); False when `stop` was set meanwhile."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+class WallClock:
+    """Real time: today's session as it happens."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
+        delay = (instant - self.now()).total_seconds()
+        return not stop.wait(max(0.0, delay))
+
+    def describe(self) -> str:
+        return "real time"
+
+
+class AcceleratedClock:
+    """Clock time starts at `origin` and runs `speed` times faster than real time."""
+
+    def __init__(self, origin: datetime, speed: float) -> None:
+        if origin.tzinfo is None:
+            raise ValueError("AcceleratedClock needs a timezone-aware origin")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._origin = origin.astimezone(UTC)
+        self._speed = speed
+        self._started = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._origin + timedelta(seconds=(time.monotonic() - self._started) * self._speed)
+
+    def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
+        delay = (instant - self.now()).total_seconds() / self._speed
+        return not stop.wait(max(0.0, delay))
+
+    def describe(self) -> str:
+        return f"accelerated x{self._speed:g} from {self._origin.isoformat()}"
+
+
+class ReplayClock:
+    """Jumps straight to every instant waited for: a whole session in seconds."""
+
+    def __init__(self, origin: datetime) -> None:
+        self._clock = FixedClock(origin)
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
+        if instant > self._clock.now():
+            self._clock.set(instant)
+        return not stop.is_set()
+
+    def describe(self) -> str:
+        return f"replay from {self._clock.now().isoformat()} (as fast as the handlers run)"

@@ -1,0 +1,89 @@
+"""The local bootstrap: the ONE place the local platform reads or sets process environment.
+
+The handlers read their configuration from the environment (`shared_utils.settings`) and botocore
+honours `AWS_ENDPOINT_URL_DYNAMODB` for every DynamoDB client, so exporting the local settings
+here is how the very same handlers reach the moto server.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from shared_utils.settings import RuntimeSettings, load_settings
+from shared_utils.tables import (
+    BROKER_ACCOUNTS,
+    EXECUTION_HISTORY,
+    IDEMPOTENCY,
+    TRADING_CONFIGURATIONS,
+    resource_prefix,
+)
+
+LOCAL_ENVIRONMENT = "local"
+REGION = "ap-south-1"
+DEFAULT_PORT = 8000
+DEFAULT_DATA_DIR = Path(".build") / "local"
+# Fake credentials: the moto server accepts anything, and nothing here can reach AWS.
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+
+
+def local_settings(endpoint_url: str | None, schedule_shards: int = 1) -> RuntimeSettings:
+    prefix = resource_prefix(LOCAL_ENVIRONMENT)
+    return RuntimeSettings(
+        environment=LOCAL_ENVIRONMENT,
+        trading_table_name=TRADING_CONFIGURATIONS.name(prefix),
+        history_table_name=EXECUTION_HISTORY.name(prefix),
+        broker_accounts_table_name=BROKER_ACCOUNTS.name(prefix),
+        idempotency_table_name=IDEMPOTENCY.name(prefix),
+        event_bus_name=f"{prefix}-timer-bus",
+        schedule_shards=schedule_shards,
+        dynamodb_endpoint_url=endpoint_url,
+    )
+
+
+def requested_port(default: int = DEFAULT_PORT) -> int:
+    """`PORT` from the environment (the README's way to move the API), else `default`."""
+    raw = os.environ.get("PORT", "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"PORT={raw!r} is not a port number") from None
+
+
+def export_client_environment(log_level: str = "WARNING") -> None:
+    """Region, fake credentials and Powertools switches, before any boto3 client exists."""
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(_FAKE_CREDENTIALS)
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_REGION"] = REGION
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "options-platform-local")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OptionsPlatformLocal")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = log_level
+    # Metrics are off locally; Powertools still warns on every invocation that none were sent.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def export_runtime_settings(settings: RuntimeSettings) -> None:
+    """What every in-process handler reads: the run-time settings and the DynamoDB endpoint."""
+    os.environ.update(settings.as_environment())
+    if settings.dynamodb_endpoint_url:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = settings.dynamodb_endpoint_url
+    load_settings.cache_clear()
+    _forget_cached_clients()
+
+
+def _forget_cached_clients() -> None:
+    from shared_utils.api import dependencies
+    from shared_utils.timer import wiring
+
+    dependencies.reset()
+    wiring.reset()

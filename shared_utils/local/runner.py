@@ -1,0 +1,158 @@
+"""`run`: the DynamoDB endpoint, the HTTP API and the timer loop in one process tree."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from aws_lambda_powertools import Logger
+
+from shared_utils.api.openapi import DOCS_PATH
+from shared_utils.clock import to_ist
+from shared_utils.local import console
+from shared_utils.local.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
+from shared_utils.local.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
+from shared_utils.local.clocks import LoopClock
+from shared_utils.local.environment import (
+    REGION,
+    export_client_environment,
+    export_runtime_settings,
+    local_settings,
+)
+from shared_utils.local.state import PlatformState, clear_state, token_secret, write_state
+from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
+from shared_utils.settings import RuntimeSettings
+from shared_utils.timer.calendar_view import CalendarMarketView
+from shared_utils.timer.emitter import EmitResult
+
+logger = Logger(service="local-platform", child=False)
+
+EXIT_USAGE = 2
+
+
+class PortInUseError(Exception):
+    def __init__(self, port: int) -> None:
+        super().__init__(
+            f"port {port} on {LOOPBACK} is already in use: stop what is using it, or choose another "
+            f"port with --port N (or PORT=N make run)"
+        )
+        self.port = port
+
+
+@dataclass
+class Backend:
+    """The moto endpoint with the tables, and the environment the handlers read, exported."""
+
+    endpoint: MotoEndpoint
+    settings: RuntimeSettings
+
+    def stop(self) -> None:
+        self.endpoint.stop()
+
+
+def start_backend(log_level: str) -> Backend:
+    export_client_environment(log_level)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    endpoint = start_moto()
+    settings = local_settings(endpoint.url)
+    create_tables(dynamodb(endpoint.url), settings)
+    export_runtime_settings(settings)
+    return Backend(endpoint, settings)
+
+
+def _print_tick(result: EmitResult) -> None:
+    if result.handled_tick is None:
+        console.say(f"[timer] {result.note}; next tick {to_ist(result.next_tick):%Y-%m-%d %H:%M} IST")
+        return
+    emitted = ", ".join(result.emitted) or "nothing"
+    console.say(f"[timer] {to_ist(result.handled_tick):%H:%M} IST {result.phase}: {emitted}")
+
+
+def _print_delivery(delivery: Delivery) -> None:
+    if delivery.error is not None:
+        console.warn(f"[timer] {delivery.module} FAILED on {delivery.detail_type}: {delivery.error}")
+        return
+    result = (delivery.result or {}).get("result") or {}
+    for requested in result.get("requested", []) or []:
+        console.say(f"[trigger] execution requested: {requested}")
+
+
+def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool = True) -> int:
+    secret = token_secret(data_dir)
+    backend = start_backend(log_level)
+    lock = InvocationLock()
+    base_url = f"http://{LOOPBACK}:{port}"
+    app = LocalApi(
+        TokenAuthorizer(secret),
+        lock,
+        base_url,
+        observer=lambda method, path, status: console.say(f"[api] {method} {path} -> {status}"),
+    )
+    try:
+        server = serve(app, LOOPBACK, port)
+    except OSError as error:
+        backend.stop()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUseError(port) from None
+        raise
+    bound = int(server.server_address[1])
+    base_url = f"http://{LOOPBACK}:{bound}"
+    stop = threading.Event()
+    market = CalendarMarketView.default()
+    router = RuleRouter(invoke_lock=lock.lock)
+    loop = TimerLoop(market, LocalPublisher(router, _print_delivery), clock, stop, _print_tick)
+    timer_thread = threading.Thread(
+        target=loop.run_forever, args=(market.calendar.next_trading_day,), name="timer", daemon=True
+    )
+    state = PlatformState(
+        pid=os.getpid(),
+        started_at=datetime.now(UTC),
+        api_url=base_url,
+        api_port=bound,
+        docs_url=f"{base_url}{DOCS_PATH}",
+        openapi_url=f"{base_url}{OPENAPI_PATH}",
+        dynamodb_endpoint=backend.endpoint.url,
+        region=REGION,
+        token_secret=secret,
+        clock=clock.describe(),
+        data_dir=str(data_dir.resolve()),
+    )
+    state_path = write_state(data_dir, state)
+    console.say("Options platform running locally (no AWS account, no network)")
+    console.say(f"  API         {base_url}/options/...")
+    console.say(f"  Swagger UI  {state.docs_url}")
+    console.say(f"  OpenAPI     {state.openapi_url}")
+    console.say(
+        f"  DynamoDB    {backend.endpoint.url} (moto; tables {backend.settings.trading_table_name}, ...)"
+    )
+    console.say(f"  Timer       {clock.describe() if timer else 'off'}")
+    console.say(f"  State file  {state_path}")
+    console.say("  Token       python -m shared_utils.local token --user alice")
+    console.say("Ctrl-C stops everything.")
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    if timer:
+        timer_thread.start()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        console.say("Stopping ...")
+    finally:
+        stop.set()
+        server.server_close()
+        if timer_thread.is_alive():
+            timer_thread.join(timeout=10)
+        backend.stop()
+        clear_state(data_dir, os.getpid())
+        console.say("Stopped.")
+    return 0
