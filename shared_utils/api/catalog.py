@@ -31,6 +31,21 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/baskets/{basket_id}", BASKET_MANAGER),
     ApiRoute("PUT", "/options/baskets/{basket_id}", BASKET_MANAGER),
     ApiRoute("DELETE", "/options/baskets/{basket_id}", BASKET_MANAGER),
+    ApiRoute("GET", "/options/strategies", STRATEGY_MANAGER),
+    ApiRoute("POST", "/options/baskets/{basket_id}/strategies", STRATEGY_MANAGER),
+    ApiRoute("GET", "/options/strategies/{strategy_id}", STRATEGY_MANAGER),
+    ApiRoute("PUT", "/options/strategies/{strategy_id}", STRATEGY_MANAGER),
+    ApiRoute("DELETE", "/options/strategies/{strategy_id}", STRATEGY_MANAGER),
+    ApiRoute("GET", "/options/strategies/{strategy_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute("POST", "/options/strategies/{strategy_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute("PUT", "/options/strategies/{strategy_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute(
+        "DELETE", "/options/strategies/{strategy_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR
+    ),
+    ApiRoute("GET", "/options/baskets/{basket_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute("POST", "/options/baskets/{basket_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute("PUT", "/options/baskets/{basket_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute("DELETE", "/options/baskets/{basket_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
 )
 
 

@@ -182,12 +182,7 @@ def handle_domain_error(error: DomainError) -> Response[str]:
 def handle_request_validation(error: RequestValidationError) -> Response[str]:
     errors = error.errors()
     if any(item.get("type") == "json_invalid" for item in errors):
-        return error_response(
-            HTTPStatus.BAD_REQUEST,
-            "MALFORMED_JSON",
-            "The request body is not valid JSON",
-            [ErrorDetail(field="body", issue="not valid JSON")],
-        )
+        return malformed_json()
     details = [
         ErrorDetail(field=_field_of(item.get("loc", ())), issue=str(item.get("msg", item.get("type"))))
         for item in errors
@@ -207,6 +202,15 @@ def unsupported_media_type() -> Response[str]:
         "UNSUPPORTED_MEDIA_TYPE",
         "Send the request body as application/json",
         [ErrorDetail(field="Content-Type", issue="must be application/json")],
+    )
+
+
+def malformed_json() -> Response[str]:
+    return error_response(
+        HTTPStatus.BAD_REQUEST,
+        "MALFORMED_JSON",
+        "The request body is not valid JSON",
+        [ErrorDetail(field="body", issue="not valid JSON")],
     )
 
 

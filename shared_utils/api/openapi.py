@@ -37,9 +37,9 @@ SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 
 
 def all_routers() -> tuple[Router, ...]:
-    from shared_utils.api.routers import baskets, broker_accounts, templates
+    from shared_utils.api.routers import allocations, baskets, broker_accounts, strategies, templates
 
-    return (broker_accounts.router, templates.router, baskets.router)
+    return (broker_accounts.router, templates.router, baskets.router, strategies.router, allocations.router)
 
 
 def build_api(*, swagger: bool = False) -> APIGatewayRestResolver:

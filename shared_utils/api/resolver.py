@@ -6,6 +6,8 @@ validation on (which also yields the OpenAPI schema) and the API's one error map
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
@@ -14,9 +16,17 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared_utils.api.errors import register_error_handlers, unsupported_media_type
+from shared_utils.api.errors import (
+    handle_domain_error,
+    malformed_json,
+    register_error_handlers,
+    unsupported_media_type,
+)
+from shared_utils.api.identity import identity_of
+from shared_utils.errors import DomainError
 from shared_utils.settings import load_settings
 
 logger = Logger()
@@ -33,20 +43,42 @@ def _share_lambda_context(app: APIGatewayRestResolver, next_middleware: NextMidd
 
 
 class JsonApiResolver(APIGatewayRestResolver):
-    """Bodies are JSON only: another content type is a 415 before any parsing (Powertools would
-    otherwise try form and multipart decoders on it)."""
+    """Checks what API Gateway's authorizer and a JSON API check before any parsing: no caller
+    identity is a 401, and a body that is not JSON is a 415 (Powertools would otherwise try
+    its form and multipart decoders on it)."""
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if event.get("body") and not _is_json(_content_type(event)):
-            response = unsupported_media_type()
-            return {
-                "statusCode": response.status_code,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "multiValueHeaders": {},
-                "body": response.body,
-                "isBase64Encoded": False,
-            }
+        try:
+            identity_of(APIGatewayProxyEvent(dict(event)))
+        except DomainError as error:
+            return _proxy_response(handle_domain_error(error))
+        if event.get("body"):
+            if not _is_json(_content_type(event)):
+                return _proxy_response(unsupported_media_type())
+            if not _is_text(event):
+                return _proxy_response(malformed_json())
         return super().resolve(event, context)
+
+
+def _proxy_response(response: Response[str]) -> dict[str, Any]:
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, **response.headers},
+        "multiValueHeaders": {},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def _is_text(event: Mapping[str, Any]) -> bool:
+    """A base64 body (binary passthrough) must at least decode to UTF-8 text to be JSON."""
+    if not event.get("isBase64Encoded"):
+        return True
+    try:
+        base64.b64decode(str(event["body"]), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _content_type(event: Mapping[str, Any]) -> str:

@@ -33,6 +33,7 @@ def api_event(
     groups: Iterable[str] = ("traders",),
     body: Any = None,
     raw_body: str | None = None,
+    base64_body: bool = False,
     query: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -70,6 +71,7 @@ def api_event(
         event["headers"] = {**event["headers"], **headers}
     if raw_body is not None:
         event["body"] = raw_body
+        event["isBase64Encoded"] = base64_body
     elif body is not None:
         event["body"] = json.dumps(body)
         event["headers"]["Content-Type"] = "application/json"

@@ -47,9 +47,9 @@ def module_for(method: str, resource: str) -> str:
 def invoke(module: str, event: dict[str, Any]) -> ApiResponse:
     handler = importlib.import_module(f"lambda_functions.option_baskets.{module}").handler
     result = handler(event, FakeLambdaContext())
-    return ApiResponse(
-        status=result["statusCode"], headers=result.get("headers") or {}, raw_body=result["body"]
-    )
+    headers = dict(result.get("headers") or {})
+    headers |= {name: ", ".join(values) for name, values in (result.get("multiValueHeaders") or {}).items()}
+    return ApiResponse(status=result["statusCode"], headers=headers, raw_body=result["body"])
 
 
 Call = Callable[..., ApiResponse]
@@ -93,3 +93,69 @@ def seed_broker_account(aws: dict[str, Any]) -> Callable[..., dict[str, Any]]:
         return item
 
     return seed
+
+
+def strategy_body(**overrides: Any) -> dict[str, Any]:
+    """A valid `StrategyCreate` body: a NIFTY iron condor entering 09:20 IST Mon-Thu."""
+    from shared_utils.templates import template_legs
+
+    body: dict[str, Any] = {
+        "name": "Nifty iron condor",
+        "underlying": "NIFTY",
+        "legs": [leg.model_dump(mode="json", exclude_none=True) for leg in template_legs("IRON_CONDOR")],
+        "entry": {"time": "09:20", "weekdays": ["MON", "TUE", "WED", "THU"]},
+        "exit": {"time": "15:15"},
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass(frozen=True)
+class World:
+    """One user's basket, strategy, broker account and both kinds of allocation."""
+
+    user: str
+    basket_id: str
+    strategy_id: str
+    broker_account_id: str
+    strategy_allocation_id: str
+    basket_allocation_id: str
+
+
+@pytest.fixture
+def build_world(api: Call, seed_broker_account: Callable[..., dict[str, Any]]) -> Callable[[str], World]:
+    def build(user: str) -> World:
+        account = seed_broker_account(user, f"{user}-zerodha", "ZERODHA")["broker_account_id"]
+        basket = api("POST", "/options/baskets", user=user, body={"name": f"{user} basket"})
+        assert basket.status == 201, basket.body
+        basket_id = basket.body["basket_id"]
+        strategy = api(
+            "POST",
+            "/options/baskets/{basket_id}/strategies",
+            basket_id=basket_id,
+            user=user,
+            body=strategy_body(),
+        )
+        assert strategy.status == 201, strategy.body
+        strategy_id = strategy.body["strategy_id"]
+        own = api(
+            "POST",
+            "/options/strategies/{strategy_id}/brokers",
+            strategy_id=strategy_id,
+            user=user,
+            body={"broker_account_id": account, "lots": 2},
+        )
+        assert own.status == 201, own.body
+        default = api(
+            "POST",
+            "/options/baskets/{basket_id}/brokers",
+            basket_id=basket_id,
+            user=user,
+            body={"broker_account_id": account, "lots": 1},
+        )
+        assert default.status == 201, default.body
+        return World(
+            user, basket_id, strategy_id, account, own.body["allocation_id"], default.body["allocation_id"]
+        )
+
+    return build

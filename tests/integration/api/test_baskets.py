@@ -165,3 +165,15 @@ def test_non_json_body_is_a_415(api, content_type):
     assert response.status == 415
     assert response.body["code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert api("GET", BASKETS).body["items"] == []
+
+
+def test_body_that_is_not_utf8_text_is_a_400(api):
+    import base64
+
+    event_body = base64.b64encode(b"\x88\xffiI\x00").decode()
+    response = api(
+        "POST", BASKETS, raw_body=event_body, headers={"Content-Type": "application/json"}, base64_body=True
+    )
+
+    assert response.status == 400
+    assert response.body["code"] == "MALFORMED_JSON"
