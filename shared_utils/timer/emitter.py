@@ -9,7 +9,7 @@ one handled, no minute is emitted twice within an execution or across its succes
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -24,10 +24,15 @@ from shared_utils.timer.publisher import EventPublisher
 
 logger = Logger(child=True)
 
-# ~9 history events per iteration (11 on a recovered one) -> 1,500 iterations stay far below
-# the 25,000-event bound of a Standard execution; a 09:00-15:40 session is ~400 iterations.
-DEFAULT_MAX_ITERATIONS = 1500
+# History events of one iteration (see docs/timer.md): Wait 2 + Emit task 5 + Choice 2. A
+# recovered iteration in the worst case: Wait 2 + Emit with 5 failed attempts (2 + 3 x 5) +
+# Recover with 3 attempts (2 + 3 x 3) + Choice 2. The emitter keeps a running estimate and asks
+# for a restart before the next iteration could pass the budget, well below the hard bound.
 HISTORY_EVENT_BOUND = 25_000
+HISTORY_BUDGET = 20_000
+ITERATION_EVENTS = 9
+RECOVERED_ITERATION_EVENTS = 32
+DEFAULT_MAX_ITERATIONS = 1500  # 1,500 x 9 = 13,500; a 09:00-15:40 session is 401 iterations
 # A tick handled more than this late is skipped (its trigger window is stale), not emitted.
 MAX_LAG = timedelta(minutes=2)
 EXECUTION_NAME_PREFIX = "master-timer"
@@ -48,6 +53,7 @@ class TimerState(BaseModel):
     iteration: int = Field(default=0, ge=0)
     generation: int = Field(default=0, ge=0)
     max_iterations: int = Field(default=DEFAULT_MAX_ITERATIONS, ge=1, le=2500)
+    history_events: int = Field(default=0, ge=0)
     error: dict[str, Any] | None = None
 
 
@@ -62,7 +68,9 @@ class EmitResult(BaseModel):
     iteration: int
     generation: int
     max_iterations: int
+    history_events: int
     trade_date: date
+    session_close: AwareDatetime | None = None
     handled_tick: AwareDatetime | None
     phase: str | None
     emitted: list[str]
@@ -70,7 +78,7 @@ class EmitResult(BaseModel):
     successor_name: str | None = None
     note: str
 
-    @field_serializer("next_tick", "handled_tick")
+    @field_serializer("next_tick", "handled_tick", "session_close")
     def _z(self, value: datetime | None) -> str | None:
         return None if value is None else utc_iso(value)
 
@@ -83,6 +91,9 @@ def emit_tick(state: TimerState, market: MarketView, publisher: EventPublisher, 
     tick = floor_minute(state.next_tick)
     trade_date = to_ist(tick).date()
     iteration = state.iteration + 1
+    cost = RECOVERED_ITERATION_EVENTS if state.error is not None else ITERATION_EVENTS
+    history_events = state.history_events + cost
+    close: datetime | None = None
 
     def result(
         next_tick: datetime,
@@ -93,7 +104,8 @@ def emit_tick(state: TimerState, market: MarketView, publisher: EventPublisher, 
         emitted: list[str] | None = None,
         skipped: int = 0,
     ) -> EmitResult:
-        restart = keep_going and iteration >= state.max_iterations
+        near_bound = history_events + RECOVERED_ITERATION_EVENTS > HISTORY_BUDGET
+        restart = keep_going and (iteration >= state.max_iterations or near_bound)
         generation = state.generation + 1 if restart else state.generation
         outcome = EmitResult(
             next_tick=next_tick,
@@ -102,7 +114,9 @@ def emit_tick(state: TimerState, market: MarketView, publisher: EventPublisher, 
             iteration=0 if restart else iteration,
             generation=generation,
             max_iterations=state.max_iterations,
+            history_events=0 if restart else history_events,
             trade_date=trade_date,
+            session_close=close,
             handled_tick=handled,
             phase=phase,
             emitted=emitted or [],
@@ -117,6 +131,7 @@ def emit_tick(state: TimerState, market: MarketView, publisher: EventPublisher, 
         if not market.is_trading_day(trade_date):
             return result(tick, False, "not a trading day: nothing emitted")
         first_tick, close = market.session_bounds(trade_date)
+        close = close.astimezone(UTC)
     except ConfigurationError as error:
         # No calendar data for this date: refuse to guess, end the day loudly.
         logger.error("No market calendar for the trade date", extra={"reason": str(error)})

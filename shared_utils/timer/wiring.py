@@ -10,18 +10,17 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import boto3
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from shared_utils.clock import SystemClock
+from shared_utils.execution.duplicates import LedgerDuplicateScanner
+from shared_utils.execution.exits import PositionStopLossMonitor
+from shared_utils.execution.service import EngineExecutionRequester
 from shared_utils.repository.trading import DynamoTradingRepository
 from shared_utils.settings import RuntimeSettings, load_settings
 from shared_utils.timer.calendar_view import CalendarMarketView
-from shared_utils.timer.checks import (
-    DuplicateOrderScanner,
-    IdleDuplicateOrderScanner,
-    IdleStopLossMonitor,
-    StopLossMonitor,
-)
+from shared_utils.timer.checks import DuplicateOrderScanner, StopLossMonitor
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.market_data import (
     NoOpenPositions,
@@ -34,7 +33,7 @@ from shared_utils.timer.publisher import EventBridgePublisher
 from shared_utils.timer.schedule_view import RepositorySchedule
 from shared_utils.timer.triggers import (
     DynamoTriggerClaims,
-    LoggingExecutionRequester,
+    ExecutionRequester,
     TriggerReport,
     trigger_due_strategies,
 )
@@ -70,8 +69,11 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
 
 def reset() -> None:
     """Forget cached clients (tests switch moto contexts between cases)."""
+    from shared_utils.execution import wiring as execution
+
     dynamodb_client.cache_clear()
     stepfunctions_client.cache_clear()
+    execution.reset()
 
 
 def market_view() -> CalendarMarketView:
@@ -79,13 +81,23 @@ def market_view() -> CalendarMarketView:
 
 
 def stop_loss_monitor() -> StopLossMonitor:
-    # The execution engine (execution issue) replaces this with its position-aware monitor.
-    return IdleStopLossMonitor()
+    from shared_utils.execution import wiring as execution
+
+    client, config = dynamodb_client(), load_settings()
+    return PositionStopLossMonitor(
+        execution.service(client, config, Metrics()),
+        execution.repository(client, config),
+        execution.market(client, config),
+        market_view().calendar,
+    )
 
 
 def duplicate_order_scanner() -> DuplicateOrderScanner:
-    # The execution engine (execution issue) replaces this with its order-ledger scanner.
-    return IdleDuplicateOrderScanner()
+    from shared_utils.execution import wiring as execution
+
+    return LedgerDuplicateScanner(
+        execution.store(dynamodb_client(), load_settings()), SystemClock(), Metrics()
+    )
 
 
 def schedule() -> RepositorySchedule:
@@ -101,8 +113,14 @@ def trigger(envelope: TimerEnvelope) -> TriggerReport:
         view,
         market_view().calendar,
         DynamoTriggerClaims(dynamodb_client(), load_settings().trading_table_name),
-        LoggingExecutionRequester(),
+        execution_requester(),
     )
+
+
+def execution_requester() -> ExecutionRequester:
+    from shared_utils.execution import wiring as execution
+
+    return EngineExecutionRequester(execution.service(dynamodb_client(), load_settings(), Metrics()))
 
 
 def refresh(envelope: TimerEnvelope) -> RefreshReport:

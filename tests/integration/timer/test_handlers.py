@@ -60,7 +60,7 @@ def platform(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     for module in HANDLERS:
         monkeypatch.setattr(module.metrics.provider, "namespace", "OptionsPlatformTest")
     requester = RecordingRequester()
-    monkeypatch.setattr(wiring, "LoggingExecutionRequester", lambda: requester)
+    monkeypatch.setattr(wiring, "execution_requester", lambda: requester)
     repo = DynamoTradingRepository.from_settings(
         aws["settings"], aws["dynamodb"], FixedClock(TICK - timedelta(days=1))
     )

@@ -16,6 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations import (
+    is_operator,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import seconds
 
 from lambda_functions.option_baskets import event_emitter
 from shared_utils.clock import IST, FixedClock, to_ist, utc_iso
@@ -27,6 +31,14 @@ EMITTER_ARN = f"arn:aws:lambda:{TEST_REGION}:123456789012:function:test-event-em
 DAY = date(2026, 11, 18)  # a past Wednesday, a trading day; 15:40 close
 
 
+def parse_rfc3339(text: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
 def definition() -> str:
     return ASL.read_text().replace("${EmitterFunctionArn}", EMITTER_ARN)
 
@@ -34,9 +46,12 @@ def definition() -> str:
 class Emitter:
     """The real emitter handler on a simulated clock; `fail_at` ticks raise (Lambda error)."""
 
-    def __init__(self, start: datetime, fail_at: set[str] | None = None) -> None:
+    def __init__(
+        self, start: datetime, fail_at: set[str] | None = None, dead_from: str | None = None
+    ) -> None:
         self.clock = FixedClock(start)
         self.fail_at = fail_at or set()
+        self.dead_from = dead_from
         self.calls: list[dict[str, Any]] = []
         self.outputs: list[dict[str, Any]] = []
 
@@ -46,6 +61,8 @@ class Emitter:
         self.clock.set(max(self.clock.now(), tick) + timedelta(milliseconds=180))
         if event["next_tick"] in self.fail_at and "error" not in event:
             raise RuntimeError(f"simulated failure at {event['next_tick']}")
+        if self.dead_from is not None and event["next_tick"] >= self.dead_from:
+            raise RuntimeError("simulated outage: the emitter fails every call")
         output: dict[str, Any] = event_emitter.handler(event, context)
         self.outputs.append(output)
         return output
@@ -53,8 +70,8 @@ class Emitter:
 
 @pytest.fixture
 def emitter_setup(sfn_aws: dict[str, Any], lambda_router: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
-    def make(start: datetime, fail_at: set[str] | None = None) -> Emitter:
-        emitter = Emitter(start, fail_at)
+    def make(start: datetime, fail_at: set[str] | None = None, dead_from: str | None = None) -> Emitter:
+        emitter = Emitter(start, fail_at, dead_from)
         monkeypatch.setattr(event_emitter, "SystemClock", lambda: emitter.clock)
         # Metrics() read the namespace when the module was imported, before the test environment.
         monkeypatch.setattr(event_emitter.metrics.provider, "namespace", "OptionsPlatformTest")
@@ -179,3 +196,25 @@ def test_a_holiday_emits_nothing_and_ends_at_once(emitter_setup: Any) -> None:
     assert executions[0]["status"] == "SUCCEEDED"
     assert len(emitter.outputs) == 1 and emitter.outputs[0]["emitted"] == []
     assert emitter.outputs[0]["continue"] is False
+
+
+def test_an_emitter_down_past_the_close_ends_the_execution_as_failed(
+    emitter_setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The 60 s pause after a failed recovery is a `Seconds` wait: make it instant.
+    monkeypatch.setattr(seconds.Seconds, "_get_wait_seconds", lambda self, env: 0)
+    # moto's Choice timestamp parser accepts only whole-second "...Z" strings, while its own
+    # $$.State.EnteredTime has microseconds and "+00:00"; Step Functions compares RFC 3339
+    # timestamps with fractions and offsets. Parse them as the service does.
+    monkeypatch.setattr(
+        is_operator.IsTimestamp, "string_to_timestamp", staticmethod(lambda text: parse_rfc3339(text))
+    )
+    start = datetime.combine(DAY, datetime.min.time(), IST).replace(hour=15, minute=35)
+    emitter = emitter_setup(start, dead_from=utc_iso(start.replace(minute=37)))
+    _, executions = run_machine(start)
+
+    assert executions[0]["status"] == "FAILED"
+    assert last_state(executions[0]["executionArn"]) == "EmitterUnavailable"
+    # The session (a past date) closed before the pause ended: the loop gives up instead of
+    # pausing and retrying until the history bound.
+    assert handled_ticks(emitter) == session_ticks(start, start.replace(minute=36))

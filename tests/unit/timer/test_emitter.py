@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 from shared_utils.clock import IST, FixedClock
 from shared_utils.events.catalog import DetailType
 from shared_utils.timer.calendar_view import CalendarMarketView
-from shared_utils.timer.emitter import EmitResult, TimerState, emit_tick, execution_name
+from shared_utils.timer.emitter import (
+    HISTORY_BUDGET,
+    HISTORY_EVENT_BOUND,
+    ITERATION_EVENTS,
+    RECOVERED_ITERATION_EVENTS,
+    EmitResult,
+    TimerState,
+    emit_tick,
+    execution_name,
+)
 from tests.unit.timer.fakes import RecordingPublisher
 
 WEDNESDAY = date(2026, 11, 25)
@@ -168,3 +177,36 @@ def test_a_date_without_calendar_data_is_refused_not_guessed() -> None:
     result = emit_tick(TimerState(next_tick=clock.now()), MARKET, publisher, clock)
     assert result.continue_ is False and publisher.events == []
     assert "no market calendar" in result.note
+
+
+def test_restart_before_the_history_budget_even_with_many_failures() -> None:
+    clock = FixedClock(ist(WEDNESDAY, 10, 0, 0, 100_000))
+    near = HISTORY_BUDGET - RECOVERED_ITERATION_EVENTS - ITERATION_EVENTS + 1
+    result = emit_tick(
+        TimerState(next_tick=clock.now(), history_events=near), MARKET, RecordingPublisher(), clock
+    )
+    assert result.restart and result.history_events == 0 and result.generation == 1
+    assert HISTORY_BUDGET + RECOVERED_ITERATION_EVENTS < HISTORY_EVENT_BOUND
+
+
+def test_every_iteration_failing_still_restarts_under_the_bound() -> None:
+    """Worst case: every tick fails and is recovered; no execution may reach the bound."""
+    clock = FixedClock(ist(WEDNESDAY, 9, 0))
+    state = TimerState(next_tick=clock.now())
+    worst, restarts = 0, 0
+    for _ in range(2000):
+        failing = TimerState.model_validate({**state.model_dump(), "error": {"Error": "States.TaskFailed"}})
+        result = emit_tick(failing, MARKET, RecordingPublisher(), clock)
+        if not result.continue_:
+            break
+        restarts += result.restart
+        worst = max(worst, result.history_events)
+        clock.set(result.next_tick)
+        state = TimerState.model_validate(result.to_state())
+    assert worst + RECOVERED_ITERATION_EVENTS <= HISTORY_BUDGET
+
+
+def test_the_close_is_reported_for_the_state_machine() -> None:
+    clock = FixedClock(ist(WEDNESDAY, 10, 0))
+    result = emit_tick(TimerState(next_tick=clock.now()), MARKET, RecordingPublisher(), clock)
+    assert result.to_state()["session_close"] == "2026-11-25T10:10:00Z"  # 15:40 IST
