@@ -74,8 +74,6 @@ MAX_ALLOCATIONS_PER_OWNER = 20
 MAX_PAGE_SIZE = 100
 _DELETE_RETRIES = 3
 
-Page = tuple[list[Any], str | None]
-
 
 def _page_size(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE_SIZE:
@@ -133,7 +131,9 @@ class DynamoTradingRepository:
     def get_basket(self, user_id: str, basket_id: str) -> Basket:
         return self._basket_item(user_id, basket_id).to_domain()
 
-    def list_baskets(self, user_id: str, limit: int = 50, next_token: str | None = None) -> Page:
+    def list_baskets(
+        self, user_id: str, limit: int = 50, next_token: str | None = None
+    ) -> tuple[list[Basket], str | None]:
         items, token = self._query_partition(
             user_id,
             keys.BASKET_PREFIX,
@@ -306,7 +306,7 @@ class DynamoTradingRepository:
 
     def list_strategies(
         self, user_id: str, basket_id: str | None = None, limit: int = 50, next_token: str | None = None
-    ) -> Page:
+    ) -> tuple[list[Strategy], str | None]:
         """A user's strategies (base-table query), or one basket's (GSI1 query after an owner check)."""
         if basket_id is None:
             items, token = self._query_partition(user_id, keys.STRATEGY_PREFIX, limit, next_token)
@@ -447,7 +447,7 @@ class DynamoTradingRepository:
         scope_id: str,
         limit: int = 50,
         next_token: str | None = None,
-    ) -> Page:
+    ) -> tuple[list[BrokerAllocation], str | None]:
         """Allocations of one strategy or basket (GSI1), after checking the owner is the caller's."""
         if scope is AllocationScope.STRATEGY:
             self.get_strategy(user_id, scope_id)

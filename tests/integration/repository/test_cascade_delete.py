@@ -110,3 +110,29 @@ def test_interrupted_delete_leaves_no_orphans_and_resumes(
 
     repo.delete_basket(USER, full_basket)
     assert [item for item in table_items() if item["pk"]["S"] == f"USER#{USER}"] == []
+
+
+def test_a_basket_being_deleted_accepts_no_new_allocations(
+    repo: DynamoTradingRepository, full_basket: str, client: Any, table_items: Any
+) -> None:
+    strategy_id = next(
+        item["strategy_id"]["S"] for item in table_items() if item["entity"]["S"] == "STRATEGY"
+    )
+
+    def crash(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.ap-south-1.amazonaws.com")
+
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", crash)
+    with pytest.raises(EndpointConnectionError):
+        repo.delete_basket(USER, full_basket)
+    client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", crash)
+    before = table_items()
+    with pytest.raises(NotFoundError):
+        repo.create_allocation(
+            USER, AllocationScope.STRATEGY, strategy_id, AllocationCreate(broker_account_id="paper-1", lots=5)
+        )
+    with pytest.raises(NotFoundError):
+        repo.create_allocation(
+            USER, AllocationScope.BASKET, full_basket, AllocationCreate(broker_account_id="paper-3", lots=5)
+        )
+    assert table_items() == before

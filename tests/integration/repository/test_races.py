@@ -134,3 +134,27 @@ def test_strategy_delete_racing_an_allocation_create_keeps_no_orphan(
     ]
     assert leftovers == []
     assert repo.get_basket(USER, basket_id).strategy_count == 0
+
+
+class _Http:
+    status_code = 400
+    headers: dict[str, str] = {}
+
+
+def test_a_transaction_conflict_reported_by_dynamodb_is_a_retryable_conflict(
+    repo: DynamoTradingRepository, basket_id: str, client: Any, table_items: Any
+) -> None:
+    """moto never reports TransactionConflict; DynamoDB does when another transaction holds an item."""
+
+    def contended(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return _Http(), {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}, {"Code": "None"}],
+        }
+
+    before = table_items()
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", contended)
+    with pytest.raises(ConflictError) as caught:
+        repo.create_strategy(USER, basket_id, strategy_body())
+    assert caught.value.code == "TRANSACTION_CONFLICT"
+    assert table_items() == before
