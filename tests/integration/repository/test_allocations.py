@@ -6,9 +6,20 @@ from typing import Any
 
 import pytest
 
-from shared_utils.errors import AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError
-from shared_utils.models import AllocationCreate, AllocationScope, AllocationUpdate
-from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
+from shared_utils.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+)
+from shared_utils.models import AllocationCreate, AllocationScope, AllocationUpdate, BrokerAccount
+from shared_utils.repository import (
+    ALLOCATION_LIMIT,
+    MAX_ALLOCATIONS_PER_OWNER,
+    DynamoBrokerAccounts,
+    DynamoTradingRepository,
+)
 from tests.integration.repository.conftest import OTHER_USER, USER, RequestCounter, strategy_body
 
 STRATEGY, BASKET = AllocationScope.STRATEGY, AllocationScope.BASKET
@@ -157,3 +168,46 @@ def test_broker_accounts_are_listed_without_secrets(
     assert "secret_ref" not in listed[0].model_dump()
     with pytest.raises(AlreadyExistsError):
         accounts.put_account(listed[0])
+
+
+def test_basket_detail_carries_its_default_allocations(
+    repo: DynamoTradingRepository, basket_id: str, strategy_id: str
+) -> None:
+    repo.create_allocation(USER, BASKET, basket_id, AllocationCreate(broker_account_id="paper-2", lots=4))
+    detail = repo.get_basket_with_strategies(USER, basket_id)
+    assert [(a.broker_account_id, a.lots) for a in detail.default_allocations] == [("paper-2", 4)]
+    assert detail.basket.default_allocation_count == 1
+    assert [s.strategy_id for s in detail.strategies] == [strategy_id]
+
+
+def test_allocations_per_strategy_are_capped(
+    repo: DynamoTradingRepository, strategy_id: str, accounts: DynamoBrokerAccounts, table_items: Any
+) -> None:
+    for n in range(MAX_ALLOCATIONS_PER_OWNER + 1):
+        accounts.put_account(
+            BrokerAccount(user_id=USER, broker_account_id=f"acc-{n}", broker="PAPER", paper=True)
+        )
+    for n in range(MAX_ALLOCATIONS_PER_OWNER):
+        repo.create_allocation(
+            USER, STRATEGY, strategy_id, AllocationCreate(broker_account_id=f"acc-{n}", lots=1)
+        )
+    before = table_items()
+    with pytest.raises(LimitExceededError) as caught:
+        repo.create_allocation(
+            USER,
+            STRATEGY,
+            strategy_id,
+            AllocationCreate(broker_account_id=f"acc-{MAX_ALLOCATIONS_PER_OWNER}", lots=1),
+        )
+    assert caught.value.code == ALLOCATION_LIMIT
+    assert table_items() == before
+    # The strategy and all its allocations still go in one delete.
+    repo.delete_strategy(USER, strategy_id)
+    assert [i for i in table_items() if i["entity"]["S"] in {"STRATEGY", "ALLOCATION", "SCHEDULE"}] == []
+
+
+def test_page_size_is_bounded(repo: DynamoTradingRepository) -> None:
+    with pytest.raises(InvalidInputError):
+        repo.list_baskets(USER, limit=0)
+    with pytest.raises(InvalidInputError):
+        repo.list_baskets(USER, limit=101)
