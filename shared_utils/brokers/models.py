@@ -1,0 +1,150 @@
+"""Broker-neutral order, position and quote models: what the execution engine hands the port.
+
+Prices are exact decimals in rupees, quantities are units (lots x lot size), times are aware.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared_utils.market.underlyings import EXCHANGE_OF, Exchange, Underlying
+from shared_utils.models.common import Action, OptionType, Product
+
+Price = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+
+class BrokerName(StrEnum):
+    ZERODHA = "ZERODHA"
+    ANGEL_ONE = "ANGEL_ONE"
+    FINVASIA = "FINVASIA"
+    PAPER = "PAPER"
+    # Known brokers without an adapter yet: configuring one is an error, never paper trading.
+    UPSTOX = "UPSTOX"
+    DHAN = "DHAN"
+    FYERS = "FYERS"
+
+
+class DerivativesExchange(StrEnum):
+    NFO = "NFO"  # NSE futures and options
+    BFO = "BFO"  # BSE futures and options
+
+
+DERIVATIVES_SEGMENT: dict[Exchange, DerivativesExchange] = {
+    Exchange.NSE: DerivativesExchange.NFO,
+    Exchange.BSE: DerivativesExchange.BFO,
+}
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class OrderState(StrEnum):
+    PENDING = "PENDING"  # accepted by the broker, not yet open at the exchange
+    OPEN = "OPEN"  # resting at the exchange (possibly partly filled)
+    COMPLETE = "COMPLETE"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (OrderState.COMPLETE, OrderState.REJECTED, OrderState.CANCELLED)
+
+
+class OptionInstrument(BaseModel):
+    """One index option contract. `monthly` marks the month's last expiry (symbol formats differ)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    underlying: Underlying
+    expiry: date
+    strike: Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=2)]
+    option_type: OptionType
+    monthly: bool = False
+
+    @property
+    def exchange(self) -> DerivativesExchange:
+        return DERIVATIVES_SEGMENT[EXCHANGE_OF[self.underlying]]
+
+    @property
+    def key(self) -> str:
+        """Broker-neutral identity, e.g. `NIFTY|2026-11-26|24000|CE` (positions and quotes use it)."""
+        strike = format(self.strike.normalize(), "f")
+        return f"{self.underlying.value}|{self.expiry.isoformat()}|{strike}|{self.option_type.value}"
+
+
+class OrderRequest(BaseModel):
+    """One order (one slice of one leg for one broker account)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str = Field(min_length=1, max_length=256, description="deterministic ledger key")
+    tag: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$", description="broker tag")
+    instrument: OptionInstrument
+    side: Action
+    quantity: int = Field(gt=0, description="units, not lots")
+    order_type: OrderType = OrderType.MARKET
+    price: Price | None = None
+    product: Product = Product.NRML
+
+    @model_validator(mode="after")
+    def _price_matches_type(self) -> Self:
+        if self.order_type is OrderType.LIMIT and (self.price is None or self.price <= 0):
+            raise ValueError("a LIMIT order needs a positive price")
+        if self.order_type is OrderType.MARKET and self.price is not None:
+            raise ValueError("a MARKET order carries no price")
+        return self
+
+    @property
+    def exchange(self) -> DerivativesExchange:
+        return self.instrument.exchange
+
+
+class OrderResult(BaseModel):
+    """The broker's view of one order. `tag` is echoed so reconciliation can match ledger rows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    broker: BrokerName
+    broker_order_id: str = Field(min_length=1)
+    tag: str | None = None
+    status: OrderState
+    quantity: int = Field(ge=0)
+    filled_quantity: int = Field(ge=0, default=0)
+    average_price: Price | None = None
+    reason: str | None = None
+    updated_at: AwareDatetime | None = None
+
+
+# The status of an order is the same shape as the result of placing it.
+OrderStatus = OrderResult
+
+
+class Position(BaseModel):
+    """Net position in one contract; quantity > 0 long, < 0 short (units)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    broker: BrokerName
+    tradingsymbol: str
+    exchange: DerivativesExchange
+    product: Product
+    quantity: int
+    average_price: Price | None = None
+    realised_pnl: Decimal = Decimal("0")
+    last_price: Price | None = None
+    instrument: OptionInstrument | None = None
+
+
+class Quote(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    instrument: OptionInstrument
+    last_price: Price
+    as_of: AwareDatetime | None = None

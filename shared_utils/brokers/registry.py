@@ -1,0 +1,140 @@
+"""Builds the `Broker` for a broker account: the only place adapters are chosen.
+
+- PAPER accounts (or any account flagged `paper`) get the paper broker.
+- ZERODHA / ANGEL_ONE / FINVASIA get their SDK adapter, wrapped with the account's rate limiter
+  and circuit breaker, built from credentials read through the `CredentialsProvider` (a failure
+  there raises `BrokerAuthError` before anything is sent).
+- A broker name that is unknown, known without an adapter (UPSTOX, DHAN, FYERS) or missing the
+  configuration its adapter needs raises `ConfigurationError`: never a silent fall-back to paper.
+Rate limiters, circuit breakers and built adapters are kept per account for the life of the
+registry (one warm Lambda container); an adapter is rebuilt when its credentials change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from shared_utils.brokers._common import BrokerEndpoint
+from shared_utils.brokers.angel_one import AngelOneBroker
+from shared_utils.brokers.angel_one import SymbolTokenLookup as AngelTokens
+from shared_utils.brokers.circuit import CircuitBreaker, CircuitSnapshot
+from shared_utils.brokers.credentials import BrokerCredentials, CredentialsProvider
+from shared_utils.brokers.finvasia import FinvasiaBroker
+from shared_utils.brokers.finvasia import SymbolTokenLookup as NorenTokens
+from shared_utils.brokers.guarded import GuardedBroker
+from shared_utils.brokers.models import BrokerName
+from shared_utils.brokers.paper import PaperBroker, PaperConfig, PriceSource
+from shared_utils.brokers.port import Broker
+from shared_utils.brokers.rate_limit import OrderRateLimiter, order_limits
+from shared_utils.brokers.zerodha import ZerodhaBroker
+from shared_utils.clock import Clock
+from shared_utils.errors import ConfigurationError
+
+ADAPTERS = frozenset({BrokerName.ZERODHA, BrokerName.ANGEL_ONE, BrokerName.FINVASIA})
+
+
+def parse_broker_name(value: str) -> BrokerName:
+    try:
+        return BrokerName(value.strip().upper())
+    except ValueError:
+        raise ConfigurationError(message=f"unknown broker {value!r}") from None
+
+
+@dataclass
+class RegistryConfig:
+    endpoints: Mapping[BrokerName, BrokerEndpoint] = field(default_factory=dict)
+    paper: PaperConfig = field(default_factory=PaperConfig)
+    angel_one_tokens: AngelTokens | None = None
+    finvasia_tokens: NorenTokens | None = None
+    circuit_failure_threshold: int = 5
+    circuit_cool_down: timedelta = timedelta(seconds=30)
+    rate_limit_max_wait: timedelta = timedelta(seconds=5)
+    sebi_unregistered_cap: bool = True
+
+
+class BrokerRegistry:
+    def __init__(
+        self,
+        credentials: CredentialsProvider,
+        clock: Clock,
+        prices: PriceSource | None = None,
+        config: RegistryConfig | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._credentials = credentials
+        self._clock = clock
+        self._prices = prices
+        self._config = config or RegistryConfig()
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._paper: dict[str, PaperBroker] = {}
+        self._guards: dict[str, tuple[OrderRateLimiter, CircuitBreaker]] = {}
+        self._adapters: dict[str, tuple[str, Broker]] = {}
+
+    def broker_for(self, account_id: str, broker: str, *, paper: bool = False) -> Broker:
+        name = parse_broker_name(broker)
+        if paper or name is BrokerName.PAPER:
+            return self._paper_broker(account_id)
+        if name not in ADAPTERS:
+            raise ConfigurationError(message=f"broker {name.value} has no adapter; account {account_id}")
+        credentials = self._credentials.get(account_id)
+        limiter, circuit = self._guard(account_id, name)
+        with self._lock:
+            cached = self._adapters.get(account_id)
+        fingerprint = f"{name.value}:{credentials.fingerprint()}"
+        if cached is not None and cached[0] == fingerprint:
+            adapter = cached[1]
+        else:
+            adapter = self._build_adapter(name, credentials)
+            with self._lock:
+                self._adapters[account_id] = (fingerprint, adapter)
+        return GuardedBroker(adapter, account_id, limiter, circuit)
+
+    def circuit_state(self, account_id: str) -> CircuitSnapshot | None:
+        with self._lock:
+            guard = self._guards.get(account_id)
+        return guard[1].snapshot() if guard else None
+
+    def _paper_broker(self, account_id: str) -> PaperBroker:
+        if self._prices is None:
+            raise ConfigurationError(message="the paper broker needs a price source")
+        with self._lock:
+            broker = self._paper.get(account_id)
+            if broker is None:
+                broker = PaperBroker(self._prices, self._clock, self._config.paper, account_id=account_id)
+                self._paper[account_id] = broker
+            return broker
+
+    def _guard(self, account_id: str, name: BrokerName) -> tuple[OrderRateLimiter, CircuitBreaker]:
+        with self._lock:
+            guard = self._guards.get(account_id)
+            if guard is None:
+                limiter = OrderRateLimiter(
+                    order_limits(name, sebi_unregistered_cap=self._config.sebi_unregistered_cap),
+                    self._clock,
+                    self._sleep,
+                    self._config.rate_limit_max_wait,
+                )
+                circuit = CircuitBreaker(
+                    account_id,
+                    self._clock,
+                    self._config.circuit_failure_threshold,
+                    self._config.circuit_cool_down,
+                )
+                guard = (limiter, circuit)
+                self._guards[account_id] = guard
+            return guard
+
+    def _build_adapter(self, name: BrokerName, credentials: BrokerCredentials) -> Broker:
+        endpoint = self._config.endpoints.get(name, BrokerEndpoint())
+        if name is BrokerName.ZERODHA:
+            return ZerodhaBroker(credentials, self._clock, endpoint)
+        if name is BrokerName.ANGEL_ONE:
+            if self._config.angel_one_tokens is None:
+                raise ConfigurationError(message="Angel One needs a symbol-token lookup (scrip master)")
+            return AngelOneBroker(credentials, self._clock, self._config.angel_one_tokens, endpoint)
+        return FinvasiaBroker(credentials, self._clock, endpoint, self._config.finvasia_tokens)
