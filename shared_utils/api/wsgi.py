@@ -66,28 +66,35 @@ def _body(environ: Mapping[str, Any]) -> tuple[str | None, bool]:
         return base64.b64encode(raw).decode("ascii"), True
 
 
-def to_proxy_event(environ: Mapping[str, Any], claims: Claims, stage: str = "local") -> dict[str, Any]:
-    method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-    path = str(environ.get("PATH_INFO") or "/")
-    headers = _headers(environ)
-    query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
-    body, is_base64 = _body(environ)
-    request_id = str(uuid.uuid4())
+def proxy_event(
+    method: str,
+    path: str,
+    *,
+    claims: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, list[str]] | None = None,
+    body: str | None = None,
+    is_base64: bool = False,
+    stage: str = "local",
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The REST (v1) proxy event API Gateway sends for this request (before route matching)."""
+    headers = dict(headers or {})
+    query = {key: list(values) for key, values in (query or {}).items()}
     context: dict[str, Any] = {
-        "httpMethod": method,
+        "httpMethod": method.upper(),
         "path": f"/{stage}{path}",
         "resourcePath": path,
         "stage": stage,
-        "requestId": request_id,
-        "identity": {"sourceIp": str(environ.get("REMOTE_ADDR", "127.0.0.1"))},
+        "requestId": str(uuid.uuid4()),
+        "identity": {"sourceIp": source_ip},
     }
-    identity = claims(headers)
-    if identity is not None:
-        context["authorizer"] = {"claims": identity}
+    if claims is not None:
+        context["authorizer"] = {"claims": dict(claims)}
     return {
         "resource": path,
         "path": path,
-        "httpMethod": method,
+        "httpMethod": method.upper(),
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": {key: values[-1] for key, values in query.items()} or None,
@@ -98,6 +105,22 @@ def to_proxy_event(environ: Mapping[str, Any], claims: Claims, stage: str = "loc
         "body": body,
         "isBase64Encoded": is_base64,
     }
+
+
+def to_proxy_event(environ: Mapping[str, Any], claims: Claims, stage: str = "local") -> dict[str, Any]:
+    headers = _headers(environ)
+    body, is_base64 = _body(environ)
+    return proxy_event(
+        str(environ.get("REQUEST_METHOD", "GET")),
+        str(environ.get("PATH_INFO") or "/"),
+        claims=claims(headers),
+        headers=headers,
+        query=parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True),
+        body=body,
+        is_base64=is_base64,
+        stage=stage,
+        source_ip=str(environ.get("REMOTE_ADDR", "127.0.0.1")),
+    )
 
 
 class ProxyEventWsgiApp:
