@@ -46,24 +46,45 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
+def _valuation(
+    net: int, buy_q: int, buy_v: Decimal, sell_q: int, sell_v: Decimal, last: Decimal | None
+) -> tuple[Decimal | None, Decimal, Decimal | None]:
+    """Average price of the open side, realised and unrealised P&L (average-cost method)."""
+    if net > 0:
+        average = buy_v / buy_q
+        return average, sell_v - sell_q * average, net * (last - average) if last is not None else None
+    if net < 0:
+        average = sell_v / sell_q
+        return average, buy_q * average - buy_v, -net * (average - last) if last is not None else None
+    return None, sell_v - buy_v, Decimal("0")
+
+
+def revalue(position: PositionView, last_price: Decimal) -> PositionView:
+    """The position marked at `last_price`."""
+    _average, realised, unrealised = _valuation(
+        position.net_quantity,
+        position.buy_quantity,
+        position.buy_value,
+        position.sell_quantity,
+        position.sell_value,
+        last_price,
+    )
+    cents = Decimal("0.01")
+    return position.model_copy(
+        update={
+            "last_price": last_price,
+            "realised_pnl": realised.quantize(cents),
+            "unrealised_pnl": unrealised.quantize(cents) if unrealised is not None else None,
+        }
+    )
+
+
 def position_from_item(data: dict[str, Any]) -> PositionView:
     net = int(data.get("net_quantity", 0))
     buy_q, sell_q = int(data.get("buy_quantity", 0)), int(data.get("sell_quantity", 0))
     buy_v, sell_v = Decimal(data.get("buy_value", 0)), Decimal(data.get("sell_value", 0))
     last = Decimal(data["last_price"]) if data.get("last_price") is not None else None
-    average: Decimal | None = None
-    unrealised: Decimal | None = None
-    if net > 0:
-        average = buy_v / buy_q
-        realised = sell_v - sell_q * average
-        unrealised = net * (last - average) if last is not None else None
-    elif net < 0:
-        average = sell_v / sell_q
-        realised = buy_q * average - buy_v
-        unrealised = -net * (average - last) if last is not None else None
-    else:
-        realised = sell_v - buy_v
-        unrealised = Decimal("0")
+    average, realised, unrealised = _valuation(net, buy_q, buy_v, sell_q, sell_v, last)
     cents = Decimal("0.01")
     return PositionView(
         user_id=data["user_id"],

@@ -152,3 +152,90 @@ def brokers(clock: FixedClock, sim: Any) -> Brokers:
 @pytest.fixture
 def engine(store: ExecutionStore, brokers: Brokers, clock: FixedClock) -> ExecutionEngine:
     return ExecutionEngine(store, brokers, clock)
+
+
+class Platform:
+    """Strategies in the real repository (moto), paper brokers per account, the execution service."""
+
+    def __init__(
+        self, aws: dict[str, Any], clock: FixedClock, brokers: Brokers, store: ExecutionStore
+    ) -> None:
+        from shared_utils.execution.market import SimulatedOptionMarket
+        from shared_utils.execution.service import ExecutionService
+        from shared_utils.market.calendar import TradingCalendar
+        from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
+        from shared_utils.repository.trading import DynamoTradingRepository
+        from tests.unit.execution.builders import LEVELS
+
+        settings = aws["settings"]
+        self.clock = clock
+        self.brokers = brokers
+        self.store = store
+        self.levels = dict(LEVELS)
+        self.market = SimulatedOptionMarket(self.levels.get, clock)
+        brokers._prices = self.market.price
+        self.accounts = DynamoBrokerAccounts(aws["dynamodb"], settings.broker_accounts_table_name)
+        self.repository = DynamoTradingRepository(
+            aws["dynamodb"], settings.trading_table_name, clock, broker_accounts=self.accounts
+        )
+        self.service = ExecutionService(
+            store, self.repository, lambda _user: brokers, self.market, TradingCalendar.default(), clock
+        )
+        self._baskets: dict[str, str] = {}
+
+    def strategy(self, user: str, body: dict[str, Any], allocations: dict[str, int]) -> str:
+        from shared_utils.models.allocation import AllocationCreate
+        from shared_utils.models.basket import BasketCreate
+        from shared_utils.models.broker_account import BrokerAccount
+        from shared_utils.models.common import AllocationScope
+        from shared_utils.models.strategy import StrategyCreate
+
+        if user not in self._baskets:
+            self._baskets[user] = self.repository.create_basket(user, BasketCreate(name="Income")).basket_id
+        created = self.repository.create_strategy(
+            user, self._baskets[user], StrategyCreate.model_validate(body)
+        )
+        for account, lots in allocations.items():
+            if self.accounts.get_account(user, account) is None:
+                self.accounts.put_account(
+                    BrokerAccount(user_id=user, broker_account_id=account, broker="PAPER", paper=True)
+                )
+            if account not in self.brokers.by_account:
+                self.brokers.paper(account)
+            self.repository.create_allocation(
+                user,
+                AllocationScope.STRATEGY,
+                created.strategy_id,
+                AllocationCreate(broker_account_id=account, lots=lots),
+            )
+        return created.strategy_id
+
+
+def condor_body(**extra: Any) -> dict[str, Any]:
+    legs = [
+        ("SELL", "CE", 2),
+        ("BUY", "CE", 6),
+        ("SELL", "PE", -2),
+        ("BUY", "PE", -6),
+    ]
+    return {
+        "name": "Iron condor",
+        "underlying": "NIFTY",
+        "legs": [
+            {
+                "action": action,
+                "option_type": kind,
+                "strike": {"method": "ATM_OFFSET", "steps": steps},
+                "expiry": "CURRENT_WEEKLY",
+            }
+            for action, kind, steps in legs
+        ],
+        "entry": {"time": "09:30", "weekdays": ["MON", "TUE", "WED", "THU", "FRI"]},
+        "exit": {"time": "15:10"},
+        **extra,
+    }
+
+
+@pytest.fixture
+def platform(aws: dict[str, Any], clock: FixedClock, brokers: Brokers, store: ExecutionStore) -> Platform:
+    return Platform(aws, clock, brokers, store)

@@ -1,0 +1,139 @@
+"""The stop-loss monitor (the timer's `StopLossMonitor`): each minute, mark every open position
+with the latest price and exit what its rules say must go.
+
+Per strategy, in this order: square-off of intraday (MIS) positions before the session's close;
+strategy MTM stop-loss and target (rupees, realised + unrealised across brokers); trailing
+stop-loss (once MTM reached `activate_at`, exit when it falls `trail_by` from the day's peak);
+then per-leg stop-losses (% or points against the leg's average entry price), which close that
+leg only. Exits go through the engine, so a tick delivered twice closes nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from aws_lambda_powertools import Logger
+
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.errors import NotFoundError
+from shared_utils.execution.models import ExitReason, PositionView
+from shared_utils.execution.service import ExecutionService
+from shared_utils.execution.store import revalue
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.models.common import Product, StopLossKind
+from shared_utils.models.strategy import LegStopLoss, Strategy
+from shared_utils.timer.checks import StopLossReport
+
+logger = Logger(child=True)
+
+SQUARE_OFF_BEFORE_CLOSE = timedelta(minutes=10)
+
+
+class PriceSource(Protocol):
+    def price(self, instrument: OptionInstrument) -> Decimal | None: ...
+
+
+class StrategyLookup(Protocol):
+    def get_strategy(self, user_id: str, strategy_id: str) -> Strategy: ...
+
+
+def leg_stop_hit(stop: LegStopLoss, positions: Sequence[PositionView]) -> bool:
+    """Has the leg's premium moved against it by the stop (short: up, long: down)?"""
+    for position in positions:
+        if position.last_price is None or position.average_price is None or position.net_quantity == 0:
+            continue
+        distance = (
+            position.average_price * stop.value / Decimal(100)
+            if stop.kind is StopLossKind.PERCENT
+            else stop.value
+        )
+        if position.net_quantity < 0 and position.last_price >= position.average_price + distance:
+            return True
+        if position.net_quantity > 0 and position.last_price <= position.average_price - distance:
+            return True
+    return False
+
+
+def mtm(positions: Sequence[PositionView]) -> Decimal:
+    return sum((p.realised_pnl + (p.unrealised_pnl or Decimal("0")) for p in positions), Decimal("0"))
+
+
+class PositionStopLossMonitor:
+    def __init__(
+        self,
+        service: ExecutionService,
+        strategies: StrategyLookup,
+        prices: PriceSource,
+        calendar: TradingCalendar,
+        *,
+        square_off_before: timedelta = SQUARE_OFF_BEFORE_CLOSE,
+    ) -> None:
+        self._service = service
+        self._store = service.store
+        self._strategies = strategies
+        self._prices = prices
+        self._calendar = calendar
+        self._square_off_before = square_off_before
+
+    def check(self, tick: datetime, trade_date: date) -> StopLossReport:
+        groups: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
+        for position in self._store.open_positions():
+            price = self._prices.price(position.instrument)
+            if price is not None:
+                self._store.mark(position, price, tick)
+                position = revalue(position, price)
+            groups[(position.user_id, position.strategy_id)].append(position)
+        requested: list[str] = []
+        checked = 0
+        for (user_id, strategy_id), positions in sorted(groups.items()):
+            checked += len(positions)
+            try:
+                strategy = self._strategies.get_strategy(user_id, strategy_id)
+            except NotFoundError:
+                strategy = None
+            decision = self._decide(tick, trade_date, strategy, user_id, strategy_id, positions)
+            if decision is None:
+                continue
+            reason, leg_no = decision
+            record = self._service.exit(user_id, strategy_id, trade_date, reason, leg_no=leg_no)
+            label = f"{user_id}/{strategy_id}/{reason.value}" + (f"/leg{leg_no}" if leg_no else "")
+            requested.append(label)
+            logger.info("Exit requested", extra={"exit": label, "status": record.status.value})
+        return StopLossReport(tick=tick, positions_checked=checked, exits_requested=requested)
+
+    def _decide(
+        self,
+        tick: datetime,
+        trade_date: date,
+        strategy: Strategy | None,
+        user_id: str,
+        strategy_id: str,
+        positions: list[PositionView],
+    ) -> tuple[ExitReason, int | None] | None:
+        session = self._calendar.session(trade_date)
+        intraday = any(p.product is Product.MIS for p in positions)
+        if session is not None and intraday and tick >= session.close - self._square_off_before:
+            return ExitReason.SQUARE_OFF, None
+        if strategy is None:
+            return None
+        value = mtm(positions)
+        risk = strategy.risk
+        if risk.mtm_stop_loss is not None and value <= -risk.mtm_stop_loss:
+            return ExitReason.STOP_LOSS, None
+        if risk.mtm_target is not None and value >= risk.mtm_target:
+            return ExitReason.TARGET, None
+        if risk.trailing_stop_loss is not None:
+            peak = self._store.peak_mtm(user_id, strategy_id, trade_date, value)
+            trail = risk.trailing_stop_loss
+            if peak >= trail.activate_at and value <= peak - trail.trail_by:
+                return ExitReason.TRAILING_STOP_LOSS, None
+        for leg_no, leg in enumerate(strategy.legs, start=1):
+            if leg.stop_loss is None:
+                continue
+            if leg_stop_hit(leg.stop_loss, [p for p in positions if p.leg_no == leg_no]):
+                return ExitReason.LEG_STOP_LOSS, leg_no
+        return None

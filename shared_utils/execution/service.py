@@ -1,0 +1,158 @@
+"""Use cases over the engine: enter a strategy, exit it (all legs or one), and the timer's
+`ExecutionRequester` that runs them for due schedule entries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+
+from shared_utils.clock import Clock, to_ist
+from shared_utils.errors import NotFoundError
+from shared_utils.execution.engine import BrokerProvider, EngineConfig, ExecutionEngine
+from shared_utils.execution.models import ExecutionRecord, ExitReason, PositionView
+from shared_utils.execution.planning import MarketSnapshot, plan_entry, plan_exit
+from shared_utils.execution.store import ExecutionStore
+from shared_utils.keys import ScheduleKind
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.market.specs import SpecTable
+from shared_utils.models.strategy import Strategy
+from shared_utils.models.views import StrategyDetail
+from shared_utils.timer.triggers import ExecutionRequest
+
+logger = Logger(child=True)
+
+
+class StrategyReader(Protocol):
+    def get_strategy(self, user_id: str, strategy_id: str) -> Strategy: ...
+    def get_strategy_with_allocations(self, user_id: str, strategy_id: str) -> StrategyDetail: ...
+
+
+# The brokers of one user's accounts (built by the broker registry in production).
+BrokersForUser = Callable[[str], BrokerProvider]
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        strategies: StrategyReader,
+        brokers_for_user: BrokersForUser,
+        market: MarketSnapshot,
+        calendar: TradingCalendar,
+        clock: Clock,
+        *,
+        metrics: Metrics | None = None,
+        engine_config: EngineConfig | None = None,
+        specs: SpecTable | None = None,
+    ) -> None:
+        self._store = store
+        self._strategies = strategies
+        self._brokers_for_user = brokers_for_user
+        self._market = market
+        self._calendar = calendar
+        self._clock = clock
+        self._metrics = metrics
+        self._engine_config = engine_config
+        self._specs = specs
+
+    @property
+    def store(self) -> ExecutionStore:
+        return self._store
+
+    def today(self) -> date:
+        return to_ist(self._clock.now()).date()
+
+    def _engine(self, user_id: str) -> ExecutionEngine:
+        return ExecutionEngine(
+            self._store,
+            self._brokers_for_user(user_id),
+            self._clock,
+            metrics=self._metrics,
+            config=self._engine_config,
+        )
+
+    def enter(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord:
+        """Enter the strategy (or complete a previous attempt of the same day's entry)."""
+        stored = self._store.get_run(user_id, trade_date, strategy_id, "ENTRY")
+        if stored is not None:
+            detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
+            limits = {a.broker_account_id: a for a in detail.allocations.allocations}
+            return self._engine(user_id).run(stored, limits)
+        detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
+        allocations = detail.allocations.allocations
+        plan = plan_entry(detail.strategy, allocations, trade_date, self._market, self._calendar, self._specs)
+        return self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
+
+    def exit(
+        self,
+        user_id: str,
+        strategy_id: str,
+        trade_date: date,
+        reason: ExitReason,
+        *,
+        leg_no: int | None = None,
+        positions: list[PositionView] | None = None,
+    ) -> ExecutionRecord:
+        """Close what is open (one leg with `leg_no`), mirroring the open quantities per broker.
+        A retry of the same day's exit reuses the first attempt's plan."""
+        run_name = "EXIT" if leg_no is None else f"LEGSL{leg_no}"
+        stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
+        if stored is None:
+            open_now = positions if positions is not None else self._store.positions(user_id, strategy_id)
+            stored = plan_exit(
+                user_id, strategy_id, open_now, trade_date, reason, leg_no=leg_no, specs=self._specs
+            )
+        return self._engine(user_id).run(stored)
+
+    def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
+        """The strategy's scheduled exit: on the day, or N trading days before each position's expiry."""
+        strategy = self._strategies.get_strategy(user_id, strategy_id)
+        positions = [p for p in self._store.positions(user_id, strategy_id) if p.net_quantity != 0]
+        days_before = strategy.exit.days_before_expiry if strategy.exit is not None else None
+        if days_before is not None:
+            positions = [
+                p for p in positions if self._days_to_expiry(trade_date, p.instrument.expiry) <= days_before
+            ]
+            if not positions and self._store.get_run(user_id, trade_date, strategy_id, "EXIT") is None:
+                return None
+        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, positions=positions)
+
+    def _days_to_expiry(self, trade_date: date, expiry: date) -> int:
+        if expiry <= trade_date:
+            return 0
+        return len(self._calendar.trading_days(trade_date, expiry)) - 1
+
+
+class EngineExecutionRequester:
+    """The timer's `ExecutionRequester`: runs the engine for each due entry or exit."""
+
+    def __init__(self, service: ExecutionService) -> None:
+        self._service = service
+
+    def request_execution(self, request: ExecutionRequest) -> None:
+        try:
+            if request.action is ScheduleKind.ENTRY:
+                record = self._service.enter(request.user_id, request.strategy_id, request.trade_date)
+            else:
+                exited = self._service.scheduled_exit(
+                    request.user_id, request.strategy_id, request.trade_date
+                )
+                if exited is None:
+                    logger.info("No position due for exit", extra={"strategy_id": request.strategy_id})
+                    return
+                record = exited
+        except NotFoundError:
+            logger.warning("Strategy gone before its execution", extra={"strategy_id": request.strategy_id})
+            return
+        logger.info(
+            "Execution finished",
+            extra={
+                "strategy_id": request.strategy_id,
+                "action": request.action.value,
+                "status": record.status.value,
+                "reason": record.reason,
+            },
+        )

@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from shared_utils.execution.duplicates import LedgerDuplicateScanner
+from shared_utils.execution.exits import PositionStopLossMonitor
+from shared_utils.execution.kill_switch import KillSwitch
+from shared_utils.execution.models import (
+    ExecutionStatus,
+    ExitReason,
+    KillSwitchState,
+    LedgerEntry,
+    LedgerStatus,
+)
+from shared_utils.execution.service import EngineExecutionRequester
+from shared_utils.keys import ScheduleKind
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.models.common import Action, StrategyStatus
+from shared_utils.timer.triggers import ExecutionRequest
+from tests.integration.execution.conftest import condor_body, net_quantities
+
+TRADE_DATE = date(2026, 11, 25)
+CALENDAR = TradingCalendar.default()
+
+
+def request(strategy_id: str, action: ScheduleKind = ScheduleKind.ENTRY) -> ExecutionRequest:
+    at = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    return ExecutionRequest(
+        user_id="user-a",
+        strategy_id=strategy_id,
+        basket_id="b",
+        action=action,
+        scheduled_at=at,
+        trade_date=TRADE_DATE,
+        strategy_version=1,
+        tick=at,
+    )
+
+
+def open_quantities(platform, user="user-a"):
+    return {
+        (p.strategy_id, p.broker_account_id, p.leg_no): p.net_quantity
+        for p in platform.store.positions(user)
+        if p.net_quantity
+    }
+
+
+def test_a_trigger_delivered_three_times_through_the_requester_enters_once(platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 2, "acct-2": 1})
+    requester = EngineExecutionRequester(platform.service)
+
+    for _ in range(3):
+        requester.request_execution(request(sid))
+
+    assert open_quantities(platform) == {
+        (sid, "acct-1", 1): -130,
+        (sid, "acct-1", 2): 130,
+        (sid, "acct-1", 3): -130,
+        (sid, "acct-1", 4): 130,
+        (sid, "acct-2", 1): -65,
+        (sid, "acct-2", 2): 65,
+        (sid, "acct-2", 3): -65,
+        (sid, "acct-2", 4): 65,
+    }
+    assert len(platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")) == 8
+
+
+def test_scheduled_exit_closes_exactly_what_is_open_and_records_pnl(platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 3})
+    requester = EngineExecutionRequester(platform.service)
+    requester.request_execution(request(sid))
+    platform.levels["NIFTY"] = Decimal("26100")
+    platform.clock.advance(timedelta(hours=5))
+
+    requester.request_execution(request(sid, ScheduleKind.EXIT))
+    requester.request_execution(request(sid, ScheduleKind.EXIT))
+
+    assert open_quantities(platform) == {}
+    for account in ("acct-1", "acct-2"):
+        assert net_quantities(platform.brokers.by_account[account]) == {}
+    records, _ = platform.store.list_records(
+        "user-a", datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
+    )
+    exit_record = next(r for r in records if r.run_name == "EXIT")
+    assert exit_record.status is ExecutionStatus.COMPLETE
+    assert exit_record.exit_reason is ExitReason.SCHEDULED
+    positions = platform.store.positions("user-a", sid)
+    assert exit_record.realised_pnl == sum((p.realised_pnl for p in positions), Decimal("0"))
+    assert exit_record.realised_pnl != 0
+
+
+def test_kill_switch_closes_every_position_on_both_brokers_exactly_once_and_pauses(platform):
+    first = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 2})
+    second = platform.strategy("user-a", condor_body(name="Second"), {"acct-2": 1})
+    waiting = platform.strategy("user-a", condor_body(name="Not entered yet"), {"acct-1": 1})
+    platform.service.enter("user-a", first, TRADE_DATE)
+    platform.service.enter("user-a", second, TRADE_DATE)
+    assert len(open_quantities(platform)) == 12
+    switch = KillSwitch(platform.service, platform.repository, platform.clock)
+
+    report = switch.press("user-a", "user-a")
+    again = switch.press("user-a", "user-a")
+
+    assert report.open_positions_left == 0
+    assert report.strategies_paused == 3
+    assert again.strategies_paused == 0 and again.exits == []
+    assert open_quantities(platform) == {}
+    for account in ("acct-1", "acct-2"):
+        assert net_quantities(platform.brokers.by_account[account]) == {}
+    exits = platform.store.ledger_of_run("user-a", TRADE_DATE, first, "EXIT") + platform.store.ledger_of_run(
+        "user-a", TRADE_DATE, second, "EXIT"
+    )
+    assert len(exits) == 12  # one closing order per open leg per broker, no more
+    assert all(e.status is LedgerStatus.FILLED and len(e.broker_order_ids) == 1 for e in exits)
+    for sid in (first, second, waiting):
+        assert platform.repository.get_strategy("user-a", sid).status is StrategyStatus.PAUSED
+
+    blocked = platform.service.enter("user-a", waiting, TRADE_DATE)
+    assert blocked.status is ExecutionStatus.NOT_ENTERED
+    assert "kill switch" in (blocked.reason or "")
+    assert open_quantities(platform) == {}
+
+    assert switch.rearm("user-a").state is KillSwitchState.ARMED
+    platform.clock.advance(timedelta(days=1))
+    entered = platform.service.enter("user-a", waiting, date(2026, 11, 26))
+    assert entered.status is ExecutionStatus.COMPLETE
+
+
+def test_global_kill_switch_closes_every_users_positions_and_blocks_all_entries(platform):
+    a = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    b = platform.strategy("user-b", condor_body(), {"acct-b": 1})
+    platform.service.enter("user-a", a, TRADE_DATE)
+    platform.service.enter("user-b", b, TRADE_DATE)
+    switch = KillSwitch(platform.service, platform.repository, platform.clock)
+
+    report = switch.press_global("admin-1")
+
+    assert report.open_positions_left == 0
+    assert platform.store.open_positions() == []
+    later = platform.strategy("user-c", condor_body(), {"acct-c": 1})
+    refused = platform.service.enter("user-c", later, TRADE_DATE)
+    assert refused.status is ExecutionStatus.NOT_ENTERED
+    assert "all users" in (refused.reason or "")
+
+
+def monitor(platform):
+    return PositionStopLossMonitor(platform.service, platform.repository, platform.market, CALENDAR)
+
+
+def test_mtm_stop_loss_exits_the_strategy_once(platform):
+    sid = platform.strategy("user-a", condor_body(risk={"mtm_stop_loss": 2000}), {"acct-1": 2, "acct-2": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+    check = monitor(platform)
+    platform.clock.advance(timedelta(minutes=5))
+
+    quiet = check.check(platform.clock.now(), TRADE_DATE)
+    assert quiet.exits_requested == [] and quiet.positions_checked == 8
+
+    platform.levels["NIFTY"] = Decimal("26600")  # a sharp rally: the short call loses
+    report = check.check(platform.clock.now(), TRADE_DATE)
+    again = check.check(platform.clock.now(), TRADE_DATE)
+
+    assert report.exits_requested == [f"user-a/{sid}/STOP_LOSS"]
+    assert again.exits_requested == [] and again.positions_checked == 0
+    assert open_quantities(platform) == {}
+
+
+def test_a_leg_stop_loss_closes_that_leg_only(platform):
+    body = condor_body()
+    body["legs"][0]["stop_loss"] = {"kind": "PERCENT", "value": 30}
+    sid = platform.strategy("user-a", body, {"acct-1": 1, "acct-2": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+    platform.levels["NIFTY"] = Decimal("26250")
+
+    report = monitor(platform).check(platform.clock.now(), TRADE_DATE)
+
+    assert report.exits_requested == [f"user-a/{sid}/LEG_STOP_LOSS/leg1"]
+    remaining = open_quantities(platform)
+    assert {leg for (_s, _a, leg) in remaining} == {2, 3, 4}
+    assert len(remaining) == 6
+
+
+def test_target_and_trailing_stop(platform):
+    sid = platform.strategy(
+        "user-a",
+        condor_body(risk={"trailing_stop_loss": {"activate_at": 100, "trail_by": 200}}),
+        {"acct-1": 4},
+    )
+    platform.service.enter("user-a", sid, TRADE_DATE)
+    check = monitor(platform)
+    # Time decay in our favour: MTM rises past the activation level; no exit while it rises.
+    platform.clock.advance(timedelta(hours=3))
+    assert check.check(platform.clock.now(), TRADE_DATE).exits_requested == []
+    # Then the market moves against the condor: MTM falls more than 200 from its peak.
+    platform.levels["NIFTY"] = Decimal("26150")
+    report = check.check(platform.clock.now(), TRADE_DATE)
+
+    assert report.exits_requested == [f"user-a/{sid}/TRAILING_STOP_LOSS"]
+    assert open_quantities(platform) == {}
+
+
+def test_intraday_positions_are_squared_off_before_the_close(platform):
+    sid = platform.strategy("user-a", condor_body(exit=None), {"acct-1": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+    close = CALENDAR.session(TRADE_DATE).close
+
+    early = monitor(platform).check(close - timedelta(minutes=30), TRADE_DATE)
+    late = monitor(platform).check(close - timedelta(minutes=5), TRADE_DATE)
+
+    assert early.exits_requested == []
+    assert late.exits_requested == [f"user-a/{sid}/SQUARE_OFF"]
+    assert open_quantities(platform) == {}
+
+
+def test_the_duplicate_scanner_flags_an_order_outside_the_plan(platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+    scanner = LedgerDuplicateScanner(platform.store, platform.clock)
+    start, end = platform.clock.now() - timedelta(minutes=5), platform.clock.now() + timedelta(minutes=1)
+
+    assert scanner.scan(TRADE_DATE, start, end) == []
+
+    now = platform.clock.now()
+    stray = LedgerEntry(
+        order_key=f"2026-11-25#{sid}#ENTRY#acct-1#1#2",
+        user_id="user-a",
+        strategy_id=sid,
+        broker_account_id="acct-1",
+        broker="PAPER",
+        leg_no=1,
+        slice_no=2,
+        tag="STRAY",
+        side=Action.SELL,
+        quantity=65,
+        instrument_key="NIFTY|2026-12-01|26100|CE",
+        status=LedgerStatus.FILLED,
+        attempt=1,
+        broker_order_ids=["PAPER-X"],
+        created_at=now,
+        updated_at=now,
+    )
+    platform.store.claim(stray, TRADE_DATE)
+
+    findings = scanner.scan(TRADE_DATE, start, end)
+
+    assert [f.idempotency_key for f in findings] == [stray.order_key]
+    assert findings[0].order_ids == ["PAPER-X"]
