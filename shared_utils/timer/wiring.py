@@ -40,6 +40,7 @@ from shared_utils.timer.triggers import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_stepfunctions import SFNClient
 
 
@@ -53,12 +54,17 @@ def stepfunctions_client() -> SFNClient:
     return boto3.client("stepfunctions")
 
 
+@lru_cache(maxsize=1)
+def events_client() -> EventBridgeClient:
+    return boto3.client("events")
+
+
 def settings() -> RuntimeSettings:
     return load_settings()
 
 
 def publisher() -> EventBridgePublisher:
-    return EventBridgePublisher(boto3.client("events"), load_settings().event_bus_name)
+    return EventBridgePublisher(events_client(), load_settings().event_bus_name)
 
 
 def idempotency_store() -> DynamoDBPersistenceLayer:
@@ -73,6 +79,7 @@ def reset() -> None:
 
     dynamodb_client.cache_clear()
     stepfunctions_client.cache_clear()
+    events_client.cache_clear()
     execution.reset()
 
 
