@@ -54,6 +54,9 @@ class StaticCredentialsProvider:
     def __init__(self, credentials: dict[str, BrokerCredentials]) -> None:
         self._credentials = dict(credentials)
 
+    def put(self, account_id: str, credentials: BrokerCredentials) -> None:
+        self._credentials[account_id] = credentials
+
     def get(self, account_id: str, *, refresh: bool = False) -> BrokerCredentials:
         found = self._credentials.get(account_id)
         if found is None:

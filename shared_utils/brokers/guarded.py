@@ -49,6 +49,10 @@ class GuardedBroker:
         return self._inner.name
 
     @property
+    def inner(self) -> Broker:
+        return self._inner
+
+    @property
     def circuit(self) -> CircuitBreaker:
         return self._circuit
 
