@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from shared_utils.errors import FieldIssue
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import (
     Action,
@@ -231,3 +232,15 @@ class Strategy(BaseModel):
         data.update(changes)
         data.update(version=self.version + 1, updated_at=now)
         return Strategy.model_validate(data)
+
+
+def expiry_issues(underlying: Underlying, legs: list[Leg], trade_date: date) -> list[FieldIssue]:
+    """Legs asking for an expiry the index does not list (a weekly on a monthly-only index)."""
+    from shared_utils.market.expiries import valid_kinds
+
+    offered = set(valid_kinds(underlying, trade_date))
+    return [
+        FieldIssue(f"legs.{index}.expiry", f"{underlying.value} has no {leg.expiry.value} expiry")
+        for index, leg in enumerate(legs)
+        if leg.expiry.kind not in offered
+    ]

@@ -47,7 +47,12 @@ from shared_utils.models.items import (
     serialize,
 )
 from shared_utils.models.schedule import ScheduleEntry
-from shared_utils.models.strategy import MAX_STRATEGIES_PER_BASKET, Strategy, StrategyCreate, StrategyUpdate
+from shared_utils.models.strategy import (
+    MAX_STRATEGIES_PER_BASKET,
+    Strategy,
+    StrategyCreate,
+    StrategyUpdate,
+)
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
 from shared_utils.repository.schedule_window import DueWindow

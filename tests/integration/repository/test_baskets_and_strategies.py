@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from shared_utils.errors import BadRequestError, ConflictError, LimitExceededError, NotFoundError
+from shared_utils.errors import (
+    BadRequestError,
+    ConflictError,
+    LimitExceededError,
+    NotFoundError,
+)
 from shared_utils.models import BasketCreate, BasketUpdate, StrategyStatus, StrategyUpdate
 from shared_utils.repository import STRATEGY_LIMIT, DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, USER, strategy_body

@@ -90,3 +90,21 @@ def test_every_expiry_selection_names_a_market_expiry_kind() -> None:
     from shared_utils.models import ExpirySelection
 
     assert [selection.kind for selection in ExpirySelection] == list(ExpiryKind)
+
+
+def test_expiry_issues_name_weekly_legs_of_monthly_only_indexes() -> None:
+    from datetime import date
+
+    from shared_utils.market.underlyings import Underlying
+    from shared_utils.models import ExpirySelection
+    from shared_utils.models.strategy import expiry_issues
+
+    legs = template_legs(TemplateName.SHORT_STRADDLE)
+    day = date(2026, 11, 24)
+    assert [i.field for i in expiry_issues(Underlying.BANKNIFTY, legs, day)] == [
+        "legs.0.expiry",
+        "legs.1.expiry",
+    ]
+    assert expiry_issues(Underlying.NIFTY, legs, day) == []
+    monthly = template_legs(TemplateName.SHORT_STRADDLE, expiry=ExpirySelection.CURRENT_MONTHLY)
+    assert expiry_issues(Underlying.BANKNIFTY, monthly, day) == []
