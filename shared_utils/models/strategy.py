@@ -201,8 +201,13 @@ class StrategyUpdate(BaseModel):
     risk: RiskRules | None = None
 
     def changes(self) -> dict[str, Any]:
-        """Fields the caller set (an explicit `exit: null` removes the exit schedule)."""
-        return {name: getattr(self, name) for name in self.model_fields_set if name != "version"}
+        """Fields the caller set; null means "unchanged" except for `exit`, where it removes the
+        exit schedule (every other field is required on a strategy)."""
+        return {
+            name: getattr(self, name)
+            for name in self.model_fields_set
+            if name != "version" and (getattr(self, name) is not None or name == "exit")
+        }
 
 
 class Strategy(BaseModel):

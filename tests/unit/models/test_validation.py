@@ -13,6 +13,7 @@ from shared_utils.models import (
     BasketCreate,
     BasketUpdate,
     StrategyCreate,
+    StrategyStatus,
     StrategyUpdate,
     StrikeSelection,
 )
@@ -117,8 +118,8 @@ def test_allocation_lots_must_be_at_least_one() -> None:
 
 
 def test_updates_report_only_the_fields_sent() -> None:
-    update = StrategyUpdate.model_validate({"version": 3, "status": "PAUSED", "exit": None})
-    assert set(update.changes()) == {"status", "exit"}
+    update = StrategyUpdate.model_validate({"version": 3, "status": "PAUSED", "exit": None, "name": None})
+    assert update.changes() == {"status": StrategyStatus.PAUSED, "exit": None}
     assert AllocationUpdate(version=1, max_lots_per_order=None).changes() == {"max_lots_per_order": None}
     with pytest.raises(ValueError, match="lots cannot be cleared"):
         AllocationUpdate(version=1, lots=None).changes()
