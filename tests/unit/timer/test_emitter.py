@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as process_time
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -210,3 +211,15 @@ def test_the_close_is_reported_for_the_state_machine() -> None:
     clock = FixedClock(ist(WEDNESDAY, 10, 0))
     result = emit_tick(TimerState(next_tick=clock.now()), MARKET, RecordingPublisher(), clock)
     assert result.to_state()["session_close"] == "2026-11-25T10:10:00Z"  # 15:40 IST
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_the_day_does_not_depend_on_the_process_time_zone(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = [r.to_state() for r in run_day(WEDNESDAY)[0]]
+    monkeypatch.setenv("TZ", zone)
+    process_time.tzset()
+    try:
+        assert [r.to_state() for r in run_day(WEDNESDAY)[0]] == reference
+    finally:
+        monkeypatch.undo()
+        process_time.tzset()
