@@ -17,10 +17,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from werkzeug.test import Client
 
 from shared_utils.api import dependencies, idempotency
 from shared_utils.api.openapi import DEFAULT_OUTPUT
 from shared_utils.api.wsgi import ProxyEventWsgiApp, fixed_claims
+from tests.integration.api.conftest import strategy_body
 
 CONTRACT_USER = "contract-user"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -38,10 +40,7 @@ def contract(aws: dict[str, Any], seed_broker_account: Any) -> Any:
 
 
 contract_schema = schemathesis.pytest.from_fixture("contract")
-
-
-@contract_schema.parametrize()
-@settings(
+SETTINGS = settings(
     max_examples=12,
     deadline=None,
     derandomize=True,
@@ -51,7 +50,45 @@ contract_schema = schemathesis.pytest.from_fixture("contract")
         HealthCheck.filter_too_much,
     ],
 )
+
+
+@pytest.fixture
+def existing(contract: Any) -> dict[str, str]:
+    """Real ids of the contract user's items, so generated requests also reach the happy paths."""
+    client = Client(contract.app)
+    basket = client.post("/options/baskets", json={"name": "Contract basket"}).json["basket_id"]
+    strategy = client.post(f"/options/baskets/{basket}/strategies", json=strategy_body()).json["strategy_id"]
+    account = {"broker_account_id": "acct-zerodha", "lots": 1}
+    own = client.post(f"/options/strategies/{strategy}/brokers", json=account).json["allocation_id"]
+    default = client.post(f"/options/baskets/{basket}/brokers", json=account).json["allocation_id"]
+    return {
+        "basket_id": basket,
+        "strategy_id": strategy,
+        "strategy_allocation": own,
+        "basket_allocation": default,
+    }
+
+
+@contract_schema.parametrize()
+@SETTINGS
 def test_every_operation_honours_the_published_contract(case: Any) -> None:
     response = case.call_and_validate(checks=CHECKS)
     assert "never-returned" not in response.text
     assert "Traceback" not in response.text
+
+
+@contract_schema.parametrize()
+@SETTINGS
+def test_operations_on_existing_items_honour_the_published_contract(
+    case: Any, existing: dict[str, str]
+) -> None:
+    if case.path_parameters:
+        scope = "basket_allocation" if case.path.startswith("/options/baskets") else "strategy_allocation"
+        ids = {
+            "basket_id": existing["basket_id"],
+            "strategy_id": existing["strategy_id"],
+            "allocation_id": existing[scope],
+        }
+        case.path_parameters = {name: ids[name] for name in case.path_parameters}
+    response = case.call_and_validate(checks=CHECKS)
+    assert "never-returned" not in response.text
