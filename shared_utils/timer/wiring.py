@@ -67,7 +67,10 @@ def publisher() -> EventBridgePublisher:
     return EventBridgePublisher(events_client(), load_settings().event_bus_name)
 
 
+@lru_cache(maxsize=1)
 def idempotency_store() -> DynamoDBPersistenceLayer:
+    """One persistence layer per warm container: each one registers a user-agent hook on the
+    shared client, so building one per invocation makes every later request slower."""
     return DynamoDBPersistenceLayer(
         table_name=load_settings().idempotency_table_name, boto3_client=dynamodb_client()
     )
@@ -79,6 +82,7 @@ def reset() -> None:
 
     dynamodb_client.cache_clear()
     stepfunctions_client.cache_clear()
+    idempotency_store.cache_clear()
     events_client.cache_clear()
     execution.reset()
 
