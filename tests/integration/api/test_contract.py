@@ -82,7 +82,8 @@ def test_every_operation_honours_the_published_contract(case: Any) -> None:
 def test_operations_on_existing_items_honour_the_published_contract(
     case: Any, existing: dict[str, str]
 ) -> None:
-    if case.path_parameters:
+    # Deletes keep their generated ids: deleting the shared items would turn every later case into a 404.
+    if case.path_parameters and case.method.upper() != "DELETE":
         scope = "basket_allocation" if case.path.startswith("/options/baskets") else "strategy_allocation"
         ids = {
             "basket_id": existing["basket_id"],
