@@ -36,4 +36,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return parsed.model_dump(mode="json")
     outcome = once_per_tick(DETAIL_TYPE, parsed.detail, _work, wiring.idempotency_store(), context)
     metrics.add_metric(name="TimerEventsHandled", unit=MetricUnit.Count, value=1)
+    found = len(outcome.result.get("findings", []))
+    metrics.add_metric(name="DuplicateOrdersFound", unit=MetricUnit.Count, value=found)
     return outcome.model_dump(mode="json")

@@ -35,4 +35,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return parsed.model_dump(mode="json")
     outcome = once_per_tick(DETAIL_TYPE, parsed.detail, _work, wiring.idempotency_store(), context)
     metrics.add_metric(name="TimerEventsHandled", unit=MetricUnit.Count, value=1)
+    requested = len(outcome.result.get("requested", []))
+    metrics.add_metric(name="ExecutionsRequested", unit=MetricUnit.Count, value=requested)
     return outcome.model_dump(mode="json")

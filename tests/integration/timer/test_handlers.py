@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
 from shared_utils.timer import wiring
+from shared_utils.timer.checks import DuplicateFinding
 from shared_utils.timer.market_data import QuoteCache
 from shared_utils.timer.triggers import ExecutionRequest
 from tests.events.timer import load_event
@@ -178,3 +180,20 @@ def test_checkers_run_once_per_tick(platform: dict[str, Any], handler: Any, name
     assert first["tick"] == "2026-11-25T04:00:00Z" and first["result"] == again["result"]
     records = table_items(platform, platform["settings"].idempotency_table_name)
     assert len(records) == 1 and records[0]["status"]["S"] == "COMPLETED"
+
+
+def test_duplicates_found_are_counted_in_a_metric(
+    platform: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    finding = DuplicateFinding(idempotency_key="2026-11-25#s1#ENTRY#paper-1#1", order_ids=["o-1", "o-2"])
+
+    class Scanner:
+        def scan(self, trade_date: Any, start: datetime, end: datetime) -> list[DuplicateFinding]:
+            assert (start, end) == (TICK - timedelta(minutes=5), TICK)  # the 5-minute lookback
+            return [finding]
+
+    monkeypatch.setattr(wiring, "duplicate_order_scanner", Scanner)
+    outcome = duplicate_order_checker.handler(load_event("check_duplicate_orders"), FakeLambdaContext())
+    assert outcome["result"]["findings"] == [finding.model_dump(mode="json")]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["DuplicateOrdersFound"] for m in emitted if "DuplicateOrdersFound" in m] == [[1.0]]
