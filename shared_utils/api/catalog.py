@@ -22,6 +22,8 @@ BASKET_MANAGER = "basket_manager"
 STRATEGY_MANAGER = "strategy_manager"
 STRATEGY_BROKER_ALLOCATOR = "strategy_broker_allocator"
 STRATEGY_TEMPLATES = "strategy_templates"
+EXECUTION_HISTORY = "execution_history"
+KILL_SWITCH = "kill_switch"
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
@@ -46,6 +48,11 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/options/baskets/{basket_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
     ApiRoute("PUT", "/options/baskets/{basket_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
     ApiRoute("DELETE", "/options/baskets/{basket_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute("GET", "/options/executions", EXECUTION_HISTORY),
+    ApiRoute("GET", "/options/positions", EXECUTION_HISTORY),
+    ApiRoute("POST", "/options/kill-switch", KILL_SWITCH),
+    ApiRoute("GET", "/options/kill-switch", KILL_SWITCH),
+    ApiRoute("DELETE", "/options/kill-switch", KILL_SWITCH),
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,30 @@ SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 
 
 def all_routers() -> tuple[Router, ...]:
-    from shared_utils.api.routers import allocations, baskets, broker_accounts, strategies, templates
+    from shared_utils.api.routers import (
+        allocations,
+        baskets,
+        broker_accounts,
+        executions,
+        kill_switch,
+        strategies,
+        templates,
+    )
 
-    return (broker_accounts.router, templates.router, baskets.router, strategies.router, allocations.router)
+    return (
+        broker_accounts.router,
+        templates.router,
+        baskets.router,
+        strategies.router,
+        allocations.router,
+        executions.router,
+        kill_switch.router,
+    )
 
 
 def build_api(*, swagger: bool = False) -> APIGatewayRestResolver:
     """Every route of the catalog in one resolver (contract, docs and the local platform)."""
-    app = build_resolver(*all_routers())
+    app = build_resolver(*all_routers(), public_paths=frozenset({DOCS_PATH}) if swagger else frozenset())
     if swagger:
         app.enable_swagger(
             path=DOCS_PATH,
@@ -55,6 +72,12 @@ def build_api(*, swagger: bool = False) -> APIGatewayRestResolver:
             security=SECURITY,
         )
     return app
+
+
+def docs_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Serves Swagger UI at `/docs` (and the document at `/docs?format=json`) for local mode."""
+    app = build_api(swagger=True)
+    return app.resolve
 
 
 def openapi_document() -> dict[str, Any]:

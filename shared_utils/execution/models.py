@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.models.common import Action, Product
+
+# Rupee amounts and prices: exact Decimals inside, JSON numbers outside.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class RunAction(StrEnum):
@@ -115,7 +119,7 @@ class LedgerEntry(BaseModel):
     attempt: int = Field(ge=1)
     broker_order_ids: list[str] = []
     filled_quantity: int = 0
-    average_price: Decimal | None = None
+    average_price: Money | None = None
     reason: str | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
@@ -132,7 +136,7 @@ class OrderOutcome(BaseModel):
     quantity: int
     status: LedgerStatus | None = Field(description="None: not attempted in this run")
     filled_quantity: int = 0
-    average_price: Decimal | None = None
+    average_price: Money | None = None
     broker_order_id: str | None = None
     reason: str | None = None
 
@@ -164,7 +168,7 @@ class ExecutionRecord(BaseModel):
     reason: str | None = None
     exit_reason: ExitReason | None = None
     brokers: list[BrokerOutcome] = []
-    realised_pnl: Decimal = Decimal("0")
+    realised_pnl: Money = Decimal("0")
 
 
 class PositionView(BaseModel):
@@ -182,13 +186,13 @@ class PositionView(BaseModel):
     product: Product
     net_quantity: int
     buy_quantity: int
-    buy_value: Decimal
+    buy_value: Money
     sell_quantity: int
-    sell_value: Decimal
-    last_price: Decimal | None = None
-    realised_pnl: Decimal
-    unrealised_pnl: Decimal | None = None
-    average_price: Decimal | None = None
+    sell_value: Money
+    last_price: Money | None = None
+    realised_pnl: Money
+    unrealised_pnl: Money | None = None
+    average_price: Money | None = None
     position_sk: str
 
 
@@ -215,3 +219,19 @@ class KillSwitchReport(BaseModel):
     strategies_paused: int = 0
     exits: list[ExecutionRecord] = []
     open_positions_left: int = 0
+
+
+class PositionsReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    positions: list[PositionView]
+    realised_pnl: Money
+    unrealised_pnl: Money
+
+
+class KillSwitchStatus(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    switch: KillSwitchView
+    global_switch: KillSwitchView
+    entries_allowed: bool

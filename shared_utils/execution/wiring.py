@@ -24,6 +24,7 @@ from shared_utils.brokers.registry import BrokerRegistry
 from shared_utils.clock import Clock, SystemClock
 from shared_utils.errors import ConfigurationError
 from shared_utils.execution.engine import BrokerProvider
+from shared_utils.execution.kill_switch import KillSwitch
 from shared_utils.execution.market import SimulatedOptionMarket
 from shared_utils.execution.service import ExecutionService
 from shared_utils.execution.store import ExecutionStore
@@ -129,3 +130,9 @@ def reset() -> None:
     """Forget cached registries and markets (tests switching moto contexts)."""
     _market.cache_clear()
     _registry.cache_clear()
+
+
+def kill_switch(
+    client: DynamoDBClient, settings: RuntimeSettings, metrics: Metrics | None = None
+) -> KillSwitch:
+    return KillSwitch(service(client, settings, metrics), repository(client, settings), SystemClock())

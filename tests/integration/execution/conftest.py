@@ -239,3 +239,6 @@ def condor_body(**extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def platform(aws: dict[str, Any], clock: FixedClock, brokers: Brokers, store: ExecutionStore) -> Platform:
     return Platform(aws, clock, brokers, store)
+
+
+from tests.integration.api.conftest import api  # noqa: E402,F401  (the API fixture, shared)

@@ -1,0 +1,95 @@
+"""Kill switch: POST squares off and pauses everything, GET shows it, DELETE re-arms trading.
+
+`scope=ALL` acts on every user and needs the caller to be in the Cognito `Admins` group.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from shared_utils.api import dependencies
+from shared_utils.api.errors import route_responses
+from shared_utils.api.identity import Caller, Identity
+from shared_utils.errors import ForbiddenError
+from shared_utils.execution import wiring
+from shared_utils.execution.models import KillSwitchReport, KillSwitchState, KillSwitchStatus
+from shared_utils.settings import load_settings
+
+router = Router()
+TAGS = ["kill-switch"]
+ADMINS_GROUP = "Admins"
+
+
+class Scope(StrEnum):
+    USER = "USER"
+    ALL = "ALL"
+
+
+ScopeParam = Annotated[Scope, Query(description="USER (default): my trading; ALL: every user (Admins only)")]
+
+
+def _require_admin(caller: Identity, scope: Scope) -> None:
+    if scope is Scope.ALL and ADMINS_GROUP not in caller.groups:
+        raise ForbiddenError(f"scope ALL needs the {ADMINS_GROUP} group")
+
+
+def _status(caller: Identity) -> KillSwitchStatus:
+    switch, global_switch = wiring.kill_switch(dependencies.dynamodb_client(), load_settings()).state(
+        caller.user_id
+    )
+    return KillSwitchStatus(
+        switch=switch,
+        global_switch=global_switch,
+        entries_allowed=switch.state is KillSwitchState.ARMED
+        and global_switch.state is KillSwitchState.ARMED,
+    )
+
+
+@router.post(
+    "/options/kill-switch",
+    summary="Stop trading: square off every open position and pause every strategy",
+    description=(
+        "Idempotent: pressing again places no extra order (it only completes a square-off a broker "
+        "failure left unfinished). No new entries until the switch is re-armed with DELETE."
+    ),
+    tags=TAGS,
+    operation_id="pressKillSwitch",
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN),
+)
+def press_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwitchReport:
+    _require_admin(caller, scope)
+    switch = wiring.kill_switch(dependencies.dynamodb_client(), load_settings())
+    if scope is Scope.ALL:
+        return switch.press_global(caller.user_id)
+    return switch.press(caller.user_id, caller.user_id)
+
+
+@router.get(
+    "/options/kill-switch",
+    summary="Kill switch state (mine and the platform-wide one)",
+    tags=TAGS,
+    operation_id="getKillSwitch",
+    responses=route_responses(HTTPStatus.OK),
+)
+def get_kill_switch(caller: Caller) -> KillSwitchStatus:
+    return _status(caller)
+
+
+@router.delete(
+    "/options/kill-switch",
+    summary="Re-arm trading (paused strategies stay paused until resumed)",
+    tags=TAGS,
+    operation_id="rearmKillSwitch",
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN),
+)
+def rearm_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwitchStatus:
+    _require_admin(caller, scope)
+    wiring.kill_switch(dependencies.dynamodb_client(), load_settings()).rearm(
+        None if scope is Scope.ALL else caller.user_id
+    )
+    return _status(caller)

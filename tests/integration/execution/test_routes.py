@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from shared_utils.api import dependencies
+from shared_utils.models.common import StrategyStatus
+from tests.integration.execution.conftest import SerializedClient, condor_body
+
+EXECUTIONS = "/options/executions"
+POSITIONS = "/options/positions"
+KILL = "/options/kill-switch"
+TRADE_DATE = date(2026, 11, 25)
+DAY = {"from_date": "2026-11-25", "to_date": "2026-11-25"}
+
+
+def test_executions_show_per_broker_orders_and_the_reason_a_strategy_was_not_entered(api, platform):
+    entered = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 2})
+    platform.service.enter("user-a", entered, TRADE_DATE)
+    skipped = platform.strategy("user-a", condor_body(underlying="SENSEX"), {"acct-1": 1})
+    del platform.levels["SENSEX"]
+    platform.service.enter("user-a", skipped, TRADE_DATE)
+
+    response = api("GET", EXECUTIONS, query=DAY)
+
+    assert response.status == 200, response.body
+    by_strategy = {item["strategy_id"]: item for item in response.body["items"]}
+    done = by_strategy[entered]
+    assert done["status"] == "COMPLETE"
+    assert {b["broker_account_id"]: len(b["orders"]) for b in done["brokers"]} == {"acct-1": 4, "acct-2": 4}
+    order = next(b for b in done["brokers"] if b["broker_account_id"] == "acct-2")["orders"][0]
+    assert order["status"] == "FILLED" and order["filled_quantity"] == 130
+    assert isinstance(order["average_price"], float) and order["average_price"] > 0
+    not_entered = by_strategy[skipped]
+    assert not_entered["status"] == "NOT_ENTERED"
+    assert "no market data for SENSEX" in not_entered["reason"]
+
+    only = api("GET", EXECUTIONS, query={**DAY, "strategy_id": skipped})
+    assert [item["strategy_id"] for item in only.body["items"]] == [skipped]
+
+    first = api("GET", EXECUTIONS, query={**DAY, "limit": "1"})
+    assert len(first.body["items"]) == 1 and first.body["next_token"]
+    second = api("GET", EXECUTIONS, query={**DAY, "limit": "1", "next_token": first.body["next_token"]})
+    assert {first.body["items"][0]["strategy_id"], second.body["items"][0]["strategy_id"]} == {
+        entered,
+        skipped,
+    }
+
+    other = api("GET", EXECUTIONS, query=DAY, user="user-b")
+    assert other.body["items"] == []
+
+
+def test_a_reversed_date_range_is_a_422(api):
+    response = api("GET", EXECUTIONS, query={"from_date": "2026-11-26", "to_date": "2026-11-25"})
+
+    assert response.status == 422
+    assert response.body["details"][0]["field"] == "from_date"
+
+
+def test_positions_show_open_quantities_and_pnl(api, platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 3})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+
+    response = api("GET", POSITIONS)
+
+    assert response.status == 200
+    quantities = sorted((p["leg_no"], p["net_quantity"]) for p in response.body["positions"])
+    assert quantities == [(1, -195), (2, 195), (3, -195), (4, 195)]
+    assert response.body["realised_pnl"] == 0
+
+
+def test_kill_switch_route_squares_off_pauses_and_rearms(api, platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+
+    pressed = api("POST", KILL)
+    again = api("POST", KILL)
+
+    assert pressed.status == 200, pressed.body
+    assert pressed.body["open_positions_left"] == 0
+    assert pressed.body["strategies_paused"] == 1
+    assert again.status == 200 and again.body["exits"] == []
+    assert api("GET", POSITIONS).body["positions"] == []
+    assert platform.repository.get_strategy("user-a", sid).status is StrategyStatus.PAUSED
+    state = api("GET", KILL).body
+    assert state["switch"]["state"] == "TRIGGERED" and state["entries_allowed"] is False
+
+    rearmed = api("DELETE", KILL)
+    assert rearmed.status == 200
+    assert rearmed.body["switch"]["state"] == "ARMED" and rearmed.body["entries_allowed"] is True
+
+
+def test_only_admins_press_the_platform_wide_switch(api, platform):
+    refused = api("POST", KILL, query={"scope": "ALL"})
+    assert refused.status == 403
+    assert refused.body["code"] == "FORBIDDEN"
+
+    pressed = api("POST", KILL, query={"scope": "ALL"}, user="admin-1", groups=("Admins",))
+    assert pressed.status == 200
+    assert api("GET", KILL).body["global_switch"]["state"] == "TRIGGERED"
+    assert api("GET", KILL).body["entries_allowed"] is False
+    assert api("DELETE", KILL, query={"scope": "ALL"}, user="admin-1", groups=("Admins",)).status == 200
+    assert api("GET", KILL).body["entries_allowed"] is True
+
+
+@pytest.fixture(autouse=True)
+def _serialized_moto(monkeypatch: pytest.MonkeyPatch, aws) -> None:
+    """The routes' engine threads share one in-process moto: serialize its calls (TESTING_NOTES)."""
+    client = SerializedClient(aws["dynamodb"])
+    monkeypatch.setattr(dependencies, "dynamodb_client", lambda: client)
