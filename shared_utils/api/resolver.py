@@ -47,11 +47,16 @@ class JsonApiResolver(APIGatewayRestResolver):
     identity is a 401, and a body that is not JSON is a 415 (Powertools would otherwise try
     its form and multipart decoders on it)."""
 
+    def __init__(self, *, public_paths: frozenset[str] = frozenset()) -> None:
+        super().__init__(enable_validation=True)
+        self._public_paths = public_paths
+
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        try:
-            identity_of(APIGatewayProxyEvent(dict(event)))
-        except DomainError as error:
-            return _proxy_response(handle_domain_error(error))
+        if event.get("path") not in self._public_paths:
+            try:
+                identity_of(APIGatewayProxyEvent(dict(event)))
+            except DomainError as error:
+                return _proxy_response(handle_domain_error(error))
         if event.get("body"):
             if not _is_json(_content_type(event)):
                 return _proxy_response(unsupported_media_type())
@@ -93,8 +98,9 @@ def _is_json(content_type: str) -> bool:
     return media_type in {"", content_types.APPLICATION_JSON}
 
 
-def build_resolver(*routers: Router) -> APIGatewayRestResolver:
-    app = JsonApiResolver(enable_validation=True)
+def build_resolver(*routers: Router, public_paths: frozenset[str] = frozenset()) -> APIGatewayRestResolver:
+    """`public_paths` skip the identity check (the local platform's Swagger UI only)."""
+    app = JsonApiResolver(public_paths=public_paths)
     register_error_handlers(app)
     app.use(middlewares=[_share_lambda_context])
     for router in routers:

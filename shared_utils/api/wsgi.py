@@ -124,14 +124,27 @@ def to_proxy_event(environ: Mapping[str, Any], claims: Claims, stage: str = "loc
 
 
 class ProxyEventWsgiApp:
-    def __init__(self, claims: Claims, handler: LambdaHandler = dispatch, stage: str = "local") -> None:
+    """`docs` (optional) serves `docs_path`, e.g. Swagger UI in local mode; everything else
+    goes to `handler`, by default the catalog dispatcher."""
+
+    def __init__(
+        self,
+        claims: Claims,
+        handler: LambdaHandler = dispatch,
+        stage: str = "local",
+        docs: LambdaHandler | None = None,
+        docs_path: str = "/docs",
+    ) -> None:
         self._claims = claims
         self._handler = handler
         self._stage = stage
+        self._docs = docs
+        self._docs_path = docs_path
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         event = to_proxy_event(environ, self._claims, self._stage)
-        result = self._handler(event, LocalContext(aws_request_id=event["requestContext"]["requestId"]))
+        handler = self._docs if self._docs is not None and event["path"] == self._docs_path else self._handler
+        result = handler(event, LocalContext(aws_request_id=event["requestContext"]["requestId"]))
         status = HTTPStatus(int(result["statusCode"]))
         body = result.get("body") or ""
         payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
@@ -141,3 +154,10 @@ class ProxyEventWsgiApp:
         headers["Content-Length"] = str(len(payload))
         start_response(f"{status.value} {status.phrase}", list(headers.items()))
         return [payload]
+
+
+def local_app(claims: Claims) -> ProxyEventWsgiApp:
+    """The API as the local platform serves it: every catalog route plus Swagger UI at /docs."""
+    from shared_utils.api.openapi import DOCS_PATH, docs_handler
+
+    return ProxyEventWsgiApp(claims, docs=docs_handler(), docs_path=DOCS_PATH)
