@@ -25,6 +25,7 @@ from lambda_functions.option_baskets import event_emitter
 from shared_utils.clock import IST, FixedClock, to_ist, utc_iso
 from shared_utils.timer.emitter import HISTORY_EVENT_BOUND, execution_name
 from tests.conftest import TEST_REGION
+from tests.integration.timer.test_routing import drain, spy_queues
 
 ASL = Path(__file__).resolve().parents[3] / "step_functions" / "master_timer.asl.json"
 EMITTER_ARN = f"arn:aws:lambda:{TEST_REGION}:123456789012:function:test-event-emitter"
@@ -218,3 +219,25 @@ def test_an_emitter_down_past_the_close_ends_the_execution_as_failed(
     # The session (a past date) closed before the pause ended: the loop gives up instead of
     # pausing and retrying until the history bound.
     assert handled_ticks(emitter) == session_ticks(start, start.replace(minute=36))
+
+
+def test_the_loop_fans_out_through_the_bus_rules(emitter_setup: Any, sfn_aws: dict[str, Any]) -> None:
+    queues = spy_queues(sfn_aws["settings"].event_bus_name)
+    start = datetime.combine(DAY, datetime.min.time(), IST).replace(hour=15)
+    emitter_setup(start)
+    _, executions = run_machine(start)
+    assert executions[0]["status"] == "SUCCEEDED"
+
+    received = {detail_type: drain(url) for detail_type, url in queues.items()}
+    counts = {detail_type.value: len(bodies) for detail_type, bodies in received.items()}
+    # 15:00-15:40 with a 15:40 close: afternoon until 15:10, pre-close until 15:40, the close tick.
+    assert counts == {
+        "ScheduleStrategyTrigger": 8,  # 15:00 .. 15:35
+        "CheckStopLoss": 40,  # 15:00 .. 15:39
+        "CheckDuplicateOrders": 41,  # .. and the close tick
+        "RefreshMarketData": 40,
+    }
+    for detail_type, bodies in received.items():
+        ticks = [body["detail"]["tick"] for body in bodies]
+        assert all(body["detail-type"] == detail_type.value for body in bodies)
+        assert len(set(ticks)) == len(ticks) and all(tick.endswith(":00Z") for tick in ticks)
