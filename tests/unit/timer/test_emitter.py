@@ -223,3 +223,16 @@ def test_the_day_does_not_depend_on_the_process_time_zone(zone: str, monkeypatch
     finally:
         monkeypatch.undo()
         process_time.tzset()
+
+
+def test_a_muhurat_evening_waits_from_the_morning_start_to_its_own_session() -> None:
+    muhurat = date(2025, 10, 21)  # a holiday with a 13:30-14:45 IST Muhurat session
+    results, _ = run_day(muhurat)
+    assert results[0].handled_tick is None and results[0].next_tick == ist(muhurat, 13, 30)
+    ticks = [r.handled_tick for r in results if r.handled_tick]
+    assert ticks[0] == ist(muhurat, 13, 30) and ticks[-1] == ist(muhurat, 14, 45) and len(ticks) == 76
+
+
+def test_a_saturday_special_session_runs() -> None:
+    results, publisher = run_day(date(2025, 2, 1))
+    assert len([r for r in results if r.handled_tick]) == 6 * 60 + 31 and publisher.events
