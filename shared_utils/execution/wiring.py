@@ -26,7 +26,7 @@ from shared_utils.errors import ConfigurationError
 from shared_utils.execution.engine import BrokerProvider
 from shared_utils.execution.kill_switch import KillSwitch
 from shared_utils.execution.market import SimulatedOptionMarket
-from shared_utils.execution.service import ExecutionService
+from shared_utils.execution.service import ExecutionService, StrategyReader
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
@@ -107,8 +107,13 @@ def repository(client: DynamoDBClient, settings: RuntimeSettings) -> DynamoTradi
 
 
 def service(
-    client: DynamoDBClient, settings: RuntimeSettings, metrics: Metrics | None = None
+    client: DynamoDBClient,
+    settings: RuntimeSettings,
+    metrics: Metrics | None = None,
+    strategies: StrategyReader | None = None,
 ) -> ExecutionService:
+    """The execution service; `strategies` replaces the repository as the strategy reader (the
+    marketplace runs a published strategy for its subscribers through it)."""
     accounts = DynamoBrokerAccounts(client, settings.broker_accounts_table_name)
     registry = _registry(client, settings)
 
@@ -117,7 +122,7 @@ def service(
 
     return ExecutionService(
         store(client, settings),
-        repository(client, settings),
+        strategies if strategies is not None else repository(client, settings),
         brokers_for_user,
         market(client, settings),
         TradingCalendar.default(),
