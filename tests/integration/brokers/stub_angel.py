@@ -1,0 +1,114 @@
+"""Angel One SmartAPI REST as `SmartConnect` sees it (JSON bodies; status, message, errorcode, data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubOrder
+
+API_KEY, JWT = "angel-key", "angel-jwt"
+BASE = "/rest/secure/angelbroking"
+_PRODUCTS = {"INTRADAY": "MIS", "CARRYFORWARD": "NRML"}
+
+
+def _fail(message: str, code: str) -> Response:
+    return Response(200, {"status": False, "message": message, "errorcode": code, "data": None})
+
+
+def _ok(data: object) -> Response:
+    return Response(200, {"status": True, "message": "SUCCESS", "errorcode": "", "data": data})
+
+
+@dataclass
+class AngelStub(BrokerStub):
+    tokens: dict[str, str] = field(default_factory=dict)  # symboltoken -> tradingsymbol
+
+    def _render(self, order: StubOrder) -> dict[str, object]:
+        return {
+            "orderid": order.order_id,
+            "uniqueorderid": f"u-{order.order_id}",
+            "ordertag": order.tag,
+            "tradingsymbol": order.symbol,
+            "exchange": order.exchange,
+            "transactiontype": order.side,
+            "quantity": str(order.quantity),
+            "filledshares": str(order.filled),
+            "averageprice": order.average_price,
+            "status": order.status.lower(),
+            "orderstatus": order.status.lower(),
+            "text": order.reason,
+            "updatetime": "24-Nov-2026 09:30:01",
+        }
+
+    def route(self, request: Request) -> Response:
+        if (
+            request.headers.get("authorization") != f"Bearer {JWT}"
+            or request.headers.get("x-privatekey") != API_KEY
+        ):
+            return _fail("Invalid Token", "AG8001")
+        path = request.path
+        if path == f"{BASE}/order/v1/placeOrder":
+            return self._place(request.json())
+        if path == f"{BASE}/order/v1/getOrderBook":
+            return _ok([self._render(order) for order in self.orders] or None)
+        if path == f"{BASE}/order/v1/cancelOrder":
+            order = self.find(request.json()["orderid"])
+            if order is None or order.status != "OPEN":
+                return _fail("Order not found or not open", "AB2002")
+            order.status = "CANCELLED"
+            return _ok({"orderid": order.order_id})
+        if path == f"{BASE}/order/v1/getPosition":
+            return _ok(
+                [
+                    {
+                        "tradingsymbol": symbol,
+                        "exchange": order.exchange,
+                        "producttype": next(k for k, v in _PRODUCTS.items() if v == order.product),
+                        "netqty": str(quantity),
+                        "avgnetprice": str(average),
+                        "ltp": str(self.prices.get(symbol, 100.0)),
+                        "realised": "0",
+                    }
+                    for symbol, (order, quantity, average) in self.net_positions().items()
+                ]
+            )
+        if path == f"{BASE}/market/v1/quote":
+            body = request.json()
+            fetched = [
+                {
+                    "exchange": exchange,
+                    "tradingSymbol": self.tokens[token],
+                    "symbolToken": token,
+                    "ltp": self.prices[self.tokens[token]],
+                }
+                for exchange, tokens in body["exchangeTokens"].items()
+                for token in tokens
+                if token in self.tokens and self.tokens[token] in self.prices
+            ]
+            return _ok({"fetched": fetched, "unfetched": []})
+        return Response(404, "not found", "text/html")
+
+    def _place(self, body: dict[str, str]) -> Response:
+        if len(body.get("ordertag", "")) > 20:
+            return _fail("Ordertag length should not exceed 20 characters", "AB4008")
+        if (
+            self.tokens.get(body["symboltoken"]) != body["tradingsymbol"]
+            or body["tradingsymbol"] in self.unknown_symbols
+        ):
+            return _fail("Invalid symbol token", "AB1019")
+        order = self.book(
+            StubOrder(
+                order_id=f"2611240{len(self.orders) + 1:08d}",
+                tag=body.get("ordertag", ""),
+                symbol=body["tradingsymbol"],
+                exchange=body["exchange"],
+                side=body["transactiontype"],
+                quantity=int(body["quantity"]),
+                order_type=body["ordertype"],
+                price=float(body["price"]),
+                product=_PRODUCTS[body["producttype"]],
+            )
+        )
+        return _ok(
+            {"script": order.symbol, "orderid": order.order_id, "uniqueorderid": f"u-{order.order_id}"}
+        )

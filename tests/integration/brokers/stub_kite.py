@@ -1,0 +1,105 @@
+"""Kite Connect v3 REST as the `kiteconnect` SDK sees it (form posts, `{"status","data"}` JSON)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubOrder
+
+API_KEY, ACCESS_TOKEN = "kite-key", "kite-token"
+
+
+def _error(status: int, message: str, error_type: str) -> Response:
+    return Response(status, {"status": "error", "message": message, "data": None, "error_type": error_type})
+
+
+def _ok(data: object) -> Response:
+    return Response(200, {"status": "success", "data": data})
+
+
+@dataclass
+class KiteStub(BrokerStub):
+    def _render(self, order: StubOrder) -> dict[str, object]:
+        return {
+            "order_id": order.order_id,
+            "status": order.status,
+            "status_message": order.reason or None,
+            "tag": order.tag,
+            "tags": [order.tag],
+            "tradingsymbol": order.symbol,
+            "exchange": order.exchange,
+            "transaction_type": order.side,
+            "quantity": order.quantity,
+            "filled_quantity": order.filled,
+            "average_price": order.average_price,
+            "order_timestamp": "2026-11-24 09:30:00",
+            "exchange_update_timestamp": "2026-11-24 09:30:01",
+        }
+
+    def route(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"token {API_KEY}:{ACCESS_TOKEN}":
+            return _error(403, "Incorrect `api_key` or `access_token`.", "TokenException")
+        path, method = request.path, request.method
+        if method == "POST" and path == "/orders/regular":
+            return self._place(request.form())
+        if method == "GET" and path == "/orders":
+            return _ok([self._render(order) for order in self.orders])
+        if match := re.fullmatch(r"/orders/(\w+)", path):
+            order = self.find(match.group(1))
+            if order is None:
+                return _error(400, "Couldn't find that `order_id`.", "InputException")
+            return _ok([{**self._render(order), "status": "OPEN PENDING"}, self._render(order)])
+        if method == "DELETE" and (match := re.fullmatch(r"/orders/regular/(\w+)", path)):
+            order = self.find(match.group(1))
+            if order is None or order.status != "OPEN":
+                return _error(400, "Order cannot be cancelled as it is being processed.", "OrderException")
+            order.status = "CANCELLED"
+            return _ok({"order_id": order.order_id})
+        if path == "/portfolio/positions":
+            net = [
+                {
+                    "tradingsymbol": symbol,
+                    "exchange": order.exchange,
+                    "product": order.product,
+                    "quantity": quantity,
+                    "average_price": average,
+                    "last_price": self.prices.get(symbol, 100.0),
+                    "realised": 0,
+                }
+                for symbol, (order, quantity, average) in self.net_positions().items()
+            ]
+            return _ok({"net": net, "day": net})
+        if path == "/quote/ltp":
+            names = request.query.get("i", [])
+            return _ok(
+                {
+                    name: {"instrument_token": 1, "last_price": self.prices[name.split(":", 1)[1]]}
+                    for name in names
+                    if name.split(":", 1)[1] in self.prices
+                }
+            )
+        return _error(404, "Route not found", "GeneralException")
+
+    def _place(self, form: dict[str, str]) -> Response:
+        tag = form.get("tag", "")
+        if len(tag) > 20 or not tag.isalnum():
+            return _error(400, "`tag` should be alphanumeric and max 20 characters", "InputException")
+        if form["order_type"] == "MARKET" and form.get("market_protection") is None:
+            return _error(400, "`market_protection` is required for market orders", "InputException")
+        if form["tradingsymbol"] in self.unknown_symbols:
+            return _error(400, "Invalid `tradingsymbol`.", "InputException")
+        order = self.book(
+            StubOrder(
+                order_id=f"2611240000{len(self.orders) + 1:05d}",
+                tag=tag,
+                symbol=form["tradingsymbol"],
+                exchange=form["exchange"],
+                side=form["transaction_type"],
+                quantity=int(form["quantity"]),
+                order_type=form["order_type"],
+                price=float(form.get("price") or 0),
+                product=form["product"],
+            )
+        )
+        return _ok({"order_id": order.order_id})
