@@ -176,9 +176,9 @@ class AngelOneBroker:
             reason=f"{code} {message}".strip(),
         )
 
-    def _token(self, instrument: OptionInstrument) -> tuple[str, str]:
-        symbol = symbols.tradingsymbol(instrument)
-        token = self._tokens(instrument.exchange.value, symbol)
+    def _token(self, order: OrderRequest) -> tuple[str, str]:
+        symbol = order.symbol_for(symbols.tradingsymbol)
+        token = self._tokens(order.exchange.value, symbol)
         if token is None:
             raise BrokerRejectedError(
                 message=f"angel one: no symboltoken for {symbol}",
@@ -188,7 +188,7 @@ class AngelOneBroker:
         return symbol, token
 
     def place(self, order: OrderRequest) -> OrderResult:
-        symbol, token = self._token(order.instrument)
+        symbol, token = self._token(order)
         params: dict[str, Any] = {
             "variety": "NORMAL",
             "tradingsymbol": symbol,

@@ -163,7 +163,7 @@ class FinvasiaBroker:
             "B" if order.side is Action.BUY else "S",
             _PRODUCTS[order.product],
             order.exchange.value,
-            symbols.tradingsymbol(order.instrument),
+            order.symbol_for(symbols.tradingsymbol),
             order.quantity,
             0,
             "LMT" if limit else "MKT",

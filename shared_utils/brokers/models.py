@@ -5,6 +5,7 @@ Prices are exact decimals in rupees, quantities are units (lots x lot size), tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -80,13 +81,20 @@ class OptionInstrument(BaseModel):
 
 
 class OrderRequest(BaseModel):
-    """One order (one slice of one leg for one broker account)."""
+    """One order (one slice of one leg for one broker account).
+
+    The contract is an `instrument` (formatted into each broker's symbol), or the broker's own
+    `tradingsymbol` with its `segment`, as `positions()` reports it (square-off of a position
+    the platform did not open). With both, `tradingsymbol` is sent as is.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     order_key: str = Field(min_length=1, max_length=256, description="deterministic ledger key")
     tag: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$", description="broker tag")
-    instrument: OptionInstrument
+    instrument: OptionInstrument | None = None
+    tradingsymbol: str | None = Field(default=None, min_length=1, max_length=64)
+    segment: DerivativesExchange | None = None
     side: Action
     quantity: int = Field(gt=0, description="units, not lots")
     order_type: OrderType = OrderType.MARKET
@@ -95,6 +103,8 @@ class OrderRequest(BaseModel):
 
     @model_validator(mode="after")
     def _price_matches_type(self) -> Self:
+        if self.instrument is None and (self.tradingsymbol is None or self.segment is None):
+            raise ValueError("an order needs an instrument, or a tradingsymbol with its segment")
         if self.order_type is OrderType.LIMIT and (self.price is None or self.price <= 0):
             raise ValueError("a LIMIT order needs a positive price")
         if self.order_type is OrderType.MARKET and self.price is not None:
@@ -103,7 +113,17 @@ class OrderRequest(BaseModel):
 
     @property
     def exchange(self) -> DerivativesExchange:
-        return self.instrument.exchange
+        if self.instrument is not None:
+            return self.instrument.exchange
+        assert self.segment is not None  # guaranteed by the validator
+        return self.segment
+
+    def symbol_for(self, formatter: Callable[[OptionInstrument], str]) -> str:
+        """The symbol to send: the given `tradingsymbol`, else the instrument in the broker's format."""
+        if self.tradingsymbol is not None:
+            return self.tradingsymbol
+        assert self.instrument is not None  # guaranteed by the validator
+        return formatter(self.instrument)
 
 
 class OrderResult(BaseModel):

@@ -42,6 +42,7 @@ PriceSource = Callable[[OptionInstrument], Decimal | None]
 TICK = Decimal("0.05")
 NO_PRICE = "NO_MARKET_PRICE"
 SIMULATED_REJECTION = "SIMULATED_REJECTION"
+UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
 
 
 class PaperConfig(BaseModel):
@@ -118,17 +119,33 @@ class PaperBroker:
                 quantity=order.quantity,
                 updated_at=now,
             )
-            if self._config.rejection_probability and self._rng.random() < self._config.rejection_probability:
+            instrument = order.instrument or self._known_instrument(order)
+            if instrument is None:
+                result = result.model_copy(
+                    update={"status": OrderState.REJECTED, "reason": UNKNOWN_INSTRUMENT}
+                )
+            elif (
+                self._config.rejection_probability and self._rng.random() < self._config.rejection_probability
+            ):
                 result = result.model_copy(
                     update={"status": OrderState.REJECTED, "reason": SIMULATED_REJECTION}
                 )
             else:
+                order = order.model_copy(update={"instrument": instrument})
                 result = self._try_fill(order, result)
             self._orders[order_id] = _PaperOrder(order, result)
             self._by_tag[order.tag] = order_id
             return result
 
+    def _known_instrument(self, order: OrderRequest) -> OptionInstrument | None:
+        """A paper position's instrument, by the symbol `positions()` showed for it."""
+        for book in self._books.values():
+            if display_symbols.tradingsymbol(book.instrument) == order.tradingsymbol:
+                return book.instrument
+        return None
+
     def _try_fill(self, order: OrderRequest, result: OrderResult) -> OrderResult:
+        assert order.instrument is not None  # resolved in `place`
         market = self._prices(order.instrument)
         if market is None:
             if order.order_type is OrderType.MARKET:
@@ -153,6 +170,7 @@ class PaperBroker:
         )
 
     def _book_fill(self, order: OrderRequest, price: Decimal) -> None:
+        assert order.instrument is not None  # resolved in `place`
         key = (order.instrument.key, order.product)
         book = self._books.setdefault(key, _Book(order.instrument, order.product))
         signed = order.quantity if order.side is Action.BUY else -order.quantity
@@ -211,7 +229,7 @@ class PaperBroker:
 
     def positions(self) -> list[Position]:
         with self._lock:
-            books = [book for book in self._books.values() if book.quantity or book.realised]
+            books = list(self._books.values())  # closed positions stay listed with 0, like a broker's day
         positions = []
         for book in books:
             last = self._prices(book.instrument)

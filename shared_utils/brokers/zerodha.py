@@ -96,7 +96,7 @@ class ZerodhaBroker:
         params: dict[str, Any] = {
             "variety": "regular",
             "exchange": order.exchange.value,
-            "tradingsymbol": symbols.tradingsymbol(order.instrument),
+            "tradingsymbol": order.symbol_for(symbols.tradingsymbol),
             "transaction_type": order.side.value,
             "quantity": order.quantity,
             "product": order.product.value,

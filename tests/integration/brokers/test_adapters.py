@@ -143,3 +143,15 @@ def test_positions_and_quotes(venue: Venue) -> None:
     assert positions[venue.symbol(PE)].average_price == Decimal("95.35")
     quotes = broker.quote([CE, PE])
     assert quotes[CE.key].last_price == Decimal("120.50") and quotes[PE.key].last_price == Decimal("95.35")
+
+
+def test_square_off_by_the_symbol_positions_report(venue: Venue) -> None:
+    broker = venue.build()
+    broker.place(venue.order(leg=1, side=Action.SELL, quantity=75))
+    position = next(p for p in broker.positions() if p.quantity)
+    exit_order = venue.order(leg=5, side=Action.BUY, quantity=75).model_copy(
+        update={"instrument": None, "tradingsymbol": position.tradingsymbol, "segment": position.exchange}
+    )
+    broker.place(exit_order)
+    assert [o.symbol for o in venue.stub.orders] == [venue.symbol(CE)] * 2
+    assert {p.tradingsymbol: p.quantity for p in broker.positions()}[venue.symbol(CE)] == 0

@@ -4,9 +4,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
-from shared_utils.brokers.models import OrderState, OrderType
-from shared_utils.brokers.paper import NO_PRICE, SIMULATED_REJECTION, PaperBroker, PaperConfig
+from shared_utils.brokers.models import OrderRequest, OrderState, OrderType
+from shared_utils.brokers.paper import (
+    NO_PRICE,
+    SIMULATED_REJECTION,
+    UNKNOWN_INSTRUMENT,
+    PaperBroker,
+    PaperConfig,
+)
 from shared_utils.brokers.port import Broker, BrokerOrderNotFoundError, BrokerRejectedError
 from shared_utils.models.common import Action, OptionType
 from tests.unit.brokers.conftest import SleepingClock, make_order, nifty, price_source
@@ -126,3 +133,26 @@ def test_quotes_leave_out_instruments_without_a_price(
     quotes = paper(clock, prices).quote([nifty(), nifty("99999")])
     assert list(quotes) == [nifty().key]
     assert quotes[nifty().key].last_price == Decimal("120.00")
+
+
+def test_square_off_by_the_symbol_positions_report(clock: SleepingClock, prices: dict[str, Decimal]) -> None:
+    broker = paper(clock, prices)
+    broker.place(make_order(Action.SELL, 75))
+    [position] = broker.positions()
+    square_off = make_order(Action.BUY, 75, leg=9).model_copy(
+        update={"instrument": None, "tradingsymbol": position.tradingsymbol, "segment": position.exchange}
+    )
+    assert broker.place(square_off).status is OrderState.COMPLETE
+    assert [p.quantity for p in broker.positions()] == [0]
+    unknown = square_off.model_copy(update={"tradingsymbol": "NIFTY26N2499999CE"})
+    rejected = broker.place(unknown)
+    assert rejected.status is OrderState.REJECTED and rejected.reason == UNKNOWN_INSTRUMENT
+
+
+def test_an_order_needs_a_contract() -> None:
+    with pytest.raises(ValidationError):
+        OrderRequest(order_key="k", tag="T1", side=Action.BUY, quantity=75, tradingsymbol="NIFTY26N2424000CE")
+    with pytest.raises(ValidationError):
+        OrderRequest(
+            order_key="k", tag="T1", side=Action.BUY, quantity=75, instrument=nifty(), price=Decimal(1)
+        )
