@@ -9,6 +9,7 @@ ENV ?= dev
 PROJECT ?= ql-algo-trading
 PROFILE ?= default
 PYTEST_ARGS ?=
+DATE ?= 2026-11-23
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -49,6 +50,9 @@ test-all: lint typecheck build
 
 run: venv
 	$(BIN)/python -m shared_utils.local run
+
+simulate: venv
+	$(BIN)/python -m shared_utils.local simulate --date $(DATE)
 
 deploy: build
 	./deploy.sh -p $(PROJECT) -e $(ENV) -a $(PROFILE)

@@ -14,7 +14,7 @@ from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import aws_lambda_powertools
@@ -25,6 +25,7 @@ from shared_utils.api.errors import ErrorBody
 from shared_utils.api.openapi import DOCS_PATH, TITLE, openapi_document
 from shared_utils.api.wsgi import ProxyEventWsgiApp, StartResponse
 from shared_utils.local.identity import TokenError, bearer_token, verify_token
+from shared_utils.local.timer import handler_output
 
 logger = Logger(service="local-platform", child=False)
 
@@ -63,12 +64,13 @@ class InvocationLock:
     """One invocation at a time, as one Lambda execution environment runs them: the handler
     modules keep per-invocation state (resolver event, logger keys) in module globals."""
 
-    def __init__(self) -> None:
+    def __init__(self, stdout: TextIO | None = None) -> None:
         self.lock = threading.Lock()
+        self.stdout = stdout
 
     def wrap(self, handler: LambdaHandler) -> LambdaHandler:
         def locked(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            with self.lock:
+            with self.lock, handler_output(self.stdout):
                 return handler(event, context)
 
         return locked

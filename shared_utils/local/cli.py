@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a bearer token for a local user")
     token.add_argument("--user", required=True, help="user id (the token's sub)")
     token.add_argument("--admin", action="store_true", help="member of the admin group")
+
+    simulate = commands.add_parser("simulate", help="run a whole session in seconds and write a report")
+    simulate.add_argument("--date", required=True, help="trade date YYYY-MM-DD (a session day)")
+    simulate.add_argument("--user", default="demo", help="user whose demo baskets are created if none exist")
+    simulate.add_argument("--report-dir", type=Path, default=None, help="default: <data-dir>/reports/<date>")
+    simulate.add_argument("--log-level", default="ERROR", help="handlers' Powertools log level")
     return parser
 
 
@@ -113,10 +119,44 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from shared_utils.local.state import read_state
+
+    try:
+        day = parse_trade_date(args.date)
+        require_session(day, TradingCalendar.default())
+    except NoSessionError as error:
+        console.warn(f"error: {error}")
+        return EXIT_USAGE
+    export_client_environment(args.log_level.upper())
+    from shared_utils.local.simulate import simulate
+
+    state = read_state(args.data_dir)
+    live = state.dynamodb_endpoint if state is not None and _reachable(state.dynamodb_endpoint) else None
+    report_dir = args.report_dir or args.data_dir / "reports" / day.isoformat()
+    where = f"the running platform ({state.api_url})" if live and state else "an in-process moto"
+    console.say(f"Simulating {day.isoformat()} against {where} ...")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    with (report_dir / "handlers.log").open("w") as handler_log:
+        summary = simulate(day, report_dir, args.user, live, handler_log)
+    fills = summary["fills"]
+    console.say(
+        f"{summary['ticks']} ticks, {sum(summary['events']['by_type'].values())} events delivered, "
+        f"{len(summary['executions'])} executions, {fills['orders']} orders ({fills['filled']} filled), "
+        f"{len(summary['handler_errors'])} handler errors, {summary['wall_seconds']} s"
+    )
+    for broker, count in sorted(summary["orders_per_broker"].items()):
+        console.say(f"  {broker}: {count} orders")
+    console.say(f"Report: {report_dir / 'report.html'} (summary: {report_dir / 'summary.json'})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "token":
         return _token(args)
+    if args.command == "simulate":
+        return _simulate(args)
     return EXIT_USAGE

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -62,10 +63,12 @@ class AcceleratedClock:
 
 
 class ReplayClock:
-    """Jumps straight to every instant waited for: a whole session in seconds."""
+    """Jumps straight to every instant waited for: a whole session in seconds. `on_move` is told
+    each new instant (the simulation moves the process's time with it)."""
 
-    def __init__(self, origin: datetime) -> None:
+    def __init__(self, origin: datetime, on_move: Callable[[datetime], None] | None = None) -> None:
         self._clock = FixedClock(origin)
+        self._on_move = on_move
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -73,6 +76,8 @@ class ReplayClock:
     def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
         if instant > self._clock.now():
             self._clock.set(instant)
+            if self._on_move is not None:
+                self._on_move(self._clock.now())
         return not stop.is_set()
 
     def describe(self) -> str:

@@ -6,8 +6,9 @@ import sys
 
 
 def say(message: str = "") -> None:
-    print(message, flush=True)
+    # The process's own stdout: handler output may be redirected to a log file meanwhile.
+    print(message, file=sys.__stdout__ or sys.stdout, flush=True)
 
 
 def warn(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(message, file=sys.__stderr__ or sys.stderr, flush=True)

@@ -35,6 +35,7 @@ from shared_utils.timer.emitter import EmitResult
 logger = Logger(service="local-platform", child=False)
 
 EXIT_USAGE = 2
+HANDLER_LOG = "handlers.log"
 
 
 class PortInUseError(Exception):
@@ -87,7 +88,8 @@ def _print_delivery(delivery: Delivery) -> None:
 def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool = True) -> int:
     secret = token_secret(data_dir)
     backend = start_backend(log_level)
-    lock = InvocationLock()
+    handler_log = (data_dir / HANDLER_LOG).open("a", buffering=1)
+    lock = InvocationLock(handler_log)
     base_url = f"http://{LOOPBACK}:{port}"
     app = LocalApi(
         TokenAuthorizer(secret),
@@ -99,6 +101,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         server = serve(app, LOOPBACK, port)
     except OSError as error:
         backend.stop()
+        handler_log.close()
         if error.errno == errno.EADDRINUSE:
             raise PortInUseError(port) from None
         raise
@@ -106,7 +109,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     base_url = f"http://{LOOPBACK}:{bound}"
     stop = threading.Event()
     market = CalendarMarketView.default()
-    router = RuleRouter(invoke_lock=lock.lock)
+    router = RuleRouter(invoke_lock=lock.lock, stdout=handler_log)
     loop = TimerLoop(market, LocalPublisher(router, _print_delivery), clock, stop, _print_tick)
     timer_thread = threading.Thread(
         target=loop.run_forever, args=(market.calendar.next_trading_day,), name="timer", daemon=True
@@ -134,6 +137,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     )
     console.say(f"  Timer       {clock.describe() if timer else 'off'}")
     console.say(f"  State file  {state_path}")
+    console.say(f"  Handler log {data_dir / HANDLER_LOG} (metrics lines, as CloudWatch would get them)")
     console.say("  Token       python -m shared_utils.local token --user alice")
     console.say("Ctrl-C stops everything.")
 
@@ -153,6 +157,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         if timer_thread.is_alive():
             timer_thread.join(timeout=10)
         backend.stop()
+        handler_log.close()
         clear_state(data_dir, os.getpid())
         console.say("Stopped.")
     return 0

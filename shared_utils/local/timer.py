@@ -13,9 +13,10 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 
@@ -34,6 +35,12 @@ logger = Logger(service="local-platform", child=False)
 
 HANDLER_PACKAGE = "lambda_functions.option_baskets"
 LOCAL_ACCOUNT = "000000000000"
+
+
+def handler_output(sink: TextIO | None) -> AbstractContextManager[Any]:
+    """Where a handler's stdout goes (its CloudWatch log when deployed): the metrics' EMF lines
+    land in the data directory's log instead of between the console lines."""
+    return nullcontext() if sink is None else redirect_stdout(sink)
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,10 @@ class RuleRouter:
         routes: Sequence[Route] | None = None,
         invoke_lock: threading.Lock | None = None,
         handlers: dict[str, LambdaHandler] | None = None,
+        stdout: TextIO | None = None,
     ) -> None:
         self._routes = list(routes if routes is not None else rules())
+        self._stdout = stdout
         self._lock = invoke_lock or threading.Lock()
         self._handlers: dict[str, LambdaHandler] = dict(handlers or {})
 
@@ -112,7 +121,7 @@ class RuleRouter:
                 continue
             context = LocalContext(function_name=route.module, aws_request_id=str(uuid.uuid4()))
             try:
-                with self._lock:
+                with self._lock, handler_output(self._stdout):
                     result = self._handler(route.module)(event, context)
             except Exception as error:
                 logger.exception(

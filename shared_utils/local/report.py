@@ -1,0 +1,286 @@
+"""The simulated day's report: summary.json and a self-contained HTML page with inline SVG charts
+(P&L through the day per strategy, payoff at entry per strategy) that needs no network."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared_utils.clock import to_ist
+from shared_utils.execution.models import ExecutionRecord, PositionView
+from shared_utils.market.options import OptionType
+from shared_utils.market.payoff import Leg, Side, payoff_at_expiry, price_grid
+from shared_utils.timer.emitter import EmitResult
+
+if TYPE_CHECKING:
+    from shared_utils.local.simulate import SessionLog
+
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+WIDTH, HEIGHT, PAD = 720, 260, 48
+
+
+def _ist(instant: datetime) -> str:
+    return f"{to_ist(instant):%H:%M}"
+
+
+def entry_legs(records: Sequence[ExecutionRecord]) -> dict[str, list[Leg]]:
+    """Per strategy, the filled entry orders as payoff legs (quantity summed over brokers)."""
+    filled: dict[str, dict[tuple[str, str], list[Decimal]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        if record.action.value != "ENTRY":
+            continue
+        for broker in record.brokers:
+            for order in broker.orders:
+                if not order.filled_quantity or order.average_price is None:
+                    continue
+                quantity, value = Decimal(order.filled_quantity), order.average_price * order.filled_quantity
+                slot = filled[record.strategy_id][(order.instrument, order.side.value)]
+                if not slot:
+                    slot.extend([Decimal(0), Decimal(0)])
+                slot[0] += quantity
+                slot[1] += value
+    legs: dict[str, list[Leg]] = {}
+    for strategy_id, orders in filled.items():
+        legs[strategy_id] = []
+        for (instrument, side), (quantity, value) in orders.items():
+            _underlying, _expiry, strike, option_type = instrument.split("|")
+            legs[strategy_id].append(
+                Leg(
+                    option_type=OptionType(option_type),
+                    strike=float(strike),
+                    side=Side(side),
+                    lots=int(quantity),
+                    lot_size=1,
+                    premium=float(value / quantity),
+                )
+            )
+    return legs
+
+
+def _scale(values: Sequence[float], low: float, high: float) -> tuple[float, float]:
+    smallest, largest = min(values), max(values)
+    if largest == smallest:
+        largest, smallest = largest + 1, smallest - 1
+    return smallest, (high - low) / (largest - smallest)
+
+
+def svg_chart(
+    series: Mapping[str, Sequence[tuple[float, float]]], x_labels: Sequence[tuple[float, str]], title: str
+) -> str:
+    """Lines over a shared x axis, a zero line, min/max labels; plain SVG, no script."""
+    points = [p for line in series.values() for p in line]
+    if not points:
+        text = f'<text x="10" y="30">{html.escape(title)}: no data</text>'
+        return f'<svg class="chart" width="{WIDTH}" height="60">{text}</svg>'
+    xs, ys = [p[0] for p in points], [p[1] for p in points] + [0.0]
+    x0, xk = _scale(xs, PAD, WIDTH - PAD)
+    y0, yk = _scale(ys, PAD / 2, HEIGHT - PAD)
+
+    def sx(x: float) -> float:
+        return PAD + (x - x0) * xk
+
+    def sy(y: float) -> float:
+        return HEIGHT - PAD - (y - y0) * yk
+
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
+        f'height="{HEIGHT + 20 * len(series)}" role="img" aria-label="{html.escape(title)}">',
+        f'<text x="{PAD}" y="14" font-size="13" font-weight="bold">{html.escape(title)}</text>',
+        f'<line x1="{PAD}" x2="{WIDTH - PAD}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" '
+        'stroke="#999" stroke-dasharray="4 3"/>',
+        f'<text x="4" y="{sy(max(ys)) + 4:.1f}" font-size="10">{max(ys):,.0f}</text>',
+        f'<text x="4" y="{sy(min(ys)) + 4:.1f}" font-size="10">{min(ys):,.0f}</text>',
+    ]
+    for x, label in x_labels:
+        parts.append(
+            f'<text x="{sx(x):.1f}" y="{HEIGHT - PAD + 16}" font-size="10" '
+            f'text-anchor="middle">{html.escape(label)}</text>'
+        )
+    for index, (name, line) in enumerate(series.items()):
+        colour = COLOURS[index % len(COLOURS)]
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in line)
+        parts.append(
+            f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
+        )
+        parts.append(
+            f'<text x="{PAD}" y="{HEIGHT + 20 * index}" font-size="11" '
+            f'fill="{colour}">{html.escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _minutes(hhmm: str) -> float:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def write_report(
+    report_dir: Path,
+    *,
+    day: date,
+    first_tick: datetime,
+    close: datetime,
+    wall_seconds: float,
+    results: Sequence[EmitResult],
+    log: SessionLog,
+    records: Sequence[ExecutionRecord],
+    positions: Mapping[str, Sequence[PositionView]],
+    strategies: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> dict[str, Any]:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    names = {
+        s["strategy_id"]: (s["name"], s["basket_id"], user)
+        for user, items in strategies.items()
+        for s in items
+    }
+    by_type: Counter[str] = Counter()
+    by_phase: Counter[str] = Counter()
+    nested: dict[str, dict[str, int]] = defaultdict(dict)
+    for (detail_type, phase), count in sorted(log.events.items()):
+        by_type[detail_type] += count
+        by_phase[phase] += count
+        nested[detail_type][phase] = count
+    orders_per_broker: Counter[str] = Counter()
+    quantity_per_broker: Counter[str] = Counter()
+    fills = {"orders": 0, "filled": 0, "rejected_or_failed": 0, "filled_quantity": 0}
+    executions = []
+    for record in records:
+        for broker in record.brokers:
+            for order in broker.orders:
+                orders_per_broker[broker.broker] += 1
+                fills["orders"] += 1
+                if order.filled_quantity:
+                    fills["filled"] += 1
+                    fills["filled_quantity"] += order.filled_quantity
+                    quantity_per_broker[broker.broker] += order.filled_quantity
+                else:
+                    fills["rejected_or_failed"] += 1
+        executions.append(
+            {
+                "user_id": record.user_id,
+                "strategy_id": record.strategy_id,
+                "strategy": names.get(record.strategy_id, ("?", "?", ""))[0],
+                "action": record.action.value,
+                "status": record.status.value,
+                "at_ist": _ist(record.started_at),
+                "reason": record.reason,
+                "exit_reason": record.exit_reason.value if record.exit_reason else None,
+                "orders": {
+                    b.broker_account_id: sum(o.filled_quantity for o in b.orders) for b in record.brokers
+                },
+            }
+        )
+    per_strategy: dict[str, dict[str, Any]] = {}
+    per_basket: dict[str, Decimal] = defaultdict(Decimal)
+    for user, items in positions.items():
+        for position in items:
+            name, basket_id, _ = names.get(position.strategy_id, (position.strategy_id, "?", user))
+            row = per_strategy.setdefault(
+                position.strategy_id,
+                {"name": name, "basket_id": basket_id, "user_id": user, "realised": 0.0, "unrealised": 0.0},
+            )
+            row["realised"] += float(position.realised_pnl)
+            row["unrealised"] += float(position.unrealised_pnl or 0)
+            per_basket[basket_id] += position.realised_pnl + (position.unrealised_pnl or Decimal("0"))
+    for row in per_strategy.values():
+        row["total"] = round(row["realised"] + row["unrealised"], 2)
+    summary: dict[str, Any] = {
+        "trade_date": day.isoformat(),
+        "session_ist": {"first_tick": _ist(first_tick), "close": _ist(close)},
+        "wall_seconds": round(wall_seconds, 2),
+        "ticks": len(results),
+        "events": {"by_type": dict(by_type), "by_phase": dict(by_phase), "by_type_and_phase": dict(nested)},
+        "handler_errors": log.errors,
+        "triggers": log.requested,
+        "executions": executions,
+        "orders_per_broker": dict(orders_per_broker),
+        "filled_quantity_per_broker": dict(quantity_per_broker),
+        "fills": fills,
+        "pnl": {
+            "per_strategy": per_strategy,
+            "per_basket": {basket: float(total) for basket, total in per_basket.items()},
+        },
+        "pnl_through_the_day": {
+            names.get(sid, (sid,))[0]: [[label, round(value, 2)] for label, value in line]
+            for sid, line in log.pnl.items()
+        },
+    }
+    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    (report_dir / "report.html").write_text(_html(summary, log, records, names))
+    return summary
+
+
+def _html(
+    summary: Mapping[str, Any],
+    log: SessionLog,
+    records: Sequence[ExecutionRecord],
+    names: Mapping[str, tuple[str, str, str]],
+) -> str:
+    series = {
+        names.get(sid, (sid,))[0]: [(_minutes(label), value) for label, value in line]
+        for sid, line in log.pnl.items()
+    }
+    labels = sorted({(_minutes(label), label) for line in log.pnl.values() for label, _ in line})
+    pnl_chart = svg_chart(series, labels[:: max(1, len(labels) // 8)], "P&L through the day (INR)")
+    payoffs = []
+    for strategy_id, legs in entry_legs(records).items():
+        centre = sum(leg.strike for leg in legs) / len(legs)
+        grid = price_grid(legs, centre, width=0.06, points=121)
+        values = payoff_at_expiry(legs, grid)
+        line = [(float(x), float(y)) for x, y in zip(grid, values, strict=True)]
+        ticks = [(float(grid[i]), f"{grid[i]:,.0f}") for i in range(0, len(grid), max(1, len(grid) // 6))]
+        payoffs.append(
+            svg_chart(
+                {"payoff at expiry": line},
+                ticks,
+                f"Payoff at entry: {names.get(strategy_id, (strategy_id,))[0]}",
+            )
+        )
+    rows = "\n".join(
+        f"<tr><td>{html.escape(e['at_ist'])}</td><td>{html.escape(e['strategy'])}</td><td>{e['action']}</td>"
+        f"<td>{e['status']}</td><td>{html.escape(json.dumps(e['orders']))}</td></tr>"
+        for e in summary["executions"]
+    )
+    pnl_rows = "\n".join(
+        f"<tr><td>{html.escape(row['name'])}</td><td>{row['realised']:,.2f}</td><td>{row['unrealised']:,.2f}</td>"
+        f"<td>{row['total']:,.2f}</td></tr>"
+        for row in summary["pnl"]["per_strategy"].values()
+    )
+    events = "\n".join(
+        f"<tr><td>{html.escape(kind)}</td><td>{count}</td></tr>"
+        for kind, count in summary["events"]["by_type"].items()
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Simulated session {summary["trade_date"]}</title>
+<style>body{{font-family:sans-serif;margin:24px;}}table{{border-collapse:collapse;margin:8px 0 24px}}
+td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}
+.chart{{display:block;margin:12px 0}}</style></head>
+<body>
+<h1>Simulated session {summary["trade_date"]}</h1>
+<p>{summary["session_ist"]["first_tick"]}&ndash;{summary["session_ist"]["close"]} IST,
+{summary["ticks"]} ticks,
+{summary["fills"]["orders"]} orders ({summary["fills"]["filled"]} filled),
+{len(summary["handler_errors"])} handler errors, run in {summary["wall_seconds"]} s.</p>
+<h2>P&amp;L through the day</h2>
+{pnl_chart}
+<h2>P&amp;L per strategy</h2>
+<table><tr><th>strategy</th><th>realised</th><th>unrealised</th><th>total</th></tr>
+{pnl_rows}</table>
+<h2>Payoff at entry</h2>
+{"".join(payoffs) or "<p>No strategy was entered.</p>"}
+<h2>Executions</h2>
+<table><tr><th>IST</th><th>strategy</th><th>action</th><th>status</th>
+<th>filled quantity per account</th></tr>
+{rows}</table>
+<h2>Timer events</h2>
+<table><tr><th>detail-type</th><th>delivered</th></tr>
+{events}</table>
+</body></html>
+"""

@@ -1,0 +1,167 @@
+"""`simulate --date D`: a whole session, pre-open to close, in seconds, through the same emitter,
+handlers, execution engine and paper brokers, then a report directory (summary.json, report.html).
+
+The process's clock is moved to each tick (time-machine), so everything the handlers stamp
+(execution records, order ledger, quote expiries) carries the simulated time. With a live
+`make run` in the same data directory the session runs against its tables (the API then shows
+the executions); otherwise against an in-process moto of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+import time_machine
+from aws_lambda_powertools import Logger
+from moto import mock_aws
+
+from shared_utils.clock import to_ist
+from shared_utils.execution import wiring as execution_wiring
+from shared_utils.execution.models import ExecutionRecord, PositionView
+from shared_utils.local import console
+from shared_utils.local.accounts import ensure_paper_accounts
+from shared_utils.local.backend import create_tables
+from shared_utils.local.clocks import ReplayClock
+from shared_utils.local.demo import ensure_demo_baskets
+from shared_utils.local.environment import REGION, export_runtime_settings, local_settings
+from shared_utils.local.inprocess import InProcessApi
+from shared_utils.local.report import write_report
+from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
+from shared_utils.settings import RuntimeSettings
+from shared_utils.timer import wiring as timer_wiring
+from shared_utils.timer.calendar_view import CalendarMarketView
+from shared_utils.timer.emitter import EmitResult
+
+logger = Logger(service="local-platform", child=False)
+
+SETUP_LEAD = timedelta(minutes=10)
+PNL_SAMPLE_MINUTES = 5
+
+
+@dataclass
+class SessionLog:
+    """What the session did, collected from the deliveries and the execution store."""
+
+    events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)
+    users: set[str] = field(default_factory=set)
+    ticks: int = 0
+    pnl: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
+
+    def delivery(self, delivery: Delivery) -> None:
+        self.events[(delivery.detail_type, delivery.phase)] += 1
+        if delivery.error is not None:
+            self.errors.append({"handler": delivery.module, "event": delivery.event, "error": delivery.error})
+            console.warn(f"[timer] {delivery.module} FAILED on {delivery.detail_type}: {delivery.error}")
+            return
+        result = (delivery.result or {}).get("result") or {}
+        for requested in result.get("requested", []) or []:
+            self.requested.append(requested)
+            self.users.add(str(requested).split("/", 1)[0])
+            console.say(
+                f"[trigger] {to_ist(datetime.fromisoformat(delivery.event['time'])):%H:%M} {requested}"
+            )
+
+
+def strategy_pnl(positions: list[PositionView]) -> dict[str, Decimal]:
+    """Realised + marked unrealised P&L per strategy, as the execution store values positions."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for position in positions:
+        totals[position.strategy_id] += position.realised_pnl + (position.unrealised_pnl or Decimal("0"))
+    return dict(totals)
+
+
+@contextmanager
+def _backend(live_endpoint: str | None) -> Iterator[RuntimeSettings]:
+    if live_endpoint is not None:
+        settings = local_settings(live_endpoint)
+        export_runtime_settings(settings)
+        yield settings
+        return
+    with mock_aws():
+        settings = local_settings(None)
+        create_tables(boto3.client("dynamodb", region_name=REGION), settings)
+        export_runtime_settings(settings)
+        yield settings
+        timer_wiring.reset()
+
+
+def simulate(
+    day: date, report_dir: Path, user_id: str, live_endpoint: str | None, handler_log: TextIO | None = None
+) -> dict[str, Any]:
+    market = CalendarMarketView.default()
+    first_tick, close = market.session_bounds(day)
+    traveller = time_machine.travel(first_tick - SETUP_LEAD, tick=False)
+    coordinates = traveller.start()
+    started = time.perf_counter()
+    try:
+        with _backend(live_endpoint) as settings:
+            client = timer_wiring.dynamodb_client()
+            ensure_paper_accounts(client, settings.broker_accounts_table_name, user_id, datetime.now(UTC))
+            created = ensure_demo_baskets(InProcessApi(user_id), user_id)
+            if created:
+                console.say(f"created {len(created)} demo baskets for {user_id}")
+            log = SessionLog(users={user_id})
+            store = execution_wiring.store(client, settings)
+
+            def sample(result: EmitResult) -> None:
+                log.ticks += 1
+                tick = result.handled_tick
+                if tick is None or (to_ist(tick).minute % PNL_SAMPLE_MINUTES and result.continue_):
+                    return
+                for user in sorted(log.users):
+                    for strategy_id, pnl in strategy_pnl(store.positions(user)).items():
+                        log.pnl[strategy_id].append((f"{to_ist(tick):%H:%M}", float(pnl)))
+
+            clock = ReplayClock(first_tick, on_move=coordinates.move_to)
+            coordinates.move_to(first_tick)
+            loop = TimerLoop(
+                market, LocalPublisher(RuleRouter(stdout=handler_log), log.delivery), clock, on_tick=sample
+            )
+            results = loop.run_session(first_tick)
+            wall = time.perf_counter() - started
+            records = _records(store, sorted(log.users), day)
+            positions = {user: store.positions(user) for user in sorted(log.users)}
+            strategies = {
+                user: InProcessApi(user).call("GET", "/options/strategies", query={"limit": "100"})["items"]
+                for user in sorted(log.users)
+            }
+            summary = write_report(
+                report_dir,
+                day=day,
+                first_tick=first_tick,
+                close=close,
+                wall_seconds=wall,
+                results=results,
+                log=log,
+                records=records,
+                positions=positions,
+                strategies=strategies,
+            )
+    finally:
+        traveller.stop()
+    return summary
+
+
+def _records(store: Any, users: list[str], day: date) -> list[ExecutionRecord]:
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) - timedelta(hours=6)
+    end = start + timedelta(days=1, hours=12)
+    records: list[ExecutionRecord] = []
+    for user in users:
+        token = None
+        while True:
+            page, token = store.list_records(user, start, end, limit=100, next_token=token)
+            records.extend(r for r in page if r.trade_date == day)
+            if token is None:
+                break
+    return sorted(records, key=lambda r: (r.started_at, r.user_id, r.strategy_id))
