@@ -228,22 +228,24 @@ class PaperBroker:
     # --- portfolio and market -------------------------------------------------------------------
 
     def positions(self) -> list[Position]:
-        with self._lock:
-            books = list(self._books.values())  # closed positions stay listed with 0, like a broker's day
+        with self._lock:  # closed positions stay listed with 0, like a broker's day positions
+            books = [
+                (book.instrument, book.product, book.quantity, book.average_price, book.realised)
+                for book in self._books.values()
+            ]
         positions = []
-        for book in books:
-            last = self._prices(book.instrument)
+        for instrument, product, quantity, average, realised in books:
             positions.append(
                 Position(
                     broker=BrokerName.PAPER,
-                    tradingsymbol=display_symbols.tradingsymbol(book.instrument),
-                    exchange=book.instrument.exchange,
-                    product=book.product,
-                    quantity=book.quantity,
-                    average_price=book.average_price.quantize(Decimal("0.01")) if book.quantity else None,
-                    realised_pnl=book.realised.quantize(Decimal("0.01")),
-                    last_price=last,
-                    instrument=book.instrument,
+                    tradingsymbol=display_symbols.tradingsymbol(instrument),
+                    exchange=instrument.exchange,
+                    product=product,
+                    quantity=quantity,
+                    average_price=average.quantize(Decimal("0.01")) if quantity else None,
+                    realised_pnl=realised.quantize(Decimal("0.01")),
+                    last_price=self._prices(instrument),
+                    instrument=instrument,
                 )
             )
         return positions

@@ -75,13 +75,16 @@ class BrokerRegistry:
         self._guards: dict[str, tuple[OrderRateLimiter, CircuitBreaker]] = {}
         self._adapters: dict[str, tuple[str, Broker]] = {}
 
-    def broker_for(self, account_id: str, broker: str, *, paper: bool = False) -> Broker:
+    def broker_for(
+        self, account_id: str, broker: str, *, paper: bool = False, refresh_credentials: bool = False
+    ) -> Broker:
+        """`refresh_credentials` re-reads the secret past its cache (after a `BrokerAuthError`)."""
         name = parse_broker_name(broker)
         if paper or name is BrokerName.PAPER:
             return self._paper_broker(account_id)
         if name not in ADAPTERS:
             raise ConfigurationError(message=f"broker {name.value} has no adapter; account {account_id}")
-        credentials = self._credentials.get(account_id)
+        credentials = self._credentials.get(account_id, refresh=refresh_credentials)
         limiter, circuit = self._guard(account_id, name)
         with self._lock:
             cached = self._adapters.get(account_id)

@@ -11,7 +11,12 @@ from shared_utils.brokers._common import BrokerEndpoint
 from shared_utils.brokers.circuit import CircuitState
 from shared_utils.brokers.credentials import BrokerCredentials, StaticCredentialsProvider
 from shared_utils.brokers.models import BrokerName
-from shared_utils.brokers.port import BrokerCircuitOpenError, BrokerRejectedError, BrokerUnavailableError
+from shared_utils.brokers.port import (
+    BrokerAuthError,
+    BrokerCircuitOpenError,
+    BrokerRejectedError,
+    BrokerUnavailableError,
+)
 from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
 from shared_utils.brokers.zerodha import ZerodhaBroker
 from tests.integration.brokers import stub_kite
@@ -98,3 +103,15 @@ def test_registry_circuit_opens_after_repeated_5xx_and_stops_calling_the_broker(
         clock.advance(timedelta(seconds=30))
         assert registry.broker_for("z1", "ZERODHA").find_order_by_tag(venue.order().tag) is None
         assert registry.circuit_state("z1").state is CircuitState.CLOSED  # type: ignore[union-attr]
+
+
+def test_angel_one_http_403_is_an_auth_error_and_unreadable_200_is_unavailable() -> None:
+    with StubHttpServer(make_stub("angel_one")) as server:
+        venue = make_venue("angel_one", server)
+        server.stub.faults.append(Fault("placeOrder", status=403, body={"message": "Forbidden"}))
+        with pytest.raises(BrokerAuthError):
+            venue.build().place(venue.order())
+        server.stub.faults.append(Fault("placeOrder", status=200, body="<html>", content_type="text/html"))
+        with pytest.raises(BrokerUnavailableError) as error:
+            venue.build().place(venue.order())
+        assert error.value.order_may_exist is True
