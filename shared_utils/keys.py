@@ -197,3 +197,45 @@ def strategy_positions_prefix(strategy_id: str) -> str:
 
 def trail_sk(strategy_id: str, trade_date: date) -> str:
     return SEPARATOR.join((f"{TRAIL_SK_PREFIX}{strategy_id}", trade_date.isoformat()))
+
+
+# --- Marketplace (owned by the marketplace) ----------------------------------------------------
+# Trading-configurations items:
+#   `MARKETPLACE#{basket_id}` / `LISTING`         a basket's marketplace listing (one per basket)
+#   `USER#{user_id}` / `SUBSCRIPTION#{basket_id}` a user's subscription (sk built above)
+# GSI2 (sparse): a PUBLISHED listing carries `gsi2pk = MARKETPLACE#LISTINGS` and
+#   `gsi2sk = {rank}#{basket_id}`, rank = 9999999999 - subscriber count (10 digits), so one query
+#   pages through the marketplace most-subscribed first.
+# GSI1: a subscription carries `gsi1pk = SUBSCRIBERS#{basket_id}`, `gsi1sk = {status}#{user_id}`:
+#   a basket's ACTIVE subscriptions are one `begins_with` query (plus pages) per due strategy.
+
+LISTING_PK_PREFIX = "MARKETPLACE#"
+LISTING_SK = "LISTING"
+LISTINGS_GSI2PK = "MARKETPLACE#LISTINGS"
+SUBSCRIBERS_GSI1_PREFIX = "SUBSCRIBERS#"
+_RANK_DIGITS = 10
+MAX_RANKED_SUBSCRIBERS = 10**_RANK_DIGITS - 1
+
+
+def listing_pk(basket_id: str) -> str:
+    return f"{LISTING_PK_PREFIX}{basket_id}"
+
+
+def listing_gsi2sk(subscriber_count: int, basket_id: str) -> str:
+    """Ascending order of this key is descending subscriber count (ties by basket id)."""
+    if not 0 <= subscriber_count <= MAX_RANKED_SUBSCRIBERS:
+        raise ValueError("subscriber count out of the ranked range")
+    rank = MAX_RANKED_SUBSCRIBERS - subscriber_count
+    return f"{rank:0{_RANK_DIGITS}d}{SEPARATOR}{basket_id}"
+
+
+def subscribers_gsi1pk(basket_id: str) -> str:
+    return f"{SUBSCRIBERS_GSI1_PREFIX}{basket_id}"
+
+
+def subscriber_gsi1sk(status: str, user_id: str) -> str:
+    return f"{status}{SEPARATOR}{user_id}"
+
+
+def subscriber_status_prefix(status: str) -> str:
+    return f"{status}{SEPARATOR}"

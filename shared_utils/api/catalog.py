@@ -24,6 +24,8 @@ STRATEGY_BROKER_ALLOCATOR = "strategy_broker_allocator"
 STRATEGY_TEMPLATES = "strategy_templates"
 EXECUTION_HISTORY = "execution_history"
 KILL_SWITCH = "kill_switch"
+MARKETPLACE = "marketplace"
+SUBSCRIPTIONS = "subscriptions"
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
@@ -53,6 +55,18 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/options/kill-switch", KILL_SWITCH),
     ApiRoute("GET", "/options/kill-switch", KILL_SWITCH),
     ApiRoute("DELETE", "/options/kill-switch", KILL_SWITCH),
+    # Marketplace: published baskets and subscriptions to them.
+    ApiRoute("GET", "/options/marketplace/listings", MARKETPLACE),
+    ApiRoute("GET", "/options/marketplace/listings/{basket_id}", MARKETPLACE),
+    ApiRoute("PUT", "/options/marketplace/listings/{basket_id}", MARKETPLACE),
+    ApiRoute("DELETE", "/options/marketplace/listings/{basket_id}", MARKETPLACE),
+    ApiRoute("GET", "/options/marketplace/listings/{basket_id}/statements", MARKETPLACE),
+    ApiRoute("POST", "/options/subscriptions", SUBSCRIPTIONS),
+    ApiRoute("GET", "/options/subscriptions", SUBSCRIPTIONS),
+    ApiRoute("GET", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
+    ApiRoute("PUT", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
+    ApiRoute("DELETE", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
+    ApiRoute("GET", "/options/subscriptions/{basket_id}/statement", SUBSCRIPTIONS),
 )
 
 

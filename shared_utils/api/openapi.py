@@ -44,7 +44,9 @@ def all_routers() -> tuple[Router, ...]:
         broker_accounts,
         executions,
         kill_switch,
+        marketplace,
         strategies,
+        subscriptions,
         templates,
     )
 
@@ -56,6 +58,8 @@ def all_routers() -> tuple[Router, ...]:
         allocations.router,
         executions.router,
         kill_switch.router,
+        marketplace.router,
+        subscriptions.router,
     )
 
 

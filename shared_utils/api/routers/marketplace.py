@@ -1,0 +1,136 @@
+"""Marketplace: browse published baskets (/options/marketplace/listings), read one with its
+strategies, and, for admins (Cognito group `Admins`), publish / unpublish their own baskets and
+read their subscribers' monthly fee statements."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from shared_utils.api import dependencies
+from shared_utils.api.errors import no_content, route_responses
+from shared_utils.api.identity import Caller, Identity
+from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
+from shared_utils.api.params import BasketId, ExpectedVersion
+from shared_utils.market.underlyings import Underlying
+from shared_utils.marketplace import wiring
+from shared_utils.marketplace.models import (
+    Category,
+    FeeStatement,
+    ListingDetail,
+    ListingPublish,
+    ListingView,
+    RiskLevel,
+)
+from shared_utils.marketplace.service import MarketplaceService
+from shared_utils.models.views import Page
+from shared_utils.settings import load_settings
+
+router = Router()
+TAGS = ["marketplace"]
+# The Cognito user-pool group of marketplace admins; the local platform's `--admin` token
+# carries `admin` (what `Identity.is_admin` checks), accepted too.
+ADMINS_GROUP = "Admins"
+
+MonthParam = Annotated[
+    str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Calendar month of the statement, YYYY-MM")
+]
+
+
+def is_marketplace_admin(caller: Identity) -> bool:
+    return ADMINS_GROUP in caller.groups or caller.is_admin
+
+
+def service() -> MarketplaceService:
+    return wiring.service(dependencies.dynamodb_client(), load_settings())
+
+
+@router.get(
+    "/options/marketplace/listings",
+    summary="Browse the marketplace",
+    description="Published baskets, most subscribers first; filters combine. A page may hold fewer "
+    "than `limit` listings while `next_token` is set.",
+    tags=TAGS,
+    operation_id="browseMarketplace",
+    responses=route_responses(HTTPStatus.OK),
+)
+def browse(
+    caller: Caller,
+    category: Annotated[Category | None, Query()] = None,
+    underlying: Annotated[Underlying | None, Query()] = None,
+    risk_level: Annotated[RiskLevel | None, Query()] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    next_token: NextToken = None,
+) -> Page[ListingView]:
+    return service().browse(
+        category=category,
+        underlying=underlying.value if underlying else None,
+        risk_level=risk_level,
+        limit=limit,
+        next_token=next_token,
+    )
+
+
+@router.get(
+    "/options/marketplace/listings/<basket_id>",
+    summary="A published basket with its strategies (read-only)",
+    description="Never shows the owner's broker accounts or allocations.",
+    tags=TAGS,
+    operation_id="getListing",
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
+)
+def get_listing(caller: Caller, basket_id: BasketId) -> ListingDetail:
+    return service().listing_detail(caller.user_id, basket_id)
+
+
+@router.put(
+    "/options/marketplace/listings/<basket_id>",
+    summary="Publish one of my baskets (admins)",
+    description="Publishes, edits the terms of, or re-publishes one of the caller's baskets. Only "
+    "the `Admins` group (403 otherwise). Once listed, `version` must be the listing's current one.",
+    tags=TAGS,
+    operation_id="publishListing",
+    responses=route_responses(
+        HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True
+    ),
+)
+def publish(caller: Caller, basket_id: BasketId, data: ListingPublish) -> ListingView:
+    return service().publish(caller.user_id, is_marketplace_admin(caller), basket_id, data)
+
+
+@router.delete(
+    "/options/marketplace/listings/<basket_id>",
+    summary="Unpublish one of my baskets (admins)",
+    description="No new subscriptions or entries; subscribers' open positions still exit on schedule.",
+    tags=TAGS,
+    operation_id="unpublishListing",
+    status_code=HTTPStatus.NO_CONTENT,
+    responses=route_responses(
+        HTTPStatus.NO_CONTENT, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
+def unpublish(caller: Caller, basket_id: BasketId, version: ExpectedVersion = None) -> Response[None]:
+    service().unpublish(caller.user_id, is_marketplace_admin(caller), basket_id, version)
+    return no_content()
+
+
+@router.get(
+    "/options/marketplace/listings/<basket_id>/statements",
+    summary="My listing's monthly fee statements, one per subscriber (owner only)",
+    description="Realised P&L and fees due per subscription; never a subscriber's broker accounts.",
+    tags=TAGS,
+    operation_id="listListingStatements",
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
+)
+def listing_statements(
+    caller: Caller,
+    basket_id: BasketId,
+    month: MonthParam,
+    limit: Limit = DEFAULT_LIMIT,
+    next_token: NextToken = None,
+) -> Page[FeeStatement]:
+    return service().listing_statements(caller.user_id, basket_id, month, limit, next_token)

@@ -1,0 +1,1 @@
+"""Admin marketplace: publish baskets, browse, subscribe with your own broker allocations."""
