@@ -1,38 +1,14 @@
 """RefreshMarketData handler: cache quotes of the instruments that matter this minute (300 s TTL)."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
-
 from shared_utils.events.catalog import DetailType
 from shared_utils.timer import wiring
-from shared_utils.timer.consumer import HandlerOutcome, accept, once_per_tick
 from shared_utils.timer.envelope import TimerEnvelope
-
-logger = Logger()
-metrics = Metrics()
-tracer = Tracer()
-
-DETAIL_TYPE = DetailType.REFRESH_MARKET_DATA
+from shared_utils.timer.handler import build_timer_handler
+from shared_utils.timer.market_data import RefreshReport
 
 
-def _work(envelope: TimerEnvelope) -> BaseModel:
+def _refresh(envelope: TimerEnvelope) -> RefreshReport:
     return wiring.refresh(envelope)
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.tick")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    parsed = accept(event, DETAIL_TYPE)
-    if isinstance(parsed, HandlerOutcome):
-        metrics.add_metric(name="RejectedTimerEvents", unit=MetricUnit.Count, value=1)
-        return parsed.model_dump(mode="json")
-    outcome = once_per_tick(DETAIL_TYPE, parsed.detail, _work, wiring.idempotency_store(), context)
-    metrics.add_metric(name="TimerEventsHandled", unit=MetricUnit.Count, value=1)
-    return outcome.model_dump(mode="json")
+handler = build_timer_handler(DetailType.REFRESH_MARKET_DATA, _refresh)

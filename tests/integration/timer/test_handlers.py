@@ -19,6 +19,7 @@ from shared_utils.models import BasketCreate, StrategyCreate
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
+from shared_utils.timer import handler as timer_handler
 from shared_utils.timer import wiring
 from shared_utils.timer.checks import DuplicateFinding
 from shared_utils.timer.market_data import QuoteCache
@@ -59,8 +60,7 @@ def strategy(name: str, entry: str, weekdays: list[str], underlying: str = "NIFT
 
 @pytest.fixture
 def platform(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    for module in HANDLERS:
-        monkeypatch.setattr(module.metrics.provider, "namespace", "OptionsPlatformTest")
+    monkeypatch.setattr(timer_handler.metrics.provider, "namespace", "OptionsPlatformTest")
     requester = RecordingRequester()
     monkeypatch.setattr(wiring, "execution_requester", lambda: requester)
     repo = DynamoTradingRepository.from_settings(
