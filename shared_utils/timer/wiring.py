@@ -129,9 +129,13 @@ def trigger(envelope: TimerEnvelope) -> TriggerReport:
 
 
 def execution_requester() -> ExecutionRequester:
+    """The owner's execution, then one per marketplace subscription of the strategy's basket."""
     from shared_utils.execution import wiring as execution
+    from shared_utils.marketplace import wiring as marketplace
 
-    return EngineExecutionRequester(execution.service(dynamodb_client(), load_settings(), Metrics()))
+    client, config, metrics = dynamodb_client(), load_settings(), Metrics()
+    owner = EngineExecutionRequester(execution.service(client, config, metrics))
+    return marketplace.fan_out(owner, client, config, metrics)
 
 
 def refresh(envelope: TimerEnvelope) -> RefreshReport:

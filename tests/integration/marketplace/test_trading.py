@@ -1,0 +1,234 @@
+"""Subscriptions trade: the schedule trigger runs a published strategy once more per ACTIVE
+subscription, on the subscriber's own accounts with the subscriber's lots, through the real
+engine on moto (paper brokers per account)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared_utils.clock import to_ist
+from shared_utils.execution.service import EngineExecutionRequester, ExecutionService
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.marketplace.models import ListingPublish, SubscriptionCreate, SubscriptionUpdate
+from shared_utils.marketplace.repository import DynamoMarketplaceRepository
+from shared_utils.marketplace.service import MarketplaceService
+from shared_utils.marketplace.trading import SubscribedStrategies, SubscriptionFanOut
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.strategy import StrategyUpdate
+from shared_utils.timer.plan import events_for
+from shared_utils.timer.schedule_view import RepositorySchedule
+from shared_utils.timer.triggers import DynamoTriggerClaims, ExecutionRequest, trigger_due_strategies
+from tests.integration.execution.conftest import condor_body, net_quantities
+from tests.unit.execution.builders import NOW
+
+CALENDAR = TradingCalendar.default()
+EXIT_TICK = NOW + timedelta(hours=5, minutes=40)  # 15:10 IST
+ADMIN = "admin-1"
+
+
+class Market:
+    """The platform of one test: the marketplace service, the fan-out and the timer trigger."""
+
+    def __init__(self, aws: dict[str, Any], platform: Any) -> None:
+        self.platform = platform
+        settings = aws["settings"]
+        self.repository = DynamoMarketplaceRepository(
+            aws["dynamodb"], settings.trading_table_name, platform.clock
+        )
+        self.service = MarketplaceService(
+            self.repository, platform.repository, platform.accounts, platform.store, platform.clock
+        )
+        self.claims = DynamoTriggerClaims(aws["dynamodb"], settings.trading_table_name)
+        self.fan_out = SubscriptionFanOut(
+            EngineExecutionRequester(platform.service),
+            self.repository,
+            platform.repository,
+            self.service_for,
+        )
+        self.strategy_id = platform.strategy(ADMIN, condor_body(), {"admin-paper": 1})
+        self.basket_id = platform._baskets[ADMIN]
+
+    def service_for(self, reader: SubscribedStrategies) -> ExecutionService:
+        p = self.platform
+        return ExecutionService(p.store, reader, lambda _user: p.brokers, p.market, CALENDAR, p.clock)
+
+    def publish(self) -> None:
+        terms = ListingPublish.model_validate(
+            {
+                "category": "INCOME",
+                "minimum_capital": 100000,
+                "risk_level": "MEDIUM",
+                "fee": {"monthly_fee": 500, "performance_fee_pct": 20},
+            }
+        )
+        self.service.publish(ADMIN, True, self.basket_id, terms)
+
+    def subscribe(self, user: str, lots: dict[str, tuple[str, int]]) -> None:
+        for account, (broker, _lots) in lots.items():
+            self.platform.accounts.put_account(
+                BrokerAccount(user_id=user, broker_account_id=account, broker=broker, paper=True)
+            )
+            self.platform.brokers.paper(account)
+        allocations = [{"broker_account_id": account, "lots": count} for account, (_b, count) in lots.items()]
+        self.service.subscribe(
+            user, SubscriptionCreate.model_validate({"basket_id": self.basket_id, "allocations": allocations})
+        )
+
+    def trigger(self, tick: datetime, phase: str = "morning") -> list[str]:
+        (event,) = [
+            e
+            for e in events_for(tick, phase, to_ist(tick).date())
+            if e.detail_type == "ScheduleStrategyTrigger"
+        ]
+        schedule = RepositorySchedule(self.platform.repository)
+        report = trigger_due_strategies(
+            event.envelope, schedule, schedule, CALENDAR, self.claims, self.fan_out
+        )
+        return report.requested
+
+    def held(self, account: str) -> dict[str, int]:
+        return net_quantities(self.platform.brokers.by_account[account])
+
+
+@pytest.fixture
+def market(aws: dict[str, Any], platform: Any) -> Market:
+    return Market(aws, platform)
+
+
+def test_a_due_published_strategy_trades_on_every_active_subscribers_own_accounts(market):
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 2), "t1-angel": ("ANGEL_ONE", 1)})
+    market.subscribe("trader-2", {"t2-finvasia": ("FINVASIA", 3)})
+
+    requested = market.trigger(NOW)
+
+    assert requested == [f"{ADMIN}/{market.strategy_id}/ENTRY@0400"]
+    admin = market.held("admin-paper")
+    assert len(admin) == 4
+    for account, lots in (("t1-zerodha", 2), ("t1-angel", 1), ("t2-finvasia", 3)):
+        held = market.held(account)
+        assert held.keys() == admin.keys(), account
+        assert {key: quantity // lots for key, quantity in held.items()} == admin, account
+    store = market.platform.store
+    trade_date = to_ist(NOW).date()
+    t1_orders = store.ledger_of_day("trader-1", trade_date, market.strategy_id)
+    assert {entry.broker_account_id for entry in t1_orders} == {"t1-zerodha", "t1-angel"}
+    assert {
+        entry.broker_account_id for entry in store.ledger_of_day("trader-2", trade_date, market.strategy_id)
+    } == {"t2-finvasia"}
+    assert {
+        entry.broker_account_id for entry in store.ledger_of_day(ADMIN, trade_date, market.strategy_id)
+    } == {"admin-paper"}
+
+
+def test_a_redelivered_request_places_no_second_order_for_any_subscriber(market):
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 2)})
+    market.trigger(NOW)
+    before = market.held("t1-zerodha")
+    request = ExecutionRequest(
+        user_id=ADMIN,
+        strategy_id=market.strategy_id,
+        basket_id=market.basket_id,
+        action="ENTRY",
+        scheduled_at=NOW,
+        trade_date=to_ist(NOW).date(),
+        strategy_version=1,
+        tick=NOW,
+    )
+
+    market.fan_out.request_execution(request)
+    market.fan_out.request_execution(request)
+
+    assert market.held("t1-zerodha") == before
+    orders = market.platform.store.ledger_of_day("trader-1", to_ist(NOW).date(), market.strategy_id)
+    assert len(orders) == 4
+
+
+def test_paused_and_unsubscribed_subscriptions_place_nothing(market):
+    market.publish()
+    market.subscribe("paused", {"p-zerodha": ("ZERODHA", 1)})
+    market.subscribe("gone", {"g-zerodha": ("ZERODHA", 1)})
+    market.subscribe("active", {"a-zerodha": ("ZERODHA", 1)})
+    market.service.update_subscription(
+        "paused", market.basket_id, SubscriptionUpdate(version=1, status="PAUSED")
+    )
+    market.service.unsubscribe("gone", market.basket_id, None)
+
+    market.trigger(NOW)
+
+    assert market.held("p-zerodha") == {}
+    assert market.held("g-zerodha") == {}
+    assert len(market.held("a-zerodha")) == 4
+
+
+def test_an_admin_edit_applies_to_subscribers_from_the_next_trigger(market):
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 1)})
+    current = market.platform.repository.get_strategy(ADMIN, market.strategy_id)
+    two_legs = [leg.model_dump(mode="json") for leg in current.legs[:2]]
+    market.platform.repository.update_strategy(
+        ADMIN,
+        market.strategy_id,
+        StrategyUpdate.model_validate({"version": current.version, "legs": two_legs}),
+    )
+
+    market.trigger(NOW)
+
+    assert len(market.held("t1-zerodha")) == 2
+
+
+def test_unpublishing_stops_new_entries_but_open_positions_exit_on_schedule_and_show_in_the_statement(
+    market,
+):
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 2)})
+    market.subscribe("late", {"l-zerodha": ("ZERODHA", 1)})
+    market.service.update_subscription(
+        "late", market.basket_id, SubscriptionUpdate(version=1, status="PAUSED")
+    )
+    market.trigger(NOW)
+    assert len(market.held("t1-zerodha")) == 4
+    market.service.unpublish(ADMIN, True, market.basket_id, None)
+    market.platform.levels["NIFTY"] = Decimal("26110")
+    market.platform.clock.set(EXIT_TICK)
+
+    market.trigger(EXIT_TICK, "afternoon")
+
+    assert market.held("t1-zerodha") == {}  # flat: every leg bought or sold back
+    assert all(p.net_quantity == 0 for p in market.platform.store.positions("trader-1", market.strategy_id))
+    assert market.held("l-zerodha") == {}
+    statement = market.service.subscriber_statement("trader-1", market.basket_id, "2026-11")
+    records, _ = market.platform.store.list_records(
+        "trader-1", NOW - timedelta(days=1), EXIT_TICK + timedelta(hours=1), strategy_id=market.strategy_id
+    )
+    exits = [record for record in records if record.action == "EXIT"]
+    assert len(exits) == 1 and statement.exits == 1 and exits[0].realised_pnl != 0
+    assert statement.realised_pnl == exits[0].realised_pnl
+    assert statement.monthly_fee == Decimal("500.00")
+    expected_performance = max(Decimal("0"), exits[0].realised_pnl) * Decimal("0.20")
+    assert statement.performance_fee == expected_performance.quantize(Decimal("0.01"))
+    assert statement.total_due == statement.monthly_fee + statement.performance_fee
+    # after unpublishing, nobody can start a new subscription, and the next entry trades for no one
+    market.platform.clock.set(NOW + timedelta(days=1))
+    market.trigger(NOW + timedelta(days=1))
+    orders = market.platform.store.ledger_of_day(
+        "trader-1", to_ist(NOW + timedelta(days=1)).date(), market.strategy_id
+    )
+    assert orders == []
+
+
+def test_the_timers_requester_fans_out_to_subscriptions(aws):
+    from shared_utils.timer import wiring
+
+    wiring.reset()
+    try:
+        requester = wiring.execution_requester()
+    finally:
+        wiring.reset()
+
+    assert isinstance(requester, SubscriptionFanOut)
