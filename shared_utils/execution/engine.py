@@ -177,9 +177,10 @@ class ExecutionEngine:
         return record
 
     def _entry_refusal(self, plan: ExecutionPlan) -> str | None:
-        if self._store.kill_switch(None).state is KillSwitchState.TRIGGERED:
+        user, everyone = self._store.kill_switches(plan.user_id)
+        if everyone.state is KillSwitchState.TRIGGERED:
             return "kill switch: trading is stopped for all users"
-        if self._store.kill_switch(plan.user_id).state is KillSwitchState.TRIGGERED:
+        if user.state is KillSwitchState.TRIGGERED:
             return "kill switch: trading is stopped for this user until it is re-armed"
         return None
 

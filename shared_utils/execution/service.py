@@ -75,12 +75,8 @@ class ExecutionService:
         )
 
     def enter(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord:
-        """Enter the strategy (or complete a previous attempt of the same day's entry)."""
-        stored = self._store.get_run(user_id, trade_date, strategy_id, "ENTRY")
-        if stored is not None:
-            detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
-            limits = {a.broker_account_id: a for a in detail.allocations.allocations}
-            return self._engine(user_id).run(stored, limits)
+        """Enter the strategy (or complete a previous attempt of the same day's entry: the engine
+        then places the plan the first attempt stored, whatever this one computed)."""
         detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
         allocations = detail.allocations.allocations
         plan = plan_entry(detail.strategy, allocations, trade_date, self._market, self._calendar, self._specs)

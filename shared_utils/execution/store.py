@@ -3,8 +3,8 @@ kill switches (key layout in `shared_utils.keys`, execution section).
 
 The ledger entry of an order is written with `attribute_not_exists` before its broker is called;
 every later change is conditional on the entry's `attempt`, so two processes can never both
-act on one order. A fill moves the ledger entry and the position in one transaction, so a
-position never counts a fill twice.
+act on one order. A fill is added to its position under a condition on the order key (the
+position keeps the set of keys it counted), so a position never counts a fill twice.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from shared_utils.execution.models import (
 from shared_utils.models.common import Action, Product
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.transactions import cancellations, error_code
+from shared_utils.repository.transactions import error_code
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
 if TYPE_CHECKING:
@@ -203,8 +203,8 @@ class ExecutionStore:
         strategy_id: str,
         opening: bool,
     ) -> LedgerEntry:
-        """Store the outcome of this attempt; a FILLED outcome moves the position in the same
-        transaction (a fill is counted once, whatever retries follow)."""
+        """Store the outcome of this attempt; a FILLED outcome first moves the position, once
+        per order key (a fill is counted once, whatever retries follow)."""
         ids = list(entry.broker_order_ids)
         if broker_order_id and broker_order_id not in ids:
             ids.append(broker_order_id)
@@ -233,28 +233,26 @@ class ExecutionStore:
             "ExpressionAttributeValues": values,
         }
         if status is LedgerStatus.FILLED and filled_quantity > 0 and average_price is not None:
+            # The position first, guarded by the order key: applying a fill twice is impossible,
+            # and a crash before the ledger update below is completed by the retry's reconcile.
             position = self._position_update(
                 order, user_id, strategy_id, filled_quantity, average_price, opening, now
             )
             try:
-                self._client.transact_write_items(TransactItems=[{"Update": update}, {"Update": position}])  # type: ignore[typeddict-item]
+                self._client.update_item(**position)
             except ClientError as error:
-                if cancellations(error) is not None:
-                    raise ConflictError(
-                        f"ledger entry {entry.order_key} moved on under another attempt"
-                    ) from error
-                raise
+                if error_code(error) != CONDITION_FAILED:
+                    raise
             if not opening:
                 self._close_if_flat(user_id, order.position_sk)
-        else:
-            try:
-                self._client.update_item(**update)
-            except ClientError as error:
-                if error_code(error) == CONDITION_FAILED:
-                    raise ConflictError(
-                        f"ledger entry {entry.order_key} moved on under another attempt"
-                    ) from error
-                raise
+        try:
+            self._client.update_item(**update)
+        except ClientError as error:
+            if error_code(error) == CONDITION_FAILED:
+                raise ConflictError(
+                    f"ledger entry {entry.order_key} moved on under another attempt"
+                ) from error
+            raise
         return entry.model_copy(
             update={
                 "status": status,
@@ -300,7 +298,9 @@ class ExecutionStore:
         signed = quantity if buying else -quantity
         value = price * quantity
         side = "buy" if buying else "sell"
-        expression += f" ADD net_quantity :signed, {side}_quantity :qty, {side}_value :value"
+        expression += f" ADD net_quantity :signed, {side}_quantity :qty, {side}_value :value, applied :key"
+        values[":key"] = {"SS": [order.order_key]}
+        values[":one_key"] = {"S": order.order_key}
         values[":signed"] = {"N": str(signed)}
         values[":qty"] = {"N": str(quantity)}
         values[":value"] = {"N": str(value)}
@@ -308,6 +308,7 @@ class ExecutionStore:
             "TableName": self._table,
             "Key": self._key(keys.user_pk(user_id), order.position_sk),
             "UpdateExpression": expression,
+            "ConditionExpression": "attribute_not_exists(applied) OR NOT contains(applied, :one_key)",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
@@ -555,6 +556,33 @@ class ExecutionStore:
         return KillSwitchView.model_validate(
             {k: v for k, v in data.items() if k in KillSwitchView.model_fields}
         )
+
+    def kill_switches(self, user_id: str) -> tuple[KillSwitchView, KillSwitchView]:
+        """The user's and the global switch in one request (checked before every entry)."""
+        wanted = {keys.user_pk(user_id): "USER", keys.GLOBAL_KILL_SWITCH_PK: "GLOBAL"}
+        response = self._client.batch_get_item(
+            RequestItems={
+                self._table: {
+                    "Keys": [self._key(pk, keys.KILL_SWITCH_SK) for pk in wanted],
+                    "ConsistentRead": True,
+                }
+            }
+        )
+        found: dict[str, KillSwitchView] = {}
+        for raw in response.get("Responses", {}).get(self._table, []):
+            data = deserialize(raw)
+            found[data["pk"]] = KillSwitchView.model_validate(
+                {k: v for k, v in data.items() if k in KillSwitchView.model_fields}
+            )
+        unprocessed: Any = response.get("UnprocessedKeys") or {}
+        for key in unprocessed.get(self._table, {}).get("Keys", []):
+            pk = key["pk"]["S"]
+            found[pk] = self.kill_switch(user_id if pk != keys.GLOBAL_KILL_SWITCH_PK else None)
+        user, everyone = (
+            found.get(pk, KillSwitchView(scope=scope, state=KillSwitchState.ARMED))
+            for pk, scope in wanted.items()
+        )
+        return user, everyone
 
     def set_kill_switch(self, user_id: str | None, view: KillSwitchView) -> None:
         pk = keys.user_pk(user_id) if user_id else keys.GLOBAL_KILL_SWITCH_PK

@@ -214,3 +214,48 @@ def test_an_unresolved_plan_is_recorded_as_not_entered_with_its_reason(engine, s
     assert record.status is ExecutionStatus.NOT_ENTERED
     listed, _ = store.list_records("user-a", record.started_at - timedelta(hours=1), record.started_at)
     assert listed[0].reason is not None and "no market data" in listed[0].reason
+
+
+class CrashOnceBeforeLedgerFill:
+    """The process dies right after a fill reached the position, before the ledger said FILLED."""
+
+    def __init__(self, client):
+        self._client = client
+        self.crashed = False
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs):
+        values = kwargs.get("ExpressionAttributeValues", {})
+        is_ledger_fill = kwargs["Key"]["sk"]["S"].startswith("ORDER#") and {"S": "FILLED"} in [
+            v for k, v in values.items() if k.startswith(":v")
+        ]
+        if is_ledger_fill and not self.crashed:
+            self.crashed = True
+            raise RuntimeError("process killed")
+        return self._client.update_item(**kwargs)
+
+
+def test_a_crash_between_position_and_ledger_is_completed_once_by_the_retry(aws, brokers, clock, sim):
+    from shared_utils.execution.engine import ExecutionEngine
+    from shared_utils.execution.store import ExecutionStore
+    from tests.integration.execution.conftest import SerializedClient
+
+    crashing = CrashOnceBeforeLedgerFill(SerializedClient(aws["dynamodb"]))
+    store = ExecutionStore(crashing, aws["settings"].history_table_name)
+    engine = ExecutionEngine(store, brokers, clock)
+    paper = brokers.paper("acct-1")
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, sim, CALENDAR)
+
+    first = engine.run(plan)
+    assert crashing.crashed and first.status is ExecutionStatus.FAILED
+    assert store.get_ledger("user-a", plan.orders[0].order_key).status is LedgerStatus.PENDING
+
+    clock.advance(timedelta(minutes=2))  # past the lease of the dead process
+    retry = engine.run(plan)
+
+    assert retry.status is ExecutionStatus.COMPLETE
+    assert net_quantities(paper) == expected_net(plan, "acct-1")
+    positions = {p.leg_no: p.net_quantity for p in store.positions("user-a", "strat-1")}
+    assert positions == {1: -65, 2: 65, 3: -65, 4: 65}

@@ -1,0 +1,230 @@
+"""Plan and place (paper) N due strategies x 4 legs x 2 brokers against moto DynamoDB.
+
+Each strategy is an iron condor (4 legs) allocated to two paper broker accounts; every strategy
+is handed to the timer's `ExecutionRequester` exactly as the schedule trigger does, so the run
+includes reading the strategy and its allocations, planning (expiry, strikes on a Black-Scholes
+chain, lots, slices), the ledger writes before each order, fills, positions and the history
+record. DynamoDB requests are counted with a botocore `before-call` hook during the timed run
+only (seeding excluded). moto runs in process, so times are CPU-bound Python + moto, not
+network latency; a serializing lock guards moto (not thread-safe) from the broker threads.
+
+    .venv/bin/python bench/execution.py [--strategies 1000] [--users 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+REGION = "ap-south-1"
+PREFIX = "ql-algo-trading-bench"
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_SERVICE_NAME": "execution-bench",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # Wednesday 09:30 IST
+TRADE_DATE = date(2026, 11, 25)
+
+
+class SerializedClient:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--strategies", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=100)
+    args = parser.parse_args()
+    logging.disable(logging.INFO)
+
+    import boto3
+    from moto import mock_aws
+
+    from shared_utils.brokers.paper import PaperBroker
+    from shared_utils.brokers.port import Broker
+    from shared_utils.clock import FixedClock
+    from shared_utils.execution.market import SimulatedOptionMarket
+    from shared_utils.execution.service import EngineExecutionRequester, ExecutionService
+    from shared_utils.execution.store import ExecutionStore
+    from shared_utils.keys import ScheduleKind
+    from shared_utils.market.calendar import TradingCalendar
+    from shared_utils.models.allocation import BrokerAllocation, allocation_id_for
+    from shared_utils.models.broker_account import BrokerAccount
+    from shared_utils.models.common import AllocationScope
+    from shared_utils.models.items import AllocationItem, StrategyItem
+    from shared_utils.models.strategy import Strategy, StrategyCreate
+    from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
+    from shared_utils.repository.trading import DynamoTradingRepository
+    from shared_utils.tables import ALL_TABLES, BROKER_ACCOUNTS, EXECUTION_HISTORY, TRADING_CONFIGURATIONS
+    from shared_utils.timer.triggers import ExecutionRequest
+
+    legs = [("SELL", "CE", 2), ("BUY", "CE", 6), ("SELL", "PE", -2), ("BUY", "PE", -6)]
+    body = {
+        "name": "Iron condor",
+        "underlying": "NIFTY",
+        "legs": [
+            {
+                "action": action,
+                "option_type": kind,
+                "strike": {"method": "ATM_OFFSET", "steps": steps},
+                "expiry": "CURRENT_WEEKLY",
+            }
+            for action, kind, steps in legs
+        ],
+        "entry": {"time": "09:30", "weekdays": ["WED"]},
+        "exit": {"time": "15:10"},
+    }
+
+    with mock_aws():
+        raw = boto3.client("dynamodb", region_name=REGION)
+        for definition in ALL_TABLES:
+            raw.create_table(**definition.create_table_kwargs(definition.name(PREFIX)))
+        client = SerializedClient(raw)
+        clock = FixedClock(NOW)
+        accounts = DynamoBrokerAccounts(raw, BROKER_ACCOUNTS.name(PREFIX))
+        trading_table = TRADING_CONFIGURATIONS.name(PREFIX)
+        market = SimulatedOptionMarket({"NIFTY": Decimal("26010")}.get, clock)
+        paper: dict[str, Broker] = {}
+
+        class Brokers:
+            def broker_for(self, broker_account_id: str, broker: str) -> Broker:
+                return paper[broker_account_id]
+
+        seeded = time.perf_counter()
+        requests: list[ExecutionRequest] = []
+        per_user = -(-args.strategies // args.users)
+        for index in range(args.strategies):
+            user = f"user-{index // per_user:04d}"
+            if index % per_user == 0:
+                for n in (1, 2):
+                    account = f"{user}-acct{n}"
+                    accounts.put_account(
+                        BrokerAccount(user_id=user, broker_account_id=account, broker="PAPER", paper=True)
+                    )
+                    paper[account] = PaperBroker(market.price, clock, account_id=account)
+            # Seeded as stored items (put_item): moto copies the whole table on every
+            # transaction, which would make seeding quadratic; the timed run reads them back
+            # through the repository exactly as in production.
+            basket = f"basket-{index:05d}"
+            strategy = StrategyCreate.model_validate(body)
+            stored = Strategy(
+                strategy_id=f"strategy-{index:05d}",
+                user_id=user,
+                basket_id=basket,
+                allocation_count=2,
+                version=1,
+                created_at=NOW,
+                updated_at=NOW,
+                **dict(strategy),
+            )
+            raw.put_item(TableName=trading_table, Item=StrategyItem.from_domain(stored).to_dynamo())
+            for n, lots in ((1, 1 + index % 3), (2, 2)):
+                account = f"{user}-acct{n}"
+                allocation = BrokerAllocation(
+                    allocation_id=allocation_id_for(stored.strategy_id, account),
+                    user_id=user,
+                    scope=AllocationScope.STRATEGY,
+                    scope_id=stored.strategy_id,
+                    basket_id=basket,
+                    broker_account_id=account,
+                    broker="PAPER",
+                    lots=lots,
+                    version=1,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+                raw.put_item(TableName=trading_table, Item=AllocationItem.from_domain(allocation).to_dynamo())
+            requests.append(
+                ExecutionRequest(
+                    user_id=user,
+                    strategy_id=stored.strategy_id,
+                    basket_id=basket,
+                    action=ScheduleKind.ENTRY,
+                    scheduled_at=NOW,
+                    trade_date=TRADE_DATE,
+                    strategy_version=stored.version,
+                    tick=NOW,
+                )
+            )
+        seed_seconds = time.perf_counter() - seeded
+
+        calls: Counter[str] = Counter()
+
+        def count(event_name: str, **_kwargs: Any) -> None:
+            calls[event_name.rsplit(".", 1)[-1]] += 1
+
+        raw.meta.events.register("before-call.dynamodb", count)
+        store = ExecutionStore(client, EXECUTION_HISTORY.name(PREFIX))
+        timed_repository = DynamoTradingRepository(
+            client, TRADING_CONFIGURATIONS.name(PREFIX), clock, broker_accounts=accounts
+        )
+        service = ExecutionService(
+            store, timed_repository, lambda _user: Brokers(), market, TradingCalendar.default(), clock
+        )
+        requester = EngineExecutionRequester(service)
+
+        started = time.perf_counter()
+        for request in requests:
+            requester.request_execution(request)
+        wall = time.perf_counter() - started
+        raw.meta.events.unregister("before-call.dynamodb", count)
+
+        orders = sum(
+            len(store.ledger_of_run(r.user_id, TRADE_DATE, r.strategy_id, "ENTRY")) for r in requests
+        )
+        filled = sum(
+            1
+            for r in requests
+            for entry in store.ledger_of_run(r.user_id, TRADE_DATE, r.strategy_id, "ENTRY")
+            if entry.status.value == "FILLED"
+        )
+        counted = sum(calls.values())
+        print(
+            f"strategies={args.strategies} legs=4 brokers=2 users={args.users} "
+            f"(seeding {seed_seconds:.1f} s, not timed)"
+        )
+        print(f"orders placed={orders} filled={filled}")
+        print(
+            f"wall time={wall:.2f} s  orders/s={orders / wall:.1f}  strategies/s={args.strategies / wall:.1f}"
+        )
+        print(f"DynamoDB requests per strategy={counted / args.strategies:.1f} (total {counted})")
+        print(
+            "by operation: "
+            + ", ".join(f"{name}={n / args.strategies:.1f}" for name, n in sorted(calls.items()))
+        )
+
+
+if __name__ == "__main__":
+    main()
