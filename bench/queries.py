@@ -192,6 +192,61 @@ def single_item_rows(body: StrategyCreate) -> list[tuple[str, int, str]]:
     return rows
 
 
+def subscription_rows(counts: list[int]) -> list[tuple[Any, ...]]:
+    """Marketplace fan-out discovery: a due published strategy's ACTIVE subscriptions, read
+    through the basket-to-subscriptions index while another basket holds 1,000 subscribers and
+    every basket has paused and ended subscriptions too."""
+    from shared_utils.marketplace.models import (
+        FeeModel,
+        Subscription,
+        SubscriptionAllocation,
+        SubscriptionItem,
+        SubscriptionStatus,
+    )
+    from shared_utils.marketplace.repository import DynamoMarketplaceRepository
+    from shared_utils.marketplace.trading import ENTRY_STATUSES, EXIT_STATUSES
+
+    client = boto3.client("dynamodb", region_name=REGION)
+    settings = settings_for("bench-subscriptions", 1)
+    create_tables(client, "bench-subscriptions")
+    repo = DynamoMarketplaceRepository(client, settings.trading_table_name, FixedClock(NOW))
+    allocations = [
+        SubscriptionAllocation(broker_account_id=f"acct-{n}", broker="ZERODHA", lots=n) for n in (1, 2)
+    ]
+
+    def load(basket: str, first: int, last: int) -> None:
+        statuses = [SubscriptionStatus.ACTIVE] * 8 + [SubscriptionStatus.PAUSED, SubscriptionStatus.ENDED]
+        items = [
+            SubscriptionItem.from_domain(
+                Subscription(
+                    user_id=f"sub-{n:06d}", basket_id=basket, owner_id="admin", status=statuses[n % 10],
+                    allocations=allocations, fee=FeeModel(), version=1, subscribed_at=NOW, updated_at=NOW,
+                ),
+                "Bench basket",
+            ).to_dynamo()
+            for n in range(first, last)
+        ]  # fmt: skip
+        for start in range(0, len(items), 25):
+            requests: dict[str, Any] = {
+                settings.trading_table_name: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
+            while requests:
+                requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+
+    load("basket-other", 900_000, 901_000)
+    counter = RequestCounter(client)
+    rows: list[tuple[Any, ...]] = []
+    loaded = 0
+    for count in counts:
+        load("basket-bench", loaded, count)
+        loaded = count
+        for label, statuses in (("entry: ACTIVE", ENTRY_STATUSES), ("exit: every status", EXIT_STATUSES)):
+            counter.count = 0
+            found = sum(len(page) for page in repo.subscriptions_of_basket("basket-bench", statuses))
+            rows.append((count, label, found, counter.count))
+    return rows
+
+
 def table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     cells = [headers, *[tuple(str(cell) for cell in row) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
@@ -207,6 +262,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--users", type=int, nargs="+", default=[10, 1_000, 10_000])
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[10, 1_000, 10_000])
     args = parser.parse_args()
     body = StrategyCreate.model_validate(
         {
@@ -221,11 +277,15 @@ def main() -> None:
     with mock_aws():
         due = due_rows(sorted(args.users), args.shards, body)
         single = single_item_rows(body)
+        subscriptions = subscription_rows(sorted(args.subscribers))
     print("Due executions in a 5-minute window (Tuesday; one strategy per user):")
     print(table(("users", "shards", "window (IST)", "due", "requests"), due))
     print()
     print("Single reads:")
     print(table(("pattern", "requests", "returned"), single))
+    print()
+    print("Subscriptions of one due published basket (marketplace fan-out discovery):")
+    print(table(("subscriptions of the basket", "statuses read", "found", "requests"), subscriptions))
     print(f"\nbench wall time {time.perf_counter() - began:.1f} s")
 
 
