@@ -239,3 +239,15 @@ def subscriber_gsi1sk(status: str, user_id: str) -> str:
 
 def subscriber_status_prefix(status: str) -> str:
     return f"{status}{SEPARATOR}"
+
+
+RETRY_GSI1_PREFIX = "RETRY#"
+
+
+def retry_gsi1pk(trade_date: date) -> str:
+    """Runs of `trade_date` left incomplete by a retryable failure (sparse, on the run item)."""
+    return f"{RETRY_GSI1_PREFIX}{trade_date.isoformat()}"
+
+
+def retry_gsi1sk(user_id: str, strategy_id: str, run_name: str) -> str:
+    return SEPARATOR.join((user_id, strategy_id, run_name))

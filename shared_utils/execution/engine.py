@@ -48,6 +48,8 @@ from shared_utils.models.allocation import AllocationLimits
 logger = Logger(child=True)
 
 PENDING_LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 10
+_RETRYABLE = (LedgerStatus.PENDING, LedgerStatus.PLACED, LedgerStatus.UNKNOWN, LedgerStatus.NOT_SENT, None)
 NOT_ATTEMPTED = "not attempted: an earlier order of this broker account did not fill"
 
 
@@ -114,6 +116,8 @@ class ExecutionEngine:
         if refusal is not None:
             record = record.model_copy(update={"reason": refusal})
             self._store.put_record(record, record_sk)
+            if attempts > 1:
+                self._store.mark_retry(plan, False)
             self._metric("ExecutionsNotEntered")
             logger.info("Execution not entered", extra={"strategy_id": plan.strategy_id, "reason": refusal})
             return record
@@ -164,6 +168,9 @@ class ExecutionEngine:
             }
         )
         self._store.put_record(record, record_sk)
+        retry = _retryable(brokers) and attempts < MAX_ATTEMPTS
+        if retry or attempts > 1:
+            self._store.mark_retry(plan, retry)
         self._metric(f"Executions{status.value.title()}")
         logger.info(
             "Execution done",
@@ -466,6 +473,16 @@ def _not_attempted(order: PlannedOrder, reason: str) -> OrderOutcome:
         quantity=order.quantity,
         status=None,
         reason=reason,
+    )
+
+
+def _retryable(brokers: Sequence[BrokerOutcome]) -> bool:
+    """Is anything missing that a later attempt can still complete (not blocked, not rejected)?"""
+    return any(
+        order.status in _RETRYABLE
+        for broker in brokers
+        if broker.status is not BrokerStatus.BLOCKED
+        for order in broker.orders
     )
 
 

@@ -6,6 +6,7 @@ strategy MTM stop-loss and target (rupees, realised + unrealised across brokers)
 stop-loss (once MTM reached `activate_at`, exit when it falls `trail_by` from the day's peak);
 then per-leg stop-losses (% or points against the leg's average entry price), which close that
 leg only. Exits go through the engine, so a tick delivered twice closes nothing twice.
+Each check first retries the day's runs a broker failure left incomplete (listed as RETRY_...).
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class PositionStopLossMonitor:
         self._square_off_before = square_off_before
 
     def check(self, tick: datetime, trade_date: date) -> StopLossReport:
+        resumed = [
+            f"{r.user_id}/{r.strategy_id}/RETRY_{r.run_name}:{r.status.value}"
+            for r in self._service.resume_incomplete(trade_date)
+        ]
         groups: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
         for position in self._store.open_positions():
             price = self._prices.price(position.instrument)
@@ -87,7 +92,7 @@ class PositionStopLossMonitor:
                 self._store.mark(position, price, tick)
                 position = revalue(position, price)
             groups[(position.user_id, position.strategy_id)].append(position)
-        requested: list[str] = []
+        requested: list[str] = list(resumed)
         checked = 0
         for (user_id, strategy_id), positions in sorted(groups.items()):
             checked += len(positions)

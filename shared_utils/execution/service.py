@@ -103,6 +103,23 @@ class ExecutionService:
             )
         return self._engine(user_id).run(stored)
 
+    def resume_incomplete(self, trade_date: date) -> list[ExecutionRecord]:
+        """Retry every run of the day a retryable failure left incomplete (broker down, timeout,
+        order still open): each completes only what is missing, with the plan it stored."""
+        records: list[ExecutionRecord] = []
+        for user_id, strategy_id, run_name in self._store.runs_to_retry(trade_date):
+            try:
+                if run_name == "ENTRY":
+                    records.append(self.enter(user_id, strategy_id, trade_date))
+                else:
+                    leg_no = int(run_name.removeprefix("LEGSL")) if run_name.startswith("LEGSL") else None
+                    records.append(
+                        self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_no)
+                    )
+            except NotFoundError:
+                logger.warning("Strategy gone before its retry", extra={"strategy_id": strategy_id})
+        return records
+
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
         """The strategy's scheduled exit: on the day, or N trading days before each position's expiry."""
         strategy = self._strategies.get_strategy(user_id, strategy_id)

@@ -410,6 +410,45 @@ class ExecutionStore:
         stored = deserialize(response["Attributes"])
         return ExecutionPlan.model_validate_json(stored["plan"]), stored["record_sk"], int(stored["attempts"])
 
+    def mark_retry(self, plan: ExecutionPlan, pending: bool) -> None:
+        """List the run for the retry sweep (or take it off the list)."""
+        key = self._key(
+            keys.user_pk(plan.user_id), keys.run_sk(plan.trade_date, plan.strategy_id, plan.run_name)
+        )
+        if pending:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET gsi1pk = :pk, gsi1sk = :sk",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.retry_gsi1pk(plan.trade_date)},
+                    ":sk": {"S": keys.retry_gsi1sk(plan.user_id, plan.strategy_id, plan.run_name)},
+                },
+            )
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                ConditionExpression="attribute_exists(gsi1pk)",
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITION_FAILED:
+                raise
+
+    def runs_to_retry(self, trade_date: date) -> list[tuple[str, str, str]]:
+        """(user_id, strategy_id, run_name) of every run of the day waiting for a retry."""
+        found: list[tuple[str, str, str]] = []
+        for raw in self._query_all(
+            IndexName=EXECUTIONS_BY_STRATEGY,
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.retry_gsi1pk(trade_date)}},
+        ):
+            user_id, strategy_id, run_name = raw["gsi1sk"]["S"].split(keys.SEPARATOR)
+            found.append((user_id, strategy_id, run_name))
+        return found
+
     def get_run(
         self, user_id: str, trade_date: date, strategy_id: str, run_name: str
     ) -> ExecutionPlan | None:

@@ -246,3 +246,28 @@ def test_the_duplicate_scanner_flags_an_order_outside_the_plan(platform):
 
     assert [f.idempotency_key for f in findings] == [stray.order_key]
     assert findings[0].order_ids == ["PAPER-X"]
+
+
+def test_the_minute_check_retries_a_run_a_broker_outage_left_incomplete(platform):
+    from tests.integration.execution.conftest import DownBroker
+
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 2})
+    healthy = platform.brokers.by_account["acct-1"]
+    down = DownBroker()
+    platform.brokers.by_account["acct-2"] = down
+    first = platform.service.enter("user-a", sid, TRADE_DATE)
+    assert first.status is ExecutionStatus.PARTIAL
+    assert platform.store.runs_to_retry(TRADE_DATE) == [("user-a", sid, "ENTRY")]
+
+    still_down = monitor(platform).check(platform.clock.now(), TRADE_DATE)
+    assert still_down.exits_requested == [f"user-a/{sid}/RETRY_ENTRY:PARTIAL"]
+
+    down.inner = platform.brokers.paper("acct-2-back")
+    platform.brokers.by_account["acct-2"] = down
+    down.up = True
+    report = monitor(platform).check(platform.clock.now(), TRADE_DATE)
+
+    assert report.exits_requested == [f"user-a/{sid}/RETRY_ENTRY:COMPLETE"]
+    assert platform.store.runs_to_retry(TRADE_DATE) == []
+    assert net_quantities(down.inner) == {k: v * 2 for k, v in net_quantities(healthy).items()}
+    assert len(platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")) == 8
