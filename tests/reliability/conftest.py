@@ -27,6 +27,7 @@ from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import ALL_TABLES
 from tests.conftest import TEST_PREFIX, TEST_REGION
 from tests.integration.api.conftest import api, build_world, seed_broker_account  # noqa: F401
+from tests.reliability.timer_harness import order_log, trading_day  # noqa: F401
 
 
 class MotoServer:
