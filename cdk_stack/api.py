@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_stack.config import EnvironmentConfig
+from cdk_stack.config import ConfigError, EnvironmentConfig
 from cdk_stack.data import DataTables, TableHandle, log_retention, removal_policy
 from cdk_stack.functions import FunctionFactory, grant_table
 from shared_utils.tables import resource_prefix
@@ -44,17 +44,29 @@ class Route(Protocol):
     def module(self) -> str: ...
 
 
-# Tables a handler module touches. "routes": read/write when the module serves any mutating
-# method, read-only when it only serves GET; "read": always read-only. Unlisted modules work on
-# the trading-configurations table only.
+# Tables each handler module touches. "routes": read/write when the module serves any mutating
+# method, read-only when it only serves GET; "read": always read-only. Every module of the
+# catalog needs an entry (there is no default): a new module's access is decided, not guessed.
 AccessMode = Literal["routes", "read"]
 API_ACCESS: dict[str, dict[str, AccessMode]] = {
     "broker_accounts": {"broker_accounts": "routes"},
+    "basket_manager": {"trading": "routes"},
+    "strategy_manager": {"trading": "routes"},
+    # Allocations name a broker account of the caller, checked against the accounts table.
     "strategy_broker_allocator": {"trading": "routes", "broker_accounts": "read"},
-    "execution_history": {"history": "read"},
     "strategy_templates": {},  # static data shipped with the code
+    # Entry/exit records and positions, both from the stored records (`ExecutionStore`).
+    "execution_history": {"history": "read"},
+    # Squares off open positions and keeps its own state (order ledger, records and switch state in
+    # history), pauses the caller's strategies (configurations, which also cache the quotes paper
+    # fills use) and reads the caller's accounts to reach each broker.
+    "kill_switch": {"history": "routes", "trading": "routes", "broker_accounts": "read"},
+    # Listings live in the configurations table; owners' fee statements read execution records.
+    "marketplace": {"trading": "routes", "history": "read"},
+    # Subscriptions too, allocated to the subscriber's own (checked) broker accounts; the
+    # subscriber's monthly statement reads execution records.
+    "subscriptions": {"trading": "routes", "broker_accounts": "read", "history": "read"},
 }
-DEFAULT_ACCESS: dict[str, AccessMode] = {"trading": "routes"}
 
 
 def path_parameters(path: str) -> list[str]:
@@ -143,7 +155,7 @@ class RestApi(Construct):
         for module, module_routes in by_module.items():
             function = factory.create(self, module, description=f"API: {_summary(module_routes)}")
             mutating = any(route.method.upper() not in READ_METHODS for route in module_routes)
-            for table_key, mode in API_ACCESS.get(module, DEFAULT_ACCESS).items():
+            for table_key, mode in _access(module, module_routes).items():
                 grant_table(function, tables[table_key], write=mode == "routes" and mutating)
             if mutating:
                 # Powertools Idempotency keeps create requests retried by clients single.
@@ -196,6 +208,16 @@ class RestApi(Construct):
             self.api.add_gateway_response(
                 f"Cors{response_type.response_type}", type=response_type, response_headers=headers
             )
+
+
+def _access(module: str, routes: Sequence[Route]) -> dict[str, AccessMode]:
+    """The module's table access from `API_ACCESS`; a module without an entry stops synthesis."""
+    if module not in API_ACCESS:
+        raise ConfigError(
+            f"API module {module!r} ({_summary(routes)}) has no entry in API_ACCESS "
+            "(cdk_stack/api.py): add the tables it reads and writes"
+        )
+    return API_ACCESS[module]
 
 
 def _summary(routes: Sequence[Route]) -> str:

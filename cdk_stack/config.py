@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENVIRONMENTS_FILE = Path(__file__).resolve().parent / "environments.json"
 
@@ -60,6 +60,37 @@ class AuthStackExports(_Strict):
     api_gateway_id: str = Field(min_length=1)
 
 
+class BrokerEgressVpc(_Strict):
+    """Where broker-calling functions run: outside any VPC, or behind NAT gateways with Elastic IPs.
+
+    SEBI's retail-algo rules require API orders from a static IP registered with the broker, and
+    the NAT gateways' Elastic IPs are those addresses. `eip_allocation_ids` takes addresses
+    allocated outside the stack (already registered), so replacing the stack keeps them.
+    """
+
+    enabled: bool
+    cidr: str = Field(default="10.40.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")
+    max_azs: int = Field(default=2, ge=1, le=3)
+    nat_gateways: int = Field(default=1, ge=1, le=3)
+    eip_allocation_ids: tuple[str, ...] = ()
+
+    @field_validator("eip_allocation_ids")
+    @classmethod
+    def _allocation_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for allocation_id in value:
+            if not re.fullmatch(r"eipalloc-[0-9a-f]{8,17}", allocation_id):
+                raise ValueError(f"{allocation_id!r} is not an Elastic IP allocation id (eipalloc-...)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BrokerEgressVpc:
+        if self.nat_gateways > self.max_azs:
+            raise ValueError("nat_gateways cannot exceed max_azs (one NAT gateway per zone at most)")
+        if self.eip_allocation_ids and len(self.eip_allocation_ids) != self.nat_gateways:
+            raise ValueError("eip_allocation_ids needs exactly one allocation id per NAT gateway")
+        return self
+
+
 class EnvironmentConfig(_Strict):
     name: str
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -73,6 +104,7 @@ class EnvironmentConfig(_Strict):
     schedule_shards: int = Field(ge=1, le=100)
     timer_window: TimerWindow
     auth_stack_exports: AuthStackExports | None
+    broker_egress_vpc: BrokerEgressVpc
 
     @field_validator("log_retention_days")
     @classmethod

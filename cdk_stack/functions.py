@@ -4,7 +4,9 @@ Each function gets its own role (no shared role, no managed policy), its own log
 environment's retention, X-Ray tracing, the Powertools variables, and the run-time settings
 produced by `RuntimeSettings.as_environment()` — the same model the handlers validate at cold
 start, so a variable name cannot differ between the stack and the code. Callers add
-least-privilege `grant_*` calls next to the function they create.
+least-privilege `grant_*` calls next to the function they create. Functions of the modules in
+`brokers.BROKER_CALLING_MODULES` also get their broker-secret prefix and grant here, and run in the
+broker egress VPC when the environment enables it, so no broker caller can be built without them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_stack.brokers import BrokerAccess, calls_brokers
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, log_retention, removal_policy
 from shared_utils.settings import RuntimeSettings
@@ -29,6 +32,15 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 SERVICE_NAME = "options-trading"
 METRICS_NAMESPACE = "OptionsTrading"
+XRAY_WILDCARD_REASON = (
+    "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
+    "support no resource-level permissions, so the statement CDK adds must use '*'."
+)
+ENI_WILDCARD_REASON = (
+    " In the broker egress VPC, Lambda manages the function's network interfaces with "
+    "ec2:CreateNetworkInterface, ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets, "
+    "ec2:DeleteNetworkInterface, ec2:Assign/UnassignPrivateIpAddresses, which AWS documents on '*'."
+)
 
 
 def handler_path(module: str) -> str:
@@ -47,10 +59,12 @@ class FunctionFactory(Construct):
         settings: RuntimeSettings,
         app_asset: Path,
         layer_asset: Path,
+        brokers: BrokerAccess,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self._settings = settings
+        self._brokers = brokers
         self._code = lambda_.Code.from_asset(str(app_asset))
         self.layer = lambda_.LayerVersion(
             self,
@@ -80,6 +94,10 @@ class FunctionFactory(Construct):
         """
         if module in self.functions:
             raise ValueError(f"function for module {module!r} already exists")
+        broker_caller = calls_brokers(module)
+        if broker_caller:
+            settings = {**(settings or {}), "broker_secret_prefix": self._brokers.secret_prefix}
+        in_vpc = broker_caller and self._brokers.egress is not None
         construct_id = "".join(part.capitalize() for part in module.split("_"))
         function_name = f"{resource_prefix(self._config.name)}-{module.replace('_', '-')}"
         role = iam.Role(
@@ -117,7 +135,10 @@ class FunctionFactory(Construct):
                 "POWERTOOLS_LOG_LEVEL": self._config.log_level,
                 **self._settings.model_copy(update=settings or {}).as_environment(),
             },
+            **(self._brokers.function_options() if broker_caller else {}),
         )
+        if broker_caller:
+            self._brokers.grant(function)
         Validations.of(function).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-L1",
@@ -129,8 +150,7 @@ class FunctionFactory(Construct):
         Validations.of(role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
-                "support no resource-level permissions, so the statement CDK adds must use '*'.",
+                reason=XRAY_WILDCARD_REASON + (ENI_WILDCARD_REASON if in_vpc else ""),
             )
         )
         self.functions[module] = function

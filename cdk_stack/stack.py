@@ -10,6 +10,7 @@ from constructs import Construct
 
 from cdk_stack.api import RestApi, Route
 from cdk_stack.auth import Auth
+from cdk_stack.brokers import BrokerAccess
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import DataTables
 from cdk_stack.events import TimerEvents, event_bus_name
@@ -40,10 +41,12 @@ class OptionsTradingStack(Stack):
             name,
             stack_name=name,
             env=Environment(account=config.account, region=config.region),
-            description=f"Options strategy platform ({config.name}): API, timer, event handlers, tables",
+            description=f"Options strategy platform ({config.name}): API, timer, event handlers, "
+            "tables, broker access",
         )
         auth = Auth(self, "Auth", config=config)
         data = DataTables(self, "Data", config=config)
+        self.brokers = BrokerAccess(self, "Brokers", config=config)
         settings = RuntimeSettings(
             environment=config.name,
             trading_table_name=data.trading.table.table_name,
@@ -60,6 +63,7 @@ class OptionsTradingStack(Stack):
             settings=settings,
             app_asset=app_asset,
             layer_asset=layer_asset,
+            brokers=self.brokers,
         )
         self.events = TimerEvents(
             self,

@@ -1,5 +1,5 @@
-"""Synthesizes each configuration once per session: the CLI for dev (standalone auth) and
-`build_app` for production with the auth stack's exports (cross-stack mode)."""
+"""Synthesizes each environment once per session: the CLI for dev (standalone auth, no egress VPC),
+`build_app` for production with the auth stack's exports (cross-stack mode) and for staging."""
 
 from __future__ import annotations
 
@@ -94,7 +94,16 @@ def cross_stack(built_assets: None, tmp_path_factory: pytest.TempPathFactory) ->
     return _load(config, outdir)
 
 
-@pytest.fixture(scope="session", params=["standalone", "cross_stack"])
+@pytest.fixture(scope="session")
+def staging(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk-staging")
+    config = load_environment("staging")
+    app, _ = build_app(config, outdir=str(outdir), context=_cli_context("staging"))
+    app.synth()
+    return _load(config, outdir)
+
+
+@pytest.fixture(scope="session", params=["standalone", "cross_stack", "staging"])
 def synthesized(request: pytest.FixtureRequest) -> Synthesized:
-    """Each configuration in turn, for properties that must hold in both modes."""
+    """Each environment in turn, for properties that must hold in every one of them."""
     return request.getfixturevalue(request.param)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cdk_stack.api import path_parameters
-from cdk_stack.application import default_routes
+from cdk_stack.api import API_ACCESS, path_parameters
+from cdk_stack.application import build_app, default_routes
+from cdk_stack.config import ConfigError, load_environment
+from shared_utils.api.catalog import ApiRoute
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import function_by_module, ref_target
 
@@ -108,3 +111,15 @@ def test_cors_allows_only_the_configured_frontend(synthesized: Synthesized) -> N
         (response,) = method["Integration"]["IntegrationResponses"]
         allowed = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Origin"]
         assert allowed.strip("'") in origins
+
+
+def test_every_catalog_module_has_a_decided_table_access() -> None:
+    assert {route.module for route in default_routes()} <= set(API_ACCESS)
+
+
+def test_a_module_without_an_access_entry_stops_synthesis(built_assets: None, tmp_path: Path) -> None:
+    routes = [*default_routes(), ApiRoute("GET", "/options/reports", "report_builder")]
+    with pytest.raises(
+        ConfigError, match=r"API module 'report_builder' \(GET /options/reports\).*API_ACCESS"
+    ):
+        build_app(load_environment("dev"), outdir=str(tmp_path), routes=routes)

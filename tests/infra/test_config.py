@@ -63,3 +63,32 @@ def test_unreadable_file_is_reported_without_a_traceback(tmp_path: Path) -> None
         load_environment("dev", path)
     with pytest.raises(ConfigError, match="file not found"):
         load_environment("dev", tmp_path / "missing.json")
+
+
+def test_broker_egress_is_off_in_dev_and_on_where_real_orders_are_sent() -> None:
+    dev, staging, production = (load_environment(name) for name in ("dev", "staging", "production"))
+    assert dev.broker_egress_vpc.enabled is False
+    assert staging.broker_egress_vpc.enabled is True
+    assert production.broker_egress_vpc.enabled is True
+    assert production.broker_egress_vpc.nat_gateways <= production.broker_egress_vpc.max_azs
+
+
+@pytest.mark.parametrize(
+    ("egress", "problem"),
+    [
+        ({"enabled": True, "max_azs": 1, "nat_gateways": 2}, "nat_gateways cannot exceed max_azs"),
+        (
+            {"enabled": True, "nat_gateways": 1, "eip_allocation_ids": ["eipalloc-0123456789abcdef0"] * 2},
+            "one allocation id per NAT gateway",
+        ),
+        ({"enabled": True, "eip_allocation_ids": ["203.0.113.7"]}, "is not an Elastic IP allocation id"),
+        ({"enabled": True, "cidr": "10.0.0.0/8"}, "key 'broker_egress_vpc.cidr'"),
+    ],
+)
+def test_inconsistent_egress_options_are_rejected(
+    tmp_path: Path, egress: dict[str, object], problem: str
+) -> None:
+    dev = json.loads(ENVIRONMENTS_FILE.read_text())["dev"]
+    dev["broker_egress_vpc"] = egress
+    with pytest.raises(ConfigError, match=problem):
+        load_environment("dev", _write(tmp_path, {"dev": dev}))

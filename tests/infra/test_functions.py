@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cdk_stack.api import API_ACCESS
 from cdk_stack.application import default_routes
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
 from shared_utils.events.catalog import HANDLER_MODULES
@@ -22,6 +23,12 @@ from tests.infra.helpers import (
 
 pytestmark = pytest.mark.infra
 
+TABLE_SUFFIXES = {
+    "trading": "trading-configurations",
+    "history": "execution-history",
+    "broker_accounts": "broker-accounts",
+    "idempotency": "idempotency",
+}
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 
 
@@ -123,3 +130,25 @@ def test_read_only_api_modules_cannot_write_any_table(standalone: Synthesized) -
                 assert not actions & WRITE_ACTIONS, (module, table_id)
     broker_accounts = _table_id(standalone, "broker-accounts")
     assert set(_access(standalone, "broker_accounts")) == {broker_accounts}
+
+
+def test_every_api_module_gets_exactly_its_declared_tables(staging: Synthesized) -> None:
+    """API_ACCESS is the whole truth: no table more, and writes only where routes mutate."""
+    tables = {key: _table_id(staging, suffix) for key, suffix in TABLE_SUFFIXES.items()}
+    routes = default_routes()
+    for module in {route.module for route in routes}:
+        mutating = any(
+            route.method.upper() not in {"GET", "HEAD"} for route in routes if route.module == module
+        )
+        expected = {tables[key]: mode == "routes" and mutating for key, mode in API_ACCESS[module].items()}
+        if mutating:
+            expected[tables["idempotency"]] = True
+        access = _access(staging, module)
+        assert set(access) == set(expected), module
+        for table_id, writes in expected.items():
+            assert bool(access[table_id] & WRITE_ACTIONS) == writes, (module, table_id)
+    # The execution modules, spelled out.
+    assert set(_access(staging, "execution_history")) == {tables["history"]}
+    kill_switch = _access(staging, "kill_switch")
+    assert kill_switch[tables["history"]] & kill_switch[tables["trading"]] & WRITE_ACTIONS
+    assert not kill_switch[tables["broker_accounts"]] & WRITE_ACTIONS

@@ -27,9 +27,11 @@ def test_state_machine_is_standard_and_waits_on_a_timestamp_path(synthesized: Sy
     definition = json.loads(machine["DefinitionString"])
     states = definition["States"]
     # The loop: a Choice whose default goes on to a Wait on an absolute timestamp, then to Emit.
-    (choice,) = [state for state in states.values() if state["Type"] == "Choice"]
-    loop_wait = states[choice["Default"]]
-    assert loop_wait["Type"] == "Wait"
+    (loop_wait,) = [
+        states[state["Default"]]
+        for state in states.values()
+        if state["Type"] == "Choice" and states[state["Default"]]["Type"] == "Wait"
+    ]
     assert "TimestampPath" in loop_wait
     emit = states[loop_wait["Next"]]
     assert emit["Parameters"]["FunctionName"] == f"${{{EMITTER_SUBSTITUTION}}}"
