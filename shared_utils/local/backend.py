@@ -3,6 +3,7 @@ from `shared_utils.tables` (the definitions the stack deploys)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,8 @@ class MotoEndpoint:
 
 
 def start_moto(port: int = 0) -> MotoEndpoint:
-    """moto on 127.0.0.1 (`port` 0: a free port chosen by the OS)."""
+    """moto on 127.0.0.1 (`port` 0: a free port chosen by the OS); its request lines stay quiet."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import signal
 import threading
@@ -60,7 +59,6 @@ class Backend:
 
 def start_backend(log_level: str) -> Backend:
     export_client_environment(log_level)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     endpoint = start_moto()
     settings = local_settings(endpoint.url)
     create_tables(dynamodb(endpoint.url), settings)

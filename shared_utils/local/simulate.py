@@ -4,7 +4,7 @@ handlers, execution engine and paper brokers, then a report directory (summary.j
 The process's clock is moved to each tick (time-machine), so everything the handlers stamp
 (execution records, order ledger, quote expiries) carries the simulated time. With a live
 `make run` in the same data directory the session runs against its tables (the API then shows
-the executions); otherwise against an in-process moto of its own.
+the executions); otherwise against a moto server of its own.
 """
 
 from __future__ import annotations
@@ -19,20 +19,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
 import time_machine
 from aws_lambda_powertools import Logger
-from moto import mock_aws
 
 from shared_utils.clock import to_ist
 from shared_utils.execution import wiring as execution_wiring
 from shared_utils.execution.models import ExecutionRecord, PositionView
 from shared_utils.local import console
 from shared_utils.local.accounts import ensure_paper_accounts
-from shared_utils.local.backend import create_tables
+from shared_utils.local.backend import create_tables, dynamodb, start_moto
 from shared_utils.local.clocks import ReplayClock
 from shared_utils.local.demo import ensure_demo_baskets
-from shared_utils.local.environment import REGION, export_runtime_settings, local_settings
+from shared_utils.local.environment import export_runtime_settings, local_settings
 from shared_utils.local.inprocess import InProcessApi
 from shared_utils.local.report import write_report
 from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
@@ -83,17 +81,20 @@ def strategy_pnl(positions: list[PositionView]) -> dict[str, Decimal]:
 
 @contextmanager
 def _backend(live_endpoint: str | None) -> Iterator[RuntimeSettings]:
-    if live_endpoint is not None:
-        settings = local_settings(live_endpoint)
+    """The running platform's endpoint, or a moto server of our own: not in-process moto, whose
+    transactions are not thread-safe while the engine places orders on accounts in parallel."""
+    own = None if live_endpoint is not None else start_moto()
+    endpoint = own.url if own is not None else str(live_endpoint)
+    try:
+        settings = local_settings(endpoint)
+        if own is not None:
+            create_tables(dynamodb(endpoint), settings)
         export_runtime_settings(settings)
         yield settings
-        return
-    with mock_aws():
-        settings = local_settings(None)
-        create_tables(boto3.client("dynamodb", region_name=REGION), settings)
-        export_runtime_settings(settings)
-        yield settings
+    finally:
         timer_wiring.reset()
+        if own is not None:
+            own.stop()
 
 
 def simulate(
