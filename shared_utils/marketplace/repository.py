@@ -167,6 +167,25 @@ class DynamoMarketplaceRepository:
         items = [SubscriptionItem.from_dynamo(raw) for raw in response.get("Items", [])]
         return items, self._cursors.encode(response.get("LastEvaluatedKey"), scope)
 
+    def subscriptions_of_user(self, user_id: str) -> Iterator[Subscription]:
+        """Every subscription of a user, ended ones included (one partition query + pages)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.user_pk(user_id)},
+                ":prefix": {"S": keys.SUBSCRIPTION_PREFIX},
+            },
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            for raw in response.get("Items", []):
+                yield SubscriptionItem.from_dynamo(raw).to_domain()
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
     def subscriptions_of_basket(
         self, basket_id: str, statuses: tuple[SubscriptionStatus, ...]
     ) -> Iterator[list[Subscription]]:

@@ -204,6 +204,35 @@ class SubscriptionFanOut:
         return service.scheduled_exit(user, strategy_id, request.trade_date) is not None
 
 
+class UserSubscriptions(Protocol):
+    def subscriptions_of_user(self, user_id: str) -> Iterator[Subscription]: ...
+
+
+class SubscriberStrategyLookup:
+    """The stop-loss monitor's strategy lookup: the user's own strategy, else the published
+    strategy the user holds positions of through a subscription (read at check time, so its
+    MTM and leg stop-losses protect subscribers too). One partition query of the user's
+    subscriptions plus one get per subscription, only for strategies that are not the user's."""
+
+    def __init__(self, strategies: OwnerStrategies, subscriptions: UserSubscriptions) -> None:
+        self._strategies = strategies
+        self._subscriptions = subscriptions
+
+    def get_strategy(self, user_id: str, strategy_id: str) -> Strategy:
+        try:
+            return self._strategies.get_strategy(user_id, strategy_id)
+        except NotFoundError:
+            pass
+        for subscription in self._subscriptions.subscriptions_of_user(user_id):
+            try:
+                strategy = self._strategies.get_strategy(subscription.owner_id, strategy_id)
+            except NotFoundError:
+                continue
+            if strategy.basket_id == subscription.basket_id:
+                return strategy.model_copy(update={"user_id": user_id, "allocation_count": 0})
+        raise NotFoundError("strategy not found")
+
+
 class SubscriberExecutionError(DomainError):
     def __init__(self, message: str) -> None:
         super().__init__(message=message, code="SUBSCRIBER_EXECUTION_FAILED")

@@ -11,7 +11,12 @@ from shared_utils.clock import SystemClock
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.marketplace.repository import DynamoMarketplaceRepository
 from shared_utils.marketplace.service import MarketplaceService
-from shared_utils.marketplace.trading import SubscribedStrategies, SubscriberExecutions, SubscriptionFanOut
+from shared_utils.marketplace.trading import (
+    SubscribedStrategies,
+    SubscriberExecutions,
+    SubscriberStrategyLookup,
+    SubscriptionFanOut,
+)
 from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
 from shared_utils.repository.trading import DynamoTradingRepository
 from shared_utils.settings import RuntimeSettings
@@ -52,4 +57,11 @@ def fan_out(
         repository(client, settings),
         DynamoTradingRepository.from_settings(settings, client, SystemClock()),
         service_for,
+    )
+
+
+def strategy_lookup(client: DynamoDBClient, settings: RuntimeSettings) -> SubscriberStrategyLookup:
+    """The stop-loss monitor's lookup: own strategies, then subscribed published ones."""
+    return SubscriberStrategyLookup(
+        DynamoTradingRepository.from_settings(settings, client, SystemClock()), repository(client, settings)
     )

@@ -93,11 +93,12 @@ def market_view() -> CalendarMarketView:
 
 def stop_loss_monitor() -> StopLossMonitor:
     from shared_utils.execution import wiring as execution
+    from shared_utils.marketplace import wiring as marketplace
 
     client, config = dynamodb_client(), load_settings()
     return PositionStopLossMonitor(
         execution.service(client, config, Metrics()),
-        execution.repository(client, config),
+        marketplace.strategy_lookup(client, config),
         execution.market(client, config),
         market_view().calendar,
     )

@@ -11,12 +11,17 @@ from typing import Any
 import pytest
 
 from shared_utils.clock import to_ist
+from shared_utils.execution.exits import PositionStopLossMonitor
 from shared_utils.execution.service import EngineExecutionRequester, ExecutionService
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.marketplace.models import ListingPublish, SubscriptionCreate, SubscriptionUpdate
 from shared_utils.marketplace.repository import DynamoMarketplaceRepository
 from shared_utils.marketplace.service import MarketplaceService
-from shared_utils.marketplace.trading import SubscribedStrategies, SubscriptionFanOut
+from shared_utils.marketplace.trading import (
+    SubscribedStrategies,
+    SubscriberStrategyLookup,
+    SubscriptionFanOut,
+)
 from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.timer.plan import events_for
@@ -232,3 +237,31 @@ def test_the_timers_requester_fans_out_to_subscriptions(aws):
         wiring.reset()
 
     assert isinstance(requester, SubscriptionFanOut)
+
+
+def test_the_published_strategys_stop_loss_protects_subscriber_positions(market):
+    p = market.platform
+    current = p.repository.get_strategy(ADMIN, market.strategy_id)
+    risk = {"mtm_stop_loss": 1, "mtm_target": 1}  # any move of the MTM exits
+    p.repository.update_strategy(
+        ADMIN, market.strategy_id, StrategyUpdate.model_validate({"version": current.version, "risk": risk})
+    )
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 2)})
+    market.trigger(NOW)
+    assert len(market.held("t1-zerodha")) == 4
+    tick = NOW + timedelta(hours=2)  # 11:30 IST, long before the intraday square-off
+    p.levels["NIFTY"] = Decimal("26300")
+    p.clock.set(tick)
+    trade_date = to_ist(tick).date()
+
+    owner_only = PositionStopLossMonitor(p.service, p.repository, p.market, CALENDAR).check(tick, trade_date)
+
+    assert [label.split("/")[0] for label in owner_only.exits_requested] == [ADMIN]
+    assert len(market.held("t1-zerodha")) == 4  # the owner's lookup knows nothing of subscribers
+
+    lookup = SubscriberStrategyLookup(p.repository, market.repository)
+    report = PositionStopLossMonitor(p.service, lookup, p.market, CALENDAR).check(tick, trade_date)
+
+    assert [label.split("/")[0] for label in report.exits_requested] == ["trader-1"]
+    assert market.held("t1-zerodha") == {}
