@@ -268,3 +268,18 @@ def test_statement_month_is_validated(api, admin_basket, publish, subscribe):
     )
 
     assert bad.status == 422 and bad.body["details"][0]["field"] == "month"
+
+
+def test_the_canonical_admin_publish_event_publishes(api, admin_basket):
+    from tests.events import load_event
+    from tests.integration.api.conftest import invoke
+
+    basket = admin_basket("admin-1")
+    event = load_event("api/marketplace/publish_listing.json")
+    event["path"] = event["path"].replace("BASKET_ID", basket.basket_id)
+    event["pathParameters"] = {"basket_id": basket.basket_id}
+
+    response = invoke("marketplace", event)
+
+    assert response.status == 200, response.body
+    assert response.body["basket_id"] == basket.basket_id and response.body["category"] == "INCOME"
