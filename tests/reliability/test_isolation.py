@@ -1,0 +1,140 @@
+"""Tenant isolation on every route of the API catalog, list routes and indexes included: user B,
+armed with every id of user A's (basket, strategy, both kinds of allocation, broker account,
+executions and positions placed by the engine), never reads, changes or detects them.
+
+The configuration routes also have a per-route matrix in tests/integration/api/
+test_tenant_isolation.py; this one adds the execution, kill-switch, marketplace and
+subscription routes, and the indexes behind them (ExecutionsByStrategy, AllocationsByStrategy,
+open positions), with real executions in the history."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from shared_utils.api.catalog import API_ROUTES
+from shared_utils.execution.models import ExecutionStatus, KillSwitchState
+from shared_utils.models import AllocationCreate, AllocationScope
+from tests.integration.api.conftest import strategy_body
+from tests.reliability.test_brokers import USER, Desk, OneBroker
+
+MUTATING = {"POST", "PUT", "DELETE"}
+PRIVATE_ID_ROUTES = {  # routes addressing one of A's private items: B must get a 404 (or 403)
+    route for route in API_ROUTES if "{" in route.path and not route.path.startswith("/options/subscriptions")
+}
+
+
+def body_for(method: str, path: str) -> dict[str, Any] | None:
+    if method == "PUT" and path.endswith("{allocation_id}"):
+        return {"version": 1, "lots": 9}
+    if method == "PUT" and path.startswith("/options/marketplace"):
+        return {
+            "category": "INCOME",
+            "description": "hijack",
+            "minimum_capital": "100000",
+            "risk_level": "LOW",
+        }
+    if method == "PUT" and path.startswith("/options/subscriptions"):
+        return {"version": 1, "status": "PAUSED"}
+    if method == "PUT":
+        return {"version": 1, "name": "hijack"}
+    if path.endswith("/strategies"):
+        return strategy_body()
+    if path.endswith("/brokers"):
+        return {"broker_account_id": "b-paper", "lots": 1}
+    if path == "/options/subscriptions":
+        return {"basket_id": "{basket_id}", "allocations": [{"broker_account_id": "b-paper", "lots": 1}]}
+    return None
+
+
+@pytest.fixture
+def tenant_a(aws: dict[str, Any], seed_broker_account: Any) -> dict[str, Any]:
+    """A's whole footprint: configuration, a filled entry, open positions, an ARMED kill switch."""
+    desk = Desk(aws)
+    desk.provider = OneBroker(desk.paper("a-paper"))
+    strategy_id = desk.strategy("a-paper", lots=2)
+    record = desk.enter(strategy_id)
+    assert record.status is ExecutionStatus.COMPLETE
+    strategy_allocation = desk.repo.list_allocations(USER, AllocationScope.STRATEGY, strategy_id)[0][0]
+    basket_allocation = desk.repo.create_allocation(
+        USER, AllocationScope.BASKET, desk.basket, AllocationCreate(broker_account_id="a-paper", lots=1)
+    )
+    seed_broker_account("user-b", "b-paper", "PAPER", paper=True)
+    return {
+        "desk": desk,
+        "basket_id": desk.basket,
+        "strategy_id": strategy_id,
+        "strategy_allocation": strategy_allocation.allocation_id,
+        "basket_allocation": basket_allocation.allocation_id,
+        "positions": len(desk.store.positions(USER, strategy_id)),
+    }
+
+
+def secrets_of(a: dict[str, Any]) -> list[str]:
+    return [
+        a["basket_id"],
+        a["strategy_id"],
+        a["strategy_allocation"],
+        a["basket_allocation"],
+        "a-paper",
+        USER,
+    ]
+
+
+def call_as_b(api: Any, a: dict[str, Any], route: Any) -> Any:
+    ids = {
+        "basket_id": a["basket_id"],
+        "strategy_id": a["strategy_id"],
+        "allocation_id": a["basket_allocation"]
+        if route.path.startswith("/options/baskets")
+        else a["strategy_allocation"],
+    }
+    params = {name: ids[name] for name in re.findall(r"\{(\w+)\}", route.path)}
+    body = body_for(route.method, route.path)
+    if body and body.get("basket_id") == "{basket_id}":
+        body["basket_id"] = a["basket_id"]
+    query = {"month": "2026-11"} if route.path.endswith(("statement", "statements")) else None
+    if route.path == "/options/executions":
+        query = {"strategy_id": a["strategy_id"], "from_date": "2026-11-20", "to_date": "2026-11-30"}
+    if route.path == "/options/positions":
+        query = {"open_only": "false"}
+    return api(route.method, route.path, user="user-b", body=body, query=query, **params)
+
+
+def problems_with(route: Any, response: Any, a: dict[str, Any]) -> list[str]:
+    found = [f"server error {response.status}"] if response.status >= 500 else []
+    found += [f"leaks {secret}" for secret in secrets_of(a) if secret in response.raw_body]
+    if route in PRIVATE_ID_ROUTES and response.status not in {403, 404}:
+        found.append(f"{response.status} instead of 404 on a private id")
+    return [f"{route.method} {route.path}: {problem}" for problem in found]
+
+
+def test_user_b_never_sees_touches_or_detects_user_a_on_any_route(api, tenant_a) -> None:
+    """One world, every route of the catalog in turn (building the world per route would cost
+    an engine run each), then A's footprint checked as A sees it."""
+    problems: list[str] = []
+    for route in API_ROUTES:
+        problems += problems_with(route, call_as_b(api, tenant_a, route), tenant_a)
+    assert problems == []
+    assert_intact(api, tenant_a)
+
+
+def assert_intact(api: Any, a: dict[str, Any]) -> None:
+    desk = a["desk"]
+
+    basket = api("GET", "/options/baskets/{basket_id}", basket_id=a["basket_id"], user=USER).body
+    assert basket["basket"]["version"] == 1 and basket["basket"]["name"] == "Income"
+    assert [s["strategy_id"] for s in basket["strategies"]] == [a["strategy_id"]]
+    assert [d["lots"] for d in basket["default_allocations"]] == [1]
+    strategy = api("GET", "/options/strategies/{strategy_id}", strategy_id=a["strategy_id"], user=USER).body
+    assert strategy["strategy"]["version"] == 1
+    assert [x["lots"] for x in strategy["allocations"]["allocations"]] == [2]
+    # B pressed (and re-armed) its own kill switch: A's positions are still open, A's switch armed.
+    assert len([p for p in desk.store.positions(USER, a["strategy_id"]) if p.net_quantity]) == a["positions"]
+    assert desk.store.kill_switch(USER).state is KillSwitchState.ARMED
+    own = api(
+        "GET", "/options/executions", user=USER, query={"from_date": "2026-11-20", "to_date": "2026-11-30"}
+    )
+    assert own.status == 200 and a["strategy_id"] in own.raw_body  # A still sees its own history
