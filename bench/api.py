@@ -8,7 +8,7 @@ mutating iteration needs (a fresh basket to delete ...) run outside the timed ca
 Cold import: each handler module is imported in a fresh interpreter (what a Lambda cold start
 pays before the first request), several times; the median is reported.
 
-    .venv/bin/python bench/api.py [--iterations 200] [--imports 5]
+    .venv/bin/python bench/api.py [--iterations 100] [--imports 5]
 """
 
 from __future__ import annotations
@@ -46,8 +46,15 @@ ENVIRONMENT = {
 }
 USER = "bench-user"
 IMPORT_SNIPPET = (
-    "import time; t = time.perf_counter(); import lambda_functions.option_baskets.{module}; "
-    "print((time.perf_counter() - t) * 1000)"
+    "import time; t, c = time.perf_counter(), time.process_time(); "
+    "import lambda_functions.option_baskets.{module}; "
+    "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
+)
+# What Powertools' Tracer alone costs (it imports the X-Ray SDK and patches botocore).
+TRACER_SNIPPET = (
+    "import time; t, c = time.perf_counter(), time.process_time(); "
+    "from aws_lambda_powertools import Tracer; Tracer(); "
+    "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
 )
 
 
@@ -56,21 +63,22 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def cold_imports(modules: tuple[str, ...], runs: int) -> dict[str, list[float]]:
+def _fresh_interpreter(snippet: str, runs: int) -> list[tuple[float, float]]:
     env = {**os.environ, **ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
-    timings: dict[str, list[float]] = {}
-    for module in modules:
-        timings[module] = []
-        for _ in range(runs):
-            out = subprocess.run(
-                [sys.executable, "-c", IMPORT_SNIPPET.format(module=module)],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            timings[module].append(float(out.stdout.strip().splitlines()[-1]))
+    timings = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", snippet], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
+        wall, cpu = out.stdout.strip().splitlines()[-1].split()
+        timings.append((float(wall), float(cpu)))
+    return timings
+
+
+def cold_imports(modules: tuple[str, ...], runs: int) -> dict[str, list[tuple[float, float]]]:
+    """(wall ms, CPU ms) of importing each handler module in a fresh interpreter, `runs` times."""
+    timings = {module: _fresh_interpreter(IMPORT_SNIPPET.format(module=module), runs) for module in modules}
+    timings["(Powertools Tracer alone)"] = _fresh_interpreter(TRACER_SNIPPET, runs)
     return timings
 
 
@@ -266,26 +274,37 @@ def scenarios(client: Client, fx: Fixtures) -> dict[tuple[str, str], tuple[Prepa
     }
 
 
-def route_latencies(iterations: int) -> dict[tuple[str, str], list[float]]:
+def route_latencies(iterations: int) -> tuple[dict[tuple[str, str], list[float]], list[str]]:
+    """Each route runs on fresh tables (moto answers index queries by scanning the whole table,
+    so items left by other routes would distort the figures). Routes without a scenario here are
+    returned by name, not timed."""
     import boto3
     from moto import mock_aws
 
+    from shared_utils.api import dependencies
     from shared_utils.api.catalog import API_ROUTES
     from shared_utils.tables import ALL_TABLES
 
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for definition in ALL_TABLES:
-            dynamodb.create_table(**definition.create_table_kwargs(definition.name(PREFIX)))
-        accounts = boto3.resource("dynamodb", region_name=REGION).Table(
-            ENVIRONMENT["BROKER_ACCOUNTS_TABLE_NAME"]
-        )
-        for number, broker in ((1, "ZERODHA"), (2, "UPSTOX")):
-            accounts.put_item(Item={"user_id": USER, "broker_account_id": f"acct-{number}", "broker": broker})
-        client = Client()
-        plan = scenarios(client, Fixtures(client))
-        results: dict[tuple[str, str], list[float]] = {}
-        for route in API_ROUTES:
+    results: dict[tuple[str, str], list[float]] = {}
+    skipped: list[str] = []
+    for route in API_ROUTES:
+        with mock_aws():
+            dependencies.reset()
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            for definition in ALL_TABLES:
+                dynamodb.create_table(**definition.create_table_kwargs(definition.name(PREFIX)))
+            accounts = boto3.resource("dynamodb", region_name=REGION).Table(
+                ENVIRONMENT["BROKER_ACCOUNTS_TABLE_NAME"]
+            )
+            for number, broker in ((1, "ZERODHA"), (2, "UPSTOX")):
+                accounts.put_item(
+                    Item={"user_id": USER, "broker_account_id": f"acct-{number}", "broker": broker}
+                )
+            client = Client()
+            plan = scenarios(client, Fixtures(client))
+            if (route.method, route.path) not in plan:
+                skipped.append(f"{route.method} {route.path}")
+                continue
             prepare, expected = plan[(route.method, route.path)]
             client.send(prepare(-1) if route.method == "GET" else prepare(iterations))  # warm the module
             samples = []
@@ -297,12 +316,12 @@ def route_latencies(iterations: int) -> dict[tuple[str, str], list[float]]:
                 if status != expected:
                     raise RuntimeError(f"{route.method} {route.path} #{i}: {status} {payload}")
             results[(route.method, route.path)] = samples
-        return results
+    return results, skipped
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--imports", type=int, default=5)
     args = parser.parse_args()
     os.environ.update(ENVIRONMENT)
@@ -313,13 +332,20 @@ def main() -> int:
 
     print(f"API handler latency in process (moto), {args.iterations} requests per route, ms")
     print(f"{'route':<66} {'p50':>7} {'p99':>7}")
-    for (method, path), samples in route_latencies(args.iterations).items():
+    latencies, skipped = route_latencies(args.iterations)
+    for (method, path), samples in latencies.items():
         print(f"{method + ' ' + path:<66} {statistics.median(samples):7.2f} {percentile(samples, 0.99):7.2f}")
+    if skipped:
+        print(f"not timed here (no scenario in bench/api.py): {', '.join(skipped)}")
 
     print(f"\nCold import per handler module, fresh interpreter, {args.imports} runs, ms (goal <= 300)")
-    print(f"{'module':<28} {'median':>7} {'max':>7}")
+    print(f"{'module':<28} {'wall p50':>9} {'wall max':>9} {'cpu p50':>8}")
     for module, runs in cold_imports(modules(), args.imports).items():
-        print(f"{module:<28} {statistics.median(runs):7.1f} {max(runs):7.1f}")
+        walls, cpus = [wall for wall, _ in runs], [cpu for _, cpu in runs]
+        print(
+            f"{module:<28} {statistics.median(walls):9.1f} {max(walls):9.1f} {statistics.median(cpus):8.1f}"
+        )
+    print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return 0
 
 
