@@ -143,6 +143,8 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    # A shell's background job inherits an ignored SIGINT: Ctrl-C / kill -INT must still stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if timer:
         timer_thread.start()
     try:

@@ -53,14 +53,14 @@ class Platform:
     process: subprocess.Popen[str]
     output: Path
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "shared_utils.local", "--data-dir", str(self.data_dir), *args],
             cwd=REPO,
             env=_clean_env(),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
         )
 
     def token(self, user: str, admin: bool = False) -> str:

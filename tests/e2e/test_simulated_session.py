@@ -53,7 +53,9 @@ def test_a_simulated_session_enters_and_exits_on_schedule_with_exact_quantities(
         assert allocation.status == 201, allocation.body
 
     report_dir = platform.data_dir / "report"
-    done = platform.cli("simulate", "--date", DAY, "--user", "trader", "--report-dir", str(report_dir))
+    done = platform.cli(
+        "simulate", "--date", DAY, "--user", "trader", "--report-dir", str(report_dir), timeout=900
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "running platform" in done.stdout
 
