@@ -108,3 +108,20 @@ def test_same_key_on_another_basket_is_rejected(api):
 
     assert response.status == 422
     assert response.body["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_unexpected_failure_is_a_generic_500_without_internals(api, monkeypatch):
+    def broken():
+        raise RuntimeError("boom in /var/task/shared_utils/repository/trading.py line 42")
+
+    monkeypatch.setattr(dependencies, "trading_repository", broken)
+
+    response = api("GET", "/options/baskets")
+
+    assert response.status == 500
+    assert response.body == {
+        "code": "INTERNAL_ERROR",
+        "message": "Something went wrong on our side; retry later",
+        "details": [],
+    }
+    assert "trading.py" not in response.raw_body
