@@ -97,8 +97,11 @@ def main() -> int:
         started = time.perf_counter()
         user_ids = seed(endpoint.url, args.strategies, args.users)
         seeded = time.perf_counter() - started
-        with tempfile.TemporaryDirectory() as report_dir:
-            summary = simulate(args.date, Path(report_dir), user_ids[0], endpoint.url)
+        with (
+            tempfile.TemporaryDirectory() as report_dir,
+            (Path(report_dir) / "handlers.log").open("w") as log,
+        ):
+            summary = simulate(args.date, Path(report_dir), user_ids[0], endpoint.url, log)
     finally:
         endpoint.stop()
     wall = float(summary["wall_seconds"])

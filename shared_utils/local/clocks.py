@@ -40,23 +40,34 @@ class WallClock:
 
 
 class AcceleratedClock:
-    """Clock time starts at `origin` and runs `speed` times faster than real time."""
+    """Clock time starts at `origin` when first read and runs `speed` times faster than real
+    time (starting on first use, so start-up time does not eat the first minutes). `on_move` is
+    told each instant waited for."""
 
-    def __init__(self, origin: datetime, speed: float) -> None:
+    def __init__(
+        self, origin: datetime, speed: float, on_move: Callable[[datetime], None] | None = None
+    ) -> None:
         if origin.tzinfo is None:
             raise ValueError("AcceleratedClock needs a timezone-aware origin")
         if speed <= 0:
             raise ValueError("speed must be positive")
         self._origin = origin.astimezone(UTC)
         self._speed = speed
-        self._started = time.monotonic()
+        self._started: float | None = None
+        self.on_move = on_move
 
     def now(self) -> datetime:
+        if self._started is None:
+            self._started = time.monotonic()
         return self._origin + timedelta(seconds=(time.monotonic() - self._started) * self._speed)
 
     def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
         delay = (instant - self.now()).total_seconds() / self._speed
-        return not stop.wait(max(0.0, delay))
+        if stop.wait(max(0.0, delay)):
+            return False
+        if self.on_move is not None:
+            self.on_move(max(instant, self.now()))
+        return True
 
     def describe(self) -> str:
         return f"accelerated x{self._speed:g} from {self._origin.isoformat()}"
@@ -68,7 +79,7 @@ class ReplayClock:
 
     def __init__(self, origin: datetime, on_move: Callable[[datetime], None] | None = None) -> None:
         self._clock = FixedClock(origin)
-        self._on_move = on_move
+        self.on_move = on_move
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -76,8 +87,8 @@ class ReplayClock:
     def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
         if instant > self._clock.now():
             self._clock.set(instant)
-            if self._on_move is not None:
-                self._on_move(self._clock.now())
+            if self.on_move is not None:
+                self.on_move(self._clock.now())
         return not stop.is_set()
 
     def describe(self) -> str:

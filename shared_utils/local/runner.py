@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+import time_machine
 from aws_lambda_powertools import Logger
 
 from shared_utils.api.openapi import DOCS_PATH
@@ -18,7 +19,7 @@ from shared_utils.clock import to_ist
 from shared_utils.local import console
 from shared_utils.local.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
 from shared_utils.local.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
-from shared_utils.local.clocks import LoopClock
+from shared_utils.local.clocks import AcceleratedClock, LoopClock, ReplayClock
 from shared_utils.local.environment import (
     REGION,
     export_client_environment,
@@ -145,6 +146,12 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     signal.signal(signal.SIGTERM, _stop)
     # A shell's background job inherits an ignored SIGINT: Ctrl-C / kill -INT must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    traveller = None
+    if timer and isinstance(clock, AcceleratedClock | ReplayClock):
+        # Replays and accelerated runs: the process's time follows the timer's clock, so what the
+        # handlers stamp (executions, orders, quote expiries) carries the simulated instant.
+        traveller = time_machine.travel(clock.now(), tick=True)
+        clock.on_move = traveller.start().move_to
     if timer:
         timer_thread.start()
     try:
@@ -158,6 +165,8 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
             timer_thread.join(timeout=10)
         backend.stop()
         handler_log.close()
+        if traveller is not None:
+            traveller.stop()
         clear_state(data_dir, os.getpid())
         console.say("Stopped.")
     return 0
