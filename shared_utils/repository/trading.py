@@ -52,6 +52,7 @@ from shared_utils.models.strategy import (
     Strategy,
     StrategyCreate,
     StrategyUpdate,
+    expiry_issues,
 )
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
@@ -247,6 +248,16 @@ class DynamoTradingRepository:
 
     # ------------------------------------------------------------------ strategies
 
+    @staticmethod
+    def _check_expiries(strategy: Strategy, now: datetime) -> None:
+        """A leg asking for an expiry its index does not list (a weekly on BANKNIFTY) would only
+        fail at entry time: refuse it when it is saved instead."""
+        issues = expiry_issues(strategy.underlying, strategy.legs, to_ist(now).date())
+        if issues:
+            raise InvalidInputError(
+                f"{strategy.underlying.value} does not list every expiry asked for", issues
+            )
+
     def create_strategy(self, user_id: str, basket_id: str, data: StrategyCreate) -> Strategy:
         """Strategy put, basket counter and schedule entries in one transaction: the 10-per-basket
         limit holds however many requests race."""
@@ -260,6 +271,7 @@ class DynamoTradingRepository:
             updated_at=now,
             **dict(data),
         )
+        self._check_expiries(strategy, now)
         ops: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -342,6 +354,7 @@ class DynamoTradingRepository:
         if current.version != data.version:
             raise ConflictError("strategy was changed by someone else; reload it")
         updated = current.with_changes(data.changes(), self._clock.now())
+        self._check_expiries(updated, updated.updated_at)
         put = self._put_op(StrategyItem.from_domain(updated))
         put["Put"]["ConditionExpression"] = "attribute_exists(pk) AND version = :expected"
         put["Put"]["ExpressionAttributeValues"] = {":expected": {"N": str(data.version)}}

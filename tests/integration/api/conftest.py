@@ -96,13 +96,28 @@ def seed_broker_account(aws: dict[str, Any]) -> Callable[..., dict[str, Any]]:
 
 
 def strategy_body(**overrides: Any) -> dict[str, Any]:
-    """A valid `StrategyCreate` body: a NIFTY iron condor entering 09:20 IST Mon-Thu."""
+    """A valid `StrategyCreate` body: an iron condor (NIFTY unless overridden) entering 09:20 IST
+    Mon-Thu, on the nearest weekly expiry where the index lists one, else the nearest monthly."""
+    from datetime import UTC, datetime
+
+    from shared_utils.clock import to_ist
+    from shared_utils.errors import DomainError
+    from shared_utils.market.expiries import ExpiryKind, valid_kinds
+    from shared_utils.models.strategy import ExpirySelection
     from shared_utils.templates import template_legs
 
+    underlying = overrides.get("underlying", "NIFTY")
+    try:
+        weekly = ExpiryKind.CURRENT_WEEKLY in valid_kinds(underlying, to_ist(datetime.now(UTC)).date())
+    except DomainError:  # an unknown underlying: the API must refuse it, whatever the legs
+        weekly = True
+    expiry = ExpirySelection.CURRENT_WEEKLY if weekly else ExpirySelection.CURRENT_MONTHLY
     body: dict[str, Any] = {
         "name": "Nifty iron condor",
         "underlying": "NIFTY",
-        "legs": [leg.model_dump(mode="json", exclude_none=True) for leg in template_legs("IRON_CONDOR")],
+        "legs": [
+            leg.model_dump(mode="json", exclude_none=True) for leg in template_legs("IRON_CONDOR", expiry)
+        ],
         "entry": {"time": "09:20", "weekdays": ["MON", "TUE", "WED", "THU"]},
         "exit": {"time": "15:15"},
     }

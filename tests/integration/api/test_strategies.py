@@ -109,6 +109,18 @@ def test_unknown_underlying_is_a_422(api, basket_id):
     assert [detail["field"] for detail in response.body["details"]] == ["underlying"]
 
 
+def test_weekly_leg_on_a_monthly_only_index_is_a_422_and_nothing_is_stored(api, basket_id):
+    weekly_legs = strategy_body()["legs"]  # NIFTY condor on the current weekly expiry
+    response = create(api, basket_id, underlying="BANKNIFTY", legs=weekly_legs)
+
+    assert response.status == 422
+    assert [detail["field"] for detail in response.body["details"]] == [
+        f"legs.{index}.expiry" for index in range(len(weekly_legs))
+    ]
+    listed = api("GET", "/options/strategies")
+    assert listed.body["items"] == []
+
+
 def test_strategy_in_a_missing_basket_is_a_404(api):
     response = create(api, "no-such-basket")
 

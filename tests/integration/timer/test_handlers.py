@@ -15,6 +15,7 @@ from lambda_functions.option_baskets import (
     stop_loss_checker,
 )
 from shared_utils.clock import FixedClock
+from shared_utils.market.expiries import ExpiryKind, valid_kinds
 from shared_utils.models import BasketCreate, StrategyCreate
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
@@ -40,6 +41,8 @@ class RecordingRequester:
 
 
 def strategy(name: str, entry: str, weekdays: list[str], underlying: str = "NIFTY") -> StrategyCreate:
+    weekly = ExpiryKind.CURRENT_WEEKLY in valid_kinds(underlying, TICK.date())
+    expiry = "CURRENT_WEEKLY" if weekly else "CURRENT_MONTHLY"
     return StrategyCreate.model_validate(
         {
             "name": name,
@@ -49,7 +52,7 @@ def strategy(name: str, entry: str, weekdays: list[str], underlying: str = "NIFT
                     "action": "SELL",
                     "option_type": "CE",
                     "strike": {"method": "ATM_OFFSET", "steps": 0},
-                    "expiry": "CURRENT_WEEKLY",
+                    "expiry": expiry,
                 }
             ],
             "entry": {"time": entry, "weekdays": weekdays},
