@@ -86,8 +86,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--strategies", type=int, default=20)
-    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--strategies", type=int, default=4)
+    parser.add_argument("--users", type=int, default=2)
     parser.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 23))
     args = parser.parse_args()
     if args.strategies < 1 or not 1 <= args.users <= args.strategies:
