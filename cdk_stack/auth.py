@@ -21,9 +21,8 @@ from constructs import Construct
 
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, build_table, removal_policy
+from shared_utils.api.identity import ADMINS_GROUP
 from shared_utils.tables import BROKER_ACCOUNTS, resource_prefix
-
-ADMINS_GROUP = "Admins"
 
 
 class Auth(Construct):

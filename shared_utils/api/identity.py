@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from shared_utils.api.errors import UnauthenticatedError
 
 GROUPS_CLAIM = "cognito:groups"
+# The Cognito user-pool group of platform admins (marketplace publishing, platform-wide kill switch).
+ADMINS_GROUP = "Admins"
 _GROUP_SEPARATORS = re.compile(r"[\s,]+")
 
 
@@ -28,7 +30,7 @@ class Identity(BaseModel):
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.groups
+        return ADMINS_GROUP in self.groups
 
 
 def _groups(raw: Any) -> frozenset[str]:

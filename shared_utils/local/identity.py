@@ -11,12 +11,11 @@ from typing import Any
 import jwt
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared_utils.api.identity import GROUPS_CLAIM
+from shared_utils.api.identity import ADMINS_GROUP, GROUPS_CLAIM
 
 ALGORITHM = "HS256"
 ISSUER = "options-platform-local"
 AUDIENCE = "options-api"
-ADMIN_GROUP = "admin"
 TOKEN_LIFETIME = timedelta(hours=12)
 BEARER = "bearer"
 
@@ -33,7 +32,7 @@ class LocalUser(BaseModel):
 
     @property
     def groups(self) -> list[str]:
-        return [ADMIN_GROUP] if self.admin else []
+        return [ADMINS_GROUP] if self.admin else []
 
 
 def new_secret() -> str:

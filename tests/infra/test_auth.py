@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cdk_stack.auth import ADMINS_GROUP
+from shared_utils.api.identity import ADMINS_GROUP
 from shared_utils.tables import resource_prefix
 from tests.infra.conftest import AUTH_EXPORTS, Synthesized
 from tests.infra.helpers import function_by_module, ref_target

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared_utils.api import dependencies
 from shared_utils.api.errors import route_responses
-from shared_utils.api.identity import Caller, Identity
+from shared_utils.api.identity import ADMINS_GROUP, Caller, Identity
 from shared_utils.errors import ForbiddenError
 from shared_utils.execution import wiring
 from shared_utils.execution.models import KillSwitchReport, KillSwitchState, KillSwitchStatus
@@ -22,7 +22,6 @@ from shared_utils.settings import load_settings
 
 router = Router()
 TAGS = ["kill-switch"]
-ADMINS_GROUP = "Admins"
 
 
 class Scope(StrEnum):
@@ -34,7 +33,7 @@ ScopeParam = Annotated[Scope, Query(description="USER (default): my trading; ALL
 
 
 def _require_admin(caller: Identity, scope: Scope) -> None:
-    if scope is Scope.ALL and ADMINS_GROUP not in caller.groups:
+    if scope is Scope.ALL and not caller.is_admin:
         raise ForbiddenError(f"scope ALL needs the {ADMINS_GROUP} group")
 
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared_utils.api import dependencies
 from shared_utils.api.errors import no_content, route_responses
-from shared_utils.api.identity import Caller, Identity
+from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ExpectedVersion
 from shared_utils.market.underlyings import Underlying
@@ -32,17 +32,10 @@ from shared_utils.settings import load_settings
 
 router = Router()
 TAGS = ["marketplace"]
-# The Cognito user-pool group of marketplace admins; the local platform's `--admin` token
-# carries `admin` (what `Identity.is_admin` checks), accepted too.
-ADMINS_GROUP = "Admins"
 
 MonthParam = Annotated[
     str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Calendar month of the statement, YYYY-MM")
 ]
-
-
-def is_marketplace_admin(caller: Identity) -> bool:
-    return ADMINS_GROUP in caller.groups or caller.is_admin
 
 
 def service() -> MarketplaceService:
@@ -99,7 +92,7 @@ def get_listing(caller: Caller, basket_id: BasketId) -> ListingDetail:
     ),
 )
 def publish(caller: Caller, basket_id: BasketId, data: ListingPublish) -> ListingView:
-    return service().publish(caller.user_id, is_marketplace_admin(caller), basket_id, data)
+    return service().publish(caller.user_id, caller.is_admin, basket_id, data)
 
 
 @router.delete(
@@ -114,7 +107,7 @@ def publish(caller: Caller, basket_id: BasketId, data: ListingPublish) -> Listin
     ),
 )
 def unpublish(caller: Caller, basket_id: BasketId, version: ExpectedVersion = None) -> Response[None]:
-    service().unpublish(caller.user_id, is_marketplace_admin(caller), basket_id, version)
+    service().unpublish(caller.user_id, caller.is_admin, basket_id, version)
     return no_content()
 
 

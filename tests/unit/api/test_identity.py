@@ -9,9 +9,10 @@ from shared_utils.api.identity import identity_from_claims
 @pytest.mark.parametrize(
     ("raw", "groups"),
     [
-        ("admin,traders", {"admin", "traders"}),
-        ("[admin traders]", {"admin", "traders"}),
-        (["admin"], {"admin"}),
+        ("Admins,traders", {"Admins", "traders"}),
+        ("[Admins traders]", {"Admins", "traders"}),
+        (["Admins"], {"Admins"}),
+        ("admin", {"admin"}),  # not the Cognito group: no admin rights
         (None, set()),
     ],
 )
@@ -20,7 +21,7 @@ def test_groups_claim_in_every_shape_api_gateway_sends(raw, groups):
 
     assert identity.user_id == "user-a"
     assert identity.groups == groups
-    assert identity.is_admin == ("admin" in groups)
+    assert identity.is_admin == ("Admins" in groups)
 
 
 @pytest.mark.parametrize("claims", [None, {}, {"sub": ""}, {"sub": "  "}, {"email": "a@example.com"}])
