@@ -18,6 +18,7 @@ import numpy as np
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST, Clock
+from shared_utils.market.greeks import greeks, year_fraction
 from shared_utils.market.specs import SpecTable, default_specs
 from shared_utils.market.strikes import OptionChain
 from shared_utils.market.underlyings import Underlying
@@ -30,6 +31,8 @@ STRIKES_EACH_SIDE = 30
 VOLATILITY = 0.14
 EXPIRY_CLOSE = time(15, 30)
 TICK = Decimal("0.05")
+# A contract priced on its expiry day after the close still gets one minute of time value.
+MIN_YEARS = 60.0 / (365.0 * 24 * 3600)
 
 
 class ChainBook:
@@ -45,11 +48,6 @@ class ChainBook:
         return self._chains.get((str(underlying), expiry))
 
 
-def _norm_cdf(x: np.ndarray) -> np.ndarray:
-    erf = np.vectorize(math.erf)
-    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
-
-
 def black_scholes_chain(
     underlying: str,
     expiry: date,
@@ -58,25 +56,24 @@ def black_scholes_chain(
     at: datetime,
     volatility: float = VOLATILITY,
 ) -> OptionChain:
+    """A chain of STRIKES_EACH_SIDE strikes either side of the ATM strike, priced with the
+    platform's vectorised pricing model (zero rate, so Black-76 on the index level)."""
     atm = round(spot / strike_step) * strike_step
     strikes = np.array([atm + i * strike_step for i in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)])
     strikes = strikes[strikes > 0]
     expires = datetime.combine(expiry, EXPIRY_CLOSE, tzinfo=IST)
-    years = max((expires - at).total_seconds(), 60.0) / (365.0 * 24 * 3600)
-    sigma_t = volatility * math.sqrt(years)
-    d1 = (np.log(spot / strikes) + 0.5 * sigma_t**2) / sigma_t
-    d2 = d1 - sigma_t
-    ce = spot * _norm_cdf(d1) - strikes * _norm_cdf(d2)
-    pe = ce - spot + strikes
+    years = max(year_fraction(at, expires), MIN_YEARS)
+    calls = greeks(OptionType.CE.value, spot, strikes, years, volatility)
+    puts = greeks(OptionType.PE.value, spot, strikes, years, volatility)
     return OptionChain(
         underlying=Underlying(underlying),
         expiry=expiry,
         underlying_price=spot,
         strikes=strikes,
-        ce_premiums=np.maximum(ce, 0.05),
-        pe_premiums=np.maximum(pe, 0.05),
-        ce_deltas=_norm_cdf(d1),
-        pe_deltas=_norm_cdf(d1) - 1.0,
+        ce_premiums=np.maximum(calls.price, 0.05),
+        pe_premiums=np.maximum(puts.price, 0.05),
+        ce_deltas=calls.delta,
+        pe_deltas=puts.delta,
     )
 
 
