@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared_utils.brokers.http import DEFAULT_TIMEOUT_S
+from shared_utils.brokers.models import BrokerName, DerivativesExchange, Position
 from shared_utils.clock import IST
+from shared_utils.models.common import Product
 
 
 class BrokerEndpoint(BaseModel):
@@ -53,3 +58,44 @@ def ist_timestamp(value: object, *formats: str) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+@dataclass(frozen=True)
+class PositionFields:
+    """Where one broker's net-position rows keep each value (the SDKs name them differently)."""
+
+    symbol: str
+    exchange: str
+    product: str
+    quantity: str
+    average_price: str
+    realised_pnl: str
+    last_price: str
+
+
+def positions_from(
+    rows: Iterable[Mapping[str, Any]],
+    broker: BrokerName,
+    fields: PositionFields,
+    products: Mapping[str, Product],
+) -> list[Position]:
+    """Derivatives positions in our model; rows of other segments or unknown products are left out."""
+    exchanges = {exchange.value for exchange in DerivativesExchange}
+    result = []
+    for row in rows:
+        product = products.get(str(row.get(fields.product)))
+        if row.get(fields.exchange) not in exchanges or product is None:
+            continue
+        result.append(
+            Position(
+                broker=broker,
+                tradingsymbol=str(row[fields.symbol]),
+                exchange=DerivativesExchange(row[fields.exchange]),
+                product=product,
+                quantity=to_int(row.get(fields.quantity)),
+                average_price=to_decimal(row.get(fields.average_price)),
+                realised_pnl=to_decimal(row.get(fields.realised_pnl)) or Decimal(0),
+                last_price=to_decimal(row.get(fields.last_price)),
+            )
+        )
+    return result

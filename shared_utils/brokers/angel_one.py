@@ -17,16 +17,21 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin
 
-from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decimal, to_int
+from shared_utils.brokers._common import (
+    BrokerEndpoint,
+    PositionFields,
+    ist_timestamp,
+    positions_from,
+    to_decimal,
+    to_int,
+)
 from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import (
     BrokerName,
-    DerivativesExchange,
     OptionInstrument,
     OrderRequest,
     OrderResult,
@@ -51,6 +56,15 @@ SymbolTokenLookup = Callable[[str, str], str | None]
 
 _PRODUCTS = {Product.MIS: "INTRADAY", Product.NRML: "CARRYFORWARD"}
 _PRODUCTS_BACK = {value: key for key, value in _PRODUCTS.items()}
+_POSITION_FIELDS = PositionFields(
+    symbol="tradingsymbol",
+    exchange="exchange",
+    product="producttype",
+    quantity="netqty",
+    average_price="avgnetprice",
+    realised_pnl="realised",
+    last_price="ltp",
+)
 _STATES = {
     "complete": OrderState.COMPLETE,
     "rejected": OrderState.REJECTED,
@@ -237,26 +251,8 @@ class AngelOneBroker:
         return _to_result(matches[-1]) if matches else None
 
     def positions(self) -> list[Position]:
-        result = []
-        for item in self._checked(self._api.position()) or []:
-            if item.get("exchange") not in {e.value for e in DerivativesExchange}:
-                continue
-            product = _PRODUCTS_BACK.get(str(item.get("producttype")))
-            if product is None:
-                continue
-            result.append(
-                Position(
-                    broker=BROKER,
-                    tradingsymbol=str(item["tradingsymbol"]),
-                    exchange=DerivativesExchange(item["exchange"]),
-                    product=product,
-                    quantity=to_int(item.get("netqty")),
-                    average_price=to_decimal(item.get("avgnetprice")),
-                    realised_pnl=to_decimal(item.get("realised")) or Decimal(0),
-                    last_price=to_decimal(item.get("ltp")),
-                )
-            )
-        return result
+        rows = self._checked(self._api.position()) or []
+        return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
 
     def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
         by_token: dict[str, OptionInstrument] = {}

@@ -16,17 +16,22 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import requests
 
-from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decimal, to_int
+from shared_utils.brokers._common import (
+    BrokerEndpoint,
+    PositionFields,
+    ist_timestamp,
+    positions_from,
+    to_decimal,
+    to_int,
+)
 from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import (
     BrokerName,
-    DerivativesExchange,
     OptionInstrument,
     OrderRequest,
     OrderResult,
@@ -53,6 +58,15 @@ SymbolTokenLookup = Callable[[str, str], str | None]
 
 _PRODUCTS = {Product.MIS: "I", Product.NRML: "M"}
 _PRODUCTS_BACK = {value: key for key, value in _PRODUCTS.items()}
+_POSITION_FIELDS = PositionFields(
+    symbol="tsym",
+    exchange="exch",
+    product="prd",
+    quantity="netqty",
+    average_price="netavgprc",
+    realised_pnl="rpnl",
+    last_price="lp",
+)
 _STATES = {
     "COMPLETE": OrderState.COMPLETE,
     "REJECTED": OrderState.REJECTED,
@@ -211,26 +225,8 @@ class FinvasiaBroker:
         return _to_result(matches[0]) if matches else None  # the order book is newest first
 
     def positions(self) -> list[Position]:
-        result = []
-        for item in self._call("get_positions", empty_ok=True):
-            if item.get("exch") not in {e.value for e in DerivativesExchange}:
-                continue
-            product = _PRODUCTS_BACK.get(str(item.get("prd")))
-            if product is None:
-                continue
-            result.append(
-                Position(
-                    broker=BROKER,
-                    tradingsymbol=str(item["tsym"]),
-                    exchange=DerivativesExchange(item["exch"]),
-                    product=product,
-                    quantity=to_int(item.get("netqty")),
-                    average_price=to_decimal(item.get("netavgprc")),
-                    realised_pnl=to_decimal(item.get("rpnl")) or Decimal(0),
-                    last_price=to_decimal(item.get("lp")),
-                )
-            )
-        return result
+        rows = self._call("get_positions", empty_ok=True)
+        return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
 
     def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
         if self._tokens is None:

@@ -9,15 +9,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
-from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decimal, to_int
+from shared_utils.brokers._common import (
+    BrokerEndpoint,
+    PositionFields,
+    ist_timestamp,
+    positions_from,
+    to_decimal,
+    to_int,
+)
 from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import (
     BrokerName,
-    DerivativesExchange,
     OptionInstrument,
     OrderRequest,
     OrderResult,
@@ -39,6 +44,16 @@ from shared_utils.clock import Clock
 from shared_utils.models.common import Product
 
 BROKER = BrokerName.ZERODHA
+_PRODUCTS_BY_NAME = {product.value: product for product in Product}
+_POSITION_FIELDS = PositionFields(
+    symbol="tradingsymbol",
+    exchange="exchange",
+    product="product",
+    quantity="quantity",
+    average_price="average_price",
+    realised_pnl="realised",
+    last_price="last_price",
+)
 MARKET_PROTECTION_AUTO = -1
 _STATES = {
     "COMPLETE": OrderState.COMPLETE,
@@ -140,26 +155,8 @@ class ZerodhaBroker:
         return _to_result(matches[-1]) if matches else None
 
     def positions(self) -> list[Position]:
-        payload = self._call("positions")
-        result = []
-        for item in payload.get("net", []):
-            if item.get("exchange") not in {e.value for e in DerivativesExchange}:
-                continue
-            if item.get("product") not in {p.value for p in Product}:
-                continue
-            result.append(
-                Position(
-                    broker=BROKER,
-                    tradingsymbol=str(item["tradingsymbol"]),
-                    exchange=DerivativesExchange(item["exchange"]),
-                    product=Product(item["product"]),
-                    quantity=to_int(item.get("quantity")),
-                    average_price=to_decimal(item.get("average_price")),
-                    realised_pnl=to_decimal(item.get("realised")) or Decimal(0),
-                    last_price=to_decimal(item.get("last_price")),
-                )
-            )
-        return result
+        rows = self._call("positions").get("net", [])
+        return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BY_NAME)
 
     def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
         if not instruments:
