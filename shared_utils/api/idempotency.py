@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
 
+from shared_utils.api.dependencies import dynamodb_client
 from shared_utils.api.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
 from shared_utils.api.identity import Identity
 from shared_utils.settings import load_settings
@@ -41,11 +42,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @lru_cache(maxsize=4)
-def _persistence(table_name: str, endpoint_url: str | None) -> Any:
-    import boto3
+def _persistence(table_name: str, client: Any) -> Any:
+    """One persistence layer per table and client: it shares the API's DynamoDB client."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
     return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
 
 
@@ -88,7 +88,7 @@ def idempotent_create(
     )
     run = idempotent_function(
         data_keyword_argument="request",
-        persistence_store=_persistence(settings.idempotency_table_name, settings.dynamodb_endpoint_url),
+        persistence_store=_persistence(settings.idempotency_table_name, dynamodb_client()),
         config=config,
     )(_run_create)
     payload = {
