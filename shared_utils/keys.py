@@ -140,7 +140,7 @@ def market_quote_pk(instrument: str) -> str:
 #   `POSITION#{strategy_id}#{entry_date}#{account}#{leg_no}`  net position of one leg per account
 #   `KILL_SWITCH`                                 the user's kill switch
 # GSI1 (ExecutionsByStrategy) is overloaded: `STRATEGY#{id}` for records, `LEDGER#{trade_date}`
-# for ledger entries (duplicate scan), `POSITIONS#OPEN` (sparse) for open positions.
+# for ledger entries (duplicate scan), `POSITIONS#OPEN#{shard}` (sparse) for open positions.
 
 LEDGER_SK_PREFIX = "ORDER#"
 RUN_SK_PREFIX = "RUN#"
@@ -149,6 +149,8 @@ KILL_SWITCH_SK = "KILL_SWITCH"
 GLOBAL_KILL_SWITCH_PK = "KILL_SWITCH#GLOBAL"
 LEDGER_GSI1_PREFIX = "LEDGER#"
 OPEN_POSITIONS_GSI1PK = "POSITIONS#OPEN"
+# A fixed fact, not a setting: changing it would strand open positions in partitions nobody reads.
+OPEN_POSITIONS_SHARDS = 10
 TRAIL_SK_PREFIX = "TRAIL#"
 
 
@@ -251,3 +253,18 @@ def retry_gsi1pk(trade_date: date) -> str:
 
 def retry_gsi1sk(user_id: str, strategy_id: str, run_name: str) -> str:
     return SEPARATOR.join((user_id, strategy_id, run_name))
+
+
+def open_positions_gsi1pk(user_id: str) -> str:
+    """The sparse GSI1 partition of a user's open positions. Spread over OPEN_POSITIONS_SHARDS by
+    user so thousands of entries in one minute do not all write (and the minute's check does not
+    all read) one index partition; a user's positions stay together."""
+    digest = hashlib.sha256(user_id.encode()).digest()
+    return f"{OPEN_POSITIONS_GSI1PK}{SEPARATOR}{int.from_bytes(digest[:8], 'big') % OPEN_POSITIONS_SHARDS}"
+
+
+def open_positions_partitions() -> list[str]:
+    """Every partition holding open positions: the shards, then the unsharded partition that
+    positions opened before sharding stay in until they close."""
+    shards = [f"{OPEN_POSITIONS_GSI1PK}{SEPARATOR}{shard}" for shard in range(OPEN_POSITIONS_SHARDS)]
+    return [*shards, OPEN_POSITIONS_GSI1PK]

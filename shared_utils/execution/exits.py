@@ -1,5 +1,5 @@
-"""The stop-loss monitor (the timer's `StopLossMonitor`): each minute, mark every open position
-with the latest price and exit what its rules say must go.
+"""The stop-loss monitor (the timer's `StopLossMonitor`): each minute, value every open position
+at the latest price (in memory: marks are not stored) and exit what its rules say must go.
 
 Per strategy, in this order: square-off of intraday (MIS) positions before the session's close;
 strategy MTM stop-loss and target (rupees, realised + unrealised across brokers); trailing
@@ -19,11 +19,10 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.brokers.models import OptionInstrument
 from shared_utils.errors import NotFoundError
+from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import ExitReason, PositionView
 from shared_utils.execution.service import ExecutionService
-from shared_utils.execution.store import revalue
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.common import Product, StopLossKind
 from shared_utils.models.strategy import LegStopLoss, Strategy
@@ -32,10 +31,6 @@ from shared_utils.timer.checks import StopLossReport
 logger = Logger(child=True)
 
 SQUARE_OFF_BEFORE_CLOSE = timedelta(minutes=10)
-
-
-class PriceSource(Protocol):
-    def price(self, instrument: OptionInstrument) -> Decimal | None: ...
 
 
 class StrategyLookup(Protocol):
@@ -86,11 +81,7 @@ class PositionStopLossMonitor:
             for r in self._service.resume_incomplete(trade_date)
         ]
         groups: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
-        for position in self._store.open_positions():
-            price = self._prices.price(position.instrument)
-            if price is not None:
-                self._store.mark(position, price, tick)
-                position = revalue(position, price)
+        for position in mark_positions(self._store.open_positions(), self._prices):
             groups[(position.user_id, position.strategy_id)].append(position)
         requested: list[str] = list(resumed)
         checked = 0

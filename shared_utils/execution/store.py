@@ -293,7 +293,7 @@ class ExecutionStore:
         values[":now"] = {"S": now.isoformat()}
         if opening:
             expression += ", gsi1pk = :open, gsi1sk = :opensk"
-            values[":open"] = {"S": keys.OPEN_POSITIONS_GSI1PK}
+            values[":open"] = {"S": keys.open_positions_gsi1pk(user_id)}
             values[":opensk"] = {"S": f"{user_id}{keys.SEPARATOR}{order.position_sk}"}
         signed = quantity if buying else -quantity
         value = price * quantity
@@ -534,25 +534,17 @@ class ExecutionStore:
         ]
 
     def open_positions(self) -> list[PositionView]:
-        """Every user's open positions (the sparse part of GSI1)."""
+        """Every user's open positions (the sparse, sharded part of GSI1)."""
         found = [
             position_from_item(deserialize(raw))
+            for partition in keys.open_positions_partitions()
             for raw in self._query_all(
                 IndexName=EXECUTIONS_BY_STRATEGY,
                 KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": keys.OPEN_POSITIONS_GSI1PK}},
+                ExpressionAttributeValues={":pk": {"S": partition}},
             )
         ]
         return [position for position in found if position.net_quantity != 0]
-
-    def mark(self, position: PositionView, last_price: Decimal, now: datetime) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(keys.user_pk(position.user_id), position.position_sk),
-            UpdateExpression="SET last_price = :price, marked_at = :now",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":price": {"N": str(last_price)}, ":now": {"S": now.isoformat()}},
-        )
 
     def peak_mtm(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> Decimal:
         """Raise the stored MTM peak of the day to `mtm` if higher; returns the peak."""

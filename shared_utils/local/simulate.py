@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger
 
 from shared_utils.clock import to_ist
 from shared_utils.execution import wiring as execution_wiring
+from shared_utils.execution.marking import mark_positions
 from shared_utils.execution.models import ExecutionRecord, PositionView
 from shared_utils.local import console
 from shared_utils.local.accounts import ensure_paper_accounts
@@ -114,6 +115,10 @@ def simulate(
                 console.say(f"created {len(created)} demo baskets for {user_id}")
             log = SessionLog(users={user_id})
             store = execution_wiring.store(client, settings)
+            prices = execution_wiring.market(client, settings)
+
+            def marked(user: str) -> list[PositionView]:
+                return mark_positions(store.positions(user), prices)
 
             def sample(result: EmitResult) -> None:
                 log.ticks += 1
@@ -121,7 +126,7 @@ def simulate(
                 if tick is None or (to_ist(tick).minute % PNL_SAMPLE_MINUTES and result.continue_):
                     return
                 for user in sorted(log.users):
-                    for strategy_id, pnl in strategy_pnl(store.positions(user)).items():
+                    for strategy_id, pnl in strategy_pnl(marked(user)).items():
                         log.pnl[strategy_id].append((f"{to_ist(tick):%H:%M}", float(pnl)))
 
             clock = ReplayClock(first_tick, on_move=coordinates.move_to)
@@ -132,7 +137,7 @@ def simulate(
             results = loop.run_session(first_tick)
             wall = time.perf_counter() - started
             records = _records(store, sorted(log.users), day)
-            positions = {user: store.positions(user) for user in sorted(log.users)}
+            positions = {user: marked(user) for user in sorted(log.users)}
             strategies = {
                 user: InProcessApi(user).call("GET", "/options/strategies", query={"limit": "100"})["items"]
                 for user in sorted(log.users)

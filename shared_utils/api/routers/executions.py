@@ -18,6 +18,7 @@ from shared_utils.api.params import ID_MAX_LENGTH, ID_PATTERN
 from shared_utils.clock import IST, SystemClock, to_ist
 from shared_utils.errors import FieldIssue, InvalidInputError
 from shared_utils.execution import wiring
+from shared_utils.execution.marking import mark_positions
 from shared_utils.execution.models import ExecutionRecord, PositionsReport
 from shared_utils.models.views import Page
 from shared_utils.settings import load_settings
@@ -79,14 +80,17 @@ def list_executions(
 @router.get(
     "/options/positions",
     summary="My positions",
-    description="Net position per strategy leg and broker account, marked at the last checked price.",
+    description="Net position per strategy leg and broker account, marked at the latest price.",
     tags=TAGS,
     operation_id="listPositions",
     responses=route_responses(HTTPStatus.OK),
 )
 def list_positions(caller: Caller, open_only: OpenOnly = True) -> PositionsReport:
-    store = wiring.store(dependencies.dynamodb_client(), load_settings())
-    positions = [p for p in store.positions(caller.user_id) if p.net_quantity or not open_only]
+    client, settings = dependencies.dynamodb_client(), load_settings()
+    stored = [
+        p for p in wiring.store(client, settings).positions(caller.user_id) if p.net_quantity or not open_only
+    ]
+    positions = mark_positions(stored, wiring.market(client, settings))
     return PositionsReport(
         positions=positions,
         realised_pnl=sum((p.realised_pnl for p in positions), Decimal("0")),

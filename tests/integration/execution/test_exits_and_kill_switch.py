@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from shared_utils import keys
 from shared_utils.execution.duplicates import LedgerDuplicateScanner
 from shared_utils.execution.exits import PositionStopLossMonitor
 from shared_utils.execution.kill_switch import KillSwitch
@@ -271,3 +272,51 @@ def test_the_minute_check_retries_a_run_a_broker_outage_left_incomplete(platform
     assert platform.store.runs_to_retry(TRADE_DATE) == []
     assert net_quantities(down.inner) == {k: v * 2 for k, v in net_quantities(healthy).items()}
     assert len(platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")) == 8
+
+
+class CountingPrices:
+    def __init__(self, market):
+        self._market = market
+        self.asked: list = []
+
+    def price(self, instrument):
+        self.asked.append(instrument)
+        return self._market.price(instrument)
+
+
+def test_a_quiet_check_writes_nothing_and_prices_each_contract_once(platform, aws):
+    first = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 1})
+    second = platform.strategy("user-b", condor_body(), {"acct-b": 2})
+    platform.service.enter("user-a", first, TRADE_DATE)
+    platform.service.enter("user-b", second, TRADE_DATE)
+    prices = CountingPrices(platform.market)
+    check = PositionStopLossMonitor(platform.service, platform.repository, prices, CALENDAR)
+    calls: list[str] = []
+    aws["dynamodb"].meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+
+    report = check.check(platform.clock.now(), TRADE_DATE)
+
+    assert report.exits_requested == [] and report.positions_checked == 12
+    assert len(prices.asked) == len(set(prices.asked)) == 4  # the condor's four contracts
+    writes = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+    assert [name for name in calls if name in writes] == []
+
+
+def test_positions_spread_over_shards_and_unsharded_ones_are_still_watched(platform, aws):
+    users = [f"user-{n}" for n in range(12)]
+    for user in users:
+        platform.service.enter(user, platform.strategy(user, condor_body(), {f"acct-{user}": 1}), TRADE_DATE)
+    client, table = aws["dynamodb"], aws["settings"].history_table_name
+    items = client.scan(
+        TableName=table, FilterExpression="entity = :p", ExpressionAttributeValues={":p": {"S": "POSITION"}}
+    )["Items"]
+    partitions = {item["gsi1pk"]["S"] for item in items}
+    assert len(partitions) > 1 and partitions <= set(keys.open_positions_partitions())
+    # A position opened before sharding sits in the unsharded partition until it closes.
+    legacy = dict(items[0]) | {"gsi1pk": {"S": keys.OPEN_POSITIONS_GSI1PK}}
+    client.put_item(TableName=table, Item=legacy)
+
+    watched = platform.store.open_positions()
+
+    assert len(watched) == len(items) == 4 * len(users)
+    assert {p.user_id for p in watched} == set(users)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -68,6 +69,12 @@ def test_positions_show_open_quantities_and_pnl(api, platform):
     quantities = sorted((p["leg_no"], p["net_quantity"]) for p in response.body["positions"])
     assert quantities == [(1, -195), (2, 195), (3, -195), (4, 195)]
     assert response.body["realised_pnl"] == 0
+    # Marked when read (no stop-loss check has run): every open leg shows a price and its P&L.
+    assert all(p["last_price"] is not None for p in response.body["positions"])
+    assert all(p["unrealised_pnl"] is not None for p in response.body["positions"])
+    assert Decimal(str(response.body["unrealised_pnl"])) == sum(
+        Decimal(str(p["unrealised_pnl"])) for p in response.body["positions"]
+    )
 
 
 def test_kill_switch_route_squares_off_pauses_and_rearms(api, platform):
