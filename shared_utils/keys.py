@@ -150,7 +150,7 @@ GLOBAL_KILL_SWITCH_PK = "KILL_SWITCH#GLOBAL"
 LEDGER_GSI1_PREFIX = "LEDGER#"
 OPEN_POSITIONS_GSI1PK = "POSITIONS#OPEN"
 # A fixed fact, not a setting: changing it would strand open positions in partitions nobody reads.
-OPEN_POSITIONS_SHARDS = 10
+OPEN_POSITIONS_SHARDS = 4
 TRAIL_SK_PREFIX = "TRAIL#"
 
 
