@@ -42,6 +42,7 @@ SWAGGER_PAGE = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{docs}/swagger-ui.min.css">
 </head>
 <body>
