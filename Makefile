@@ -10,12 +10,16 @@ PROJECT ?= ql-algo-trading
 PROFILE ?= default
 PYTEST_ARGS ?=
 DATE ?= 2026-11-23
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell test "$$(id -u)" -eq 0 || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
+export CHROMIUM
 
-.PHONY: venv run test test-all lint format typecheck synth build deploy bench simulate clean
+.PHONY: venv browser run test test-all lint format typecheck synth build deploy bench simulate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,10 +46,19 @@ build: venv
 synth: build
 	$(BIN)/python app.py --env $(ENV)
 
-test: lint typecheck build
+# Headless Chromium for tests/e2e/test_browser.py, from Debian's packages (the lists are
+# refreshed only if the first install fails). No browser means a failed run, never a skipped test.
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests ..."; \
+	  $(APT_INSTALL) || { $(SUDO) apt-get update -q && $(APT_INSTALL); }; }; \
+	test -x $(CHROMIUM) || { echo "error: $(CHROMIUM) is missing and Debian's chromium package could not be \
+	installed (apt-get install chromium, as root): the browser tests need it" >&2; exit 1; }
+	@$(CHROMIUM) --version 2>/dev/null || $(CHROMIUM) --version
+
+test: lint typecheck build browser
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: lint typecheck build
+test-all: lint typecheck build browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 run: venv
