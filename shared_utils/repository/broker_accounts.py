@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from shared_utils.errors import AlreadyExistsError, InvalidInputError
 from shared_utils.models.broker_account import BrokerAccount
@@ -14,6 +16,8 @@ from shared_utils.repository.transactions import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = Logger(child=True)
 
 # Only these attributes are ever read: credentials stored next to them never leave the table.
 PUBLIC_ATTRIBUTES = ("user_id", "broker_account_id", "broker", "label", "paper", "created_at")
@@ -42,7 +46,7 @@ class DynamoBrokerAccounts:
             **self._projection(),
         )
         item = response.get("Item")
-        return BrokerAccount.model_validate(deserialize(item)) if item else None
+        return self._account(item) if item else None
 
     def list_accounts(
         self, user_id: str, limit: int = 50, next_token: str | None = None
@@ -62,8 +66,26 @@ class DynamoBrokerAccounts:
         if start is not None:
             kwargs["ExclusiveStartKey"] = start
         response = self._client.query(**kwargs)
-        accounts = [BrokerAccount.model_validate(deserialize(item)) for item in response.get("Items", [])]
+        found = (self._account(item) for item in response.get("Items", []))
+        accounts = [account for account in found if account is not None]
         return accounts, self._cursors.encode(response.get("LastEvaluatedKey"), scope)
+
+    @staticmethod
+    def _account(item: dict[str, Any]) -> BrokerAccount | None:
+        """The account, or None for an item this build cannot read (a broker it does not know,
+        a missing field): such an account is not usable for trading, and one bad item must not
+        make the user's whole list fail. Logged without its attributes."""
+        try:
+            return BrokerAccount.model_validate(deserialize(item))
+        except ValidationError as error:
+            logger.warning(
+                "Unreadable broker account skipped",
+                extra={
+                    "broker_account_id": item.get("broker_account_id", {}).get("S"),
+                    "problems": [".".join(map(str, e["loc"])) for e in error.errors()],
+                },
+            )
+            return None
 
     def put_account(self, account: BrokerAccount, secret_ref: str | None = None) -> None:
         """Create an account (used to seed paper accounts); an existing one is never overwritten."""

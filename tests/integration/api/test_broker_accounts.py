@@ -39,3 +39,13 @@ def test_request_without_identity_is_401(aws):
 
     assert response.status == 401
     assert response.body == {"code": "UNAUTHORIZED", "message": "Authentication required", "details": []}
+
+
+def test_an_unreadable_account_is_left_out_instead_of_failing_the_list(api, seed_broker_account):
+    seed_broker_account("user-a", "acct-1", "ZERODHA")
+    seed_broker_account("user-a", "acct-2", created_at="yesterday")  # written by hand, say
+
+    response = api("GET", ROUTE, user="user-a")
+
+    assert response.status == 200
+    assert [item["broker_account_id"] for item in response.body["items"]] == ["acct-1"]
