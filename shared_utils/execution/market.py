@@ -1,10 +1,14 @@
 """Market snapshots for planning and prices for paper fills.
 
 `ChainBook` serves option chains it was given (tests, replays). `SimulatedOptionMarket` prices a
-chain around the underlying's latest level with Black-Scholes (fixed volatility): the paper
-broker fills at these prices and planning selects strikes on the same chain, so local runs and
-the paper default are consistent. When the underlying level is unknown it has no chain (the
-strategy is then not entered, with that reason) and no price (the paper broker rejects).
+chain around the underlying's latest level with Black-Scholes at the index's own simulated
+volatility: the paper broker fills at these prices and planning selects strikes on the same
+chain, so local runs and the paper default are consistent. When the underlying level is unknown
+it has no chain (the strategy is then not entered, with that reason) and no price (the paper
+broker rejects).
+
+The stop-loss check prices every open position each minute, so a chain is built once per
+(underlying, expiry, minute, level) and every contract on it is priced from that one chain.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import math
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 
 import numpy as np
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST, Clock
 from shared_utils.market.greeks import greeks, year_fraction
+from shared_utils.market.simulation import SimulationParameters, default_parameters
 from shared_utils.market.specs import SpecTable, default_specs
 from shared_utils.market.strikes import OptionChain
 from shared_utils.market.underlyings import Underlying
@@ -28,7 +34,7 @@ from shared_utils.models.common import OptionType
 UnderlyingLevel = Callable[[str], Decimal | None]
 
 STRIKES_EACH_SIDE = 30
-VOLATILITY = 0.14
+CHAIN_CACHE_SIZE = 64
 EXPIRY_CLOSE = time(15, 30)
 TICK = Decimal("0.05")
 # A contract priced on its expiry day after the close still gets one minute of time value.
@@ -54,10 +60,13 @@ def black_scholes_chain(
     spot: float,
     strike_step: float,
     at: datetime,
-    volatility: float = VOLATILITY,
+    volatility: float | None = None,
 ) -> OptionChain:
     """A chain of STRIKES_EACH_SIDE strikes either side of the ATM strike, priced with the
-    platform's vectorised pricing model (zero rate, so Black-76 on the index level)."""
+    platform's vectorised pricing model (zero rate, so Black-76 on the index level) at
+    `volatility`, by default the underlying's simulated volatility."""
+    if volatility is None:
+        volatility = default_parameters().volatility(underlying)
     atm = round(spot / strike_step) * strike_step
     strikes = np.array([atm + i * strike_step for i in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)])
     strikes = strikes[strikes > 0]
@@ -78,27 +87,37 @@ def black_scholes_chain(
 
 
 class SimulatedOptionMarket:
-    def __init__(self, level: UnderlyingLevel, clock: Clock, specs: SpecTable | None = None) -> None:
+    def __init__(
+        self,
+        level: UnderlyingLevel,
+        clock: Clock,
+        specs: SpecTable | None = None,
+        parameters: SimulationParameters | None = None,
+    ) -> None:
         self._level = level
         self._clock = clock
         self._specs = specs or default_specs()
+        self._parameters = parameters or default_parameters()
+        self._chains = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._build_chain)
 
     def chain(self, underlying: str, expiry: date) -> OptionChain | None:
+        """The chain at the current minute, or None when the underlying's level is unknown."""
         spot = self._level(str(underlying))
         if spot is None:
             return None
+        minute = self._clock.now().replace(second=0, microsecond=0)
+        return self._chains(str(underlying), expiry, minute, spot)
+
+    def _build_chain(self, underlying: str, expiry: date, minute: datetime, spot: Decimal) -> OptionChain:
         step = self._specs.spec_for(underlying, expiry).strike_step
-        return black_scholes_chain(str(underlying), expiry, float(spot), step, self._clock.now())
+        volatility = self._parameters.volatility(underlying)
+        return black_scholes_chain(underlying, expiry, float(spot), step, minute, volatility)
 
     def price(self, instrument: OptionInstrument) -> Decimal | None:
         """Last price of one contract (the paper broker's `PriceSource`)."""
-        spot = self._level(instrument.underlying.value)
-        if spot is None:
+        chain = self.chain(instrument.underlying.value, instrument.expiry)
+        if chain is None:
             return None
-        step = float(self._specs.spec_for(instrument.underlying, instrument.expiry).strike_step)
-        chain = black_scholes_chain(
-            instrument.underlying.value, instrument.expiry, float(spot), step, self._clock.now()
-        )
         strike = float(instrument.strike)
         premiums = chain.ce_premiums if instrument.option_type is OptionType.CE else chain.pe_premiums
         index = int(np.argmin(np.abs(chain.strikes - strike)))

@@ -33,7 +33,7 @@ from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
 from shared_utils.repository.ports import BrokerAccountsReader
 from shared_utils.repository.trading import DynamoTradingRepository
 from shared_utils.settings import RuntimeSettings
-from shared_utils.timer.market_data import QuoteCache, SimulatedMarketData
+from shared_utils.timer.market_data import QuoteCache, QuoteReader, SimulatedMarketData
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -57,20 +57,34 @@ class AccountBrokers:
 
 class CachedLevels:
     """Index levels from the timer's quote cache; the simulated market where nothing is cached
-    (the source the market-data refresher uses in this build)."""
+    (the source the market-data refresher uses in this build).
 
-    def __init__(self, cache: QuoteCache, clock: Clock) -> None:
+    A level is read at most once per underlying per minute (the quote cache holds one level a
+    minute anyway), so pricing many positions costs one read per underlying, not one per contract.
+    """
+
+    def __init__(self, cache: QuoteReader, clock: Clock, fallback: SimulatedMarketData | None = None) -> None:
         self._cache = cache
         self._clock = clock
-        self._fallback = SimulatedMarketData()
+        self._fallback = fallback or SimulatedMarketData()
+        self._memo: tuple[int, dict[str, Decimal | None]] = (-1, {})
 
     def __call__(self, underlying: str) -> Decimal | None:
         now = self._clock.now()
-        quote = self._cache.get(underlying, now)
-        if quote is not None:
-            return quote.last_price
-        simulated = self._fallback.quotes([underlying], now)
-        return simulated[0].last_price if simulated else None
+        minute = int(now.timestamp() // 60)
+        memo = self._memo
+        if memo[0] != minute:
+            memo = (minute, {})
+            self._memo = memo  # a new minute drops the last one's levels: the memo stays small
+        levels = memo[1]
+        if underlying not in levels:
+            quote = self._cache.get(underlying, now)
+            if quote is not None:
+                levels[underlying] = quote.last_price
+            else:
+                simulated = self._fallback.quotes([underlying], now)
+                levels[underlying] = simulated[0].last_price if simulated else None
+        return levels[underlying]
 
 
 def _credentials(settings: RuntimeSettings, metrics: Metrics) -> CredentialsProvider:

@@ -7,7 +7,6 @@ DynamoDB's TTL deletes late (and moto never), so every read filters expired item
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,6 +16,8 @@ from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared_utils import keys
+from shared_utils.market.simulation import IndexPaths, default_paths
+from shared_utils.market.underlyings import Underlying
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.triggers import DueSchedule
 
@@ -27,6 +28,7 @@ logger = Logger(child=True)
 
 QUOTE_TTL = timedelta(seconds=300)
 LOOKAHEAD = timedelta(minutes=5)
+_UNDERLYINGS = frozenset(u.value for u in Underlying)
 
 
 class Quote(BaseModel):
@@ -47,6 +49,12 @@ class RefreshReport(BaseModel):
 
 class MarketDataSource(Protocol):
     def quotes(self, instruments: Sequence[str], at: datetime) -> list[Quote]: ...
+
+
+class QuoteReader(Protocol):
+    def get(self, instrument: str, now: datetime) -> Quote | None:
+        """The latest unexpired quote of `instrument`, or None."""
+        ...
 
 
 class OpenPositionInstruments(Protocol):
@@ -135,31 +143,18 @@ def refresh_market_data(
     return report
 
 
-# Reference levels of the simulated market (index points, late 2026 order of magnitude).
-SIMULATED_BASE: dict[str, Decimal] = {
-    "NIFTY": Decimal("26000"),
-    "BANKNIFTY": Decimal("59000"),
-    "FINNIFTY": Decimal("27500"),
-    "MIDCPNIFTY": Decimal("13500"),
-    "NIFTYNXT50": Decimal("70000"),
-    "SENSEX": Decimal("85000"),
-    "BANKEX": Decimal("66000"),
-}
-
-
 class SimulatedMarketData:
-    """A deterministic simulated market for local runs and tests: a smooth oscillation around a
-    reference level per instrument (unknown instruments get a level derived from their name)."""
+    """The local market-data source: supported indices follow the simulated index paths; any
+    other instrument gets a constant level derived from its name, so it still has a quote."""
+
+    def __init__(self, paths: IndexPaths | None = None) -> None:
+        self._paths = paths or default_paths()
 
     def quotes(self, instruments: Sequence[str], at: datetime) -> list[Quote]:
-        minutes = at.timestamp() / 60
-        quotes = []
-        for instrument in instruments:
-            base = SIMULATED_BASE.get(instrument)
-            if base is None:
-                seed = int.from_bytes(hashlib.sha256(instrument.encode()).digest()[:4], "big")
-                base = Decimal(50 + seed % 500)
-            move = Decimal(str(round(math.sin(minutes / 7) * 0.004, 6)))
-            price = (base * (1 + move)).quantize(Decimal("0.05"))
-            quotes.append(Quote(instrument=instrument, last_price=price, as_of=at))
-        return quotes
+        return [Quote(instrument=i, last_price=self._level(i, at), as_of=at) for i in instruments]
+
+    def _level(self, instrument: str, at: datetime) -> Decimal:
+        if instrument in _UNDERLYINGS:
+            return self._paths.level(instrument, at)
+        seed = int.from_bytes(hashlib.sha256(instrument.encode()).digest()[:4], "big")
+        return Decimal(50 + seed % 500)

@@ -1,0 +1,149 @@
+"""Simulated option prices: each index's own volatility, one chain per minute however many
+contracts are priced, and one quote-cache read per underlying per minute."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.clock import IST, FixedClock
+from shared_utils.execution import market as market_module
+from shared_utils.execution.market import SimulatedOptionMarket
+from shared_utils.execution.wiring import CachedLevels
+from shared_utils.market.greeks import greeks, year_fraction
+from shared_utils.market.simulation import IndexPaths
+from shared_utils.market.specs import spec_for
+from shared_utils.market.underlyings import Underlying
+from shared_utils.models.common import OptionType
+from shared_utils.timer.market_data import Quote, SimulatedMarketData
+
+NOW = datetime(2026, 11, 25, 4, 0, 20, tzinfo=UTC)  # 09:30:20 IST
+EXPIRY = date(2026, 12, 29)
+LEVELS = {"NIFTY": Decimal("26010"), "BANKNIFTY": Decimal("59040")}
+
+
+def contract(underlying: str, strike: float, option_type: OptionType) -> OptionInstrument:
+    return OptionInstrument(
+        underlying=Underlying(underlying), expiry=EXPIRY, strike=Decimal(str(strike)), option_type=option_type
+    )
+
+
+def on_tick(value: float) -> Decimal:
+    return (Decimal(str(value)) / Decimal("0.05")).to_integral_value() * Decimal("0.05")
+
+
+def test_a_banknifty_atm_straddle_is_priced_at_the_banknifty_volatility() -> None:
+    market = SimulatedOptionMarket(dict(LEVELS).get, FixedClock(NOW))
+    step = spec_for("BANKNIFTY", EXPIRY).strike_step
+    atm = round(59040 / step) * step
+    years = year_fraction(
+        NOW.replace(second=0), datetime.combine(EXPIRY, market_module.EXPIRY_CLOSE, tzinfo=IST)
+    )
+
+    call = market.price(contract("BANKNIFTY", atm, OptionType.CE))
+    put = market.price(contract("BANKNIFTY", atm, OptionType.PE))
+
+    for option_type, price in (("CE", call), ("PE", put)):
+        assert price == on_tick(float(greeks(option_type, 59040.0, atm, years, 0.15).price))
+        assert price != on_tick(float(greeks(option_type, 59040.0, atm, years, 0.13).price))
+
+
+def test_each_index_chain_uses_its_own_volatility() -> None:
+    market = SimulatedOptionMarket(dict(LEVELS).get, FixedClock(NOW))
+    nifty = market.chain("NIFTY", EXPIRY)
+    banknifty = market.chain("BANKNIFTY", EXPIRY)
+    assert nifty is not None and banknifty is not None
+    years = year_fraction(
+        NOW.replace(second=0), datetime.combine(EXPIRY, market_module.EXPIRY_CLOSE, tzinfo=IST)
+    )
+
+    expected_nifty = greeks("CE", 26010.0, nifty.strikes, years, 0.13).price
+    expected_bank = greeks("CE", 59040.0, banknifty.strikes, years, 0.15).price
+    assert nifty.ce_premiums == pytest.approx(expected_nifty.clip(min=0.05))
+    assert banknifty.ce_premiums == pytest.approx(expected_bank.clip(min=0.05))
+
+
+def test_pricing_fifty_contracts_of_one_chain_in_a_minute_builds_one_chain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[tuple[Any, ...]] = []
+    original = market_module.black_scholes_chain
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(market_module, "black_scholes_chain", spy)
+    levels = dict(LEVELS)
+    clock = FixedClock(NOW)
+    market = SimulatedOptionMarket(levels.get, clock)
+    step = spec_for("NIFTY", EXPIRY).strike_step
+    contracts = [
+        contract("NIFTY", 26000 + offset * step, option_type)
+        for offset in range(-12, 13)
+        for option_type in (OptionType.CE, OptionType.PE)
+    ][:50]
+
+    prices = [market.price(c) for c in contracts]
+    clock.advance(timedelta(seconds=30))
+    again = [market.price(c) for c in contracts]
+
+    assert len(built) == 1
+    assert all(p is not None and p > 0 for p in prices) and again == prices
+
+    clock.advance(timedelta(seconds=20))  # the next minute
+    market.price(contracts[0])
+    levels["NIFTY"] = Decimal("26100")  # the level moves within that minute
+    market.price(contracts[0])
+    assert len(built) == 3
+
+
+def test_a_contract_off_the_chain_or_an_unknown_level_has_no_price() -> None:
+    market = SimulatedOptionMarket(dict(LEVELS).get, FixedClock(NOW))
+
+    assert market.price(contract("NIFTY", 26010.5, OptionType.CE)) is None
+    assert market.price(contract("SENSEX", 85000, OptionType.CE)) is None
+    assert market.chain("SENSEX", EXPIRY) is None
+
+
+class CountingQuoteCache:
+    """The quote cache's read side, holding a level for some instruments and counting reads."""
+
+    def __init__(self, levels: dict[str, Decimal]) -> None:
+        self.levels = levels
+        self.reads: list[str] = []
+
+    def get(self, instrument: str, now: datetime) -> Quote | None:
+        self.reads.append(instrument)
+        level = self.levels.get(instrument)
+        return None if level is None else Quote(instrument=instrument, last_price=level, as_of=now)
+
+
+def test_cached_levels_read_each_underlying_once_a_minute() -> None:
+    cache = CountingQuoteCache({"NIFTY": Decimal("26010")})
+    clock = FixedClock(NOW)
+    levels = CachedLevels(cache, clock)
+
+    first = [levels("NIFTY") for _ in range(40)] + [levels("BANKNIFTY") for _ in range(40)]
+    clock.advance(timedelta(seconds=30))
+    cache.levels["NIFTY"] = Decimal("26500")
+    same_minute = levels("NIFTY")
+
+    assert sorted(cache.reads) == ["BANKNIFTY", "NIFTY"]
+    assert set(first[:40]) == {Decimal("26010")} and same_minute == Decimal("26010")
+
+    clock.advance(timedelta(seconds=30))
+    assert levels("NIFTY") == Decimal("26500")
+    assert cache.reads.count("NIFTY") == 2
+
+
+def test_cached_levels_fall_back_to_the_simulated_index_level() -> None:
+    clock = FixedClock(NOW)
+    paths = IndexPaths(seed=4)
+    levels = CachedLevels(CountingQuoteCache({}), clock, SimulatedMarketData(paths))
+
+    assert levels("BANKNIFTY") == paths.level("BANKNIFTY", NOW)
