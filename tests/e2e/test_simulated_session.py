@@ -9,8 +9,6 @@ from collections import Counter
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from shared_utils.market.specs import spec_for
 from tests.e2e.conftest import Platform
 
@@ -19,7 +17,6 @@ DAY = "2026-11-23"  # a Monday with a regular session
 LOTS = {"ZERODHA": 2, "ANGEL_ONE": 1}
 
 
-@pytest.mark.slow
 def test_a_simulated_session_enters_and_exits_on_schedule_with_exact_quantities(platform: Platform) -> None:
     token = platform.token("trader")
     accounts = platform.request("GET", "/options/broker-accounts", token=token).json()["items"]
