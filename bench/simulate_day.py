@@ -4,7 +4,8 @@ Users, their paper accounts, baskets (at most 10 strategies each), strategies (t
 times spread over 09:20-10:15, exits over 14:30-15:15) and allocations on two brokers are created
 through the API handlers; then `shared_utils.local.simulate` runs pre-open to close through the
 same emitter, handlers, execution engine and paper brokers on a moto server. Prints wall time of
-the session, peak memory (max RSS) and orders per second.
+the session, peak memory (max RSS), orders per second and the DynamoDB requests the session made
+(per tick, and the operations that made most of them: what the minute's fixed cost is).
 
     .venv/bin/python bench/simulate_day.py [--strategies 10000] [--users 1000] [--date 2026-11-23]
 
@@ -19,6 +20,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -28,6 +30,16 @@ sys.path.insert(0, str(ROOT))
 from shared_utils.local.environment import export_client_environment  # noqa: E402
 
 export_client_environment("ERROR")
+
+import boto3  # noqa: E402
+
+# Every client is made from the default session after this line, so one hook counts them all.
+REQUESTS: Counter[str] = Counter()
+boto3.setup_default_session()
+assert boto3.DEFAULT_SESSION is not None
+boto3.DEFAULT_SESSION.events.register(
+    "before-call.dynamodb", lambda model, **_: REQUESTS.update([model.name])
+)
 
 from shared_utils.local.accounts import ensure_paper_accounts, paper_account_id  # noqa: E402
 from shared_utils.local.backend import create_tables, dynamodb, start_moto  # noqa: E402
@@ -97,6 +109,7 @@ def main() -> int:
         started = time.perf_counter()
         user_ids = seed(endpoint.url, args.strategies, args.users)
         seeded = time.perf_counter() - started
+        REQUESTS.clear()
         with (
             tempfile.TemporaryDirectory() as report_dir,
             (Path(report_dir) / "handlers.log").open("w") as log,
@@ -114,6 +127,13 @@ def main() -> int:
     print(f"handler errors: {len(summary['handler_errors'])}")
     print(f"wall time of the session: {wall:.1f} s, peak memory (max RSS): {peak_mib:.0f} MiB")
     print(f"orders per second: {orders / wall:.1f}")
+    total = sum(REQUESTS.values())
+    ticks = int(summary["ticks"])
+    print(
+        f"DynamoDB requests in the session: {total} "
+        f"({total / ticks:.1f} per tick, {total / max(orders, 1):.1f} per order)"
+    )
+    print("  most: " + ", ".join(f"{name} {count}" for name, count in REQUESTS.most_common(6)))
     return 0 if not summary["handler_errors"] else 1
 
 
