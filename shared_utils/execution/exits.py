@@ -12,14 +12,13 @@ Each check first retries the day's runs a broker failure left incomplete (listed
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.errors import NotFoundError
 from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import ExitReason, PositionView
 from shared_utils.execution.service import ExecutionService
@@ -34,7 +33,9 @@ SQUARE_OFF_BEFORE_CLOSE = timedelta(minutes=10)
 
 
 class StrategyLookup(Protocol):
-    def get_strategy(self, user_id: str, strategy_id: str) -> Strategy: ...
+    def get_strategies(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Strategy]:
+        """The strategies found, by (user_id, strategy_id); missing ones are left out."""
+        ...
 
 
 def leg_stop_hit(stop: LegStopLoss, positions: Sequence[PositionView]) -> bool:
@@ -85,12 +86,10 @@ class PositionStopLossMonitor:
             groups[(position.user_id, position.strategy_id)].append(position)
         requested: list[str] = list(resumed)
         checked = 0
+        strategies = self._strategies.get_strategies(groups) if groups else {}
         for (user_id, strategy_id), positions in sorted(groups.items()):
             checked += len(positions)
-            try:
-                strategy = self._strategies.get_strategy(user_id, strategy_id)
-            except NotFoundError:
-                strategy = None
+            strategy = strategies.get((user_id, strategy_id))
             decision = self._decide(tick, trade_date, strategy, user_id, strategy_id, positions)
             if decision is None:
                 continue

@@ -16,7 +16,8 @@ subscriber, and the same on every retry of the same trigger.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from datetime import date
 from typing import Protocol
 
@@ -48,6 +49,10 @@ class Listings(Protocol):
 
 class OwnerStrategies(Protocol):
     def get_strategy(self, user_id: str, strategy_id: str) -> Strategy: ...
+
+
+class OwnerStrategyBatches(OwnerStrategies, Protocol):
+    def get_strategies(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Strategy]: ...
 
 
 class PositionReader(Protocol):
@@ -214,15 +219,27 @@ class SubscriberStrategyLookup:
     MTM and leg stop-losses protect subscribers too). One partition query of the user's
     subscriptions plus one get per subscription, only for strategies that are not the user's."""
 
-    def __init__(self, strategies: OwnerStrategies, subscriptions: UserSubscriptions) -> None:
+    def __init__(self, strategies: OwnerStrategyBatches, subscriptions: UserSubscriptions) -> None:
         self._strategies = strategies
         self._subscriptions = subscriptions
+
+    def get_strategies(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Strategy]:
+        """Own strategies in batches; each one not found is looked up through the subscriptions."""
+        pairs = list(dict.fromkeys(wanted))
+        found = self._strategies.get_strategies(pairs)
+        for user_id, strategy_id in pairs:
+            if (user_id, strategy_id) not in found:
+                with suppress(NotFoundError):
+                    found[(user_id, strategy_id)] = self._subscribed(user_id, strategy_id)
+        return found
 
     def get_strategy(self, user_id: str, strategy_id: str) -> Strategy:
         try:
             return self._strategies.get_strategy(user_id, strategy_id)
         except NotFoundError:
-            pass
+            return self._subscribed(user_id, strategy_id)
+
+    def _subscribed(self, user_id: str, strategy_id: str) -> Strategy:
         for subscription in self._subscriptions.subscriptions_of_user(user_id):
             try:
                 strategy = self._strategies.get_strategy(subscription.owner_id, strategy_id)

@@ -9,7 +9,7 @@ changes nothing, so a rejected write leaves the stored items exactly as they wer
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,8 @@ ALLOCATION_LIMIT = "ALLOCATION_LIMIT"
 # transaction, far below DynamoDB's 100-item cap.
 MAX_ALLOCATIONS_PER_OWNER = 20
 MAX_PAGE_SIZE = 100
+BATCH_GET_LIMIT = 100  # BatchGetItem's maximum keys per request
+BATCH_GET_ATTEMPTS = 3
 _DELETE_RETRIES = 3
 
 
@@ -310,6 +312,34 @@ class DynamoTradingRepository:
         if raw is None:
             raise NotFoundError("strategy not found")
         return StrategyItem.from_dynamo(raw).to_domain()
+
+    def get_strategies(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Strategy]:
+        """Strategies by (user_id, strategy_id), up to 100 per request: the stop-loss check reads
+        every strategy with open positions each minute. Missing ones are left out."""
+        pairs = list(dict.fromkeys(wanted))
+        found: dict[tuple[str, str], Strategy] = {}
+        for start in range(0, len(pairs), BATCH_GET_LIMIT):
+            pending = [
+                self._key(keys.user_pk(user), keys.strategy_sk(strategy))
+                for user, strategy in pairs[start : start + BATCH_GET_LIMIT]
+            ]
+            for _attempt in range(BATCH_GET_ATTEMPTS):
+                response = self._client.batch_get_item(
+                    RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
+                )
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    strategy = StrategyItem.from_dynamo(raw).to_domain()
+                    found[(strategy.user_id, strategy.strategy_id)] = strategy
+                unprocessed: Any = response.get("UnprocessedKeys") or {}
+                pending = unprocessed.get(self._table, {}).get("Keys", [])
+                if not pending:
+                    break
+            for key in pending:  # still throttled after the retries: one at a time
+                item = self._get(key["pk"]["S"], key["sk"]["S"])
+                if item is not None:
+                    strategy = StrategyItem.from_dynamo(item).to_domain()
+                    found[(strategy.user_id, strategy.strategy_id)] = strategy
+        return found
 
     def get_strategy_with_allocations(self, user_id: str, strategy_id: str) -> StrategyDetail:
         """Two requests: the strategy, then one GSI1 query of its own allocations, or of its

@@ -300,6 +300,8 @@ def test_a_quiet_check_writes_nothing_and_prices_each_contract_once(platform, aw
     assert len(prices.asked) == len(set(prices.asked)) == 4  # the condor's four contracts
     writes = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
     assert [name for name in calls if name in writes] == []
+    # Both strategies in one batched read, not one read per strategy per minute.
+    assert calls.count("BatchGetItem") == 1 and "GetItem" not in calls
 
 
 def test_positions_spread_over_shards_and_unsharded_ones_are_still_watched(platform, aws):

@@ -165,3 +165,17 @@ def test_a_cursor_from_another_users_listing_is_refused(repo: DynamoTradingRepos
     with pytest.raises(BadRequestError) as caught:
         repo.list_baskets(OTHER_USER, limit=1, next_token=token)
     assert caught.value.code == "INVALID_CURSOR"
+
+
+def test_many_strategies_in_one_batched_read_each_under_its_owner(
+    repo: DynamoTradingRepository, basket_id: str
+) -> None:
+    mine = [repo.create_strategy(USER, basket_id, strategy_body(name=f"S{n}")) for n in range(3)]
+    theirs = repo.create_basket(OTHER_USER, BasketCreate(name="Theirs"))
+    other = repo.create_strategy(OTHER_USER, theirs.basket_id, strategy_body())
+    wanted = [(USER, s.strategy_id) for s in mine] + [(OTHER_USER, other.strategy_id)]
+
+    found = repo.get_strategies([*wanted, (USER, "no-such-strategy"), (USER, other.strategy_id)])
+
+    assert set(found) == set(wanted)  # a missing id and someone else's id under my name are left out
+    assert found[(OTHER_USER, other.strategy_id)] == repo.get_strategy(OTHER_USER, other.strategy_id)
