@@ -281,16 +281,18 @@ def route_latencies(iterations: int) -> tuple[dict[tuple[str, str], list[float]]
     import boto3
     from moto import mock_aws
 
-    from shared_utils.api import dependencies
     from shared_utils.api.catalog import API_ROUTES
+    from shared_utils.clock import SystemClock
+    from shared_utils.composition import Platform, install
+    from shared_utils.settings import load_settings
     from shared_utils.tables import ALL_TABLES
 
     results: dict[tuple[str, str], list[float]] = {}
     skipped: list[str] = []
     for route in API_ROUTES:
         with mock_aws():
-            dependencies.reset()
             dynamodb = boto3.client("dynamodb", region_name=REGION)
+            install(Platform(load_settings(), SystemClock(), dynamodb=dynamodb))
             for definition in ALL_TABLES:
                 dynamodb.create_table(**definition.create_table_kwargs(definition.name(PREFIX)))
             accounts = boto3.resource("dynamodb", region_name=REGION).Table(

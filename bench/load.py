@@ -147,14 +147,16 @@ def condor(name: str, entry: str, exit_at: str) -> dict[str, Any]:
 
 
 @contextmanager
-def _platform() -> Iterator[tuple[Any, Any]]:
-    """moto in process with the stack's tables; the handlers' one DynamoDB client serialised."""
+def _platform() -> Iterator[tuple[Any, Any, Any]]:
+    """moto in process with the stack's tables, and the composition root on a fixed clock that
+    the replay moves; the handlers' one DynamoDB client serialised."""
     import boto3
     from moto import mock_aws
 
+    from shared_utils.clock import FixedClock
+    from shared_utils.composition import Platform, install
     from shared_utils.local.backend import create_tables
     from shared_utils.local.environment import REGION, export_runtime_settings, local_settings
-    from shared_utils.timer import wiring
 
     with mock_aws():
         settings = local_settings(None)
@@ -162,18 +164,12 @@ def _platform() -> Iterator[tuple[Any, Any]]:
         create_tables(raw, settings)
         export_runtime_settings(settings)
         client = SerializedClient(raw)
-        original = wiring.dynamodb_client
-
-        def dynamodb_client() -> Any:
-            return client
-
-        dynamodb_client.cache_clear = lambda: None  # type: ignore[attr-defined]
-        wiring.dynamodb_client = dynamodb_client  # type: ignore[assignment]
+        clock = FixedClock(datetime.combine(TRADE_DATE, datetime.min.time(), tzinfo=UTC))
+        previous = install(Platform(settings, clock, dynamodb=client))
         try:
-            yield settings, client
+            yield settings, client, clock
         finally:
-            wiring.dynamodb_client = original
-            wiring.reset()
+            install(previous)
 
 
 class OrderCounter:
@@ -250,9 +246,9 @@ def _seed(settings: Any, client: Any, strategies: int, ticks: int, first_tick: d
     return plan
 
 
-def run_session(figures: Figures, settings: Any, client: Any, ticks: int, strategies: int) -> dict[str, Any]:
-    import time_machine
-
+def run_session(
+    figures: Figures, settings: Any, client: Any, clock: Any, ticks: int, strategies: int
+) -> dict[str, Any]:
     from shared_utils.local.clocks import ReplayClock
     from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
     from shared_utils.timer.calendar_view import CalendarMarketView
@@ -263,44 +259,41 @@ def run_session(figures: Figures, settings: Any, client: Any, ticks: int, strate
     # its few ticks fall in market hours, where strategies enter and exit.
     offset = timedelta(0) if ticks >= FULL_SESSION_TICKS else timedelta(minutes=15)
     first_tick = (session_start + offset).astimezone(UTC)
-    with time_machine.travel(first_tick - timedelta(minutes=30), tick=False) as traveller:
-        plan = _seed(settings, client, strategies, ticks, first_tick)
-        figures.ticks, figures.strategies = ticks, strategies
+    clock.set(first_tick - timedelta(minutes=30))
+    plan = _seed(settings, client, strategies, ticks, first_tick)
+    figures.ticks, figures.strategies = ticks, strategies
 
-        def observe(delivery: Delivery) -> None:
-            figures.deliveries += 1
-            if delivery.error is not None:
-                figures.handler_errors.append(f"{delivery.module}: {delivery.error}")
+    def observe(delivery: Delivery) -> None:
+        figures.deliveries += 1
+        if delivery.error is not None:
+            figures.handler_errors.append(f"{delivery.module}: {delivery.error}")
 
-        clock = ReplayClock(first_tick, on_move=traveller.move_to)
-        traveller.move_to(first_tick)
-        loop = TimerLoop(market, LocalPublisher(RuleRouter(), observe), clock)
-        handled = 0
+    loop = TimerLoop(LocalPublisher(RuleRouter(), observe), ReplayClock(first_tick, clock))
+    handled = 0
 
-        def count(result: Any) -> None:
-            nonlocal handled
-            handled += 1
-            if handled >= ticks:
-                loop.stop.set()
+    def count(result: Any) -> None:
+        nonlocal handled
+        handled += 1
+        if handled >= ticks:
+            loop.stop.set()
 
-        loop.on_tick = count
-        started = time.perf_counter()
-        loop.run_session(first_tick)
-        figures.session_wall_s = time.perf_counter() - started
-        figures.ticks = handled
+    loop.on_tick = count
+    started = time.perf_counter()
+    loop.run_session(first_tick)
+    figures.session_wall_s = time.perf_counter() - started
+    figures.ticks = handled
     return plan
 
 
 def check_session(
-    figures: Figures, settings: Any, client: Any, plan: dict[str, Any], orders: OrderCounter
+    figures: Figures, settings: Any, client: Any, clock: Any, plan: dict[str, Any], orders: OrderCounter
 ) -> None:
-    from shared_utils.clock import SystemClock
     from shared_utils.execution.models import LedgerStatus
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.repository import DynamoTradingRepository
 
     store = ExecutionStore(client, settings.history_table_name)
-    repo = DynamoTradingRepository.from_settings(settings, client, SystemClock())
+    repo = DynamoTradingRepository.from_settings(settings, client, clock)
     figures.orders = sum(orders.orders.values())
     figures.check("no handler error", not figures.handler_errors, "; ".join(figures.handler_errors[:3]))
     doubled = [key for key, n in orders.orders.items() if n > 1]
@@ -373,7 +366,7 @@ class Api:
         return status[0], (json.loads(payload) if payload else None)
 
 
-def run_burst(figures: Figures, requests: int, settings: Any, client: Any, seed: int = 7) -> None:
+def run_burst(figures: Figures, requests: int, settings: Any, client: Any, clock: Any, seed: int = 7) -> None:
     """`requests` calls from 10 users; checks versions and counters afterwards."""
     from shared_utils.local.accounts import ensure_paper_accounts
 
@@ -384,7 +377,7 @@ def run_burst(figures: Figures, requests: int, settings: Any, client: Any, seed:
     accepted_updates: Counter[str] = Counter()
     created_strategies: Counter[str] = Counter()
     for user in users:
-        ensure_paper_accounts(client, settings.broker_accounts_table_name, user, datetime.now(UTC))
+        ensure_paper_accounts(client, settings.broker_accounts_table_name, user, clock.now())
     started = time.perf_counter()
     for n in range(requests):
         user = users[n % len(users)]
@@ -461,10 +454,10 @@ def run(ticks: int = 390, strategies: int = 1000, requests: int = 1000) -> Figur
     orders = OrderCounter()
     # Powertools prints each handler's metrics (EMF) on stdout; the figures are what we report.
     try:
-        with redirect_stdout(io.StringIO()), _platform() as (settings, client):
-            plan = run_session(figures, settings, client, ticks, strategies)
-            check_session(figures, settings, client, plan, orders)
-            run_burst(figures, requests, settings, client)
+        with redirect_stdout(io.StringIO()), _platform() as (settings, client, clock):
+            plan = run_session(figures, settings, client, clock, ticks, strategies)
+            check_session(figures, settings, client, clock, plan, orders)
+            run_burst(figures, requests, settings, client, clock)
     finally:
         orders.close()
     return figures

@@ -28,9 +28,9 @@ GSI1_ALLOCATION_PREFIX = "ALLOCATION#"
 # Sorts before "ALLOCATION#" and "STRATEGY#": the basket item comes first in its GSI1 partition.
 GSI1_BASKET_SELF = "#BASKET"
 
-# Market calendar: admin overrides of the shipped holiday data.
-HOLIDAY_OVERRIDES_PK = "MARKET#CALENDAR"
-HOLIDAY_OVERRIDE_PREFIX = "HOLIDAY#"
+# Market calendar: admins' changes to the shipped holiday data, one item per exchange and day.
+CALENDAR_CHANGES_PK = "MARKET#CALENDAR"
+CALENDAR_CHANGE_PREFIX = "CHANGE#"
 
 
 class ScheduleKind(StrEnum):
@@ -62,8 +62,8 @@ def subscription_sk(basket_id: str) -> str:
     return f"{SUBSCRIPTION_PREFIX}{basket_id}"
 
 
-def holiday_override_sk(day: date) -> str:
-    return f"{HOLIDAY_OVERRIDE_PREFIX}{day.isoformat()}"
+def calendar_change_sk(exchange: str, day: date) -> str:
+    return f"{CALENDAR_CHANGE_PREFIX}{exchange}{SEPARATOR}{day.isoformat()}"
 
 
 # --- GSI1: allocations by strategy / basket, and a basket's strategies -------------------------

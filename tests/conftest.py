@@ -3,18 +3,57 @@ the same definitions the stack uses, and run-time settings pointing at them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from shared_utils.clock import FixedClock
+from shared_utils.composition import Platform, install
 from shared_utils.settings import RuntimeSettings, load_settings
 from shared_utils.tables import ALL_TABLES, resource_prefix
 
 TEST_REGION = "ap-south-1"
 TEST_PREFIX = resource_prefix("test")
+
+# The instant the platform's clock shows in a test, unless the test sets its own: a Wednesday
+# 09:30 IST in the session. `PLATFORM_NOW=2028-02-29T04:30:00Z pytest ...` runs the suite at
+# another instant (the date-shift guard: no test may depend on the machine's date).
+DEFAULT_PLATFORM_NOW = "2026-11-25T04:00:00Z"
+
+
+def platform_now() -> datetime:
+    raw = os.environ.get("PLATFORM_NOW") or DEFAULT_PLATFORM_NOW
+    instant = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        raise ValueError(f"PLATFORM_NOW={raw!r} needs a time zone (end it in Z)")
+    return instant.astimezone(UTC)
+
+
+@pytest.fixture
+def platform_clock() -> FixedClock:
+    """The clock every service of the test's composition root reads."""
+    return FixedClock(platform_now())
+
+
+@pytest.fixture(autouse=True)
+def _no_platform_left_behind() -> Iterator[None]:
+    """A test's composition root never outlives it."""
+    previous = install(None)
+    yield
+    install(previous)
+
+
+def install_platform(settings: RuntimeSettings, clock: Any, dynamodb: Any, **clients: Any) -> Platform:
+    """Build and install the process's composition root the way a cold start would, with the
+    test's clock and client."""
+    root = Platform(settings, clock, dynamodb=dynamodb, **clients)
+    install(root)
+    return root
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +85,11 @@ def test_settings() -> RuntimeSettings:
 
 
 @pytest.fixture
-def aws(test_settings: RuntimeSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """moto with every table created from `shared_utils.tables` and the settings exported."""
+def aws(
+    test_settings: RuntimeSettings, platform_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """moto with every table created from `shared_utils.tables`, the settings exported and the
+    composition root installed on the test's clock."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=TEST_REGION)
         for definition in ALL_TABLES:
@@ -56,4 +98,5 @@ def aws(test_settings: RuntimeSettings, monkeypatch: pytest.MonkeyPatch) -> Iter
         for key, value in test_settings.as_environment().items():
             monkeypatch.setenv(key, value)
         load_settings.cache_clear()
-        yield {"dynamodb": client, "settings": test_settings}
+        root = install_platform(test_settings, platform_clock, client)
+        yield {"dynamodb": client, "settings": test_settings, "clock": platform_clock, "platform": root}

@@ -1,14 +1,14 @@
 """CheckDuplicateOrders handler: flag duplicate orders of the lookback window once per tick."""
 
+from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
-from shared_utils.timer import wiring
 from shared_utils.timer.checks import DuplicateReport, check_duplicate_orders
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.handler import build_timer_handler
 
 
 def _scan(envelope: TimerEnvelope) -> DuplicateReport:
-    return check_duplicate_orders(envelope, wiring.duplicate_order_scanner())
+    return check_duplicate_orders(envelope, platform().duplicate_order_scanner())
 
 
 handler = build_timer_handler(

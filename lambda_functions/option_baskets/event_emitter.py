@@ -9,8 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared_utils.clock import SystemClock
-from shared_utils.timer import wiring
+from shared_utils.composition import platform
 from shared_utils.timer.emitter import TimerState, emit_tick
 
 logger = Logger()
@@ -23,7 +22,8 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=TimerState)
-    result = emit_tick(state, wiring.market_view(), wiring.publisher(), SystemClock())
+    root = platform()
+    result = emit_tick(state, root.market_view(), root.publisher(), root.clock)
     metrics.add_metric(name="TimerEventsEmitted", unit=MetricUnit.Count, value=len(result.emitted))
     metrics.add_metric(name="TimerMinutesSkipped", unit=MetricUnit.Count, value=result.skipped_minutes)
     return result.to_state()

@@ -1,14 +1,14 @@
 """CheckStopLoss handler: evaluate open positions against their stop-losses once per tick."""
 
+from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
-from shared_utils.timer import wiring
 from shared_utils.timer.checks import StopLossReport, check_stop_losses
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.handler import build_timer_handler
 
 
 def _check(envelope: TimerEnvelope) -> StopLossReport:
-    return check_stop_losses(envelope, wiring.stop_loss_monitor())
+    return check_stop_losses(envelope, platform().stop_loss_monitor())
 
 
 handler = build_timer_handler(DetailType.CHECK_STOP_LOSS, _check)

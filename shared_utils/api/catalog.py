@@ -26,6 +26,7 @@ EXECUTION_HISTORY = "execution_history"
 KILL_SWITCH = "kill_switch"
 MARKETPLACE = "marketplace"
 SUBSCRIPTIONS = "subscriptions"
+MARKET_CALENDAR = "market_calendar"
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
@@ -67,6 +68,12 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
     ApiRoute("DELETE", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
     ApiRoute("GET", "/options/subscriptions/{basket_id}/statement", SUBSCRIPTIONS),
+    # The market calendar (Admins): holidays and special sessions per exchange.
+    ApiRoute("GET", "/options/market-calendar/{exchange}", MARKET_CALENDAR),
+    ApiRoute("POST", "/options/market-calendar/{exchange}/holidays", MARKET_CALENDAR),
+    ApiRoute("DELETE", "/options/market-calendar/{exchange}/holidays/{day}", MARKET_CALENDAR),
+    ApiRoute("POST", "/options/market-calendar/{exchange}/sessions", MARKET_CALENDAR),
+    ApiRoute("DELETE", "/options/market-calendar/{exchange}/sessions/{day}", MARKET_CALENDAR),
 )
 
 

@@ -10,17 +10,15 @@ A retry of the same request returns the first response, even after the first one
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
 
-from shared_utils.api.dependencies import dynamodb_client
 from shared_utils.api.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
 from shared_utils.api.identity import Identity
-from shared_utils.settings import load_settings
+from shared_utils.composition import platform
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RECORD_TTL_SECONDS = 24 * 60 * 60
@@ -39,18 +37,6 @@ IdempotencyKey = Annotated[
 ]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-@lru_cache(maxsize=4)
-def _persistence(table_name: str, client: Any) -> Any:
-    """One persistence layer per table and client: it shares the API's DynamoDB client."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
-
-
-def reset() -> None:
-    _persistence.cache_clear()
 
 
 def _run_create(*, request: dict[str, Any], create: Callable[[], BaseModel]) -> dict[str, Any]:
@@ -78,7 +64,6 @@ def idempotent_create(
         IdempotencyValidationError,
     )
 
-    settings = load_settings()
     config = IdempotencyConfig(
         event_key_jmespath="[user_id, operation, key]",
         payload_validation_jmespath="[target, body]",
@@ -88,7 +73,7 @@ def idempotent_create(
     )
     run = idempotent_function(
         data_keyword_argument="request",
-        persistence_store=_persistence(settings.idempotency_table_name, dynamodb_client()),
+        persistence_store=platform().api_idempotency_store,
         config=config,
     )(_run_create)
     payload = {

@@ -44,6 +44,7 @@ def all_routers() -> tuple[Router, ...]:
         broker_accounts,
         executions,
         kill_switch,
+        market_calendar,
         marketplace,
         strategies,
         subscriptions,
@@ -60,6 +61,7 @@ def all_routers() -> tuple[Router, ...]:
         kill_switch.router,
         marketplace.router,
         subscriptions.router,
+        market_calendar.router,
     )
 
 

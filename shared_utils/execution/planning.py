@@ -111,7 +111,9 @@ def resolve_legs(
             strike=Decimal(str(strike)).quantize(Decimal("0.01")).normalize(),
             option_type=leg.option_type,
             monthly=_is_monthly(
-                expiry, spec.monthly_rule.nominal_expiry(expiry.year, expiry.month), calendar
+                expiry,
+                spec.monthly_rule.nominal_expiry(expiry.year, expiry.month),
+                calendar.for_exchange(spec.exchange),
             ),
         )
         contracts.append(LegContract(leg_no, leg, instrument, spec.lot_size, spec.max_lots_per_order))
@@ -150,6 +152,11 @@ def plan_entry(
     if not allocations:
         return base.model_copy(update={"unresolved_reason": "the strategy has no broker allocation"})
     try:
+        exchange = (specs or default_specs()).spec_for(strategy.underlying, trade_date).exchange
+        if calendar.for_exchange(exchange).session(trade_date) is None:
+            # The timer runs while any exchange trades; this index's exchange may be shut.
+            reason = f"{exchange.value} has no session on {trade_date.isoformat()} (a holiday)"
+            return base.model_copy(update={"unresolved_reason": reason})
         contracts = resolve_legs(strategy, trade_date, market, calendar, specs)
     except DomainError as error:
         return base.model_copy(update={"unresolved_reason": error.message})

@@ -32,6 +32,7 @@ from shared_utils.execution.models import (
 from shared_utils.models.common import Action, Product
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
+from shared_utils.repository.paging import query_all
 from shared_utils.repository.transactions import error_code
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
@@ -623,11 +624,4 @@ class ExecutionStore:
     # ------------------------------------------------------------------ helpers
 
     def _query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        kwargs["TableName"] = self._table
-        while True:
-            response = self._client.query(**kwargs)
-            yield from response.get("Items", [])
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
+        return query_all(self._client, TableName=self._table, **kwargs)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -41,12 +40,9 @@ class WallClock:
 
 class AcceleratedClock:
     """Clock time starts at `origin` when first read and runs `speed` times faster than real
-    time (starting on first use, so start-up time does not eat the first minutes). `on_move` is
-    told each instant waited for."""
+    time (starting on first use, so start-up time does not eat the first minutes)."""
 
-    def __init__(
-        self, origin: datetime, speed: float, on_move: Callable[[datetime], None] | None = None
-    ) -> None:
+    def __init__(self, origin: datetime, speed: float) -> None:
         if origin.tzinfo is None:
             raise ValueError("AcceleratedClock needs a timezone-aware origin")
         if speed <= 0:
@@ -54,7 +50,6 @@ class AcceleratedClock:
         self._origin = origin.astimezone(UTC)
         self._speed = speed
         self._started: float | None = None
-        self.on_move = on_move
 
     def now(self) -> datetime:
         if self._started is None:
@@ -63,33 +58,31 @@ class AcceleratedClock:
 
     def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
         delay = (instant - self.now()).total_seconds() / self._speed
-        if stop.wait(max(0.0, delay)):
-            return False
-        if self.on_move is not None:
-            self.on_move(max(instant, self.now()))
-        return True
+        return not stop.wait(max(0.0, delay))
 
     def describe(self) -> str:
         return f"accelerated x{self._speed:g} from {self._origin.isoformat()}"
 
 
 class ReplayClock:
-    """Jumps straight to every instant waited for: a whole session in seconds. `on_move` is told
-    each new instant (the simulation moves the process's time with it)."""
+    """Jumps straight to every instant waited for: a whole session in seconds. It drives
+    `clock` when given (the fixed clock a composition root was built on)."""
 
-    def __init__(self, origin: datetime, on_move: Callable[[datetime], None] | None = None) -> None:
-        self._clock = FixedClock(origin)
-        self.on_move = on_move
+    def __init__(self, origin: datetime, clock: FixedClock | None = None) -> None:
+        self._clock = clock or FixedClock(origin)
+        self._clock.set(origin)
 
     def now(self) -> datetime:
         return self._clock.now()
 
     def wait_until(self, instant: datetime, stop: threading.Event) -> bool:
+        self.move_to(instant)
+        return not stop.is_set()
+
+    def move_to(self, instant: datetime) -> None:
+        """Jump forward to `instant` (never back)."""
         if instant > self._clock.now():
             self._clock.set(instant)
-            if self.on_move is not None:
-                self.on_move(self._clock.now())
-        return not stop.is_set()
 
     def describe(self) -> str:
         return f"replay from {self._clock.now().isoformat()} (as fast as the handlers run)"

@@ -78,12 +78,3 @@ def export_runtime_settings(settings: RuntimeSettings) -> None:
     if settings.dynamodb_endpoint_url:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = settings.dynamodb_endpoint_url
     load_settings.cache_clear()
-    _forget_cached_clients()
-
-
-def _forget_cached_clients() -> None:
-    from shared_utils.api import dependencies
-    from shared_utils.timer import wiring
-
-    dependencies.reset()
-    wiring.reset()

@@ -7,19 +7,18 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-import time_machine
 from aws_lambda_powertools import Logger
 
 from shared_utils.api.openapi import DOCS_PATH
 from shared_utils.clock import to_ist
+from shared_utils.composition import Platform, install
 from shared_utils.local import console
 from shared_utils.local.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
 from shared_utils.local.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
-from shared_utils.local.clocks import AcceleratedClock, LoopClock, ReplayClock
+from shared_utils.local.clocks import LoopClock
 from shared_utils.local.environment import (
     REGION,
     export_client_environment,
@@ -29,7 +28,6 @@ from shared_utils.local.environment import (
 from shared_utils.local.state import PlatformState, clear_state, token_secret, write_state
 from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.settings import RuntimeSettings
-from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.emitter import EmitResult
 
 logger = Logger(service="local-platform", child=False)
@@ -58,12 +56,16 @@ class Backend:
         self.endpoint.stop()
 
 
-def start_backend(log_level: str) -> Backend:
+def start_backend(log_level: str, clock: LoopClock) -> Backend:
+    """The moto endpoint with the tables, and this process's composition root on the timer's
+    clock: the API and the handlers stamp what they write with the clock the timer runs on."""
     export_client_environment(log_level)
     endpoint = start_moto()
     settings = local_settings(endpoint.url)
-    create_tables(dynamodb(endpoint.url), settings)
+    client = dynamodb(endpoint.url)
+    create_tables(client, settings)
     export_runtime_settings(settings)
+    install(Platform(settings, clock, dynamodb=client))
     return Backend(endpoint, settings)
 
 
@@ -86,7 +88,7 @@ def _print_delivery(delivery: Delivery) -> None:
 
 def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool = True) -> int:
     secret = token_secret(data_dir)
-    backend = start_backend(log_level)
+    backend = start_backend(log_level, clock)
     handler_log = (data_dir / HANDLER_LOG).open("a", buffering=1)
     lock = InvocationLock(handler_log)
     base_url = f"http://{LOOPBACK}:{port}"
@@ -107,15 +109,12 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     bound = int(server.server_address[1])
     base_url = f"http://{LOOPBACK}:{bound}"
     stop = threading.Event()
-    market = CalendarMarketView.default()
     router = RuleRouter(invoke_lock=lock.lock, stdout=handler_log)
-    loop = TimerLoop(market, LocalPublisher(router, _print_delivery), clock, stop, _print_tick)
-    timer_thread = threading.Thread(
-        target=loop.run_forever, args=(market.calendar.next_trading_day,), name="timer", daemon=True
-    )
+    loop = TimerLoop(LocalPublisher(router, _print_delivery), clock, stop, _print_tick)
+    timer_thread = threading.Thread(target=loop.run_forever, name="timer", daemon=True)
     state = PlatformState(
         pid=os.getpid(),
-        started_at=datetime.now(UTC),
+        started_at=clock.now(),
         api_url=base_url,
         api_port=bound,
         docs_url=f"{base_url}{DOCS_PATH}",
@@ -146,12 +145,6 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     signal.signal(signal.SIGTERM, _stop)
     # A shell's background job inherits an ignored SIGINT: Ctrl-C / kill -INT must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    traveller = None
-    if timer and isinstance(clock, AcceleratedClock | ReplayClock):
-        # Replays and accelerated runs: the process's time follows the timer's clock, so what the
-        # handlers stamp (executions, orders, quote expiries) carries the simulated instant.
-        traveller = time_machine.travel(clock.now(), tick=True)
-        clock.on_move = traveller.start().move_to
     if timer:
         timer_thread.start()
     try:
@@ -165,8 +158,6 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
             timer_thread.join(timeout=10)
         backend.stop()
         handler_log.close()
-        if traveller is not None:
-            traveller.stop()
         clear_state(data_dir, os.getpid())
         console.say("Stopped.")
     return 0

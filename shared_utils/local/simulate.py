@@ -1,8 +1,8 @@
 """`simulate --date D`: a whole session, pre-open to close, in seconds, through the same emitter,
 handlers, execution engine and paper brokers, then a report directory (summary.json, report.html).
 
-The process's clock is moved to each tick (time-machine), so everything the handlers stamp
-(execution records, order ledger, quote expiries) carries the simulated time. With a live
+The composition root runs on a replay clock that jumps to each tick, so everything the handlers
+stamp (execution records, order ledger, quote expiries) carries the simulated time. With a live
 `make run` in the same data directory the session runs against its tables (the API then shows
 the executions); otherwise against a moto server of its own.
 """
@@ -19,11 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-import time_machine
 from aws_lambda_powertools import Logger
 
 from shared_utils.clock import to_ist
-from shared_utils.execution import wiring as execution_wiring
+from shared_utils.composition import Platform, install
 from shared_utils.execution.marking import mark_positions
 from shared_utils.execution.models import ExecutionRecord, PositionView
 from shared_utils.local import console
@@ -35,9 +34,6 @@ from shared_utils.local.environment import export_runtime_settings, local_settin
 from shared_utils.local.inprocess import InProcessApi
 from shared_utils.local.report import write_report
 from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
-from shared_utils.settings import RuntimeSettings
-from shared_utils.timer import wiring as timer_wiring
-from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.emitter import EmitResult
 
 logger = Logger(service="local-platform", child=False)
@@ -81,19 +77,24 @@ def strategy_pnl(positions: list[PositionView]) -> dict[str, Decimal]:
 
 
 @contextmanager
-def _backend(live_endpoint: str | None) -> Iterator[RuntimeSettings]:
+def _backend(live_endpoint: str | None, clock: ReplayClock) -> Iterator[Platform]:
     """The running platform's endpoint, or a moto server of our own: not in-process moto, whose
-    transactions are not thread-safe while the engine places orders on accounts in parallel."""
+    transactions are not thread-safe while the engine places orders on accounts in parallel.
+    The process's composition root runs on the replay clock while the session lasts."""
     own = None if live_endpoint is not None else start_moto()
     endpoint = own.url if own is not None else str(live_endpoint)
+    previous = None
     try:
         settings = local_settings(endpoint)
+        client = dynamodb(endpoint)
         if own is not None:
-            create_tables(dynamodb(endpoint), settings)
+            create_tables(client, settings)
         export_runtime_settings(settings)
-        yield settings
+        root = Platform(settings, clock, dynamodb=client)
+        previous = install(root)
+        yield root
     finally:
-        timer_wiring.reset()
+        install(previous)
         if own is not None:
             own.stop()
 
@@ -101,61 +102,56 @@ def _backend(live_endpoint: str | None) -> Iterator[RuntimeSettings]:
 def simulate(
     day: date, report_dir: Path, user_id: str, live_endpoint: str | None, handler_log: TextIO | None = None
 ) -> dict[str, Any]:
-    market = CalendarMarketView.default()
-    first_tick, close = market.session_bounds(day)
-    traveller = time_machine.travel(first_tick - SETUP_LEAD, tick=False)
-    coordinates = traveller.start()
     started = time.perf_counter()
-    try:
-        with _backend(live_endpoint) as settings:
-            client = timer_wiring.dynamodb_client()
-            ensure_paper_accounts(client, settings.broker_accounts_table_name, user_id, datetime.now(UTC))
-            created = ensure_demo_baskets(InProcessApi(user_id), user_id)
-            if created:
-                console.say(f"created {len(created)} demo baskets for {user_id}")
-            log = SessionLog(users={user_id})
-            store = execution_wiring.store(client, settings)
-            prices = execution_wiring.market(client, settings)
+    # The demo set-up happens shortly before the session, on the same replayed day.
+    clock = ReplayClock(datetime.combine(day, datetime.min.time(), tzinfo=UTC))
+    with _backend(live_endpoint, clock) as root:
+        market = root.market_view()
+        first_tick, close = market.session_bounds(day)
+        clock.move_to(first_tick - SETUP_LEAD)
+        settings = root.settings
+        ensure_paper_accounts(root.dynamodb, settings.broker_accounts_table_name, user_id, clock.now())
+        created = ensure_demo_baskets(InProcessApi(user_id), user_id)
+        if created:
+            console.say(f"created {len(created)} demo baskets for {user_id}")
+        log = SessionLog(users={user_id})
+        store = root.execution_store
+        prices = root.option_market
 
-            def marked(user: str) -> list[PositionView]:
-                return mark_positions(store.positions(user), prices)
+        def marked(user: str) -> list[PositionView]:
+            return mark_positions(store.positions(user), prices)
 
-            def sample(result: EmitResult) -> None:
-                log.ticks += 1
-                tick = result.handled_tick
-                if tick is None or (to_ist(tick).minute % PNL_SAMPLE_MINUTES and result.continue_):
-                    return
-                for user in sorted(log.users):
-                    for strategy_id, pnl in strategy_pnl(marked(user)).items():
-                        log.pnl[strategy_id].append((f"{to_ist(tick):%H:%M}", float(pnl)))
+        def sample(result: EmitResult) -> None:
+            log.ticks += 1
+            tick = result.handled_tick
+            if tick is None or (to_ist(tick).minute % PNL_SAMPLE_MINUTES and result.continue_):
+                return
+            for user in sorted(log.users):
+                for strategy_id, pnl in strategy_pnl(marked(user)).items():
+                    log.pnl[strategy_id].append((f"{to_ist(tick):%H:%M}", float(pnl)))
 
-            clock = ReplayClock(first_tick, on_move=coordinates.move_to)
-            coordinates.move_to(first_tick)
-            loop = TimerLoop(
-                market, LocalPublisher(RuleRouter(stdout=handler_log), log.delivery), clock, on_tick=sample
-            )
-            results = loop.run_session(first_tick)
-            wall = time.perf_counter() - started
-            records = _records(store, sorted(log.users), day)
-            positions = {user: marked(user) for user in sorted(log.users)}
-            strategies = {
-                user: InProcessApi(user).call("GET", "/options/strategies", query={"limit": "100"})["items"]
-                for user in sorted(log.users)
-            }
-            summary = write_report(
-                report_dir,
-                day=day,
-                first_tick=first_tick,
-                close=close,
-                wall_seconds=wall,
-                results=results,
-                log=log,
-                records=records,
-                positions=positions,
-                strategies=strategies,
-            )
-    finally:
-        traveller.stop()
+        clock.move_to(first_tick)
+        loop = TimerLoop(LocalPublisher(RuleRouter(stdout=handler_log), log.delivery), clock, on_tick=sample)
+        results = loop.run_session(first_tick)
+        wall = time.perf_counter() - started
+        records = _records(store, sorted(log.users), day)
+        positions = {user: marked(user) for user in sorted(log.users)}
+        strategies = {
+            user: InProcessApi(user).call("GET", "/options/strategies", query={"limit": "100"})["items"]
+            for user in sorted(log.users)
+        }
+        summary = write_report(
+            report_dir,
+            day=day,
+            first_tick=first_tick,
+            close=close,
+            wall_seconds=wall,
+            results=results,
+            log=log,
+            records=records,
+            positions=positions,
+            strategies=strategies,
+        )
     return summary
 
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
@@ -23,13 +23,14 @@ from aws_lambda_powertools import Logger
 from shared_utils.api.dispatch import LambdaHandler
 from shared_utils.api.wsgi import LocalContext
 from shared_utils.clock import to_ist, utc_iso
+from shared_utils.composition import platform
 from shared_utils.errors import ConfigurationError
 from shared_utils.events.catalog import EVENT_SOURCE, HANDLER_MODULES, matches, rule_pattern
 from shared_utils.local.clocks import LoopClock
 from shared_utils.local.environment import REGION
+from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.emitter import EmitResult, TimerState, emit_tick
 from shared_utils.timer.envelope import TimerEvent
-from shared_utils.timer.market_view import MarketView
 
 logger = Logger(service="local-platform", child=False)
 
@@ -153,22 +154,29 @@ class LocalPublisher:
 TickObserver = Callable[[EmitResult], None]
 
 
+def _platform_market() -> CalendarMarketView:
+    return platform().market_view()
+
+
 @dataclass
 class TimerLoop:
-    """Emit -> (continue?) -> wait on the next absolute boundary -> Emit ..., like the state machine."""
+    """Emit -> (continue?) -> wait on the next absolute boundary -> Emit ..., like the state machine.
 
-    market: MarketView
+    The market view is asked for at every tick, as the deployed emitter does, so a calendar change
+    made by an admin takes effect at the next tick."""
+
     publisher: LocalPublisher
     clock: LoopClock
     stop: threading.Event = field(default_factory=threading.Event)
     on_tick: TickObserver | None = None
+    market: Callable[[], CalendarMarketView] = _platform_market
 
     def run_session(self, start: datetime) -> list[EmitResult]:
         """Run the loop from `start` until the day's loop ends (or `stop` is set)."""
         results: list[EmitResult] = []
         state = TimerState(next_tick=start)
         while self.clock.wait_until(state.next_tick, self.stop):
-            result = emit_tick(state, self.market, self.publisher, self.clock)
+            result = emit_tick(state, self.market(), self.publisher, self.clock)
             results.append(result)
             if self.on_tick is not None:
                 self.on_tick(result)
@@ -177,7 +185,7 @@ class TimerLoop:
             state = TimerState.model_validate(result.to_state())
         return results
 
-    def run_forever(self, trading_days: Callable[[date], date]) -> None:
+    def run_forever(self) -> None:
         """Today's session (or what is left of it), then each next trading day's, until stopped."""
         start = self.clock.now()
         while not self.stop.is_set():
@@ -186,8 +194,8 @@ class TimerLoop:
                 return
             today = to_ist(self.clock.now()).date()
             try:
-                next_day = trading_days(today)
-                start = self.market.session_bounds(next_day)[0]
+                market = self.market()
+                start = market.session_bounds(market.next_session_day(today))[0]
             except (ConfigurationError, ValueError) as error:
                 logger.error("Timer stops: no calendar beyond today", extra={"reason": str(error)})
                 return

@@ -2,22 +2,27 @@
 
 Holidays, special sessions and session times are shipped data (`data/calendar.json`) with
 admin overrides applied on top, because exchanges add ad-hoc closures at a few days' notice.
-A year without data is an error, never a guess: a wrong trading day moves expiries and timers.
+
+A year whose official holiday list is not in the data (the exchanges circulate it in mid-December)
+is *provisional*, never a refusal: weekends and the fixed-date national holidays are off, every
+other weekday trades with the session times in force. Anything computed on a provisional day says
+so, and the coverage metric tells operators how many confirmed days are left.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any
 
 from shared_utils.clock import IST
 from shared_utils.errors import ConfigurationError
+from shared_utils.market.underlyings import Exchange
 
 _DATA_FILE = "calendar.json"
 _SATURDAY = 5
@@ -93,49 +98,19 @@ def special_session(
 
 
 @dataclass(frozen=True)
-class YearOverrides:
-    """Admin changes for one year: holidays added or removed, special sessions added."""
+class ProvisionalRule:
+    """How a year without an official holiday list is treated: the fixed-date national holidays
+    (month, day) are off, as well as weekends."""
 
-    added_holidays: frozenset[date] = frozenset()
-    removed_holidays: frozenset[date] = frozenset()
-    special_sessions: tuple[Session, ...] = ()
+    fixed_holidays: tuple[tuple[int, int], ...] = ((1, 26), (5, 1), (8, 15), (10, 2), (12, 25))
 
-
-class HolidayOverrides(Protocol):
-    """Source of admin overrides (the DynamoDB adapter implements this too)."""
-
-    def for_year(self, year: int) -> YearOverrides: ...
-
-
-@dataclass
-class InMemoryHolidayOverrides:
-    """Overrides held in memory: tests, the local platform, and a cache of the stored items."""
-
-    _added: set[date] = field(default_factory=set)
-    _removed: set[date] = field(default_factory=set)
-    _sessions: dict[date, Session] = field(default_factory=dict)
-
-    def add_holiday(self, day: date) -> None:
-        self._removed.discard(day)
-        self._added.add(day)
-
-    def remove_holiday(self, day: date) -> None:
-        self._added.discard(day)
-        self._removed.add(day)
-
-    def add_special_session(self, session: Session) -> None:
-        self._sessions[session.day] = session
-
-    def for_year(self, year: int) -> YearOverrides:
-        return YearOverrides(
-            added_holidays=frozenset(d for d in self._added if d.year == year),
-            removed_holidays=frozenset(d for d in self._removed if d.year == year),
-            special_sessions=tuple(s for d, s in sorted(self._sessions.items()) if d.year == year),
-        )
+    def holidays(self, year: int) -> frozenset[date]:
+        return frozenset(date(year, month, day) for month, day in self.fixed_holidays)
 
 
 class TradingCalendar:
-    """Holidays, special sessions and effective-dated session times for the years it covers."""
+    """Holidays, special sessions and effective-dated session times: official for the years whose
+    list is known (`covered_years`), provisional for any other year."""
 
     def __init__(
         self,
@@ -143,65 +118,110 @@ class TradingCalendar:
         years: Iterable[int],
         session_times: Iterable[SessionTimes],
         special_sessions: Iterable[Session] = (),
+        provisional: ProvisionalRule | None = None,
+        open_days: Iterable[date] = (),
+        exchanges: Mapping[str, TradingCalendar] | None = None,
     ) -> None:
+        """`open_days`: days an admin declared open although the provisional rule closes them;
+        `exchanges`: each exchange's own calendar, when they differ (`with_exchange_changes`)."""
         self._years = frozenset(years)
         self._holidays = frozenset(holidays)
         self._session_times = tuple(sorted(session_times, key=lambda t: t.since))
         self._special = {s.day: s for s in special_sessions}
-        stray = sorted(d for d in self._holidays | set(self._special) if d.year not in self._years)
-        if stray:
-            raise ConfigurationError(f"calendar data has dates outside its covered years: {stray[:3]}")
+        self._provisional = provisional or ProvisionalRule()
+        self._open = frozenset(open_days)
+        self._exchanges: Mapping[str, TradingCalendar] = exchanges or {}
 
     @classmethod
     def default(cls) -> TradingCalendar:
         """The shipped data (cached: parsed once per cold start)."""
         return _shipped_calendar()
 
-    def with_overrides(self, overrides: HolidayOverrides) -> TradingCalendar:
-        """A new calendar with the admin overrides of every covered year applied."""
-        holidays = set(self._holidays)
-        special = dict(self._special)
-        for year in self._years:
-            change = overrides.for_year(year)
-            holidays |= change.added_holidays
-            holidays -= change.removed_holidays
-            for session in change.special_sessions:
-                if session.day.year != year:
-                    raise ConfigurationError(f"override session {session.day} returned for year {year}")
-                special[session.day] = session
-        return TradingCalendar(holidays, self._years, self._session_times, special.values())
+    def with_changes(
+        self,
+        added_holidays: Iterable[date] = (),
+        removed_holidays: Iterable[date] = (),
+        special_sessions: Iterable[Session] = (),
+    ) -> TradingCalendar:
+        """A new calendar with admin changes applied. A holiday added in a provisional year sits
+        beside the year's fixed national holidays; a removed one overrides them."""
+        removed = frozenset(removed_holidays)
+        holidays = (set(self._holidays) | set(added_holidays)) - removed
+        special = {**self._special, **{s.day: s for s in special_sessions}}
+        return TradingCalendar(
+            holidays, self._years, self._session_times, special.values(), self._provisional, removed
+        )
+
+    def with_exchange_changes(self, changes: Mapping[str, CalendarChanges]) -> TradingCalendar:
+        """The platform's calendar when admins changed exchanges separately: each exchange gets its
+        own calendar (`for_exchange`), and this one answers for the platform as a whole: a day
+        has a session when any exchange has one, from the earliest pre-open to the latest close."""
+        if not changes:
+            return self
+        per_exchange = {}
+        for exchange in Exchange:
+            change = changes.get(exchange.value, CalendarChanges())
+            per_exchange[exchange.value] = self.with_changes(change.added, change.removed, change.sessions)
+        return TradingCalendar(
+            self._holidays,
+            self._years,
+            self._session_times,
+            self._special.values(),
+            self._provisional,
+            self._open,
+            per_exchange,
+        )
+
+    def for_exchange(self, exchange: str) -> TradingCalendar:
+        """The calendar of one exchange (its expiries move with its own holidays)."""
+        return self._exchanges.get(str(exchange), self)
+
+    def _each_exchange(self) -> Iterable[TradingCalendar]:
+        return self._exchanges.values()
 
     def covered_years(self) -> tuple[int, ...]:
+        """Years with an official holiday list."""
         return tuple(sorted(self._years))
 
-    def _check_covered(self, day: date) -> None:
-        if day.year not in self._years:
-            years = ", ".join(str(y) for y in self.covered_years())
-            raise ConfigurationError(
-                f"no trading calendar for {day.isoformat()}: holiday data covers the years {years}"
-            )
+    def is_provisional(self, day: date) -> bool:
+        """True when `day`'s year has no official holiday list yet."""
+        return day.year not in self._years
+
+    def confirmed_until(self) -> date | None:
+        """The last day of the last officially covered year (None when no year is)."""
+        return date(max(self._years), 12, 31) if self._years else None
+
+    def _closed(self, day: date) -> bool:
+        if day in self._holidays:
+            return True
+        if day.year in self._years or day in self._open:
+            return False
+        return day in self._provisional.holidays(day.year)
 
     def is_holiday(self, day: date) -> bool:
-        self._check_covered(day)
-        return day in self._holidays
+        if self._exchanges:
+            return all(calendar.is_holiday(day) for calendar in self._each_exchange())
+        return self._closed(day)
 
     def is_trading_day(self, day: date) -> bool:
         """A day with a full session: a weekday that is not a holiday, or a special full session.
 
         A Muhurat session does not make a holiday a trading day (expiries skip it)."""
-        self._check_covered(day)
+        if self._exchanges:
+            return any(calendar.is_trading_day(day) for calendar in self._each_exchange())
         special = self._special.get(day)
         if special is not None and special.counts_as_trading_day:
             return True
-        return day.weekday() < _SATURDAY and day not in self._holidays
+        return day.weekday() < _SATURDAY and not self._closed(day)
 
     def session(self, day: date) -> Session | None:
         """The day's session (regular, special or Muhurat), or None when the market is shut."""
-        self._check_covered(day)
+        if self._exchanges:
+            return _widest([calendar.session(day) for calendar in self._each_exchange()])
         special = self._special.get(day)
         if special is not None:
             return special
-        if day.weekday() >= _SATURDAY or day in self._holidays:
+        if day.weekday() >= _SATURDAY or self._closed(day):
             return None
         for times in self._session_times:
             if times.applies_to(day):
@@ -233,6 +253,30 @@ class TradingCalendar:
         return days
 
 
+@dataclass(frozen=True)
+class CalendarChanges:
+    """An exchange's admin changes: holidays added, holidays removed, special sessions."""
+
+    added: frozenset[date] = frozenset()
+    removed: frozenset[date] = frozenset()
+    sessions: tuple[Session, ...] = ()
+
+
+def _widest(sessions: list[Session | None]) -> Session | None:
+    """One session spanning every exchange's session of the day (None when all are shut)."""
+    open_ = [s for s in sessions if s is not None]
+    if not open_:
+        return None
+    first = min(open_, key=lambda s: s.pre_open_start)
+    return replace(
+        first,
+        pre_open_end=min(s.pre_open_end for s in open_),
+        open=min(s.open for s in open_),
+        close=max(s.close for s in open_),
+        kind=min((s.kind for s in open_), key=lambda kind: kind is SessionKind.MUHURAT),
+    )
+
+
 def _load(raw: dict[str, Any]) -> TradingCalendar:
     holidays = [date.fromisoformat(d) for year in raw["years"].values() for d in year["holidays"]]
     times = [
@@ -258,7 +302,9 @@ def _load(raw: dict[str, Any]) -> TradingCalendar:
         )
         for s in raw["special_sessions"]
     ]
-    return TradingCalendar(holidays, (int(y) for y in raw["years"]), times, special)
+    month_days = (md.split("-") for md in raw["provisional"]["fixed_holidays"])
+    fixed = tuple((int(month), int(day)) for month, day in month_days)
+    return TradingCalendar(holidays, (int(y) for y in raw["years"]), times, special, ProvisionalRule(fixed))
 
 
 @cache

@@ -32,11 +32,14 @@ class ExpiryKind(StrEnum):
 
 @dataclass(frozen=True)
 class Expiry:
-    """A listed contract expiry: the day it expires and the nominal day it was scheduled for."""
+    """A listed contract expiry: the day it expires and the nominal day it was scheduled for.
+    `provisional`: worked out on a calendar year without an official holiday list, so a holiday
+    announced later may still move it."""
 
     expiry: date
     nominal: date
     monthly: bool
+    provisional: bool = False
 
     @property
     def shifted(self) -> bool:
@@ -55,9 +58,11 @@ def _expiries_from(
         is_monthly = spec.monthly_rule.nominal_expiry(day.year, day.month) == day
         is_weekly = spec.weekly_expiry_weekday is not None and day.weekday() == spec.weekly_expiry_weekday
         if is_monthly or is_weekly:
-            actual = day if calendar.is_trading_day(day) else calendar.previous_trading_day(day)
+            own = calendar.for_exchange(spec.exchange)  # the index's exchange's holidays move it
+            actual = day if own.is_trading_day(day) else own.previous_trading_day(day)
             if actual >= trade_date:
-                yield Expiry(expiry=actual, nominal=day, monthly=is_monthly)
+                provisional = own.is_provisional(day) or own.is_provisional(actual)
+                yield Expiry(expiry=actual, nominal=day, monthly=is_monthly, provisional=provisional)
         day += timedelta(days=1)
 
 

@@ -56,6 +56,7 @@ from shared_utils.models.strategy import (
 )
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
+from shared_utils.repository.paging import query_all
 from shared_utils.repository.schedule_window import DueWindow
 from shared_utils.repository.transactions import (
     CONDITION_FAILED,
@@ -616,14 +617,7 @@ class DynamoTradingRepository:
         return [allocation for allocation in allocations if allocation.user_id == user_id]
 
     def _query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        kwargs["TableName"] = self._table
-        while True:
-            response = self._client.query(**kwargs)
-            yield from response.get("Items", [])
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
+        return query_all(self._client, TableName=self._table, **kwargs)
 
     def _query_partition(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from shared_utils.market.calendar import Session, TradingCalendar
 from shared_utils.market.phases import phase_at
@@ -31,6 +31,13 @@ class CalendarMarketView:
 
     def is_trading_day(self, day: date) -> bool:
         return self._calendar.session(day) is not None
+
+    def next_session_day(self, day: date) -> date:
+        """The first day after `day` with a session of any kind (a Muhurat evening included)."""
+        candidate = day + timedelta(days=1)
+        while self._calendar.session(candidate) is None:
+            candidate += timedelta(days=1)
+        return candidate
 
     def session_bounds(self, day: date) -> tuple[datetime, datetime]:
         session = self._session(day)

@@ -11,8 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
-from shared_utils.timer import wiring
 from shared_utils.timer.consumer import HandlerOutcome, accept, once_per_tick
 from shared_utils.timer.envelope import TimerEnvelope
 
@@ -43,7 +43,7 @@ def build_timer_handler(
         if isinstance(parsed, HandlerOutcome):
             metrics.add_metric(name="RejectedTimerEvents", unit=MetricUnit.Count, value=1)
             return parsed.model_dump(mode="json")
-        outcome = once_per_tick(detail_type, parsed.detail, work, wiring.idempotency_store(), context)
+        outcome = once_per_tick(detail_type, parsed.detail, work, platform().idempotency_store, context)
         metrics.add_metric(name="TimerEventsHandled", unit=MetricUnit.Count, value=1)
         if counted is not None:
             name, field = counted

@@ -33,9 +33,9 @@ def test_each_detail_type_goes_to_its_rule_target_and_a_crash_does_not_stop_the_
     market = CalendarMarketView.default()
     first, close = market.session_bounds(date(2026, 11, 23))
     loop = TimerLoop(
-        market,
         LocalPublisher(RuleRouter(handlers=handlers, invoke_lock=threading.Lock()), deliveries.append),
         ReplayClock(first),
+        market=lambda: market,
     )
     results = loop.run_session(first)
 

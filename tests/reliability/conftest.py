@@ -87,11 +87,13 @@ def moto_server(_server: str, test_settings: RuntimeSettings) -> Iterator[MotoSe
 
 
 @pytest.fixture
-def server_api(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def server_api(
+    moto_server: MotoServer, platform_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
     """The `api(...)` caller of the integration suite, with the handlers' DynamoDB client pointed
     at the loopback server (no `mock_aws`: nothing in process answers in the server's place)."""
-    from shared_utils.api import dependencies
     from shared_utils.settings import load_settings
+    from tests.conftest import install_platform
     from tests.events import api_event
     from tests.integration.api.conftest import invoke, module_for
 
@@ -99,7 +101,7 @@ def server_api(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iter
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", moto_server.endpoint)
     load_settings.cache_clear()
-    dependencies.reset()
+    install_platform(load_settings(), platform_clock, None)  # the client a cold start builds
 
     def call(method: str, resource: str, /, **kwargs: Any) -> Any:
         params = {key: kwargs.pop(key) for key in list(kwargs) if "{" + key + "}" in resource}
@@ -107,5 +109,4 @@ def server_api(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iter
         return invoke(module_for(method, resource), event)
 
     yield call
-    dependencies.reset()
     load_settings.cache_clear()

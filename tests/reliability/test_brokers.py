@@ -43,12 +43,12 @@ from shared_utils.brokers.port import (
 )
 from shared_utils.brokers.registry import BrokerRegistry
 from shared_utils.clock import FixedClock
+from shared_utils.execution.accounts import AccountBrokers
 from shared_utils.execution.engine import BrokerProvider
 from shared_utils.execution.market import SimulatedOptionMarket
 from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerStatus
 from shared_utils.execution.service import ExecutionService
 from shared_utils.execution.store import ExecutionStore
-from shared_utils.execution.wiring import AccountBrokers
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
 from shared_utils.models.strategy import StrategyCreate

@@ -21,7 +21,7 @@ import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from shared_utils.api import dependencies
+from shared_utils.composition import platform
 from shared_utils.timer.plan import events_for
 from shared_utils.timer.publisher import EventBridgePublisher, PublishError
 from tests.conftest import TEST_REGION
@@ -99,7 +99,7 @@ def test_transient_throttling_is_retried_and_the_write_lands_once(
     server_api, moto_server, basket, no_backoff
 ) -> None:
     throttle = Injector(
-        dependencies.dynamodb_client(),
+        platform().dynamodb,
         "TransactWriteItems",
         lambda: service_error("ProvisionedThroughputExceededException"),
         times=3,
@@ -119,7 +119,7 @@ def test_persistent_throttling_gives_up_after_bounded_retries_with_nothing_writt
 ) -> None:
     before = trading_items(moto_server)
     throttle = Injector(
-        dependencies.dynamodb_client(),
+        platform().dynamodb,
         "TransactWriteItems",
         lambda: service_error("ProvisionedThroughputExceededException"),
         times=1_000,
@@ -144,7 +144,7 @@ def test_transaction_conflict_is_a_retryable_409_with_no_partial_write_and_the_r
     server_api, moto_server, basket, no_backoff
 ) -> None:
     before = trading_items(moto_server)
-    conflict = Injector(dependencies.dynamodb_client(), "TransactWriteItems", transaction_conflict, times=1)
+    conflict = Injector(platform().dynamodb, "TransactWriteItems", transaction_conflict, times=1)
 
     first = create_strategy(server_api, basket)
 

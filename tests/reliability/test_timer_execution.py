@@ -17,8 +17,7 @@ from shared_utils.execution.models import LedgerStatus
 from shared_utils.local.clocks import ReplayClock
 from shared_utils.local.timer import LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.settings import load_settings
-from shared_utils.timer.calendar_view import CalendarMarketView
-from tests.conftest import TEST_REGION
+from tests.conftest import TEST_REGION, install_platform
 from tests.events.timer import load_event
 from tests.integration.timer.conftest import FakeLambdaContext
 from tests.reliability.timer_harness import TradingDay
@@ -95,6 +94,7 @@ def machine(trading_day: TradingDay, monkeypatch: pytest.MonkeyPatch) -> str:
     )["stateMachineArn"]
     monkeypatch.setenv("TIMER_STATE_MACHINE_ARN", arn)
     load_settings.cache_clear()
+    install_platform(load_settings(), trading_day.clock, trading_day.client)  # a cold start reads the ARN
     return arn
 
 
@@ -115,9 +115,7 @@ def test_the_daily_start_fired_twice_starts_one_timer_execution(
 
 def run_loop(day: TradingDay, start: datetime, until: datetime) -> list[Any]:
     """The local master timer (same emitter, rule routing and handlers) from `start` to `until`."""
-    clock = ReplayClock(start, on_move=day.move_to)
-    day.move_to(start)
-    loop = TimerLoop(CalendarMarketView.default(), LocalPublisher(RuleRouter()), clock)
+    loop = TimerLoop(LocalPublisher(RuleRouter()), ReplayClock(start, day.clock))
 
     def stop_at(result: Any) -> None:
         if result.handled_tick is not None and result.handled_tick >= until:

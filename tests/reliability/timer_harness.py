@@ -1,6 +1,6 @@
 """The deployed path of a trading day, in process: EventBridge events handed to the real timer
 handlers (`schedule_trigger` ...), the real execution engine behind them, paper brokers from the
-real broker registry, in-process moto, and the process clock moved with `time_machine`.
+real broker registry, in-process moto, and the composition root's clock moved by the test.
 
 Every order a paper broker receives is recorded (`orders`), so a test can say exactly how many
 orders reached a broker for each (strategy, account, leg)."""
@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-import time_machine
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from shared_utils.brokers.models import OrderRequest, OrderResult
@@ -25,8 +24,7 @@ from shared_utils.execution.store import ExecutionStore
 from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
 from shared_utils.models.strategy import StrategyCreate
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
-from shared_utils.timer import wiring
-from tests.conftest import TEST_REGION
+from tests.conftest import TEST_REGION, install_platform
 from tests.integration.execution.conftest import SerializedClient, condor_body
 
 # Wednesday 2026-11-25; 09:30 IST = 04:00 UTC.
@@ -46,19 +44,18 @@ class OrderLog:
 
 
 class TradingDay:
-    def __init__(self, aws: dict[str, Any], client: Any, log: OrderLog, traveller: Any) -> None:
+    def __init__(self, aws: dict[str, Any], client: Any, log: OrderLog, clock: FixedClock) -> None:
         self.settings = aws["settings"]
         self.client = client
         self.log = log
-        self.traveller = traveller
-        clock = FixedClock(TRADE_DAY_START)
+        self.clock = clock
         self.accounts = DynamoBrokerAccounts(client, self.settings.broker_accounts_table_name)
         self.repo = DynamoTradingRepository.from_settings(self.settings, client, clock)
         self.store = ExecutionStore(client, self.settings.history_table_name)
         self.strategies: dict[str, tuple[str, dict[str, int]]] = {}
 
     def move_to(self, instant: datetime) -> None:
-        self.traveller.move_to(instant)
+        self.clock.set(instant)
 
     def strategy(self, user: str, entry: str, allocations: dict[str, int], **extra: Any) -> str:
         basket = self.repo.create_basket(user, BasketCreate(name=f"{user} {entry}")).basket_id
@@ -112,14 +109,9 @@ def trading_day(
 ) -> Iterator[TradingDay]:
     """Handlers wired exactly as deployed; their one DynamoDB client serialises calls, because the
     engine's broker threads would otherwise run moto transactions concurrently (TESTING_NOTES)."""
-    wiring.reset()
     client = SerializedClient(boto3.client("dynamodb", region_name=TEST_REGION))
-
-    def dynamodb_client() -> Any:
-        return client
-
-    dynamodb_client.cache_clear = lambda: None  # type: ignore[attr-defined]  # wiring.reset() calls it
-    monkeypatch.setattr(wiring, "dynamodb_client", dynamodb_client)
+    clock = FixedClock(TRADE_DAY_START)
+    install_platform(aws["settings"], clock, client)
     # Handler modules built their Metrics at import, maybe before the test environment named a
     # namespace; a flush without one raises. Give them the test namespace.
     original = AmazonCloudWatchEMFProvider.serialize_metric_set
@@ -129,6 +121,4 @@ def trading_day(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(AmazonCloudWatchEMFProvider, "serialize_metric_set", serialize)
-    with time_machine.travel(TRADE_DAY_START, tick=False) as traveller:
-        yield TradingDay(aws, client, order_log, traveller)
-    wiring.reset()
+    yield TradingDay(aws, client, order_log, clock)

@@ -7,12 +7,12 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from shared_utils.api import dependencies
 from shared_utils.api.errors import no_content, route_responses
 from shared_utils.api.idempotency import IdempotencyKey, idempotent_create
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ExpectedVersion
+from shared_utils.composition import platform
 from shared_utils.models.basket import Basket, BasketCreate, BasketUpdate
 from shared_utils.models.views import BasketDetail, Page
 
@@ -28,7 +28,7 @@ TAGS = ["baskets"]
     responses=route_responses(HTTPStatus.OK),
 )
 def list_baskets(caller: Caller, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[Basket]:
-    baskets, token = dependencies.trading_repository().list_baskets(caller.user_id, limit, next_token)
+    baskets, token = platform().trading_repository.list_baskets(caller.user_id, limit, next_token)
     return Page[Basket](items=baskets, next_token=token)
 
 
@@ -50,7 +50,7 @@ def create_basket(
         operation="createBasket",
         target={},
         body=data,
-        create=lambda: dependencies.trading_repository().create_basket(caller.user_id, data),
+        create=lambda: platform().trading_repository.create_basket(caller.user_id, data),
         result_type=Basket,
     )
 
@@ -63,7 +63,7 @@ def create_basket(
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_basket(caller: Caller, basket_id: BasketId) -> BasketDetail:
-    return dependencies.trading_repository().get_basket_with_strategies(caller.user_id, basket_id)
+    return platform().trading_repository.get_basket_with_strategies(caller.user_id, basket_id)
 
 
 @router.put(
@@ -75,7 +75,7 @@ def get_basket(caller: Caller, basket_id: BasketId) -> BasketDetail:
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_basket(caller: Caller, basket_id: BasketId, data: BasketUpdate) -> Basket:
-    return dependencies.trading_repository().update_basket(caller.user_id, basket_id, data)
+    return platform().trading_repository.update_basket(caller.user_id, basket_id, data)
 
 
 @router.delete(
@@ -87,5 +87,5 @@ def update_basket(caller: Caller, basket_id: BasketId, data: BasketUpdate) -> Ba
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 def delete_basket(caller: Caller, basket_id: BasketId, version: ExpectedVersion = None) -> Response[None]:
-    dependencies.trading_repository().delete_basket(caller.user_id, basket_id, version)
+    platform().trading_repository.delete_basket(caller.user_id, basket_id, version)
     return no_content()

@@ -6,10 +6,10 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from shared_utils.api import dependencies
 from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
+from shared_utils.composition import platform
 from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.views import Page
 
@@ -27,5 +27,5 @@ router = Router()
 def list_broker_accounts(
     caller: Caller, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
 ) -> Page[BrokerAccount]:
-    accounts, token = dependencies.broker_accounts().list_accounts(caller.user_id, limit, next_token)
+    accounts, token = platform().broker_accounts.list_accounts(caller.user_id, limit, next_token)
     return Page[BrokerAccount](items=accounts, next_token=token)

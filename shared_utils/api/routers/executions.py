@@ -10,18 +10,16 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared_utils.api import dependencies
 from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import ID_MAX_LENGTH, ID_PATTERN
-from shared_utils.clock import IST, SystemClock, to_ist
+from shared_utils.clock import IST, to_ist
+from shared_utils.composition import platform
 from shared_utils.errors import FieldIssue, InvalidInputError
-from shared_utils.execution import wiring
 from shared_utils.execution.marking import mark_positions
 from shared_utils.execution.models import ExecutionRecord, PositionsReport
 from shared_utils.models.views import Page
-from shared_utils.settings import load_settings
 
 router = Router()
 TAGS = ["executions"]
@@ -58,7 +56,7 @@ def list_executions(
     limit: Limit = DEFAULT_LIMIT,
     next_token: NextToken = None,
 ) -> Page[ExecutionRecord]:
-    last = to_date or to_ist(SystemClock().now()).date()
+    last = to_date or to_ist(platform().clock.now()).date()
     first = from_date or last - timedelta(days=DEFAULT_DAYS)
     if first > last:
         raise InvalidInputError(
@@ -70,8 +68,7 @@ def list_executions(
         )
     start = datetime.combine(first, time.min, tzinfo=IST)
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=IST) - timedelta(microseconds=1)
-    store = wiring.store(dependencies.dynamodb_client(), load_settings())
-    records, token = store.list_records(
+    records, token = platform().execution_store.list_records(
         caller.user_id, start, end, strategy_id=strategy_id, limit=limit, next_token=next_token
     )
     return Page[ExecutionRecord](items=records, next_token=token)
@@ -86,11 +83,9 @@ def list_executions(
     responses=route_responses(HTTPStatus.OK),
 )
 def list_positions(caller: Caller, open_only: OpenOnly = True) -> PositionsReport:
-    client, settings = dependencies.dynamodb_client(), load_settings()
-    stored = [
-        p for p in wiring.store(client, settings).positions(caller.user_id) if p.net_quantity or not open_only
-    ]
-    positions = mark_positions(stored, wiring.market(client, settings))
+    root = platform()
+    stored = [p for p in root.execution_store.positions(caller.user_id) if p.net_quantity or not open_only]
+    positions = mark_positions(stored, root.option_market)
     return PositionsReport(
         positions=positions,
         realised_pnl=sum((p.realised_pnl for p in positions), Decimal("0")),

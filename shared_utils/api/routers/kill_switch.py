@@ -12,13 +12,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared_utils.api import dependencies
 from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import ADMINS_GROUP, Caller, Identity
+from shared_utils.composition import platform
 from shared_utils.errors import ForbiddenError
-from shared_utils.execution import wiring
 from shared_utils.execution.models import KillSwitchReport, KillSwitchState, KillSwitchStatus
-from shared_utils.settings import load_settings
 
 router = Router()
 TAGS = ["kill-switch"]
@@ -38,9 +36,7 @@ def _require_admin(caller: Identity, scope: Scope) -> None:
 
 
 def _status(caller: Identity) -> KillSwitchStatus:
-    switch, global_switch = wiring.kill_switch(dependencies.dynamodb_client(), load_settings()).state(
-        caller.user_id
-    )
+    switch, global_switch = platform().kill_switch().state(caller.user_id)
     return KillSwitchStatus(
         switch=switch,
         global_switch=global_switch,
@@ -62,7 +58,7 @@ def _status(caller: Identity) -> KillSwitchStatus:
 )
 def press_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwitchReport:
     _require_admin(caller, scope)
-    switch = wiring.kill_switch(dependencies.dynamodb_client(), load_settings())
+    switch = platform().kill_switch()
     if scope is Scope.ALL:
         return switch.press_global(caller.user_id)
     return switch.press(caller.user_id, caller.user_id)
@@ -88,7 +84,5 @@ def get_kill_switch(caller: Caller) -> KillSwitchStatus:
 )
 def rearm_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwitchStatus:
     _require_admin(caller, scope)
-    wiring.kill_switch(dependencies.dynamodb_client(), load_settings()).rearm(
-        None if scope is Scope.ALL else caller.user_id
-    )
+    platform().kill_switch().rearm(None if scope is Scope.ALL else caller.user_id)
     return _status(caller)

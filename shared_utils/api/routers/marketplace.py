@@ -11,13 +11,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared_utils.api import dependencies
 from shared_utils.api.errors import no_content, route_responses
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ExpectedVersion
+from shared_utils.composition import platform
 from shared_utils.market.underlyings import Underlying
-from shared_utils.marketplace import wiring
 from shared_utils.marketplace.models import (
     Category,
     FeeStatement,
@@ -28,7 +27,6 @@ from shared_utils.marketplace.models import (
 )
 from shared_utils.marketplace.service import MarketplaceService
 from shared_utils.models.views import Page
-from shared_utils.settings import load_settings
 
 router = Router()
 TAGS = ["marketplace"]
@@ -39,7 +37,7 @@ MonthParam = Annotated[
 
 
 def service() -> MarketplaceService:
-    return wiring.service(dependencies.dynamodb_client(), load_settings())
+    return platform().marketplace_service()
 
 
 @router.get(

@@ -9,12 +9,12 @@ from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared_utils.api import dependencies
 from shared_utils.api.errors import no_content, route_responses
 from shared_utils.api.idempotency import IdempotencyKey, idempotent_create
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import ID_MAX_LENGTH, ID_PATTERN, BasketId, ExpectedVersion, StrategyId
+from shared_utils.composition import platform
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy, StrategyCreate, StrategyUpdate
@@ -48,7 +48,7 @@ def list_strategies(
     limit: Limit = DEFAULT_LIMIT,
     next_token: NextToken = None,
 ) -> Page[Strategy]:
-    strategies, token = dependencies.trading_repository().list_strategies(
+    strategies, token = platform().trading_repository.list_strategies(
         caller.user_id, basket_id, limit, next_token
     )
     matching = [
@@ -83,7 +83,7 @@ def create_strategy(
         operation="createStrategy",
         target={"basket_id": basket_id},
         body=data,
-        create=lambda: dependencies.trading_repository().create_strategy(caller.user_id, basket_id, data),
+        create=lambda: platform().trading_repository.create_strategy(caller.user_id, basket_id, data),
         result_type=Strategy,
     )
 
@@ -98,7 +98,7 @@ def create_strategy(
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_strategy(caller: Caller, strategy_id: StrategyId) -> StrategyDetail:
-    return dependencies.trading_repository().get_strategy_with_allocations(caller.user_id, strategy_id)
+    return platform().trading_repository.get_strategy_with_allocations(caller.user_id, strategy_id)
 
 
 @router.put(
@@ -110,7 +110,7 @@ def get_strategy(caller: Caller, strategy_id: StrategyId) -> StrategyDetail:
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_strategy(caller: Caller, strategy_id: StrategyId, data: StrategyUpdate) -> Strategy:
-    return dependencies.trading_repository().update_strategy(caller.user_id, strategy_id, data)
+    return platform().trading_repository.update_strategy(caller.user_id, strategy_id, data)
 
 
 @router.delete(
@@ -124,5 +124,5 @@ def update_strategy(caller: Caller, strategy_id: StrategyId, data: StrategyUpdat
 def delete_strategy(
     caller: Caller, strategy_id: StrategyId, version: ExpectedVersion = None
 ) -> Response[None]:
-    dependencies.trading_repository().delete_strategy(caller.user_id, strategy_id, version)
+    platform().trading_repository.delete_strategy(caller.user_id, strategy_id, version)
     return no_content()

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared_utils.api import dependencies
 from shared_utils.api.catalog import API_ROUTES
+from tests.conftest import platform_now
 from tests.events import api_event
 
 
@@ -61,7 +61,6 @@ def api(aws: dict[str, Any]) -> Iterator[Call]:
 
     The route template picks the handler module from the catalog, exactly as API Gateway does.
     """
-    dependencies.reset()
 
     def call(method: str, resource: str, /, **kwargs: Any) -> ApiResponse:
         params = {key: kwargs.pop(key) for key in list(kwargs) if "{" + key + "}" in resource}
@@ -70,7 +69,6 @@ def api(aws: dict[str, Any]) -> Iterator[Call]:
         return invoke(module_for(method, resource), event)
 
     yield call
-    dependencies.reset()
 
 
 @pytest.fixture
@@ -98,8 +96,6 @@ def seed_broker_account(aws: dict[str, Any]) -> Callable[..., dict[str, Any]]:
 def strategy_body(**overrides: Any) -> dict[str, Any]:
     """A valid `StrategyCreate` body: an iron condor (NIFTY unless overridden) entering 09:20 IST
     Mon-Thu, on the nearest weekly expiry where the index lists one, else the nearest monthly."""
-    from datetime import UTC, datetime
-
     from shared_utils.clock import to_ist
     from shared_utils.errors import DomainError
     from shared_utils.market.expiries import ExpiryKind, valid_kinds
@@ -108,7 +104,7 @@ def strategy_body(**overrides: Any) -> dict[str, Any]:
 
     underlying = overrides.get("underlying", "NIFTY")
     try:
-        weekly = ExpiryKind.CURRENT_WEEKLY in valid_kinds(underlying, to_ist(datetime.now(UTC)).date())
+        weekly = ExpiryKind.CURRENT_WEEKLY in valid_kinds(underlying, to_ist(platform_now()).date())
     except DomainError:  # an unknown underlying: the API must refuse it, whatever the legs
         weekly = True
     expiry = ExpirySelection.CURRENT_WEEKLY if weekly else ExpirySelection.CURRENT_MONTHLY

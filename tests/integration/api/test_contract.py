@@ -19,7 +19,6 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import Client
 
-from shared_utils.api import dependencies, idempotency
 from shared_utils.api.openapi import DEFAULT_OUTPUT
 from shared_utils.api.wsgi import ProxyEventWsgiApp, fixed_claims
 from tests.integration.api.conftest import strategy_body
@@ -30,8 +29,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture
 def contract(aws: dict[str, Any], seed_broker_account: Any) -> Any:
-    dependencies.reset()
-    idempotency.reset()
     seed_broker_account(CONTRACT_USER, "acct-zerodha", "ZERODHA")
     seed_broker_account(CONTRACT_USER, "acct-upstox", "UPSTOX", api_secret="never-returned")
     schema = schemathesis.openapi.from_path(str(DEFAULT_OUTPUT))

@@ -8,8 +8,8 @@ import re
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from shared_utils.api import dependencies
 from shared_utils.api.catalog import API_ROUTES
+from shared_utils.composition import Platform, platform
 from tests.events import api_event
 from tests.integration.api.conftest import invoke, strategy_body
 
@@ -17,7 +17,7 @@ from tests.integration.api.conftest import invoke, strategy_body
 @pytest.fixture
 def throttled(api):
     """Every DynamoDB call answers ProvisionedThroughputExceededException (injected before send)."""
-    client = dependencies.dynamodb_client()
+    client = platform().dynamodb
 
     def refuse(**_kwargs):
         error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}
@@ -114,7 +114,7 @@ def test_unexpected_failure_is_a_generic_500_without_internals(api, monkeypatch)
     def broken():
         raise RuntimeError("boom in /var/task/shared_utils/repository/trading.py line 42")
 
-    monkeypatch.setattr(dependencies, "trading_repository", broken)
+    monkeypatch.setattr(Platform, "trading_repository", property(lambda _root: broken()))
 
     response = api("GET", "/options/baskets")
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from shared_utils.api import dependencies
 from shared_utils.models.common import StrategyStatus
+from tests.conftest import install_platform
 from tests.integration.execution.conftest import SerializedClient, condor_body
 
 EXECUTIONS = "/options/executions"
@@ -112,7 +112,6 @@ def test_only_admins_press_the_platform_wide_switch(api, platform):
 
 
 @pytest.fixture(autouse=True)
-def _serialized_moto(monkeypatch: pytest.MonkeyPatch, aws) -> None:
+def _serialized_moto(aws) -> None:
     """The routes' engine threads share one in-process moto: serialize its calls (TESTING_NOTES)."""
-    client = SerializedClient(aws["dynamodb"])
-    monkeypatch.setattr(dependencies, "dynamodb_client", lambda: client)
+    install_platform(aws["settings"], aws["clock"], SerializedClient(aws["dynamodb"]))

@@ -228,13 +228,7 @@ def test_unpublishing_stops_new_entries_but_open_positions_exit_on_schedule_and_
 
 
 def test_the_timers_requester_fans_out_to_subscriptions(aws):
-    from shared_utils.timer import wiring
-
-    wiring.reset()
-    try:
-        requester = wiring.execution_requester()
-    finally:
-        wiring.reset()
+    requester = aws["platform"].execution_requester()
 
     assert isinstance(requester, SubscriptionFanOut)
 

@@ -20,8 +20,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 
 from shared_utils.settings import RuntimeSettings, load_settings
 from shared_utils.tables import ALL_TABLES
-from shared_utils.timer import wiring
-from tests.conftest import TEST_PREFIX, TEST_REGION
+from tests.conftest import TEST_PREFIX, TEST_REGION, install_platform
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -40,14 +39,6 @@ class FakeLambdaContext:
         return 30_000
 
 
-@pytest.fixture(autouse=True)
-def _fresh_clients() -> Iterator[None]:
-    """Handlers cache their boto3 clients: forget them between moto contexts."""
-    wiring.reset()
-    yield
-    wiring.reset()
-
-
 @pytest.fixture
 def utc_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto compares Wait timestamps with the local naive time: run those tests in UTC."""
@@ -60,7 +51,7 @@ def utc_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def sfn_aws(
-    test_settings: RuntimeSettings, monkeypatch: pytest.MonkeyPatch, utc_process: None
+    test_settings: RuntimeSettings, platform_clock: Any, monkeypatch: pytest.MonkeyPatch, utc_process: None
 ) -> Iterator[dict[str, Any]]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         dynamodb = boto3.client("dynamodb", region_name=TEST_REGION)
@@ -70,9 +61,8 @@ def sfn_aws(
         for key, value in test_settings.as_environment().items():
             monkeypatch.setenv(key, value)
         load_settings.cache_clear()
-        wiring.reset()
-        yield {"dynamodb": dynamodb, "settings": test_settings}
-        wiring.reset()
+        root = install_platform(test_settings, platform_clock, dynamodb)
+        yield {"dynamodb": dynamodb, "settings": test_settings, "clock": platform_clock, "platform": root}
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from lambda_functions.option_baskets import (
     stop_loss_checker,
 )
 from shared_utils.clock import FixedClock
+from shared_utils.composition import Platform
 from shared_utils.market.expiries import ExpiryKind, valid_kinds
 from shared_utils.models import BasketCreate, StrategyCreate
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
 from shared_utils.timer import handler as timer_handler
-from shared_utils.timer import wiring
 from shared_utils.timer.checks import DuplicateFinding
 from shared_utils.timer.market_data import QuoteCache
 from shared_utils.timer.triggers import ExecutionRequest
@@ -65,7 +65,7 @@ def strategy(name: str, entry: str, weekdays: list[str], underlying: str = "NIFT
 def platform(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(timer_handler.metrics.provider, "namespace", "OptionsPlatformTest")
     requester = RecordingRequester()
-    monkeypatch.setattr(wiring, "execution_requester", lambda: requester)
+    monkeypatch.setattr(Platform, "execution_requester", lambda _root: requester)
     repo = DynamoTradingRepository.from_settings(
         aws["settings"], aws["dynamodb"], FixedClock(TICK - timedelta(days=1))
     )
@@ -165,7 +165,7 @@ def test_market_data_is_cached_for_the_strategies_due_soon_and_expires(platform:
     assert set(outcome["result"]["instruments"]) >= {"NIFTY"}
     assert "FINNIFTY" not in outcome["result"]["instruments"]
     cache = QuoteCache(platform["dynamodb"], platform["settings"].trading_table_name)
-    now = datetime.now(UTC)
+    now = platform["clock"].now()
     quote = cache.get("NIFTY", now)
     assert quote is not None and quote.last_price > 0
     assert cache.get("NIFTY", now + timedelta(seconds=301)) is None  # TTL deletion lags: reads filter
@@ -195,7 +195,7 @@ def test_duplicates_found_are_counted_in_a_metric(
             assert (start, end) == (TICK - timedelta(minutes=5), TICK)  # the 5-minute lookback
             return [finding]
 
-    monkeypatch.setattr(wiring, "duplicate_order_scanner", Scanner)
+    monkeypatch.setattr(Platform, "duplicate_order_scanner", lambda _root: Scanner())
     outcome = duplicate_order_checker.handler(load_event("check_duplicate_orders"), FakeLambdaContext())
     assert outcome["result"]["findings"] == [finding.model_dump(mode="json")]
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]

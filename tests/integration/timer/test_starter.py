@@ -15,7 +15,7 @@ from shared_utils.clock import FixedClock
 from shared_utils.errors import ConfigurationError
 from shared_utils.settings import load_settings
 from shared_utils.timer.starter import start_daily_timer
-from tests.conftest import TEST_REGION
+from tests.conftest import TEST_REGION, install_platform
 from tests.integration.timer.conftest import FakeLambdaContext
 
 ASL = Path(__file__).resolve().parents[3] / "step_functions" / "master_timer.asl.json"
@@ -82,6 +82,7 @@ def test_handler_starts_the_execution(
     monkeypatch.setattr(timer_starter.metrics.provider, "namespace", "OptionsPlatformTest")
     monkeypatch.setenv("TIMER_STATE_MACHINE_ARN", machine)
     load_settings.cache_clear()
+    install_platform(load_settings(), aws["clock"], aws["dynamodb"])  # a cold start reads the ARN
     outcome = timer_starter.handler({"source": "aws.scheduler"}, FakeLambdaContext())
     assert outcome["started"] is True
     assert outcome["execution_name"].startswith("master-timer-")

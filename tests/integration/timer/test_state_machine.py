@@ -24,7 +24,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import sec
 from lambda_functions.option_baskets import event_emitter
 from shared_utils.clock import IST, FixedClock, to_ist, utc_iso
 from shared_utils.timer.emitter import HISTORY_EVENT_BOUND, execution_name
-from tests.conftest import TEST_REGION
+from tests.conftest import TEST_REGION, install_platform
 from tests.integration.timer.test_routing import drain, spy_queues
 
 ASL = Path(__file__).resolve().parents[3] / "step_functions" / "master_timer.asl.json"
@@ -73,7 +73,7 @@ class Emitter:
 def emitter_setup(sfn_aws: dict[str, Any], lambda_router: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
     def make(start: datetime, fail_at: set[str] | None = None, dead_from: str | None = None) -> Emitter:
         emitter = Emitter(start, fail_at, dead_from)
-        monkeypatch.setattr(event_emitter, "SystemClock", lambda: emitter.clock)
+        install_platform(sfn_aws["settings"], emitter.clock, sfn_aws["dynamodb"])
         # Metrics() read the namespace when the module was imported, before the test environment.
         monkeypatch.setattr(event_emitter.metrics.provider, "namespace", "OptionsPlatformTest")
         lambda_router[EMITTER_ARN] = emitter

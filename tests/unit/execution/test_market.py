@@ -12,8 +12,8 @@ import pytest
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST, FixedClock
 from shared_utils.execution import market as market_module
+from shared_utils.execution.levels import CachedLevels
 from shared_utils.execution.market import SimulatedOptionMarket
-from shared_utils.execution.wiring import CachedLevels
 from shared_utils.market.greeks import greeks, year_fraction
 from shared_utils.market.simulation import IndexPaths
 from shared_utils.market.specs import spec_for

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from shared_utils.clock import IST
 from shared_utils.errors import ConfigurationError
 from shared_utils.market.calendar import (
-    InMemoryHolidayOverrides,
     SessionKind,
     TradingCalendar,
     special_session,
@@ -31,13 +30,22 @@ def test_every_listed_holiday_is_closed(day: str) -> None:
     assert CAL.is_holiday(d)
 
 
-def test_covered_years_and_uncovered_year_is_an_error_naming_them() -> None:
+def test_a_year_without_an_official_list_is_provisional_not_a_refusal() -> None:
     assert CAL.covered_years() == (2025, 2026)
-    for call in (CAL.is_trading_day, CAL.session, CAL.next_trading_day):
-        with pytest.raises(ConfigurationError, match="2025, 2026"):
-            call(date(2027, 1, 4))
-    with pytest.raises(ConfigurationError, match="2025, 2026"):
-        CAL.previous_trading_day(date(2025, 1, 1))  # walks back into 2024
+    assert CAL.confirmed_until() == date(2026, 12, 31)
+    assert not CAL.is_provisional(date(2026, 12, 31)) and CAL.is_provisional(date(2027, 1, 1))
+    # 2027: weekends and the fixed-date national holidays are off, every other weekday trades
+    # with the session times in force (the 15:40 close).
+    assert CAL.is_trading_day(date(2027, 1, 4))
+    session = CAL.session(date(2027, 1, 4))
+    assert session is not None and session.close.strftime("%H:%M") == "15:40"
+    for holiday in (date(2027, 1, 26), date(2028, 5, 1), date(2028, 12, 25)):
+        assert holiday.weekday() < 5 and CAL.is_holiday(holiday) and CAL.session(holiday) is None
+    assert CAL.session(date(2027, 1, 2)) is None  # a Saturday
+    assert CAL.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 1)
+    # Days before the first session rule have no session times: an error, never a guess.
+    with pytest.raises(ConfigurationError, match="no session times"):
+        CAL.session(date(2024, 12, 31))
 
 
 def test_session_close_is_effective_dated() -> None:
@@ -83,17 +91,18 @@ def test_previous_and_next_skip_holiday_runs() -> None:
     assert CAL.previous_trading_day(date(2026, 4, 6)) == date(2026, 4, 2)
 
 
-def test_overrides_add_and_remove_holidays_and_sessions() -> None:
-    overrides = InMemoryHolidayOverrides()
-    overrides.add_holiday(date(2026, 12, 31))
-    overrides.remove_holiday(date(2026, 12, 25))
-    overrides.add_special_session(
-        special_session(
-            date(2026, 11, 8), pre_open_start="18:00", pre_open_end="18:15", open="18:15", close="19:15",
-            full_trading_day=False, label="Diwali Muhurat",
-        )
+def test_admin_changes_add_and_remove_holidays_and_sessions() -> None:
+    muhurat_session = special_session(
+        date(2026, 11, 8), pre_open_start="18:00", pre_open_end="18:15", open="18:15", close="19:15",
+        full_trading_day=False, label="Diwali Muhurat",
     )  # fmt: skip
-    cal = CAL.with_overrides(overrides)
+    cal = CAL.with_changes(
+        added_holidays=[date(2026, 12, 31), date(2027, 3, 22)],
+        removed_holidays=[date(2026, 12, 25), date(2027, 1, 26)],
+        special_sessions=[muhurat_session],
+    )
+    assert not cal.is_trading_day(date(2027, 3, 22))  # an official date in a provisional year
+    assert cal.is_trading_day(date(2027, 1, 26))  # a provisional national holiday declared open
     assert not cal.is_trading_day(date(2026, 12, 31))
     assert cal.is_trading_day(date(2026, 12, 25))
     muhurat = cal.session(date(2026, 11, 8))

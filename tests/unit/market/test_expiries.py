@@ -104,13 +104,24 @@ def test_weekly_on_a_monthly_only_index_names_the_valid_kinds() -> None:
     assert valid_kinds("NIFTY", d("2026-07-01")) == list(ExpiryKind)
 
 
-def test_unknown_index_and_uncovered_year_are_errors() -> None:
+def test_unknown_index_is_an_error() -> None:
     with pytest.raises(ConfigurationError, match="supported indices"):
         expiry_for("NIFTYIT", d("2026-07-01"), K.CURRENT_MONTHLY, CAL)
-    with pytest.raises(ConfigurationError, match="2025, 2026"):
-        expiry_for("NIFTY", d("2026-12-30"), K.CURRENT_WEEKLY, CAL)
-    # A near expiry does not need next year's calendar.
-    assert expiry_for("NIFTY", d("2026-12-01"), K.CURRENT_WEEKLY, CAL) == d("2026-12-01")
+
+
+def test_expiries_in_a_provisional_year_resolve_and_say_so() -> None:
+    # December 2026: the next monthly and the turn of the year fall in 2027 (no official list yet).
+    listed = listed_expiries("NIFTY", d("2026-12-02"), CAL)
+    assert [e.expiry for e in listed if e.monthly] == [d("2026-12-29"), d("2027-01-26") - timedelta(days=1)]
+    assert [e.provisional for e in listed] == [e.expiry.year == 2027 for e in listed]
+    assert expiry_for("NIFTY", d("2026-12-30"), K.CURRENT_WEEKLY, CAL) == d("2027-01-05")
+    assert expiry_for("NIFTY", d("2026-12-02"), K.NEXT_MONTHLY, CAL) == d("2027-01-25")
+    # 2027-01-26 (Republic Day, a Tuesday) is provisionally off: the NIFTY monthly moves a day back.
+    assert expiry_for("NIFTY", d("2027-01-20"), K.CURRENT_WEEKLY, CAL) == d("2027-01-25")
+    for underlying in ("BANKNIFTY", "SENSEX", "BANKEX", "MIDCPNIFTY"):
+        assert listed_expiries(underlying, d("2026-12-31"), CAL)  # never a refusal
+    # A near expiry in the covered year is not provisional.
+    assert not listed_expiries("NIFTY", d("2026-12-01"), CAL)[0].provisional
 
 
 trade_dates = st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 10, 25))

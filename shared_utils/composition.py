@@ -1,0 +1,345 @@
+"""The composition root: the one place a process builds its clients, repositories and services.
+
+A Lambda cold start builds one `Platform` from the validated environment and the system clock on
+first use (`platform()`); the local platform and the tests build their own, with their clock and
+client, and `install` it. Every handler, router and timer function takes what it needs from the
+installed root, so no domain code reads the wall clock or builds a client, and nothing else
+caches one.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Metrics
+
+from shared_utils.clock import Clock, SystemClock
+from shared_utils.settings import RuntimeSettings, load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+    from shared_utils.brokers.registry import BrokerRegistry
+    from shared_utils.calendar_service import CalendarService
+    from shared_utils.execution.kill_switch import KillSwitch
+    from shared_utils.execution.market import SimulatedOptionMarket
+    from shared_utils.execution.service import ExecutionService, StrategyReader
+    from shared_utils.execution.store import ExecutionStore
+    from shared_utils.market.calendar import TradingCalendar
+    from shared_utils.marketplace.repository import DynamoMarketplaceRepository
+    from shared_utils.marketplace.service import MarketplaceService
+    from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
+    from shared_utils.repository.trading import DynamoTradingRepository
+    from shared_utils.timer.calendar_view import CalendarMarketView
+    from shared_utils.timer.checks import DuplicateOrderScanner, StopLossMonitor
+    from shared_utils.timer.envelope import TimerEnvelope
+    from shared_utils.timer.market_data import RefreshReport
+    from shared_utils.timer.publisher import EventBridgePublisher, EventPublisher
+    from shared_utils.timer.schedule_view import RepositorySchedule
+    from shared_utils.timer.triggers import ExecutionRequester, TriggerReport
+
+
+class Platform:
+    """Everything one process uses, built lazily (a function pays only for what it touches) and
+    kept for the life of the process: clients, the broker registry with its per-account rate
+    limiters and circuits, and the option market's chain cache survive warm invocations.
+
+    Imports sit inside the builders so a handler's cold start loads only its own dependencies.
+    """
+
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        clock: Clock,
+        *,
+        dynamodb: DynamoDBClient | None = None,
+        events: EventBridgeClient | None = None,
+        stepfunctions: SFNClient | None = None,
+        publisher: EventPublisher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._given: dict[str, Any] = {
+            "dynamodb": dynamodb,
+            "events": events,
+            "stepfunctions": stepfunctions,
+            "publisher": publisher,
+        }
+
+    # ------------------------------------------------------------------ clients
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        given = self._given["dynamodb"]
+        if given is not None:
+            return given
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=self.settings.dynamodb_endpoint_url)
+
+    @cached_property
+    def events(self) -> EventBridgeClient:
+        given = self._given["events"]
+        if given is not None:
+            return given
+        import boto3
+
+        return boto3.client("events")
+
+    @cached_property
+    def stepfunctions(self) -> SFNClient:
+        given = self._given["stepfunctions"]
+        if given is not None:
+            return given
+        import boto3
+
+        return boto3.client("stepfunctions")
+
+    @cached_property
+    def idempotency_store(self) -> DynamoDBPersistenceLayer:
+        """The timer handlers' once-per-tick records. One persistence layer per process: each one
+        registers a user-agent hook on the shared client."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.settings.idempotency_table_name, boto3_client=self.dynamodb
+        )
+
+    @cached_property
+    def api_idempotency_store(self) -> DynamoDBPersistenceLayer:
+        """The API's `Idempotency-Key` records (same table, its own layer: Powertools configures a
+        layer per decorated function)."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.settings.idempotency_table_name, boto3_client=self.dynamodb
+        )
+
+    # ------------------------------------------------------------------ market knowledge
+
+    @cached_property
+    def calendar_service(self) -> CalendarService:
+        from shared_utils.calendar_service import CalendarService
+        from shared_utils.repository.calendar import DynamoCalendarChanges
+
+        return CalendarService(
+            DynamoCalendarChanges(self.dynamodb, self.settings.trading_table_name), self.clock
+        )
+
+    def calendar(self) -> TradingCalendar:
+        """The shipped calendar with the admins' changes, read at most once a minute, so a change
+        takes effect at the next tick without a deploy."""
+        return self.calendar_service.calendar()
+
+    def market_view(self) -> CalendarMarketView:
+        from shared_utils.timer.calendar_view import CalendarMarketView
+
+        return CalendarMarketView(self.calendar())
+
+    # ------------------------------------------------------------------ repositories
+
+    @cached_property
+    def broker_accounts(self) -> DynamoBrokerAccounts:
+        from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
+
+        return DynamoBrokerAccounts(self.dynamodb, self.settings.broker_accounts_table_name)
+
+    @cached_property
+    def trading_repository(self) -> DynamoTradingRepository:
+        from shared_utils.repository.trading import DynamoTradingRepository
+
+        return DynamoTradingRepository(
+            self.dynamodb,
+            self.settings.trading_table_name,
+            self.clock,
+            schedule_shards=self.settings.schedule_shards,
+            broker_accounts=self.broker_accounts,
+        )
+
+    @cached_property
+    def execution_store(self) -> ExecutionStore:
+        from shared_utils.execution.store import ExecutionStore
+
+        return ExecutionStore(self.dynamodb, self.settings.history_table_name)
+
+    @cached_property
+    def marketplace_repository(self) -> DynamoMarketplaceRepository:
+        from shared_utils.marketplace.repository import DynamoMarketplaceRepository
+
+        return DynamoMarketplaceRepository(self.dynamodb, self.settings.trading_table_name, self.clock)
+
+    # ------------------------------------------------------------------ market and brokers
+
+    @cached_property
+    def option_market(self) -> SimulatedOptionMarket:
+        from shared_utils.execution.levels import CachedLevels
+        from shared_utils.execution.market import SimulatedOptionMarket
+        from shared_utils.timer.market_data import QuoteCache
+
+        levels = CachedLevels(QuoteCache(self.dynamodb, self.settings.trading_table_name), self.clock)
+        return SimulatedOptionMarket(levels, self.clock)
+
+    @cached_property
+    def broker_registry(self) -> BrokerRegistry:
+        from shared_utils.brokers.credentials import (
+            CredentialsProvider,
+            SecretsManagerCredentialsProvider,
+            StaticCredentialsProvider,
+        )
+        from shared_utils.brokers.registry import BrokerRegistry
+
+        credentials: CredentialsProvider
+        if not self.settings.broker_secret_prefix:
+            # No secrets configured: paper accounts trade, any real account fails closed (auth error).
+            credentials = StaticCredentialsProvider({})
+        else:
+            from aws_lambda_powertools.utilities import parameters
+
+            credentials = SecretsManagerCredentialsProvider(
+                self.settings.broker_secret_prefix, parameters.SecretsProvider(), Metrics()
+            )
+        return BrokerRegistry(credentials, self.clock, prices=self.option_market.price)
+
+    # ------------------------------------------------------------------ services
+
+    def execution_service(
+        self, metrics: Metrics | None = None, strategies: StrategyReader | None = None
+    ) -> ExecutionService:
+        """The execution service; `strategies` replaces the repository as the strategy reader (the
+        marketplace runs a published strategy for its subscribers through it)."""
+        from shared_utils.execution.accounts import AccountBrokers
+        from shared_utils.execution.engine import BrokerProvider
+        from shared_utils.execution.service import ExecutionService
+
+        registry, accounts = self.broker_registry, self.broker_accounts
+
+        def brokers_for_user(user_id: str) -> BrokerProvider:
+            return AccountBrokers(registry, accounts, user_id)
+
+        return ExecutionService(
+            self.execution_store,
+            strategies if strategies is not None else self.trading_repository,
+            brokers_for_user,
+            self.option_market,
+            self.calendar(),
+            self.clock,
+            metrics=metrics,
+        )
+
+    def kill_switch(self, metrics: Metrics | None = None) -> KillSwitch:
+        from shared_utils.execution.kill_switch import KillSwitch
+
+        return KillSwitch(self.execution_service(metrics), self.trading_repository, self.clock)
+
+    def marketplace_service(self) -> MarketplaceService:
+        from shared_utils.marketplace.service import MarketplaceService
+
+        return MarketplaceService(
+            self.marketplace_repository,
+            self.trading_repository,
+            self.broker_accounts,
+            self.execution_store,
+            self.clock,
+        )
+
+    # ------------------------------------------------------------------ timer
+
+    def publisher(self) -> EventPublisher | EventBridgePublisher:
+        given = self._given["publisher"]
+        if given is not None:
+            return given
+        from shared_utils.timer.publisher import EventBridgePublisher
+
+        return EventBridgePublisher(self.events, self.settings.event_bus_name)
+
+    def schedule(self) -> RepositorySchedule:
+        from shared_utils.timer.schedule_view import RepositorySchedule
+
+        return RepositorySchedule(self.trading_repository)
+
+    def execution_requester(self) -> ExecutionRequester:
+        """The owner's execution, then one per marketplace subscription of the strategy's basket."""
+        from shared_utils.execution.service import EngineExecutionRequester
+        from shared_utils.marketplace.trading import (
+            SubscribedStrategies,
+            SubscriberExecutions,
+            SubscriptionFanOut,
+        )
+
+        metrics = Metrics()
+
+        def service_for(reader: SubscribedStrategies) -> SubscriberExecutions:
+            return self.execution_service(metrics, strategies=reader)
+
+        owner = EngineExecutionRequester(self.execution_service(metrics))
+        return SubscriptionFanOut(owner, self.marketplace_repository, self.trading_repository, service_for)
+
+    def trigger(self, envelope: TimerEnvelope) -> TriggerReport:
+        from shared_utils.timer.triggers import DynamoTriggerClaims, trigger_due_strategies
+
+        view = self.schedule()
+        return trigger_due_strategies(
+            envelope,
+            view,
+            view,
+            self.calendar(),
+            DynamoTriggerClaims(self.dynamodb, self.settings.trading_table_name),
+            self.execution_requester(),
+        )
+
+    def stop_loss_monitor(self) -> StopLossMonitor:
+        from shared_utils.execution.exits import PositionStopLossMonitor
+        from shared_utils.marketplace.trading import SubscriberStrategyLookup
+
+        return PositionStopLossMonitor(
+            self.execution_service(Metrics()),
+            SubscriberStrategyLookup(self.trading_repository, self.marketplace_repository),
+            self.option_market,
+            self.calendar(),
+        )
+
+    def duplicate_order_scanner(self) -> DuplicateOrderScanner:
+        from shared_utils.execution.duplicates import LedgerDuplicateScanner
+
+        return LedgerDuplicateScanner(self.execution_store, self.clock, Metrics())
+
+    def refresh(self, envelope: TimerEnvelope) -> RefreshReport:
+        from shared_utils.timer.market_data import (
+            NoOpenPositions,
+            QuoteCache,
+            SimulatedMarketData,
+            refresh_market_data,
+        )
+
+        return refresh_market_data(
+            envelope,
+            self.schedule(),
+            NoOpenPositions(),
+            SimulatedMarketData(),
+            QuoteCache(self.dynamodb, self.settings.trading_table_name),
+            self.clock.now(),
+        )
+
+
+_installed: Platform | None = None
+
+
+def platform() -> Platform:
+    """This process's root: the installed one, else one built from the environment and the
+    system clock (a Lambda cold start; a missing variable fails it loudly)."""
+    global _installed
+    if _installed is None:
+        _installed = Platform(load_settings(), SystemClock())
+    return _installed
+
+
+def install(root: Platform | None) -> Platform | None:
+    """Make `root` this process's platform (None: build from the environment on next use);
+    returns the one it replaces, so a test can put it back."""
+    global _installed
+    previous, _installed = _installed, root
+    return previous
