@@ -55,8 +55,9 @@ API_ACCESS: dict[str, dict[str, AccessMode]] = {
     # Allocations name a broker account of the caller, checked against the accounts table.
     "strategy_broker_allocator": {"trading": "routes", "broker_accounts": "read"},
     "strategy_templates": {},  # static data shipped with the code
-    # Entry/exit records and positions, both from the stored records (`ExecutionStore`).
-    "execution_history": {"history": "read"},
+    # Entry/exit records and positions, both from the stored records (`ExecutionStore`); positions
+    # are marked with the quote cache and the calendar's closes (configurations table).
+    "execution_history": {"history": "read", "trading": "read"},
     # Squares off open positions and keeps its own state (order ledger, records and switch state in
     # history), pauses the caller's strategies (configurations, which also cache the quotes paper
     # fills use) and reads the caller's accounts to reach each broker.
@@ -66,6 +67,8 @@ API_ACCESS: dict[str, dict[str, AccessMode]] = {
     # Subscriptions too, allocated to the subscriber's own (checked) broker accounts; the
     # subscriber's monthly statement reads execution records.
     "subscriptions": {"trading": "routes", "broker_accounts": "read", "history": "read"},
+    # Admins' calendar changes live in the configurations table.
+    "market_calendar": {"trading": "routes"},
 }
 
 

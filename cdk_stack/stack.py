@@ -15,6 +15,7 @@ from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import DataTables
 from cdk_stack.events import TimerEvents, event_bus_name
 from cdk_stack.functions import FunctionFactory
+from cdk_stack.monitoring import Monitoring
 from cdk_stack.timer import MasterTimer
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import resource_prefix
@@ -80,6 +81,7 @@ class OptionsTradingStack(Stack):
             factory=factory,
             bus=self.events.bus,
             definition_file=timer_definition,
+            calendar_table=data.trading,
         )
         self.api = RestApi(
             self,
@@ -91,6 +93,7 @@ class OptionsTradingStack(Stack):
             broker_accounts=auth.broker_accounts,
             routes=routes,
         )
+        self.monitoring = Monitoring(self, "Monitoring", config=config, timer=self.timer)
         self.functions = factory.functions
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "MasterTimerArn", value=self.timer.state_machine.state_machine_arn)

@@ -1,8 +1,10 @@
 """The master timer: a daily schedule starts a Standard state machine that emits timer events.
 
-EventBridge Scheduler (time zone aware, so 09:00 is IST all year) invokes `timer_starter`, which
-starts an execution named after the trade date, so a duplicate start is rejected rather than
-doubling the loop. The state machine (Emit -> Choice -> Wait on TimestampPath -> Emit) is
+EventBridge Scheduler (time zone aware, so 09:00 is IST all year) invokes `timer_starter` every
+day; the market calendar (read from the configurations table, where admins change it) decides
+whether the day has a session and when it starts (a Sunday Muhurat evening waits until its
+pre-open). The execution is named after the trade date, so a duplicate start is rejected rather
+than doubling the loop. The state machine (Emit -> Choice -> Wait on TimestampPath -> Emit) is
 defined in `step_functions/` and restarts itself as a new execution before its history bound,
 hence `states:StartExecution` on its own ARN — built from its explicit name, because a
 reference to the machine's own ARN token inside its role policy would be a circular dependency.
@@ -23,9 +25,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_stack.config import EnvironmentConfig
-from cdk_stack.data import log_retention, removal_policy
+from cdk_stack.data import TableHandle, log_retention, removal_policy
 from cdk_stack.events import dead_letter_queue, route_failures_to
-from cdk_stack.functions import FunctionFactory
+from cdk_stack.functions import FunctionFactory, grant_table
 from shared_utils.tables import resource_prefix
 
 EMITTER_SUBSTITUTION = "EmitterFunctionArn"
@@ -48,6 +50,7 @@ class MasterTimer(Construct):
         factory: FunctionFactory,
         bus: events.IEventBus,
         definition_file: Path,
+        calendar_table: TableHandle,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = resource_prefix(config.name)
@@ -56,6 +59,7 @@ class MasterTimer(Construct):
             self, "event_emitter", description="Emits the timer events of the current market phase"
         )
         bus.grant_put_events_to(self.emitter)
+        grant_table(self.emitter, calendar_table, write=False)  # the calendar's admin changes
 
         name = state_machine_name(config)
         own_arn = Stack.of(self).format_arn(
@@ -106,6 +110,7 @@ class MasterTimer(Construct):
             settings={"timer_state_machine_arn": self.state_machine.state_machine_arn},
         )
         self.state_machine.grant_start_execution(self.starter)
+        grant_table(self.starter, calendar_table, write=False)
         self.start_dlq = dead_letter_queue(self, "StartDlq", config)
         route_failures_to(self.starter, self.start_dlq)
 
@@ -131,7 +136,8 @@ class MasterTimer(Construct):
             self,
             "DailyStart",
             schedule_name=f"{prefix}-master-timer-start",
-            description=f"Start the master timer at {window.start} {window.time_zone}, {window.weekdays}",
+            description=f"Start the master timer at {window.start} {window.time_zone}, {window.weekdays}, "
+            "on the days the market calendar has a session",
             schedule=scheduler.ScheduleExpression.cron(
                 minute=str(window.minute),
                 hour=str(window.hour),

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
 from shared_utils.clock import Clock, to_ist
-from shared_utils.errors import AlreadyExistsError, FieldIssue, InvalidInputError, NotFoundError
+from shared_utils.errors import (
+    AlreadyExistsError,
+    CalendarUnavailableError,
+    FieldIssue,
+    InvalidInputError,
+    NotFoundError,
+)
 from shared_utils.market.calendar import (
     CalendarChanges,
     Session,
@@ -42,6 +48,9 @@ from shared_utils.models.calendar import (
 logger = Logger(child=True)
 
 _SATURDAY = 5
+# A calendar read this recently still serves when a read fails (a DynamoDB blip must not stop the
+# day's stop-losses); past it, the calendar is unavailable and the timer fails loudly.
+STALE_LIMIT = timedelta(minutes=10)
 
 
 class CalendarChangeStore(Protocol):
@@ -99,16 +108,33 @@ class CalendarService:
         self._clock = clock
         self._shipped = shipped or TradingCalendar.default()
         self._cached: tuple[int, TradingCalendar] | None = None
+        self._last_good: tuple[datetime, TradingCalendar] | None = None
 
     # ------------------------------------------------------------------ reading
 
     def calendar(self) -> TradingCalendar:
         """The calendar in force, read at most once per clock minute (a change takes effect at the
-        next tick). A read that fails raises: nothing trades on a guessed calendar."""
-        minute = int(self._clock.now().timestamp() // 60)
-        if self._cached is None or self._cached[0] != minute:
-            self._cached = (minute, apply_changes(self._shipped, self._changes.all()))
-        return self._cached[1]
+        next tick). When a read fails, the last one serves for up to `STALE_LIMIT`; after that
+        `CalendarUnavailableError`: nothing trades on a guessed calendar."""
+        now = self._clock.now()
+        minute = int(now.timestamp() // 60)
+        if self._cached is not None and self._cached[0] == minute:
+            return self._cached[1]
+        try:
+            calendar = apply_changes(self._shipped, self._changes.all())
+        except Exception as error:
+            last = self._last_good
+            if last is not None and now - last[0] <= STALE_LIMIT:
+                logger.warning(
+                    "Calendar changes unreadable: using the last read", extra={"error": str(error)}
+                )
+                return last[1]
+            raise CalendarUnavailableError(
+                f"the market calendar's changes cannot be read: {error}"
+            ) from error
+        self._cached = (minute, calendar)
+        self._last_good = (now, calendar)
+        return calendar
 
     def view(self, exchange: Exchange, year: int) -> ExchangeCalendar:
         changes = sorted(

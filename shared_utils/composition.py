@@ -158,6 +158,7 @@ class Platform:
             self.clock,
             schedule_shards=self.settings.schedule_shards,
             broker_accounts=self.broker_accounts,
+            calendar=self.calendar,
         )
 
     @cached_property
@@ -181,7 +182,7 @@ class Platform:
         from shared_utils.timer.market_data import QuoteCache
 
         levels = CachedLevels(QuoteCache(self.dynamodb, self.settings.trading_table_name), self.clock)
-        return SimulatedOptionMarket(levels, self.clock)
+        return SimulatedOptionMarket(levels, self.clock, calendar=self.calendar)
 
     @cached_property
     def broker_registry(self) -> BrokerRegistry:

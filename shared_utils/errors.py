@@ -76,3 +76,11 @@ class ConfigurationError(DomainError):
     """Missing or invalid configuration (environment, data files, unsupported year or index)."""
 
     code: str = "CONFIGURATION_ERROR"
+
+
+@dataclass
+class CalendarUnavailableError(ConfigurationError):
+    """The market calendar cannot be read or does not cover the day: nothing may run on a guess.
+    The master timer fails its execution on it (an alarm), instead of skipping ticks quietly."""
+
+    code: str = "CALENDAR_UNAVAILABLE"

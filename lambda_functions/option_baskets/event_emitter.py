@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared_utils.composition import platform
-from shared_utils.timer.emitter import TimerState, emit_tick
+from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_METRIC, TimerState, emit_tick
 
 logger = Logger()
 metrics = Metrics()
@@ -24,6 +24,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=TimerState)
     root = platform()
     result = emit_tick(state, root.market_view(), root.publisher(), root.clock)
+    if result.confirmed_days_left is not None:
+        metrics.add_metric(
+            name=CALENDAR_DAYS_LEFT_METRIC, unit=MetricUnit.Count, value=result.confirmed_days_left
+        )
     metrics.add_metric(name="TimerEventsEmitted", unit=MetricUnit.Count, value=len(result.emitted))
     metrics.add_metric(name="TimerMinutesSkipped", unit=MetricUnit.Count, value=result.skipped_minutes)
     return result.to_state()

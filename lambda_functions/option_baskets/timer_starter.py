@@ -25,6 +25,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     arn = root.settings.timer_state_machine_arn
     if not arn:
         raise ConfigurationError("TIMER_STATE_MACHINE_ARN is not set")
-    outcome = start_daily_timer(root.stepfunctions, arn, root.clock)
+    outcome = start_daily_timer(root.stepfunctions, arn, root.clock, root.market_view())
     metrics.add_metric(name="TimerStarts", unit=MetricUnit.Count, value=1 if outcome.started else 0)
     return outcome.model_dump(mode="json")

@@ -109,6 +109,7 @@ class ExecutionEngine:
             attempts=attempts,
             status=ExecutionStatus.NOT_ENTERED,
             exit_reason=plan.reason,
+            provisional_calendar=plan.provisional_calendar,
         )
         refusal = plan.unresolved_reason or (
             self._entry_refusal(plan) if plan.action is RunAction.ENTRY else None

@@ -9,20 +9,25 @@ broker rejects).
 
 The stop-loss check prices every open position each minute, so a chain is built once per
 (underlying, expiry, minute, level) and every contract on it is priced from that one chain.
+
+A contract expires at its exchange's session close on the expiry day, read from the trading
+calendar (effective-dated: the F&O close moved from 15:30 to 15:40 on 2026-08-03); from then on
+it is priced at intrinsic value.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
 
 from shared_utils.brokers.models import OptionInstrument
-from shared_utils.clock import IST, Clock
+from shared_utils.clock import Clock
+from shared_utils.market.calendar import SessionKind, TradingCalendar
 from shared_utils.market.greeks import greeks, year_fraction
 from shared_utils.market.simulation import SimulationParameters, default_parameters
 from shared_utils.market.specs import SpecTable, default_specs
@@ -35,10 +40,7 @@ UnderlyingLevel = Callable[[str], Decimal | None]
 
 STRIKES_EACH_SIDE = 30
 CHAIN_CACHE_SIZE = 64
-EXPIRY_CLOSE = time(15, 30)
 TICK = Decimal("0.05")
-# A contract priced on its expiry day after the close still gets one minute of time value.
-MIN_YEARS = 60.0 / (365.0 * 24 * 3600)
 
 
 class ChainBook:
@@ -54,6 +56,38 @@ class ChainBook:
         return self._chains.get((str(underlying), expiry))
 
 
+def expiry_close(
+    underlying: str,
+    expiry: date,
+    calendar: Callable[[], TradingCalendar] | None = None,
+    specs: SpecTable | None = None,
+) -> datetime:
+    """When the contract expires: its exchange's session close on the expiry day.
+
+    A listed expiry always has a session; if the data says otherwise (a holiday added after
+    listing, a Muhurat-only day), the regular close in force on that date is used, never a
+    hard-coded time, so a change of session times stays a data change."""
+    exchange = (specs or default_specs()).spec_for(underlying, expiry).exchange
+    days = (calendar or TradingCalendar.default)().for_exchange(exchange)
+    session = days.session(expiry)
+    if session is not None and session.counts_as_trading_day:
+        return session.close
+    return _regular_close(days, expiry)
+
+
+def _regular_close(calendar: TradingCalendar, day: date) -> datetime:
+    """The regular close in force on `day`, which has no regular session: a holiday is reopened
+    to read its session times; a weekend or special day takes the times of the last regular
+    session before it (ConfigurationError once the data's session times run out)."""
+    reopened = calendar.with_changes(removed_holidays=[day])
+    probe = day
+    while True:
+        session = reopened.session(probe)
+        if session is not None and session.kind is SessionKind.REGULAR:
+            return datetime.combine(day, session.close.timetz())
+        probe -= timedelta(days=1)
+
+
 def black_scholes_chain(
     underlying: str,
     expiry: date,
@@ -61,28 +95,37 @@ def black_scholes_chain(
     strike_step: float,
     at: datetime,
     volatility: float | None = None,
+    *,
+    calendar: Callable[[], TradingCalendar] | None = None,
+    specs: SpecTable | None = None,
 ) -> OptionChain:
     """A chain of STRIKES_EACH_SIDE strikes either side of the ATM strike, priced with the
     platform's vectorised pricing model (zero rate, so Black-76 on the index level) at
-    `volatility`, by default the underlying's simulated volatility."""
+    `volatility`, by default the underlying's simulated volatility, until the contract's
+    `expiry_close`; at or after it the contract has expired and is priced at intrinsic value."""
     if volatility is None:
         volatility = default_parameters().volatility(underlying)
     atm = round(spot / strike_step) * strike_step
     strikes = np.array([atm + i * strike_step for i in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)])
     strikes = strikes[strikes > 0]
-    expires = datetime.combine(expiry, EXPIRY_CLOSE, tzinfo=IST)
-    years = max(year_fraction(at, expires), MIN_YEARS)
-    calls = greeks(OptionType.CE.value, spot, strikes, years, volatility)
-    puts = greeks(OptionType.PE.value, spot, strikes, years, volatility)
+    years = year_fraction(at, expiry_close(underlying, expiry, calendar, specs))
+    if years > 0:
+        calls = greeks(OptionType.CE.value, spot, strikes, years, volatility)
+        puts = greeks(OptionType.PE.value, spot, strikes, years, volatility)
+        ce_prices, pe_prices, ce_deltas, pe_deltas = calls.price, puts.price, calls.delta, puts.delta
+    else:
+        ce_prices, pe_prices = np.maximum(spot - strikes, 0.0), np.maximum(strikes - spot, 0.0)
+        ce_deltas = np.where(spot > strikes, 1.0, np.where(spot == strikes, 0.5, 0.0))
+        pe_deltas = ce_deltas - 1.0
     return OptionChain(
         underlying=Underlying(underlying),
         expiry=expiry,
         underlying_price=spot,
         strikes=strikes,
-        ce_premiums=np.maximum(calls.price, 0.05),
-        pe_premiums=np.maximum(puts.price, 0.05),
-        ce_deltas=calls.delta,
-        pe_deltas=puts.delta,
+        ce_premiums=np.maximum(ce_prices, 0.05),
+        pe_premiums=np.maximum(pe_prices, 0.05),
+        ce_deltas=ce_deltas,
+        pe_deltas=pe_deltas,
     )
 
 
@@ -93,11 +136,16 @@ class SimulatedOptionMarket:
         clock: Clock,
         specs: SpecTable | None = None,
         parameters: SimulationParameters | None = None,
+        *,
+        calendar: Callable[[], TradingCalendar] | None = None,
     ) -> None:
+        """`calendar` is called for every chain built (at most one per minute per contract), so
+        a caller can hand in a calendar with admin changes that it refreshes."""
         self._level = level
         self._clock = clock
         self._specs = specs or default_specs()
         self._parameters = parameters or default_parameters()
+        self._calendar = calendar or TradingCalendar.default
         self._chains = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._build_chain)
 
     def chain(self, underlying: str, expiry: date) -> OptionChain | None:
@@ -111,7 +159,16 @@ class SimulatedOptionMarket:
     def _build_chain(self, underlying: str, expiry: date, minute: datetime, spot: Decimal) -> OptionChain:
         step = self._specs.spec_for(underlying, expiry).strike_step
         volatility = self._parameters.volatility(underlying)
-        return black_scholes_chain(underlying, expiry, float(spot), step, minute, volatility)
+        return black_scholes_chain(
+            underlying,
+            expiry,
+            float(spot),
+            step,
+            minute,
+            volatility,
+            calendar=self._calendar,
+            specs=self._specs,
+        )
 
     def price(self, instrument: OptionInstrument) -> Decimal | None:
         """Last price of one contract (the paper broker's `PriceSource`)."""

@@ -93,6 +93,9 @@ class ExecutionPlan(BaseModel):
     reason: ExitReason | None = None
     orders: list[PlannedOrder] = []
     unresolved_reason: str | None = None
+    provisional_calendar: bool = Field(
+        default=False, description="an expiry was worked out on a year without an official holiday list"
+    )
 
     def accounts(self) -> list[str]:
         return list(dict.fromkeys(order.broker_account_id for order in self.orders))
@@ -169,6 +172,11 @@ class ExecutionRecord(BaseModel):
     exit_reason: ExitReason | None = None
     brokers: list[BrokerOutcome] = []
     realised_pnl: Money = Decimal("0")
+    provisional_calendar: bool = Field(
+        default=False,
+        description="the run's expiries were worked out on a year without an official holiday list: "
+        "a holiday announced later may still move them",
+    )
 
 
 class PositionView(BaseModel):
@@ -193,6 +201,9 @@ class PositionView(BaseModel):
     realised_pnl: Money
     unrealised_pnl: Money | None = None
     average_price: Money | None = None
+    provisional_expiry: bool = Field(
+        default=False, description="the contract's expiry is in a year without an official holiday list"
+    )
     position_sk: str
 
 

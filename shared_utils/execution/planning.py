@@ -4,7 +4,8 @@
   the market snapshot's option chain (ATM offset, premium, delta or fixed).
 - Quantity = leg lots x the allocation's lots x the lot size of *that contract*
   (`spec_for(underlying, expiry)`: listed contracts keep their lot after a revision).
-- Orders above the freeze quantity are cut into slices of whole lots.
+- Orders above the freeze quantity are cut into slices of whole lots; where the freeze quantity
+  is unknown, at the data's conservative default (`ContractSpec.max_lots_per_order`), never unsliced.
 - Entry: per broker account, buy legs before sell legs (the hedge first, for margin);
   exit: the reverse (short legs are bought back before long legs are sold).
 A strike that cannot be resolved makes the whole strategy unresolved (nothing is entered) with
@@ -49,7 +50,7 @@ class LegContract:
     """A leg resolved to the contract it trades, with that contract's lot and freeze limit."""
 
     def __init__(
-        self, leg_no: int, leg: Leg, instrument: OptionInstrument, lot_size: int, max_lots: int | None
+        self, leg_no: int, leg: Leg, instrument: OptionInstrument, lot_size: int, max_lots: int
     ) -> None:
         self.leg_no = leg_no
         self.leg = leg
@@ -58,7 +59,7 @@ class LegContract:
         self.max_lots_per_order = max_lots
 
 
-def slice_lots(lots: int, max_lots_per_order: int | None) -> list[int]:
+def slice_lots(lots: int, max_lots_per_order: int) -> list[int]:
     """Whole-lot slices no larger than the freeze limit (as few as possible, sizes within 1)."""
     return split_lots(lots, max_lots_per_order)
 
@@ -190,7 +191,9 @@ def plan_entry(
                         ),
                     )
                 )
-    return base.model_copy(update={"orders": orders})
+    # An expiry in a year without an official holiday list may still move: the record says so.
+    provisional = any(calendar.is_provisional(contract.instrument.expiry) for contract in contracts)
+    return base.model_copy(update={"orders": orders, "provisional_calendar": provisional})
 
 
 def plan_exit(
@@ -225,7 +228,7 @@ def plan_exit(
             lots, odd = divmod(units, spec.lot_size)
             lot_size, max_lots = spec.lot_size, spec.max_lots_per_order
             if odd:  # not whole lots (an outside fill): close it unit by unit within the freeze limit
-                lots, lot_size, max_lots = units, 1, spec.freeze_quantity
+                lots, lot_size, max_lots = units, 1, spec.max_quantity_per_order
             side = Action.BUY if position.net_quantity < 0 else Action.SELL
             for lots_in_slice in slice_lots(lots, max_lots):
                 slice_no = next_slice.get(position.leg_no, 0) + 1

@@ -133,7 +133,9 @@ def write_report(
     records: Sequence[ExecutionRecord],
     positions: Mapping[str, Sequence[PositionView]],
     strategies: Mapping[str, Sequence[Mapping[str, Any]]],
+    calendar: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`calendar`: `{"provisional": bool, "confirmed_until": "YYYY-MM-DD" | None}` of the day."""
     report_dir.mkdir(parents=True, exist_ok=True)
     names = {
         s["strategy_id"]: (s["name"], s["basket_id"], user)
@@ -172,6 +174,7 @@ def write_report(
                 "at_ist": _ist(record.started_at),
                 "reason": record.reason,
                 "exit_reason": record.exit_reason.value if record.exit_reason else None,
+                "provisional_calendar": record.provisional_calendar,
                 "orders": {
                     b.broker_account_id: sum(o.filled_quantity for o in b.orders) for b in record.brokers
                 },
@@ -194,6 +197,7 @@ def write_report(
     summary: dict[str, Any] = {
         "trade_date": day.isoformat(),
         "session_ist": {"first_tick": _ist(first_tick), "close": _ist(close)},
+        "calendar": dict(calendar or {"provisional": False, "confirmed_until": None}),
         "wall_seconds": round(wall_seconds, 2),
         "ticks": len(results),
         "events": {"by_type": dict(by_type), "by_phase": dict(by_phase), "by_type_and_phase": dict(nested)},
@@ -215,6 +219,16 @@ def write_report(
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     (report_dir / "report.html").write_text(_html(summary, log, records, names))
     return summary
+
+
+def _calendar_note(calendar: Mapping[str, Any]) -> str:
+    if not calendar.get("provisional"):
+        return ""
+    return (
+        '<p class="warning"><strong>Provisional calendar:</strong> no official holiday list covers '
+        f"this day (official data ends {html.escape(str(calendar.get('confirmed_until')))}); weekends and "
+        "the fixed national holidays are off, and a holiday announced later may move expiries.</p>"
+    )
 
 
 def _html(
@@ -268,6 +282,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}
 {summary["ticks"]} ticks,
 {summary["fills"]["orders"]} orders ({summary["fills"]["filled"]} filled),
 {len(summary["handler_errors"])} handler errors, run in {summary["wall_seconds"]} s.</p>
+{_calendar_note(summary["calendar"])}
 <h2>P&amp;L through the day</h2>
 {pnl_chart}
 <h2>P&amp;L per strategy</h2>

@@ -151,6 +151,10 @@ def simulate(
             records=records,
             positions=positions,
             strategies=strategies,
+            calendar={
+                "provisional": market.calendar.is_provisional(day),
+                "confirmed_until": market.calendar.confirmed_until(),
+            },
         )
     return summary
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import calendar as _cal
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from enum import IntEnum
 from functools import cache
 from importlib import resources
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from shared_utils.errors import ConfigurationError
 from shared_utils.market.underlyings import Exchange, Underlying
@@ -60,7 +60,10 @@ class MonthlyRule(BaseModel):
 
 
 class ContractSpec(BaseModel):
-    """The specification of index option contracts expiring in [expiry_from, expiry_to]."""
+    """The specification of index option contracts expiring in [expiry_from, expiry_to].
+
+    `unknown_freeze_quantity_lots` is the data file's conservative slice size for a null
+    `freeze_quantity`: a missing datum must never let an unsliced order through."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -71,6 +74,7 @@ class ContractSpec(BaseModel):
     strike_step_source: str
     freeze_quantity: PositiveInt | None
     freeze_quantity_source: str
+    unknown_freeze_quantity_lots: PositiveInt
     weekly_expiry_weekday: Weekday | None
     monthly_rule: MonthlyRule
     expiry_from: date
@@ -82,6 +86,15 @@ class ContractSpec(BaseModel):
     def _parse_weekly(cls, value: object) -> object:
         return _weekday(value)
 
+    @model_validator(mode="after")
+    def _freeze_allows_a_lot(self) -> ContractSpec:
+        """A freeze quantity below one lot would allow no order at all: a data error."""
+        if self.freeze_quantity is not None and self.freeze_quantity < self.lot_size:
+            raise ValueError(
+                f"{self.underlying} freeze quantity {self.freeze_quantity} is below one lot ({self.lot_size})"
+            )
+        return self
+
     def covers(self, expiry: date) -> bool:
         return self.expiry_from <= expiry and (self.expiry_to is None or expiry <= self.expiry_to)
 
@@ -90,9 +103,19 @@ class ContractSpec(BaseModel):
         return self.weekly_expiry_weekday is not None
 
     @property
-    def max_lots_per_order(self) -> int | None:
-        """Lots in the largest single order the freeze quantity allows (None when unknown)."""
-        return None if self.freeze_quantity is None else self.freeze_quantity // self.lot_size
+    def max_lots_per_order(self) -> int:
+        """Lots in the largest single order: the freeze quantity's whole lots, or the conservative
+        default when the freeze quantity is unknown (never unlimited)."""
+        if self.freeze_quantity is None:
+            return self.unknown_freeze_quantity_lots
+        return self.freeze_quantity // self.lot_size
+
+    @property
+    def max_quantity_per_order(self) -> int:
+        """Units in the largest single order (for closing a quantity that is not whole lots)."""
+        if self.freeze_quantity is None:
+            return self.unknown_freeze_quantity_lots * self.lot_size
+        return self.freeze_quantity
 
 
 class SpecTable:
@@ -150,12 +173,23 @@ class SpecTable:
         )
 
 
+def load_specs(raw: Mapping[str, Any]) -> SpecTable:
+    """A table from the data file's layout: every row gets the file's conservative default for
+    an unknown freeze quantity (a row may override it)."""
+    default = raw["unknown_freeze_quantity_lots"]
+    return SpecTable(
+        [
+            ContractSpec.model_validate({"unknown_freeze_quantity_lots": default, **row})
+            for row in raw["specs"]
+        ]
+    )
+
+
 @cache
 def default_specs() -> SpecTable:
     """The shipped table (parsed once per cold start)."""
     text = resources.files("shared_utils.market").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
-    raw = json.loads(text)
-    return SpecTable([ContractSpec.model_validate(row) for row in raw["specs"]])
+    return load_specs(json.loads(text))
 
 
 def spec_for(underlying: Underlying | str, expiry: date) -> ContractSpec:

@@ -26,6 +26,7 @@ from shared_utils.models.common import (
 )
 
 if TYPE_CHECKING:
+    from shared_utils.market.calendar import TradingCalendar
     from shared_utils.market.expiries import ExpiryKind
 
 MAX_LEGS = 6
@@ -239,13 +240,27 @@ class Strategy(BaseModel):
         return Strategy.model_validate(data)
 
 
-def expiry_issues(underlying: Underlying, legs: list[Leg], trade_date: date) -> list[FieldIssue]:
-    """Legs asking for an expiry the index does not list (a weekly on a monthly-only index)."""
-    from shared_utils.market.expiries import valid_kinds
+def expiry_issues(
+    underlying: Underlying, legs: list[Leg], trade_date: date, calendar: TradingCalendar | None = None
+) -> list[FieldIssue]:
+    """Legs asking for an expiry the index does not list (a weekly on a monthly-only index) or,
+    given the calendar, one that cannot be resolved on the next trading day: either would only
+    fail at entry time, leaving the strategy silently not entered."""
+    from shared_utils.errors import DomainError
+    from shared_utils.market.expiries import expiry_for, valid_kinds
 
     offered = set(valid_kinds(underlying, trade_date))
-    return [
+    issues = [
         FieldIssue(f"legs.{index}.expiry", f"{underlying.value} has no {leg.expiry.value} expiry")
         for index, leg in enumerate(legs)
         if leg.expiry.kind not in offered
     ]
+    if calendar is None or issues:
+        return issues
+    for index, leg in enumerate(legs):
+        try:
+            day = trade_date if calendar.is_trading_day(trade_date) else calendar.next_trading_day(trade_date)
+            expiry_for(underlying, day, leg.expiry.kind, calendar)
+        except DomainError as error:
+            issues.append(FieldIssue(f"legs.{index}.expiry", f"cannot be resolved: {error.message}"))
+    return issues

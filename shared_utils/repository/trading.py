@@ -26,6 +26,7 @@ from shared_utils.errors import (
     NotFoundError,
 )
 from shared_utils.keys import ScheduleKind
+from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.allocation import (
     AllocationCreate,
     AllocationUpdate,
@@ -103,6 +104,7 @@ class DynamoTradingRepository:
         broker_accounts: BrokerAccountsReader | None = None,
         cursor_codec: CursorCodec = DEFAULT_CODEC,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        calendar: Callable[[], TradingCalendar] = TradingCalendar.default,
     ) -> None:
         if schedule_shards < 1:
             raise ValueError("schedule_shards must be >= 1")
@@ -113,6 +115,7 @@ class DynamoTradingRepository:
         self._accounts = broker_accounts
         self._cursors = cursor_codec
         self._new_id = new_id
+        self._calendar = calendar
 
     @classmethod
     def from_settings(
@@ -251,11 +254,10 @@ class DynamoTradingRepository:
 
     # ------------------------------------------------------------------ strategies
 
-    @staticmethod
-    def _check_expiries(strategy: Strategy, now: datetime) -> None:
-        """A leg asking for an expiry its index does not list (a weekly on BANKNIFTY) would only
-        fail at entry time: refuse it when it is saved instead."""
-        issues = expiry_issues(strategy.underlying, strategy.legs, to_ist(now).date())
+    def _check_expiries(self, strategy: Strategy, now: datetime) -> None:
+        """A leg asking for an expiry its index does not list (a weekly on BANKNIFTY), or one the
+        calendar cannot resolve, would only fail at entry time: refuse it when it is saved."""
+        issues = expiry_issues(strategy.underlying, strategy.legs, to_ist(now).date(), self._calendar())
         if issues:
             raise InvalidInputError(
                 f"{strategy.underlying.value} does not list every expiry asked for", issues

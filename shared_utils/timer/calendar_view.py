@@ -43,5 +43,9 @@ class CalendarMarketView:
         session = self._session(day)
         return session.pre_open_start, session.close
 
+    def confirmed_days_left(self, day: date) -> int | None:
+        until = self._calendar.confirmed_until()
+        return None if until is None else (until - day).days
+
     def phase_at(self, instant: datetime) -> str:
         return phase_at(instant, self._calendar).value

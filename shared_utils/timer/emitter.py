@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
 from shared_utils.clock import Clock, to_ist, utc_iso
-from shared_utils.errors import ConfigurationError
+from shared_utils.errors import CalendarUnavailableError, ConfigurationError
 from shared_utils.timer.boundaries import floor_minute, next_boundary_after
 from shared_utils.timer.market_view import MarketView
 from shared_utils.timer.plan import events_for
@@ -36,6 +36,9 @@ DEFAULT_MAX_ITERATIONS = 1500  # 1,500 x 9 = 13,500; a 09:00-15:40 session is 40
 # A tick handled more than this late is skipped (its trigger window is stale), not emitted.
 MAX_LAG = timedelta(minutes=2)
 EXECUTION_NAME_PREFIX = "master-timer"
+# Days of official holiday data left; the stack alarms below CALENDAR_DAYS_LEFT_ALARM.
+CALENDAR_DAYS_LEFT_METRIC = "CalendarConfirmedDaysLeft"
+CALENDAR_DAYS_LEFT_ALARM = 30
 
 
 def execution_name(trade_date: date, generation: int) -> str:
@@ -76,6 +79,7 @@ class EmitResult(BaseModel):
     emitted: list[str]
     skipped_minutes: int = 0
     successor_name: str | None = None
+    confirmed_days_left: int | None = None
     note: str
 
     @field_serializer("next_tick", "handled_tick", "session_close")
@@ -122,6 +126,7 @@ def emit_tick(state: TimerState, market: MarketView, publisher: EventPublisher, 
             emitted=emitted or [],
             skipped_minutes=skipped,
             successor_name=execution_name(trade_date, generation) if restart else None,
+            confirmed_days_left=market.confirmed_days_left(trade_date),
             note=note,
         )
         logger.info("Timer iteration", extra=outcome.to_state())
@@ -133,9 +138,11 @@ def emit_tick(state: TimerState, market: MarketView, publisher: EventPublisher, 
         first_tick, close = market.session_bounds(trade_date)
         close = close.astimezone(UTC)
     except ConfigurationError as error:
-        # No calendar data for this date: refuse to guess, end the day loudly.
+        # No calendar data for this date: refuse to guess; the execution fails and alarms.
         logger.error("No market calendar for the trade date", extra={"reason": str(error)})
-        return result(tick, False, f"no market calendar: {error.message}")
+        raise CalendarUnavailableError(
+            f"no market calendar for {trade_date.isoformat()}: {error.message}"
+        ) from error
     if tick < first_tick:
         return result(first_tick, True, "before the session: waiting for its first tick")
     if tick > close:

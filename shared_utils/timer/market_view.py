@@ -21,3 +21,8 @@ class MarketView(Protocol):
     def phase_at(self, instant: datetime) -> str:
         """The MarketPhase value in force at `instant`."""
         ...
+
+    def confirmed_days_left(self, day: date) -> int | None:
+        """Days from `day` to the end of the official holiday data (negative once past it; None
+        when there is none): operators alarm on it before the calendar turns provisional."""
+        ...

@@ -111,8 +111,10 @@ def test_checkers_only_read_orders_and_writers_write_them(standalone: Synthesize
     assert _access(standalone, "schedule_trigger")[history] & WRITE_ACTIONS
     assert not _access(standalone, "duplicate_order_checker")[history] & WRITE_ACTIONS
     assert history not in _access(standalone, "market_data_refresher")
-    assert _access(standalone, "event_emitter") == {}
-    assert _access(standalone, "timer_starter") == {}
+    # The emitter and the starter read the calendar's admin changes, and write nothing.
+    for timer_function in ("event_emitter", "timer_starter"):
+        access = _access(standalone, timer_function)
+        assert set(access) == {trading} and not access[trading] & WRITE_ACTIONS, timer_function
 
 
 def test_the_starter_is_told_which_state_machine_to_start(synthesized: Synthesized) -> None:
@@ -148,7 +150,9 @@ def test_every_api_module_gets_exactly_its_declared_tables(staging: Synthesized)
         for table_id, writes in expected.items():
             assert bool(access[table_id] & WRITE_ACTIONS) == writes, (module, table_id)
     # The execution modules, spelled out.
-    assert set(_access(staging, "execution_history")) == {tables["history"]}
+    history_access = _access(staging, "execution_history")
+    assert set(history_access) == {tables["history"], tables["trading"]}
+    assert not (history_access[tables["history"]] | history_access[tables["trading"]]) & WRITE_ACTIONS
     kill_switch = _access(staging, "kill_switch")
     assert kill_switch[tables["history"]] & kill_switch[tables["trading"]] & WRITE_ACTIONS
     assert not kill_switch[tables["broker_accounts"]] & WRITE_ACTIONS

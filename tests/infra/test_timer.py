@@ -56,11 +56,13 @@ def test_state_machine_logs_traces_and_may_only_invoke_the_emitter_and_restart_i
     assert f"stateMachine:{state_machine_name(synthesized.config)}" in own_arn
 
 
-def test_schedule_starts_the_timer_at_nine_ist_on_weekdays(synthesized: Synthesized) -> None:
+def test_schedule_asks_the_starter_at_nine_ist_every_day_the_calendar_decides(
+    synthesized: Synthesized,
+) -> None:
     synthesized.assertions().has_resource_properties(
         "AWS::Scheduler::Schedule",
         {
-            "ScheduleExpression": "cron(0 9 ? * MON-FRI *)",
+            "ScheduleExpression": "cron(0 9 ? * SUN-SAT *)",
             "ScheduleExpressionTimezone": "Asia/Kolkata",
             "State": "ENABLED",
             "Target": Match.object_like({"RetryPolicy": Match.object_like({"MaximumRetryAttempts": 3})}),
@@ -68,7 +70,7 @@ def test_schedule_starts_the_timer_at_nine_ist_on_weekdays(synthesized: Synthesi
     )
     (schedule,) = synthesized.of_type("AWS::Scheduler::Schedule").values()
     properties = schedule["Properties"]
-    assert properties["ScheduleExpression"] == "cron(0 9 ? * MON-FRI *)"
+    assert properties["ScheduleExpression"] == "cron(0 9 ? * SUN-SAT *)"
     assert properties["ScheduleExpressionTimezone"] == "Asia/Kolkata"
     assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert ref_target(properties["Target"]["Arn"]) == function_by_module(synthesized, "timer_starter")

@@ -85,7 +85,11 @@ def list_executions(
 def list_positions(caller: Caller, open_only: OpenOnly = True) -> PositionsReport:
     root = platform()
     stored = [p for p in root.execution_store.positions(caller.user_id) if p.net_quantity or not open_only]
-    positions = mark_positions(stored, root.option_market)
+    calendar = root.calendar()
+    positions = [
+        p.model_copy(update={"provisional_expiry": calendar.is_provisional(p.instrument.expiry)})
+        for p in mark_positions(stored, root.option_market)
+    ]
     return PositionsReport(
         positions=positions,
         realised_pnl=sum((p.realised_pnl for p in positions), Decimal("0")),

@@ -39,7 +39,7 @@ def _admin(caller: Identity) -> str:
     summary="An exchange's holidays and special sessions for a year, with the changes behind them",
     tags=TAGS,
     operation_id="getMarketCalendar",
-    responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN),
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND),
 )
 def get_market_calendar(caller: Caller, exchange: ExchangeParam, year: YearParam = None) -> ExchangeCalendar:
     _admin(caller)
@@ -54,7 +54,9 @@ def get_market_calendar(caller: Caller, exchange: ExchangeParam, year: YearParam
     tags=TAGS,
     operation_id="addMarketHoliday",
     status_code=HTTPStatus.CREATED,
-    responses=route_responses(HTTPStatus.CREATED, HTTPStatus.FORBIDDEN, HTTPStatus.CONFLICT, body=True),
+    responses=route_responses(
+        HTTPStatus.CREATED, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True
+    ),
 )
 def add_holiday(caller: Caller, exchange: ExchangeParam, data: HolidayCreate) -> CalendarChangeResult:
     return platform().calendar_service.add_holiday(exchange, data, _admin(caller))
@@ -77,7 +79,9 @@ def remove_holiday(caller: Caller, exchange: ExchangeParam, day: DayParam) -> Ca
     tags=TAGS,
     operation_id="addMarketSession",
     status_code=HTTPStatus.CREATED,
-    responses=route_responses(HTTPStatus.CREATED, HTTPStatus.FORBIDDEN, HTTPStatus.CONFLICT, body=True),
+    responses=route_responses(
+        HTTPStatus.CREATED, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True
+    ),
 )
 def add_session(caller: Caller, exchange: ExchangeParam, data: SessionCreate) -> CalendarChangeResult:
     return platform().calendar_service.add_session(exchange, data, _admin(caller))

@@ -56,7 +56,9 @@ def test_an_added_holiday_moves_the_expiry_and_the_next_tick_treats_it_as_closed
     assert emit(datetime(2027, 1, 12, 3, 30, tzinfo=UTC))["continue"] is True  # a trading day so far
 
     platform().clock.set(MONDAY)
-    added = admin_api("POST", HOLIDAYS, exchange="NSE", body={"date": "2027-01-12", "label": "Ad-hoc"}, **ADMIN)
+    added = admin_api(
+        "POST", HOLIDAYS, exchange="NSE", body={"date": "2027-01-12", "label": "Ad-hoc"}, **ADMIN
+    )
 
     assert added.status == 201, added.body
     assert added.body["change"]["created_by"] == "admin-1"
@@ -72,7 +74,9 @@ def test_an_added_holiday_moves_the_expiry_and_the_next_tick_treats_it_as_closed
     assert calendar.for_exchange("BSE").is_trading_day(tuesday)
     assert emit(datetime(2027, 1, 12, 3, 30, tzinfo=UTC))["continue"] is True
     platform().clock.set(MONDAY)
-    assert admin_api("POST", HOLIDAYS, exchange="BSE", body={"date": "2027-01-12", "label": "Ad-hoc"}, **ADMIN)
+    assert admin_api(
+        "POST", HOLIDAYS, exchange="BSE", body={"date": "2027-01-12", "label": "Ad-hoc"}, **ADMIN
+    )
     platform().clock.set(datetime(2027, 1, 4, 3, 52, tzinfo=UTC))
     closed = emit(datetime(2027, 1, 12, 3, 30, tzinfo=UTC))
     assert closed["continue"] is False and closed["note"].startswith("not a trading day")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,12 +13,22 @@ import pytest
 from lambda_functions.option_baskets import timer_starter
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConfigurationError
+from shared_utils.market.calendar import TradingCalendar, special_session
 from shared_utils.settings import load_settings
+from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.starter import start_daily_timer
 from tests.conftest import TEST_REGION, install_platform
 from tests.integration.timer.conftest import FakeLambdaContext
 
 ASL = Path(__file__).resolve().parents[3] / "step_functions" / "master_timer.asl.json"
+MARKET = CalendarMarketView.default()
+SAMPLE_DAYS = (
+    date(2026, 11, 28),
+    date(2026, 12, 25),
+    date(2027, 1, 26),
+    date(2027, 3, 3),
+    date(2027, 10, 31),
+)
 
 
 @pytest.fixture
@@ -34,9 +44,9 @@ def test_a_second_start_on_the_same_trade_date_is_harmless(machine: str) -> None
     sfn = boto3.client("stepfunctions", region_name=TEST_REGION)
     # 03:29:58 UTC on the 25th is 08:59:58 IST: the IST date names the execution.
     clock = FixedClock(datetime(2026, 11, 25, 3, 29, 58, 500_000, tzinfo=UTC))
-    first = start_daily_timer(sfn, machine, clock)
+    first = start_daily_timer(sfn, machine, clock, MARKET)
     clock.set(datetime(2026, 11, 25, 3, 30, 40, tzinfo=UTC))
-    second = start_daily_timer(sfn, machine, clock)
+    second = start_daily_timer(sfn, machine, clock, MARKET)
 
     assert first.started and first.execution_name == "master-timer-2026-11-25-g0"
     assert not second.started and second.reason == "already started today"
@@ -44,10 +54,42 @@ def test_a_second_start_on_the_same_trade_date_is_harmless(machine: str) -> None
     assert [e["name"] for e in executions] == ["master-timer-2026-11-25-g0"]
     described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert json.loads(described["input"]) == {
-        "next_tick": "2026-11-25T03:29:58.500000Z",
+        "next_tick": "2026-11-25T03:30:00Z",  # the session's pre-open, 09:00 IST
         "iteration": 0,
         "generation": 0,
     }
+
+
+def test_the_calendar_decides_which_days_start_and_when(machine: str) -> None:
+    sfn = boto3.client("stepfunctions", region_name=TEST_REGION)
+    muhurat = special_session(
+        date(2027, 10, 31), pre_open_start="18:00", pre_open_end="18:08", open="18:15", close="19:15",
+        full_trading_day=False, label="Diwali Muhurat",
+    )  # fmt: skip
+    market = CalendarMarketView(TradingCalendar.default().with_changes(special_sessions=[muhurat]))
+    at_nine = {day: FixedClock(datetime.combine(day, time(3, 30), tzinfo=UTC)) for day in SAMPLE_DAYS}
+
+    outcomes = {day: start_daily_timer(sfn, machine, clock, market) for day, clock in at_nine.items()}
+
+    assert {day: o.started for day, o in outcomes.items()} == {
+        date(2026, 11, 28): False,  # a Saturday
+        date(2026, 12, 25): False,  # an official holiday
+        date(2027, 1, 26): False,  # a provisional national holiday
+        date(2027, 3, 3): True,  # a provisional trading day
+        date(2027, 10, 31): True,  # a Sunday with a Muhurat evening
+    }
+    assert outcomes[date(2026, 11, 28)].reason == "no session"
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    inputs = {
+        e["name"]: json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["next_tick"]
+        for e in executions
+    }
+    assert inputs == {
+        "master-timer-2027-03-03-g0": "2027-03-03T03:30:00Z",
+        "master-timer-2027-10-31-g0": "2027-10-31T12:30:00Z",  # waits for 18:00 IST
+    }
+    late = FixedClock(datetime(2027, 3, 4, 10, 30, tzinfo=UTC))  # 16:00 IST, after the close
+    assert start_daily_timer(sfn, machine, late, market).reason == "the session is over"
 
 
 def test_ist_trade_date_after_utc_midnight() -> None:
@@ -59,7 +101,7 @@ def test_ist_trade_date_after_utc_midnight() -> None:
             return {"executionArn": "arn:x"}
 
     sfn = Recorder()
-    outcome = start_daily_timer(cast(Any, sfn), "arn:machine", clock)
+    outcome = start_daily_timer(cast(Any, sfn), "arn:machine", clock, MARKET)
     assert (
         outcome.execution_name == "master-timer-2026-11-25-g0"
         and sfn.kwargs["name"] == outcome.execution_name

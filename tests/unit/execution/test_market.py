@@ -13,7 +13,8 @@ from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST, FixedClock
 from shared_utils.execution import market as market_module
 from shared_utils.execution.levels import CachedLevels
-from shared_utils.execution.market import SimulatedOptionMarket
+from shared_utils.execution.market import SimulatedOptionMarket, expiry_close
+from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.greeks import greeks, year_fraction
 from shared_utils.market.simulation import IndexPaths
 from shared_utils.market.specs import spec_for
@@ -24,6 +25,7 @@ from shared_utils.timer.market_data import Quote, SimulatedMarketData
 NOW = datetime(2026, 11, 25, 4, 0, 20, tzinfo=UTC)  # 09:30:20 IST
 EXPIRY = date(2026, 12, 29)
 LEVELS = {"NIFTY": Decimal("26010"), "BANKNIFTY": Decimal("59040")}
+EXPIRES = datetime(2026, 12, 29, 15, 40, tzinfo=IST)  # the F&O close since 2026-08-03
 
 
 def contract(underlying: str, strike: float, option_type: OptionType) -> OptionInstrument:
@@ -40,9 +42,7 @@ def test_a_banknifty_atm_straddle_is_priced_at_the_banknifty_volatility() -> Non
     market = SimulatedOptionMarket(dict(LEVELS).get, FixedClock(NOW))
     step = spec_for("BANKNIFTY", EXPIRY).strike_step
     atm = round(59040 / step) * step
-    years = year_fraction(
-        NOW.replace(second=0), datetime.combine(EXPIRY, market_module.EXPIRY_CLOSE, tzinfo=IST)
-    )
+    years = year_fraction(NOW.replace(second=0), EXPIRES)
 
     call = market.price(contract("BANKNIFTY", atm, OptionType.CE))
     put = market.price(contract("BANKNIFTY", atm, OptionType.PE))
@@ -57,9 +57,7 @@ def test_each_index_chain_uses_its_own_volatility() -> None:
     nifty = market.chain("NIFTY", EXPIRY)
     banknifty = market.chain("BANKNIFTY", EXPIRY)
     assert nifty is not None and banknifty is not None
-    years = year_fraction(
-        NOW.replace(second=0), datetime.combine(EXPIRY, market_module.EXPIRY_CLOSE, tzinfo=IST)
-    )
+    years = year_fraction(NOW.replace(second=0), EXPIRES)
 
     expected_nifty = greeks("CE", 26010.0, nifty.strikes, years, 0.13).price
     expected_bank = greeks("CE", 59040.0, banknifty.strikes, years, 0.15).price
@@ -108,6 +106,58 @@ def test_a_contract_off_the_chain_or_an_unknown_level_has_no_price() -> None:
     assert market.price(contract("NIFTY", 26010.5, OptionType.CE)) is None
     assert market.price(contract("SENSEX", 85000, OptionType.CE)) is None
     assert market.chain("SENSEX", EXPIRY) is None
+
+
+def ist(day: date, hhmm: str) -> datetime:
+    hour, minute = map(int, hhmm.split(":"))
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=IST)
+
+
+def nifty_26000_call_at(day: date, hhmm: str, **kwargs: Any) -> Decimal | None:
+    """The 26000 NIFTY call expiring on `day`, priced at `hhmm` IST that day with NIFTY at 26010
+    (intrinsic value 10)."""
+    market = SimulatedOptionMarket(dict(LEVELS).get, FixedClock(ist(day, hhmm)), **kwargs)
+    instrument = OptionInstrument(
+        underlying=Underlying.NIFTY, expiry=day, strike=Decimal("26000"), option_type=OptionType.CE
+    )
+    return market.price(instrument)
+
+
+def test_an_expiry_after_the_close_moved_to_1540_still_has_time_value_at_1535() -> None:
+    expiry = date(2026, 8, 4)  # NIFTY weekly, Tuesday after the 2026-08-03 change
+    assert expiry_close("NIFTY", expiry) == ist(expiry, "15:40")
+
+    price = nifty_26000_call_at(expiry, "15:35")
+
+    assert price is not None and price > Decimal("10")  # five minutes of time value left
+
+
+def test_an_expiry_before_the_change_is_at_intrinsic_value_at_1535() -> None:
+    expiry = date(2026, 7, 28)  # NIFTY July monthly, Tuesday, close 15:30
+    assert expiry_close("NIFTY", expiry) == ist(expiry, "15:30")
+
+    assert nifty_26000_call_at(expiry, "15:35") == Decimal("10")
+    before_close = nifty_26000_call_at(expiry, "15:29")
+    assert before_close is not None and before_close > Decimal("10")
+
+
+def test_the_close_comes_from_the_calendar_the_caller_hands_in() -> None:
+    expiry = date(2026, 8, 4)
+    base = TradingCalendar.default()
+    calls: list[int] = []
+
+    def shut_on_expiry() -> TradingCalendar:
+        # A holiday declared after listing: the regular close in force that day still applies.
+        calls.append(1)
+        return base.with_changes(added_holidays=[expiry])
+
+    assert expiry_close("NIFTY", expiry, shut_on_expiry) == ist(expiry, "15:40")
+    price = nifty_26000_call_at(expiry, "15:35", calendar=shut_on_expiry)
+    assert price is not None and price > Decimal("10")
+    assert len(calls) == 2
+    # A weekend day takes the regular close of the last weekday before it.
+    assert expiry_close("NIFTY", date(2026, 8, 8)) == ist(date(2026, 8, 8), "15:40")
+    assert expiry_close("NIFTY", date(2026, 8, 2)) == ist(date(2026, 8, 2), "15:30")
 
 
 class CountingQuoteCache:

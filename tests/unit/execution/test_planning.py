@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
+from importlib import resources
 
 import pytest
 
@@ -10,7 +12,7 @@ from shared_utils.execution.models import ExitReason
 from shared_utils.execution.planning import plan_entry, plan_exit
 from shared_utils.execution.store import position_from_item
 from shared_utils.market.calendar import TradingCalendar
-from shared_utils.market.specs import spec_for
+from shared_utils.market.specs import SpecTable, load_specs, spec_for
 from shared_utils.models.common import Action
 from tests.unit.execution.builders import NOW, allocation, iron_condor, leg, market, strategy
 
@@ -85,6 +87,77 @@ def test_orders_above_the_freeze_quantity_are_cut_into_whole_lot_slices():
         quantities = [order.quantity for order in sliced.orders]
         assert sum(quantities) == lots * 65
         assert all(q <= spec.freeze_quantity and q % 65 == 0 for q in quantities), quantities
+
+
+def test_100_sensex_lots_go_out_as_several_orders_within_the_bse_freeze_limit():
+    # SENSEX: lot 20, freeze 1,000 units (50 lots): one 2,000-unit order would be rejected.
+    s = strategy([leg("SELL", "CE")], underlying="SENSEX")
+
+    plan = plan_entry(s, [allocation("acct-1", lots=100)], TRADE_DATE, market(), CALENDAR)
+
+    quantities = [order.quantity for order in plan.orders]
+    assert plan.unresolved_reason is None
+    assert len(quantities) > 1 and sum(quantities) == 2000
+    assert all(q <= 1000 and q % 20 == 0 for q in quantities), quantities
+    assert [order.slice_no for order in plan.orders] == list(range(1, len(quantities) + 1))
+
+
+def sensex_without_freeze_quantity() -> tuple[SpecTable, int]:
+    """The shipped table with the current SENSEX freeze quantity unknown, and the data's default."""
+    text = resources.files("shared_utils.market").joinpath("data", "contract_specs.json").read_text("utf-8")
+    data = json.loads(text)
+    for row in data["specs"]:
+        if row["underlying"] == "SENSEX" and row["expiry_to"] is None:
+            row["freeze_quantity"] = None
+    return load_specs(data), data["unknown_freeze_quantity_lots"]
+
+
+def test_an_unknown_freeze_quantity_is_sliced_at_the_conservative_default():
+    table, default = sensex_without_freeze_quantity()
+    s = strategy([leg("SELL", "CE")], underlying="SENSEX")
+
+    plan = plan_entry(s, [allocation("acct-1", lots=100)], TRADE_DATE, market(), CALENDAR, table)
+
+    lots = [order.lots for order in plan.orders]
+    assert sum(lots) == 100 and len(lots) > 1 and max(lots) <= default
+
+
+def test_an_odd_quantity_with_an_unknown_freeze_quantity_is_closed_in_slices():
+    table, default = sensex_without_freeze_quantity()
+    entry = plan_entry(
+        strategy([leg("SELL", "CE")], underlying="SENSEX"),
+        [allocation("acct-1")],
+        TRADE_DATE,
+        market(),
+        CALENDAR,
+        table,
+    )
+    order = entry.orders[0]
+    position = position_from_item(
+        {
+            "sk": order.position_sk,
+            "user_id": "user-a",
+            "strategy_id": "strat-1",
+            "entry_date": "2026-11-25",
+            "broker_account_id": order.broker_account_id,
+            "broker": order.broker,
+            "leg_no": order.leg_no,
+            "instrument": order.instrument.model_dump(mode="json"),
+            "product": "MIS",
+            "net_quantity": -2005,  # not whole lots of 20 (an outside fill)
+            "buy_quantity": 0,
+            "buy_value": Decimal("0"),
+            "sell_quantity": 2005,
+            "sell_value": Decimal("100") * 2005,
+        }
+    )
+
+    exit_plan = plan_exit(
+        "user-a", "strat-1", [position], TRADE_DATE, reason=ExitReason.SCHEDULED, specs=table
+    )
+
+    quantities = [o.quantity for o in exit_plan.orders]
+    assert sum(quantities) == 2005 and max(quantities) <= default * 20
 
 
 def test_entry_places_buys_before_sells_on_every_broker_and_exit_reverses():

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
+from importlib import resources
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shared_utils.errors import ConfigurationError
-from shared_utils.market.specs import ContractSpec, SpecTable, Weekday, default_specs, spec_for
+from shared_utils.execution.planning import slice_lots
+from shared_utils.market.specs import ContractSpec, SpecTable, Weekday, default_specs, load_specs, spec_for
 from shared_utils.market.underlyings import EXCHANGE_OF, Underlying
 
 TABLE = default_specs()
@@ -80,6 +84,71 @@ def test_freeze_quantities_from_the_instrument_master() -> None:
     nifty, banknifty = spec_for("NIFTY", date(2026, 7, 28)), spec_for("BANKNIFTY", date(2026, 7, 28))
     assert (nifty.freeze_quantity, banknifty.freeze_quantity) == (1756, 601)
     assert (nifty.max_lots_per_order, banknifty.max_lots_per_order) == (27, 20)
+
+
+def shipped_data() -> dict[str, Any]:
+    text = resources.files("shared_utils.market").joinpath("data", "contract_specs.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("underlying", "expiry", "freeze", "lots_per_order"),
+    [("SENSEX", date(2026, 1, 29), 1000, 50), ("BANKEX", date(2026, 1, 29), 900, 30)],
+)
+def test_bse_freeze_quantities_from_the_broker_faq(
+    underlying: str, expiry: date, freeze: int, lots_per_order: int
+) -> None:
+    spec = spec_for(underlying, expiry)
+    assert (spec.freeze_quantity, spec.max_lots_per_order) == (freeze, lots_per_order)
+    assert "ICICI Direct" in spec.freeze_quantity_source
+
+
+def test_100_sensex_lots_go_out_in_slices_of_at_most_1000_units() -> None:
+    spec = spec_for("SENSEX", date(2026, 12, 31))
+    units = [lots * spec.lot_size for lots in slice_lots(100, spec.max_lots_per_order)]
+    assert spec.lot_size == 20 and sum(units) == 2000
+    assert units == [1000, 1000]
+
+
+def test_bankex_slices_stay_within_900_units() -> None:
+    spec = spec_for("BANKEX", date(2026, 12, 31))
+    for lots in (1, 30, 31, 100, 257):
+        units = [n * spec.lot_size for n in slice_lots(lots, spec.max_lots_per_order)]
+        assert sum(units) == lots * 30 and max(units) <= 900, units
+
+
+def test_an_unknown_freeze_quantity_still_slices_at_the_conservative_default() -> None:
+    data = shipped_data()
+    default = data["unknown_freeze_quantity_lots"]
+    assert data["unknown_freeze_quantity_note"]
+    for row in data["specs"]:
+        if row["underlying"] == "SENSEX" and row["expiry_to"] is None:
+            row["freeze_quantity"], row["freeze_quantity_source"] = None, "unconfirmed"
+    sensex = load_specs(data).spec_for("SENSEX", date(2026, 12, 31))
+
+    assert sensex.freeze_quantity is None
+    assert sensex.max_lots_per_order == default
+    assert sensex.max_quantity_per_order == default * 20
+    slices = slice_lots(100, sensex.max_lots_per_order)
+    assert sum(slices) == 100 and len(slices) > 1 and max(slices) <= default
+
+
+def test_shipped_rows_without_a_freeze_quantity_use_a_default_below_every_known_limit() -> None:
+    default = shipped_data()["unknown_freeze_quantity_lots"]
+    rows = [row for underlying in TABLE.underlyings() for row in TABLE.rows(underlying)]
+    unknown = [row for row in rows if row.freeze_quantity is None]
+    known = [row.max_lots_per_order for row in rows if row.freeze_quantity is not None]
+    assert unknown, "expected some historical rows without a freeze quantity"
+    assert all(row.max_lots_per_order == default for row in unknown)
+    assert default <= min(known)
+
+
+def test_a_freeze_quantity_below_one_lot_is_refused() -> None:
+    data = shipped_data()
+    data["specs"][0]["freeze_quantity"] = data["specs"][0]["lot_size"] - 1
+    with pytest.raises(ValueError, match="below one lot"):
+        load_specs(data)
 
 
 def test_unknown_index_lists_the_supported_ones() -> None:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared_utils.clock import IST, FixedClock
+from shared_utils.errors import CalendarUnavailableError
 from shared_utils.events.catalog import DetailType
 from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.emitter import (
@@ -172,12 +173,22 @@ def test_output_is_the_state_machine_contract() -> None:
     assert {"iteration", "generation", "max_iterations", "successor_name"} <= out.keys()
 
 
-def test_a_date_without_calendar_data_is_refused_not_guessed() -> None:
+def test_a_year_without_an_official_list_runs_provisionally_and_counts_down() -> None:
     clock = FixedClock(ist(date(2031, 3, 5), 9, 0))
     publisher = RecordingPublisher()
     result = emit_tick(TimerState(next_tick=clock.now()), MARKET, publisher, clock)
-    assert result.continue_ is False and publisher.events == []
-    assert "no market calendar" in result.note
+    assert result.continue_ is True and result.emitted and publisher.events
+    assert result.confirmed_days_left == (date(2026, 12, 31) - date(2031, 3, 5)).days  # negative: past it
+    inside = emit_tick(TimerState(next_tick=ist(WEDNESDAY, 9, 30)), MARKET, RecordingPublisher(), clock)
+    assert inside.confirmed_days_left == (date(2026, 12, 31) - WEDNESDAY).days
+
+
+def test_a_date_without_session_times_fails_the_execution_instead_of_guessing() -> None:
+    clock = FixedClock(ist(date(2024, 6, 5), 9, 0))  # before the first session-times rule
+    publisher = RecordingPublisher()
+    with pytest.raises(CalendarUnavailableError, match="no market calendar"):
+        emit_tick(TimerState(next_tick=clock.now()), MARKET, publisher, clock)
+    assert publisher.events == []
 
 
 def test_restart_before_the_history_budget_even_with_many_failures() -> None:

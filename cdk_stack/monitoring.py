@@ -1,0 +1,103 @@
+"""Operator alarms with an action: every alarm of the stack notifies one encrypted SNS topic.
+
+The timer's own alarms: the master-timer execution failed (an unreadable calendar, an emitter
+down past the close), the daily start failed, and the official holiday data runs out in fewer
+than 30 days (the exchanges circulate next year's list in mid-December; an admin enters it).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aspects, CfnOutput, Duration, IAspect, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct, IConstruct
+from jsii import implements
+
+from cdk_stack.config import EnvironmentConfig
+from cdk_stack.data import removal_policy
+from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
+from cdk_stack.timer import MasterTimer
+from shared_utils.tables import resource_prefix
+from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
+
+
+@implements(IAspect)
+class _NotifyTopic:
+    """Adds the topic as the alarm action of every alarm in the stack, whoever created it."""
+
+    def __init__(self, topic: sns.ITopic) -> None:
+        self._action = actions.SnsAction(topic)
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, cloudwatch.Alarm):
+            node.add_alarm_action(self._action)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, timer: MasterTimer
+    ) -> None:
+        super().__init__(scope, construct_id)
+        prefix = resource_prefix(config.name)
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Encrypts the operator alarm topic ({config.name})",
+            enable_key_rotation=True,
+            removal_policy=removal_policy(config),
+        )
+        # CloudWatch publishes alarm notifications to the encrypted topic.
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        self.topic = sns.Topic(
+            self, "AlarmTopic", topic_name=f"{prefix}-operator-alarms", master_key=key, enforce_ssl=True
+        )
+
+        days_left = cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=CALENDAR_DAYS_LEFT_METRIC,
+            dimensions_map={"service": SERVICE_NAME},
+            statistic=cloudwatch.Stats.MINIMUM,
+            period=Duration.hours(6),
+        )
+        self.calendar_coverage = days_left.create_alarm(
+            self,
+            "CalendarCoverage",
+            alarm_name=f"{prefix}-calendar-coverage",
+            alarm_description=(
+                f"Fewer than {CALENDAR_DAYS_LEFT_ALARM} days of official holiday data are left: enter "
+                "next year's exchange holiday list (docs/market.md, 'Keeping the calendar')."
+            ),
+            threshold=CALENDAR_DAYS_LEFT_ALARM,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=1,
+            # The emitter publishes only on session days: a quiet weekend keeps the state.
+            treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
+        )
+        self.timer_failed = timer.state_machine.metric_failed(period=Duration.minutes(1)).create_alarm(
+            self,
+            "TimerExecutionFailed",
+            alarm_name=f"{prefix}-master-timer-failed",
+            alarm_description=(
+                "The master timer stopped: no triggers, stop-losses or exits until it runs again "
+                "(an unreadable calendar or an emitter down past the close; see the execution)."
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.start_failed = timer.starter.metric_errors(period=Duration.minutes(5)).create_alarm(
+            self,
+            "TimerStartFailed",
+            alarm_name=f"{prefix}-master-timer-start-failed",
+            alarm_description="The daily start of the master timer failed (retried, then dead-lettered).",
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        Aspects.of(Stack.of(self)).add(_NotifyTopic(self.topic))
+        CfnOutput(Stack.of(self), "OperatorAlarmTopicArn", value=self.topic.topic_arn)
