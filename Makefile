@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 export CHROMIUM
 
-.PHONY: venv browser run test test-all lint format typecheck synth build deploy bench simulate clean
+.PHONY: venv browser run test test-all date-shift lint format typecheck synth build deploy bench simulate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,20 @@ browser:
 
 test: lint typecheck build browser
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory date-shift
+
+# The date-shift guard: the API, marketplace, timer and execution integration tests again with the
+# platform's clock at far-apart instants (a year-end after the close, a provisional year, a leap
+# day). The suite must pass whatever the machine's date; PLATFORM_NOW sets the tests' clock.
+DATE_SHIFT_INSTANTS ?= 2026-12-31T10:15:00Z 2027-03-01T03:50:00Z 2028-02-29T04:30:00Z
+DATE_SHIFT_TESTS ?= tests/integration/api tests/integration/marketplace tests/integration/timer \
+	tests/integration/execution
+date-shift: venv
+	@for instant in $(DATE_SHIFT_INSTANTS); do \
+	  echo "== date-shift guard: PLATFORM_NOW=$$instant"; \
+	  PLATFORM_NOW=$$instant $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider \
+	    $(DATE_SHIFT_TESTS) $(PYTEST_ARGS) || exit 1; \
+	done
 
 test-all: lint typecheck build browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

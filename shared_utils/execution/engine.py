@@ -320,13 +320,24 @@ class ExecutionEngine:
                 return self._store_outcome(plan, order, taken, LedgerStatus.PLACED, reason=error.message)
             return self._settle(plan, order, broker, taken, result)
         if existing.status is not LedgerStatus.NOT_SENT:
-            found = self._find(broker, tag)
+            # The broker may hold this order (an answer lost, a process killed mid-call): only its
+            # own lookup can say no. While the lookup fails the order stays UNKNOWN, never resent.
+            try:
+                found = broker.find_order_by_tag(tag)
+            except BrokerError as error:
+                self._metric("OrderLookupsFailed")
+                reason = (
+                    f"outcome unknown, not resent: the broker's lookup failed ({error.code}: {error.message})"
+                )
+                return self._store_outcome(plan, order, taken, LedgerStatus.UNKNOWN, reason=reason)
             if found is not None:
                 self._metric("OrdersReconciled")
                 return self._settle(plan, order, broker, taken, found)
         return self._send(plan, order, broker, taken)
 
     def _find(self, broker: Broker, tag: str) -> OrderResult | None:
+        """The order behind a lost answer, if the lookup can tell (None when it cannot: the
+        caller keeps the order UNKNOWN either way)."""
         try:
             return broker.find_order_by_tag(tag)
         except BrokerError:

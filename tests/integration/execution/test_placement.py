@@ -5,6 +5,9 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 
+from shared_utils.brokers.models import OrderRequest, OrderResult
+from shared_utils.brokers.paper import PaperBroker
+from shared_utils.brokers.port import BrokerUnavailableError
 from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerStatus
 from shared_utils.execution.planning import plan_entry
 from shared_utils.market.calendar import TradingCalendar
@@ -259,3 +262,53 @@ def test_a_crash_between_position_and_ledger_is_completed_once_by_the_retry(aws,
     assert net_quantities(paper) == expected_net(plan, "acct-1")
     positions = {p.leg_no: p.net_quantity for p in store.positions("user-a", "strat-1")}
     assert positions == {1: -65, 2: 65, 3: -65, 4: 65}
+
+
+class LookupFailing(TimeoutAfterAccepting):
+    """Accepts the first order but its answer is lost, and then its order lookup answers 5xx
+    `lookup_failures` times: the duplicate the engine must never send."""
+
+    def __init__(self, inner: PaperBroker, lookup_failures: int) -> None:
+        super().__init__(inner, timeouts=1, visible=True)
+        self.lookup_failures = lookup_failures
+        self.sent: list[str] = []
+
+    def place(self, order: OrderRequest) -> OrderResult:
+        self.sent.append(order.order_key)
+        return super().place(order)
+
+    def find_order_by_tag(self, tag: str) -> OrderResult | None:
+        if self.lookup_failures > 0:
+            self.lookup_failures -= 1
+            raise BrokerUnavailableError(
+                message="503 Service Unavailable", broker="PAPER", order_may_exist=False
+            )
+        return super().find_order_by_tag(tag)
+
+
+def test_an_order_whose_answer_was_lost_is_not_resent_while_the_lookup_fails(
+    engine, brokers, clock, sim, store
+):
+    paper = brokers.paper("acct-1")
+    flaky = LookupFailing(paper, lookup_failures=2)
+    brokers.by_account["acct-1"] = flaky
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, sim, CALENDAR)
+    first_key = plan.orders[0].order_key
+
+    first = engine.run(plan)  # the answer is lost and the lookup fails
+    clock.advance(timedelta(seconds=30))
+    second = engine.run(plan)  # the retry: the lookup fails again
+
+    for record in (first, second):
+        assert record.status is ExecutionStatus.FAILED
+        assert record.brokers[0].orders[0].status is LedgerStatus.UNKNOWN
+    assert "not resent" in (second.brokers[0].orders[0].reason or "")
+    assert flaky.sent == [first_key]  # sent once, and nothing after the unknown hedge
+    clock.advance(timedelta(seconds=30))
+    third = engine.run(plan)  # the lookup answers: the order is found, the rest goes out
+
+    assert third.status is ExecutionStatus.COMPLETE
+    assert flaky.sent.count(first_key) == 1
+    assert net_quantities(paper) == expected_net(plan, "acct-1")
+    entry = store.get_ledger("user-a", first_key)
+    assert entry is not None and entry.status is LedgerStatus.FILLED and len(entry.broker_order_ids) == 1

@@ -3,6 +3,7 @@ subscribe / pause / resume / unsubscribe, exact subscriber counts, bad input, is
 
 from __future__ import annotations
 
+from shared_utils.clock import to_ist
 from tests.integration.marketplace.conftest import ADMINS, TERMS
 
 
@@ -212,8 +213,9 @@ def test_admins_cannot_publish_or_unpublish_someone_elses_basket(api, admin_bask
 
 
 def test_subscribers_never_see_each_other_and_the_admin_never_sees_their_accounts(
-    api, admin_basket, publish, subscribe
+    api, admin_basket, publish, subscribe, platform_clock
 ):
+    month = f"{to_ist(platform_clock.now()):%Y-%m}"  # the month the subscriptions are stamped in
     basket = admin_basket()
     publish(basket)
     subscribe("trader-1", basket.basket_id, {"zerodha": 2, "angel": 1})
@@ -233,14 +235,14 @@ def test_subscribers_never_see_each_other_and_the_admin_never_sees_their_account
         basket_id=basket.basket_id,
         user=basket.admin,
         groups=ADMINS,
-        query={"month": "2026-11"},
+        query={"month": month},
     )
     not_owner = api(
         "GET",
         "/options/marketplace/listings/{basket_id}/statements",
         basket_id=basket.basket_id,
         user="trader-1",
-        query={"month": "2026-11"},
+        query={"month": month},
     )
 
     for secret in ("trader-2", "finvasia"):
