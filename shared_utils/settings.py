@@ -27,6 +27,9 @@ class RuntimeSettings(BaseModel):
     dynamodb_endpoint_url: str | None = Field(alias="DYNAMODB_ENDPOINT_URL", default=None)
     # The master timer's state machine; only the timer starter needs it (set by the timer construct).
     timer_state_machine_arn: str | None = Field(alias="TIMER_STATE_MACHINE_ARN", default=None)
+    # A timer event whose tick is older than this (an EventBridge retry, a DLQ redrive) is dropped:
+    # a 09:30 entry must not be placed at 11:30.
+    timer_event_max_lag_seconds: int = Field(alias="TIMER_EVENT_MAX_LAG_SECONDS", default=120, ge=10, le=3600)
 
     def as_environment(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(by_alias=True).items() if value is not None}

@@ -60,6 +60,10 @@ class AcceleratedClock:
         delay = (instant - self.now()).total_seconds() / self._speed
         return not stop.wait(max(0.0, delay))
 
+    @property
+    def speed(self) -> float:
+        return self._speed
+
     def describe(self) -> str:
         return f"accelerated x{self._speed:g} from {self._origin.isoformat()}"
 

@@ -32,7 +32,11 @@ _FAKE_CREDENTIALS = {
 }
 
 
-def local_settings(endpoint_url: str | None, schedule_shards: int = 1) -> RuntimeSettings:
+def local_settings(
+    endpoint_url: str | None, schedule_shards: int = 1, timer_event_max_lag_seconds: int = 120
+) -> RuntimeSettings:
+    """`timer_event_max_lag_seconds` grows with an accelerated clock: two real seconds of handler
+    work at x60 are two minutes of clock time."""
     prefix = resource_prefix(LOCAL_ENVIRONMENT)
     return RuntimeSettings(
         environment=LOCAL_ENVIRONMENT,
@@ -43,6 +47,7 @@ def local_settings(endpoint_url: str | None, schedule_shards: int = 1) -> Runtim
         event_bus_name=f"{prefix}-timer-bus",
         schedule_shards=schedule_shards,
         dynamodb_endpoint_url=endpoint_url,
+        timer_event_max_lag_seconds=timer_event_max_lag_seconds,
     )
 
 

@@ -18,7 +18,7 @@ from shared_utils.composition import Platform, install
 from shared_utils.local import console
 from shared_utils.local.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
 from shared_utils.local.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
-from shared_utils.local.clocks import LoopClock
+from shared_utils.local.clocks import AcceleratedClock, LoopClock
 from shared_utils.local.environment import (
     REGION,
     export_client_environment,
@@ -61,7 +61,8 @@ def start_backend(log_level: str, clock: LoopClock) -> Backend:
     clock: the API and the handlers stamp what they write with the clock the timer runs on."""
     export_client_environment(log_level)
     endpoint = start_moto()
-    settings = local_settings(endpoint.url)
+    speed = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
+    settings = local_settings(endpoint.url, timer_event_max_lag_seconds=min(3600, int(120 * speed)))
     client = dynamodb(endpoint.url)
     create_tables(client, settings)
     export_runtime_settings(settings)

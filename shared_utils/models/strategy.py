@@ -240,6 +240,17 @@ class Strategy(BaseModel):
         return Strategy.model_validate(data)
 
 
+def schedule_issues(strategy: Strategy) -> list[FieldIssue]:
+    """An intraday (MIS) strategy must exit after it enters the same day, or its position would be
+    left for the square-off (or overnight)."""
+    exit_ = strategy.exit
+    intraday = strategy.product is Product.MIS and exit_ is not None and exit_.days_before_expiry is None
+    if intraday and exit_ is not None and exit_.time <= strategy.entry.time:
+        entry = f"{strategy.entry.time:%H:%M}"
+        return [FieldIssue("exit.time", f"an intraday (MIS) strategy must exit after its entry at {entry}")]
+    return []
+
+
 def expiry_issues(
     underlying: Underlying, legs: list[Leg], trade_date: date, calendar: TradingCalendar | None = None
 ) -> list[FieldIssue]:

@@ -54,6 +54,7 @@ from shared_utils.models.strategy import (
     StrategyCreate,
     StrategyUpdate,
     expiry_issues,
+    schedule_issues,
 )
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
@@ -254,9 +255,13 @@ class DynamoTradingRepository:
 
     # ------------------------------------------------------------------ strategies
 
-    def _check_expiries(self, strategy: Strategy, now: datetime) -> None:
-        """A leg asking for an expiry its index does not list (a weekly on BANKNIFTY), or one the
-        calendar cannot resolve, would only fail at entry time: refuse it when it is saved."""
+    def _check_runnable(self, strategy: Strategy, now: datetime) -> None:
+        """What would only fail at entry or leave a position open: an intraday exit not after the
+        entry, a leg asking for an expiry its index does not list (a weekly on BANKNIFTY) or one
+        the calendar cannot resolve. Refused when saved, naming the fields."""
+        schedule = schedule_issues(strategy)
+        if schedule:
+            raise InvalidInputError("an intraday strategy must exit after it enters", schedule)
         issues = expiry_issues(strategy.underlying, strategy.legs, to_ist(now).date(), self._calendar())
         if issues:
             raise InvalidInputError(
@@ -276,7 +281,7 @@ class DynamoTradingRepository:
             updated_at=now,
             **dict(data),
         )
-        self._check_expiries(strategy, now)
+        self._check_runnable(strategy, now)
         ops: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -387,7 +392,7 @@ class DynamoTradingRepository:
         if current.version != data.version:
             raise ConflictError("strategy was changed by someone else; reload it")
         updated = current.with_changes(data.changes(), self._clock.now())
-        self._check_expiries(updated, updated.updated_at)
+        self._check_runnable(updated, updated.updated_at)
         put = self._put_op(StrategyItem.from_domain(updated))
         put["Put"]["ConditionExpression"] = "attribute_exists(pk) AND version = :expected"
         put["Put"]["ExpressionAttributeValues"] = {":expected": {"N": str(data.version)}}

@@ -9,6 +9,7 @@ from the envelope's detail-type and tick, never from the event id.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -18,8 +19,10 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared_utils.clock import to_ist
 from shared_utils.events.catalog import EVENT_SOURCE, DetailType
 from shared_utils.timer.envelope import TimerEnvelope, TimerEventBridgeModel
+from shared_utils.timer.plan import CADENCE
 
 logger = Logger(child=True)
 
@@ -49,6 +52,30 @@ def accept(event: dict[str, Any], expected: DetailType) -> TimerEventBridgeModel
         logger.error("Rejected timer event of the wrong kind", extra={"reason": reason})
         return HandlerOutcome(status="rejected", detail_type=parsed.detail_type, reason=reason)
     return parsed
+
+
+def on_time(
+    envelope: TimerEnvelope, detail_type: DetailType, now: datetime, max_lag: timedelta
+) -> TimerEnvelope | HandlerOutcome:
+    """The envelope with its window and trade date derived from its tick (never trusted from the
+    event), or a `rejected` outcome when the tick is stale (or from the future) by over `max_lag`."""
+    lag = now - envelope.tick
+    if abs(lag) > max_lag:
+        reason = f"stale tick {envelope.tick_iso()}: handled {lag} after it (bound {max_lag})"
+        logger.warning(
+            "Dropped a stale timer event", extra={"detail_type": detail_type.value, "reason": reason}
+        )
+        return HandlerOutcome(
+            status="rejected", detail_type=detail_type.value, tick=envelope.tick_iso(), reason=reason
+        )
+    cadence = CADENCE[detail_type]
+    return envelope.model_copy(
+        update={
+            "trade_date": to_ist(envelope.tick).date(),
+            "window_start": envelope.tick + cadence.window_start,
+            "window_end": envelope.tick + cadence.window_end,
+        }
+    )
 
 
 def once_per_tick(

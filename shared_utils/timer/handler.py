@@ -4,6 +4,7 @@ and metrics cannot drift apart: each handler module only names its detail-type a
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
-from shared_utils.timer.consumer import HandlerOutcome, accept, once_per_tick
+from shared_utils.timer.consumer import HandlerOutcome, accept, on_time, once_per_tick
 from shared_utils.timer.envelope import TimerEnvelope
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -39,11 +40,17 @@ def build_timer_handler(
     @metrics.log_metrics
     @tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        root = platform()
         parsed = accept(event, detail_type)
         if isinstance(parsed, HandlerOutcome):
             metrics.add_metric(name="RejectedTimerEvents", unit=MetricUnit.Count, value=1)
             return parsed.model_dump(mode="json")
-        outcome = once_per_tick(detail_type, parsed.detail, work, platform().idempotency_store, context)
+        max_lag = timedelta(seconds=root.settings.timer_event_max_lag_seconds)
+        envelope = on_time(parsed.detail, detail_type, root.clock.now(), max_lag)
+        if isinstance(envelope, HandlerOutcome):
+            metrics.add_metric(name="StaleTimerEvents", unit=MetricUnit.Count, value=1)
+            return envelope.model_dump(mode="json")
+        outcome = once_per_tick(detail_type, envelope, work, root.idempotency_store, context)
         metrics.add_metric(name="TimerEventsHandled", unit=MetricUnit.Count, value=1)
         if counted is not None:
             name, field = counted

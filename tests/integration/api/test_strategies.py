@@ -173,3 +173,25 @@ def test_deleting_a_basket_takes_its_strategies_and_allocations(api, build_world
     assert (
         api("GET", "/options/strategies/{strategy_id}/brokers", strategy_id=world.strategy_id).status == 404
     )
+
+
+@pytest.mark.parametrize("exit_time", ["09:20", "09:05"])
+def test_an_intraday_strategy_exiting_before_it_enters_is_a_422_on_the_exit(api, basket_id, exit_time):
+    refused = create(api, basket_id, exit={"time": exit_time})
+
+    assert refused.status == 422
+    assert [d["field"] for d in refused.body["details"]] == ["exit.time"]
+    assert api("GET", STRATEGIES).body["items"] == []
+    # Carried overnight (NRML), or exiting before an expiry, the same times are fine.
+    assert create(api, basket_id, exit={"time": exit_time}, product="NRML").status == 201
+    assert create(api, basket_id, exit={"time": exit_time, "days_before_expiry": 1}).status == 201
+
+
+def test_an_update_cannot_move_the_intraday_exit_before_the_entry(api, basket_id):
+    created = create(api, basket_id).body
+    refused = api(
+        "PUT", STRATEGY, strategy_id=created["strategy_id"], body={"version": 1, "exit": {"time": "09:15"}}
+    )
+
+    assert refused.status == 422 and refused.body["details"][0]["field"] == "exit.time"
+    assert api("GET", STRATEGY, strategy_id=created["strategy_id"]).body["strategy"]["version"] == 1

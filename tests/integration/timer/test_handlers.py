@@ -63,6 +63,7 @@ def strategy(name: str, entry: str, weekdays: list[str], underlying: str = "NIFT
 
 @pytest.fixture
 def platform(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    aws["clock"].set(TICK + timedelta(seconds=2))  # the events arrive on time
     monkeypatch.setattr(timer_handler.metrics.provider, "namespace", "OptionsPlatformTest")
     requester = RecordingRequester()
     monkeypatch.setattr(Platform, "execution_requester", lambda _root: requester)
@@ -119,6 +120,7 @@ def test_no_trigger_on_a_holiday(platform: dict[str, Any]) -> None:
         window_start="2026-11-24T04:00:00Z",
         window_end="2026-11-24T04:05:00Z",
     )
+    platform["clock"].set(datetime(2026, 11, 24, 4, 0, 3, tzinfo=UTC))
     outcome = schedule_trigger.handler(holiday, FakeLambdaContext())
     assert outcome["result"]["skipped_reason"] == "not a trading day"
     assert platform["requester"].requests == []
@@ -200,3 +202,21 @@ def test_duplicates_found_are_counted_in_a_metric(
     assert outcome["result"]["findings"] == [finding.model_dump(mode="json")]
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [m["DuplicateOrdersFound"] for m in emitted if "DuplicateOrdersFound" in m] == [[1.0]]
+
+
+def test_a_tick_delivered_late_is_dropped_and_nothing_is_entered(platform: dict[str, Any]) -> None:
+    platform["clock"].set(TICK + timedelta(hours=2))  # an EventBridge retry or a DLQ redrive
+    outcome = schedule_trigger.handler(load_event("schedule_strategy_trigger"), FakeLambdaContext())
+
+    assert outcome["status"] == "rejected" and outcome["reason"].startswith("stale tick")
+    assert platform["requester"].requests == []
+    assert table_items(platform, platform["settings"].idempotency_table_name) == []  # a fresh one still runs
+
+
+def test_the_window_comes_from_the_tick_not_from_the_event(platform: dict[str, Any]) -> None:
+    event = load_event("schedule_strategy_trigger")
+    # A window stretched to the end of the day must not fire the 09:40 entry with the 09:32 one.
+    event["detail"]["window_end"] = "2026-11-25T10:00:00Z"
+    schedule_trigger.handler(event, FakeLambdaContext())
+
+    assert [r.strategy_id for r in platform["requester"].requests] == [platform["due"]]
