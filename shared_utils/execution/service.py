@@ -101,6 +101,8 @@ class ExecutionService:
             stored = plan_exit(
                 user_id, strategy_id, open_now, trade_date, reason, leg_no=leg_no, specs=self._specs
             )
+            provisional = any(self._calendar.is_provisional(o.instrument.expiry) for o in stored.orders)
+            stored = stored.model_copy(update={"provisional_calendar": provisional})
         return self._engine(user_id).run(stored)
 
     def resume_incomplete(self, trade_date: date) -> list[ExecutionRecord]:
@@ -129,8 +131,9 @@ class ExecutionService:
             positions = [
                 p for p in positions if self._days_to_expiry(trade_date, p.instrument.expiry) <= days_before
             ]
-            if not positions and self._store.get_run(user_id, trade_date, strategy_id, "EXIT") is None:
-                return None
+        # Nothing open and no exit under way (never entered, or already out): no exit record.
+        if not positions and self._store.get_run(user_id, trade_date, strategy_id, "EXIT") is None:
+            return None
         return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, positions=positions)
 
     def _days_to_expiry(self, trade_date: date, expiry: date) -> int:

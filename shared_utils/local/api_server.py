@@ -24,6 +24,7 @@ from shared_utils.api.dispatch import LambdaHandler, dispatch
 from shared_utils.api.errors import ErrorBody
 from shared_utils.api.openapi import DOCS_PATH, TITLE, openapi_document
 from shared_utils.api.wsgi import ProxyEventWsgiApp, StartResponse
+from shared_utils.clock import Clock, SystemClock
 from shared_utils.local.identity import TokenError, bearer_token, verify_token
 from shared_utils.local.timer import handler_output
 
@@ -80,8 +81,10 @@ class InvocationLock:
 class TokenAuthorizer:
     """The Cognito authorizer's part: a valid bearer token becomes `requestContext.authorizer.claims`."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, clock: Clock | None = None) -> None:
+        """`clock`: real time by default (tokens are issued in real time, whatever the timer replays)."""
         self._secret = secret
+        self._clock = clock or SystemClock()
 
     def claims(self, headers: Mapping[str, str]) -> dict[str, Any] | None:
         try:
@@ -91,7 +94,7 @@ class TokenAuthorizer:
 
     def verify(self, headers: Mapping[str, str]) -> dict[str, Any]:
         authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-        return verify_token(bearer_token(authorization), self._secret)
+        return verify_token(bearer_token(authorization), self._secret, self._clock.now())
 
 
 def _respond(

@@ -145,6 +145,18 @@ def _simulate(args: argparse.Namespace) -> int:
         f"{len(summary['executions'])} executions, {fills['orders']} orders ({fills['filled']} filled), "
         f"{len(summary['handler_errors'])} handler errors, {summary['wall_seconds']} s"
     )
+    outcomes = ", ".join(
+        f"{count} {status}" for status, count in sorted(summary["execution_outcomes"].items())
+    )
+    console.say(f"  executions: {outcomes or 'none'}")
+    for run in summary["executions"]:
+        if run["status"] != "COMPLETE":
+            console.warn(f"  {run['strategy']} {run['action']} {run['status']}: {run['reason']}")
+    if summary["calendar"]["provisional"]:
+        console.warn(
+            f"  provisional calendar: no official holiday list for {day.year} "
+            f"(official data ends {summary['calendar']['confirmed_until']})"
+        )
     for broker, count in sorted(summary["orders_per_broker"].items()):
         console.say(f"  {broker}: {count} orders")
     console.say(f"Report: {report_dir / 'report.html'} (summary: {report_dir / 'summary.json'})")

@@ -54,8 +54,8 @@ def issue_token(user: LocalUser, secret: str, now: datetime, lifetime: timedelta
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def verify_token(token: str, secret: str) -> dict[str, Any]:
-    """The authorizer's claims for a valid token; `TokenError` otherwise."""
+def verify_token(token: str, secret: str, now: datetime) -> dict[str, Any]:
+    """The authorizer's claims for a token valid at `now`; `TokenError` otherwise."""
     try:
         payload: dict[str, Any] = jwt.decode(
             token,
@@ -63,12 +63,13 @@ def verify_token(token: str, secret: str) -> dict[str, Any]:
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,
-            # In a replay the platform's process time is the replayed day (earlier than the
-            # token's issue time): the expiry still holds, the not-before-issue check cannot.
-            options={"require": ["sub", "exp", "iat"], "verify_iat": False},
+            # Expiry is checked against `now` below (the caller's clock, not the library's).
+            options={"require": ["sub", "exp", "iat"], "verify_iat": False, "verify_exp": False},
         )
     except jwt.PyJWTError as error:
         raise TokenError(str(error)) from error
+    if not isinstance(payload.get("exp"), int) or payload["exp"] <= now.timestamp():
+        raise TokenError("token has expired")
     sub = payload.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise TokenError("token has no subject")

@@ -204,6 +204,8 @@ def write_report(
         "handler_errors": log.errors,
         "triggers": log.requested,
         "executions": executions,
+        # Not entered, partial and failed runs are outcomes a trader must see, not "0 errors".
+        "execution_outcomes": dict(Counter(record.status.value for record in records)),
         "orders_per_broker": dict(orders_per_broker),
         "filled_quantity_per_broker": dict(quantity_per_broker),
         "fills": fills,

@@ -27,6 +27,11 @@ PRIVATE_ID_ROUTES = {  # routes addressing one of A's private items: B must get 
 
 
 def body_for(method: str, path: str) -> dict[str, Any] | None:
+    if path.endswith("/holidays"):
+        return {"date": "2030-01-15", "label": "not B's to add"}
+    if path.endswith("/sessions"):
+        return {"date": "2030-01-13", "label": "x", "pre_open_start": "18:00", "pre_open_end": "18:08",
+                "open": "18:15", "close": "19:15"}  # fmt: skip
     if method == "PUT" and path.endswith("{allocation_id}"):
         return {"version": 1, "lots": 9}
     if method == "PUT" and path.startswith("/options/marketplace"):
@@ -90,6 +95,8 @@ def call_as_b(api: Any, a: dict[str, Any], route: Any) -> Any:
         "allocation_id": a["basket_allocation"]
         if route.path.startswith("/options/baskets")
         else a["strategy_allocation"],
+        "exchange": "NSE",
+        "day": "2030-01-15",
     }
     params = {name: ids[name] for name in re.findall(r"\{(\w+)\}", route.path)}
     body = body_for(route.method, route.path)

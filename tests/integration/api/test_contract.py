@@ -86,6 +86,8 @@ def test_operations_on_existing_items_honour_the_published_contract(
             "basket_id": existing["basket_id"],
             "strategy_id": existing["strategy_id"],
             "allocation_id": existing[scope],
+            "exchange": "NSE",
+            "day": "2030-01-15",
         }
         case.path_parameters = {name: ids[name] for name in case.path_parameters}
     response = case.call_and_validate(checks=CHECKS)

@@ -91,6 +91,18 @@ def test_scheduled_exit_closes_exactly_what_is_open_and_records_pnl(platform):
     assert exit_record.realised_pnl != 0
 
 
+def test_a_strategy_that_never_entered_gets_no_exit_record(platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    platform.clock.advance(timedelta(hours=5))
+
+    EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.EXIT))
+
+    records, _ = platform.store.list_records(
+        "user-a", datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
+    )
+    assert records == []  # not an EXIT "COMPLETE, nothing to place"
+
+
 def test_kill_switch_closes_every_position_on_both_brokers_exactly_once_and_pauses(platform):
     first = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 2})
     second = platform.strategy("user-a", condor_body(name="Second"), {"acct-2": 1})
