@@ -140,6 +140,10 @@ class ExecutionEngine:
             for account, reason in blocked.items()
         }
         to_place = [account for account in accounts if account not in blocked]
+        if to_place and attempts == 1:
+            # On the sweep's list before the first order: if this process dies mid-run (a SIGKILL,
+            # the Lambda timeout), the minute's sweep finishes the run from its ledger.
+            self._store.mark_retry(plan, True)
         if to_place:
             workers = max(1, min(len(to_place), self._config.max_workers))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broker") as pool:
@@ -170,7 +174,7 @@ class ExecutionEngine:
         )
         self._store.put_record(record, record_sk)
         retry = _retryable(brokers) and attempts < MAX_ATTEMPTS
-        if retry or attempts > 1:
+        if to_place or attempts > 1:
             self._store.mark_retry(plan, retry)
         self._metric(f"Executions{status.value.title()}")
         logger.info(

@@ -1,0 +1,88 @@
+"""A run whose process dies between an order's ledger entry and the broker's answer is finished by
+the minute's sweep: every order reaches the broker once, and the day ends flat (#15, scenario 1).
+
+The death is a `BaseException` raised inside the broker call after the broker accepted the order:
+nothing in the engine catches it, as nothing runs after a SIGKILL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from shared_utils.brokers.models import OrderRequest, OrderResult
+from shared_utils.brokers.paper import PaperBroker
+from shared_utils.execution.models import ExecutionStatus, LedgerStatus
+from shared_utils.execution.service import EngineExecutionRequester
+from shared_utils.keys import ScheduleKind
+from shared_utils.timer.triggers import ExecutionRequest
+from tests.integration.execution.conftest import condor_body, net_quantities
+
+TRADE_DATE = date(2026, 11, 25)
+
+
+class ProcessDied(BaseException):
+    """The process is gone: no handler, no finally of the engine's, no record."""
+
+
+class DiesInsideTheNthOrder:
+    """A paper broker that accepts the Nth order and then takes the process down with it."""
+
+    def __init__(self, inner: PaperBroker, nth: int) -> None:
+        self.inner = inner
+        self.nth = nth
+        self.sent: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def place(self, order: OrderRequest) -> OrderResult:
+        self.sent[order.order_key] += 1
+        result = self.inner.place(order)
+        if sum(self.sent.values()) == self.nth:
+            raise ProcessDied
+        return result
+
+
+def request(strategy_id: str, action: ScheduleKind) -> ExecutionRequest:
+    at = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    return ExecutionRequest(
+        user_id="user-a",
+        strategy_id=strategy_id,
+        basket_id="b",
+        action=action,
+        scheduled_at=at,
+        trade_date=TRADE_DATE,
+        strategy_version=1,
+        tick=at,
+    )
+
+
+def test_a_run_killed_inside_a_broker_call_is_finished_by_the_sweep_and_the_day_ends_flat(platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    paper = platform.brokers.by_account["acct-1"]
+    dying = DiesInsideTheNthOrder(paper, nth=2)  # the hedge is filled, the first sell is in flight
+    platform.brokers.by_account["acct-1"] = dying
+
+    with pytest.raises(ProcessDied):
+        EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.ENTRY))
+    ledger = {e.leg_no: e.status for e in platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")}
+    assert list(ledger.values()).count(LedgerStatus.PENDING) == 1  # claimed, the answer never recorded
+
+    # A fresh process: the minute's sweep, once the order's lease has run out.
+    dying.nth = 0
+    platform.clock.advance(timedelta(seconds=90))
+    resumed = platform.service.resume_incomplete(TRADE_DATE)
+
+    assert [r.status for r in resumed] == [ExecutionStatus.COMPLETE]
+    assert all(count == 1 for count in dying.sent.values()) and len(dying.sent) == 4
+    entry = platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")
+    assert {e.status for e in entry} == {LedgerStatus.FILLED}
+    assert platform.store.runs_to_retry(TRADE_DATE) == []
+
+    platform.clock.advance(timedelta(hours=5))
+    EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.EXIT))
+    assert net_quantities(paper) == {}
+    assert all(p.net_quantity == 0 for p in platform.store.positions("user-a", sid))
+    assert all(count == 1 for count in dying.sent.values())  # the exit's orders too: once each
