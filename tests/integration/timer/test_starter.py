@@ -124,6 +124,7 @@ def test_handler_starts_the_execution(
     monkeypatch.setattr(timer_starter.metrics.provider, "namespace", "OptionsPlatformTest")
     monkeypatch.setenv("TIMER_STATE_MACHINE_ARN", machine)
     load_settings.cache_clear()
+    aws["clock"].set(datetime(2026, 11, 25, 3, 30, tzinfo=UTC))  # 09:00 IST on a trading day
     install_platform(load_settings(), aws["clock"], aws["dynamodb"])  # a cold start reads the ARN
     outcome = timer_starter.handler({"source": "aws.scheduler"}, FakeLambdaContext())
     assert outcome["started"] is True
