@@ -72,32 +72,26 @@ class Platform:
 
     # ------------------------------------------------------------------ clients
 
-    @cached_property
-    def dynamodb(self) -> DynamoDBClient:
-        given = self._given["dynamodb"]
+    def _client(self, service: str, **options: Any) -> Any:
+        """The client handed in, else a boto3 client built on first use (never at import)."""
+        given = self._given[service]
         if given is not None:
             return given
         import boto3
 
-        return boto3.client("dynamodb", endpoint_url=self.settings.dynamodb_endpoint_url)
+        return boto3.client(service, **options)  # type: ignore[call-overload]
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._client("dynamodb", endpoint_url=self.settings.dynamodb_endpoint_url)
 
     @cached_property
     def events(self) -> EventBridgeClient:
-        given = self._given["events"]
-        if given is not None:
-            return given
-        import boto3
-
-        return boto3.client("events")
+        return self._client("events")
 
     @cached_property
     def stepfunctions(self) -> SFNClient:
-        given = self._given["stepfunctions"]
-        if given is not None:
-            return given
-        import boto3
-
-        return boto3.client("stepfunctions")
+        return self._client("stepfunctions")
 
     @cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -209,6 +210,24 @@ class Platform:
                 AllocationCreate(broker_account_id=account, lots=lots),
             )
         return created.strategy_id
+
+
+def timer_request(strategy_id: str, action: Any = None, user: str = "user-a") -> Any:
+    """What the timer hands the engine for the 09:30 tick of 2026-11-25 (ENTRY by default)."""
+    from shared_utils.keys import ScheduleKind
+    from shared_utils.timer.triggers import ExecutionRequest
+
+    at = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    return ExecutionRequest(
+        user_id=user,
+        strategy_id=strategy_id,
+        basket_id="b",
+        action=action or ScheduleKind.ENTRY,
+        scheduled_at=at,
+        trade_date=at.date(),
+        strategy_version=1,
+        tick=at,
+    )
 
 
 def condor_body(**extra: Any) -> dict[str, Any]:

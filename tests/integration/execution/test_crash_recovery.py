@@ -7,7 +7,7 @@ nothing in the engine catches it, as nothing runs after a SIGKILL."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -16,8 +16,7 @@ from shared_utils.brokers.paper import PaperBroker
 from shared_utils.execution.models import ExecutionStatus, LedgerStatus
 from shared_utils.execution.service import EngineExecutionRequester
 from shared_utils.keys import ScheduleKind
-from shared_utils.timer.triggers import ExecutionRequest
-from tests.integration.execution.conftest import condor_body, net_quantities
+from tests.integration.execution.conftest import condor_body, net_quantities, timer_request
 
 TRADE_DATE = date(2026, 11, 25)
 
@@ -45,18 +44,7 @@ class DiesInsideTheNthOrder:
         return result
 
 
-def request(strategy_id: str, action: ScheduleKind) -> ExecutionRequest:
-    at = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
-    return ExecutionRequest(
-        user_id="user-a",
-        strategy_id=strategy_id,
-        basket_id="b",
-        action=action,
-        scheduled_at=at,
-        trade_date=TRADE_DATE,
-        strategy_version=1,
-        tick=at,
-    )
+request = timer_request
 
 
 def test_a_run_killed_inside_a_broker_call_is_finished_by_the_sweep_and_the_day_ends_flat(platform):

@@ -18,25 +18,13 @@ from shared_utils.execution.service import EngineExecutionRequester
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.common import Action, StrategyStatus
-from shared_utils.timer.triggers import ExecutionRequest
-from tests.integration.execution.conftest import condor_body, net_quantities
+from tests.integration.execution.conftest import condor_body, net_quantities, timer_request
 
 TRADE_DATE = date(2026, 11, 25)
 CALENDAR = TradingCalendar.default()
 
 
-def request(strategy_id: str, action: ScheduleKind = ScheduleKind.ENTRY) -> ExecutionRequest:
-    at = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
-    return ExecutionRequest(
-        user_id="user-a",
-        strategy_id=strategy_id,
-        basket_id="b",
-        action=action,
-        scheduled_at=at,
-        trade_date=TRADE_DATE,
-        strategy_version=1,
-        tick=at,
-    )
+request = timer_request
 
 
 def open_quantities(platform, user="user-a"):

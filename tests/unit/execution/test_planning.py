@@ -4,6 +4,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from importlib import resources
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,28 @@ CURRENT_LOTS = {
     "SENSEX": 20,
     "BANKEX": 30,
 }
+
+
+def open_position(order: Any, signed: int) -> Any:
+    """The stored position an entry order left open (`signed` > 0 long), valued at 100 a unit."""
+    return position_from_item(
+        {
+            "sk": order.position_sk,
+            "user_id": "user-a",
+            "strategy_id": "strat-1",
+            "entry_date": "2026-11-25",
+            "broker_account_id": order.broker_account_id,
+            "broker": order.broker,
+            "leg_no": order.leg_no,
+            "instrument": order.instrument.model_dump(mode="json"),
+            "product": "MIS",
+            "net_quantity": signed,
+            "buy_quantity": max(signed, 0),
+            "buy_value": Decimal("100") * max(signed, 0),
+            "sell_quantity": max(-signed, 0),
+            "sell_value": Decimal("100") * max(-signed, 0),
+        }
+    )
 
 
 @pytest.mark.parametrize("underlying", sorted(CURRENT_LOTS))
@@ -133,24 +156,7 @@ def test_an_odd_quantity_with_an_unknown_freeze_quantity_is_closed_in_slices():
         table,
     )
     order = entry.orders[0]
-    position = position_from_item(
-        {
-            "sk": order.position_sk,
-            "user_id": "user-a",
-            "strategy_id": "strat-1",
-            "entry_date": "2026-11-25",
-            "broker_account_id": order.broker_account_id,
-            "broker": order.broker,
-            "leg_no": order.leg_no,
-            "instrument": order.instrument.model_dump(mode="json"),
-            "product": "MIS",
-            "net_quantity": -2005,  # not whole lots of 20 (an outside fill)
-            "buy_quantity": 0,
-            "buy_value": Decimal("0"),
-            "sell_quantity": 2005,
-            "sell_value": Decimal("100") * 2005,
-        }
-    )
+    position = open_position(order, -2005)  # not whole lots of 20 (an outside fill)
 
     exit_plan = plan_exit(
         "user-a", "strat-1", [position], TRADE_DATE, reason=ExitReason.SCHEDULED, specs=table
@@ -220,29 +226,10 @@ def test_exit_mirrors_open_quantities_per_broker():
     entry = plan_entry(
         iron_condor(), [allocation("acct-1", 1), allocation("acct-2", 30)], TRADE_DATE, market(), CALENDAR
     )
-    positions = []
-    for order in entry.orders:
-        signed = order.quantity if order.side is Action.BUY else -order.quantity
-        positions.append(
-            position_from_item(
-                {
-                    "sk": order.position_sk,
-                    "user_id": "user-a",
-                    "strategy_id": "strat-1",
-                    "entry_date": "2026-11-25",
-                    "broker_account_id": order.broker_account_id,
-                    "broker": order.broker,
-                    "leg_no": order.leg_no,
-                    "instrument": order.instrument.model_dump(mode="json"),
-                    "product": "MIS",
-                    "net_quantity": signed,
-                    "buy_quantity": max(signed, 0),
-                    "buy_value": Decimal("100") * max(signed, 0),
-                    "sell_quantity": max(-signed, 0),
-                    "sell_value": Decimal("100") * max(-signed, 0),
-                }
-            )
-        )
+    positions = [
+        open_position(order, order.quantity if order.side is Action.BUY else -order.quantity)
+        for order in entry.orders
+    ]
 
     exit_plan = plan_exit("user-a", "strat-1", positions, TRADE_DATE, reason=ExitReason.SCHEDULED)
 
