@@ -2,7 +2,7 @@
 
 Session: the local master timer (the same `emit_tick`, EventBridge rule routing and the four
 handler modules) runs minute by minute from the session's first tick (09:00 IST; a run shorter
-than a session starts at 09:15 IST), the process clock moved with it (time_machine). M iron
+than a session starts at 09:15 IST) on the composition root's replay clock. M iron
 condors (4 legs, one paper account each, spread over users of 10 strategies) enter in the first
 half of the window and exit on schedule in the
 second, through the real schedule trigger, execution engine, ledger and paper brokers, on

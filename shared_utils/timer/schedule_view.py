@@ -1,5 +1,5 @@
-"""The trigger's read side over the data layer: due entries (GSI2, every shard) and whether a
-strategy is still active (a paused or deleted strategy is not triggered)."""
+"""The trigger's read side over the data layer: due entries (GSI2, every shard) and each
+strategy's status (a paused one enters nothing but keeps its exits; a deleted one is gone)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ class RepositorySchedule:
     def due_schedule_entries(self, start: datetime, end: datetime) -> list[ScheduleEntry]:
         return self._repository.due_schedule_entries(start, end)
 
-    def is_active(self, user_id: str, strategy_id: str) -> bool:
+    def status_of(self, user_id: str, strategy_id: str) -> StrategyStatus | None:
         try:
-            strategy = self._repository.get_strategy(user_id, strategy_id)
+            return self._repository.get_strategy(user_id, strategy_id).status
         except NotFoundError:
-            return False
-        return strategy.status is StrategyStatus.ACTIVE
+            return None

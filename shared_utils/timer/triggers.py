@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from shared_utils import keys
 from shared_utils.clock import to_ist
 from shared_utils.keys import ScheduleKind
+from shared_utils.models.common import StrategyStatus
 from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.timer.envelope import TimerEnvelope
 
@@ -63,8 +64,10 @@ class DueSchedule(Protocol):
         ...
 
 
-class StrategyStatus(Protocol):
-    def is_active(self, user_id: str, strategy_id: str) -> bool: ...
+class StrategyStatuses(Protocol):
+    def status_of(self, user_id: str, strategy_id: str) -> StrategyStatus | None:
+        """The strategy's status, None when it no longer exists."""
+        ...
 
 
 class TradingDays(Protocol):
@@ -92,7 +95,7 @@ def _hhmm_utc(instant: datetime) -> str:
 def trigger_due_strategies(
     envelope: TimerEnvelope,
     schedule: DueSchedule,
-    strategies: StrategyStatus,
+    strategies: StrategyStatuses,
     days: TradingDays,
     claims: TriggerClaims,
     requester: ExecutionRequester,
@@ -111,7 +114,9 @@ def trigger_due_strategies(
         if not entry.fires_on(weekday):
             not_today += 1
             continue
-        if not strategies.is_active(entry.user_id, entry.strategy_id):
+        status = strategies.status_of(entry.user_id, entry.strategy_id)
+        # A paused strategy enters nothing but keeps its exits until it is flat.
+        if status is None or (status is not StrategyStatus.ACTIVE and entry.kind is ScheduleKind.ENTRY):
             paused += 1
             continue
         request = ExecutionRequest(

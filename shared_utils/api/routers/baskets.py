@@ -13,6 +13,7 @@ from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ExpectedVersion
 from shared_utils.composition import platform
+from shared_utils.execution.guards import ensure_flat
 from shared_utils.models.basket import Basket, BasketCreate, BasketUpdate
 from shared_utils.models.views import BasketDetail, Page
 
@@ -87,5 +88,8 @@ def update_basket(caller: Caller, basket_id: BasketId, data: BasketUpdate) -> Ba
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 def delete_basket(caller: Caller, basket_id: BasketId, version: ExpectedVersion = None) -> Response[None]:
-    platform().trading_repository.delete_basket(caller.user_id, basket_id, version)
+    root = platform()
+    detail = root.trading_repository.get_basket_with_strategies(caller.user_id, basket_id)
+    ensure_flat(root.execution_store, caller.user_id, [s.strategy_id for s in detail.strategies])
+    root.trading_repository.delete_basket(caller.user_id, basket_id, version)
     return no_content()

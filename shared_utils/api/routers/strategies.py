@@ -15,6 +15,7 @@ from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import ID_MAX_LENGTH, ID_PATTERN, BasketId, ExpectedVersion, StrategyId
 from shared_utils.composition import platform
+from shared_utils.execution.guards import ensure_flat
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy, StrategyCreate, StrategyUpdate
@@ -124,5 +125,7 @@ def update_strategy(caller: Caller, strategy_id: StrategyId, data: StrategyUpdat
 def delete_strategy(
     caller: Caller, strategy_id: StrategyId, version: ExpectedVersion = None
 ) -> Response[None]:
-    platform().trading_repository.delete_strategy(caller.user_id, strategy_id, version)
+    root = platform()
+    ensure_flat(root.execution_store, caller.user_id, [strategy_id])
+    root.trading_repository.delete_strategy(caller.user_id, strategy_id, version)
     return no_content()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -115,3 +115,21 @@ def test_only_admins_press_the_platform_wide_switch(api, platform):
 def _serialized_moto(aws) -> None:
     """The routes' engine threads share one in-process moto: serialize its calls (TESTING_NOTES)."""
     install_platform(aws["settings"], aws["clock"], SerializedClient(aws["dynamodb"]))
+
+
+def test_a_strategy_or_basket_with_open_positions_cannot_be_deleted_until_flat(api, platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+    basket_id = platform.repository.get_strategy("user-a", sid).basket_id
+
+    refused = api("DELETE", "/options/strategies/{strategy_id}", strategy_id=sid)
+    basket_refused = api("DELETE", "/options/baskets/{basket_id}", basket_id=basket_id)
+
+    for response in (refused, basket_refused):
+        assert response.status == 409 and response.body["code"] == "OPEN_POSITIONS"
+        assert len(response.body["details"]) == 4  # one per open leg
+    assert api("GET", "/options/strategies/{strategy_id}", strategy_id=sid).status == 200
+
+    platform.clock.advance(timedelta(hours=5))
+    platform.service.scheduled_exit("user-a", sid, TRADE_DATE)
+    assert api("DELETE", "/options/strategies/{strategy_id}", strategy_id=sid).status == 204

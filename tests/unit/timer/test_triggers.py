@@ -11,7 +11,7 @@ import pytest
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import Weekday
+from shared_utils.models.common import StrategyStatus, Weekday
 from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.plan import events_for
@@ -56,8 +56,8 @@ class Statuses:
     def __init__(self, paused: set[str] | None = None) -> None:
         self.paused = paused or set()
 
-    def is_active(self, user_id: str, strategy_id: str) -> bool:
-        return strategy_id not in self.paused
+    def status_of(self, user_id: str, strategy_id: str) -> StrategyStatus | None:
+        return StrategyStatus.PAUSED if strategy_id in self.paused else StrategyStatus.ACTIVE
 
 
 class Claims:
@@ -102,6 +102,15 @@ def test_window_is_half_open_and_paused_or_off_day_entries_are_skipped() -> None
     report = trigger_due_strategies(envelope(), schedule, Statuses({"paused"}), CALENDAR, Claims(), requester)
     assert [r.strategy_id for r in requester.requests] == ["at-start", "last-minute"]
     assert (report.due, report.paused, report.not_today) == (4, 1, 1)
+
+
+def test_a_paused_strategy_enters_nothing_but_keeps_its_exit() -> None:
+    exit_ = entry("paused", TICK + timedelta(minutes=1)).model_copy(update={"kind": ScheduleKind.EXIT})
+    schedule = Schedule(entry("paused", TICK + timedelta(minutes=2)), exit_)
+    requester = Requester()
+    report = trigger_due_strategies(envelope(), schedule, Statuses({"paused"}), CALENDAR, Claims(), requester)
+    assert [(r.strategy_id, r.action) for r in requester.requests] == [("paused", ScheduleKind.EXIT)]
+    assert report.paused == 1
 
 
 def test_overlapping_windows_and_redelivery_request_once() -> None:
