@@ -14,7 +14,7 @@ DAY = date(2027, 1, 5)
 
 
 def report(tmp_path: Path, calendar: dict[str, object] | None) -> tuple[dict[str, object], str]:
-    summary = write_report(
+    write_report(
         tmp_path,
         day=DAY,
         first_tick=datetime.combine(DAY, time(9, 0), tzinfo=IST),
