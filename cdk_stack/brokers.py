@@ -28,9 +28,10 @@ from cdk_stack.config import BrokerEgressVpc, EnvironmentConfig
 from cdk_stack.data import log_retention, removal_policy
 from shared_utils.tables import resource_prefix
 
-# Functions that build broker adapters (`shared_utils.execution.wiring.service`): order placement
-# and exits (timer handlers) and the kill switch's square-off. Execution history reads only the
-# stored records (positions are marked at the last recorded price), so it gets no credentials.
+# Functions that build broker adapters (`Platform.execution_service`, `shared_utils/composition.py`):
+# order placement and exits (timer handlers) and the kill switch's square-off. Execution history
+# reads only the stored records (positions are marked at the last recorded price), so it gets no
+# credentials.
 BROKER_CALLING_MODULES = frozenset({"schedule_trigger", "stop_loss_checker", "kill_switch"})
 SECRET_NAMESPACE = "ql-algo-trading"
 HTTPS = 443
