@@ -104,8 +104,8 @@ class ProvisionalRule:
 
     fixed_holidays: tuple[tuple[int, int], ...] = ((1, 26), (5, 1), (8, 15), (10, 2), (12, 25))
 
-    def holidays(self, year: int) -> frozenset[date]:
-        return frozenset(date(year, month, day) for month, day in self.fixed_holidays)
+    def closes(self, day: date) -> bool:
+        return (day.month, day.day) in self.fixed_holidays
 
 
 class TradingCalendar:
@@ -149,7 +149,12 @@ class TradingCalendar:
         holidays = (set(self._holidays) | set(added_holidays)) - removed
         special = {**self._special, **{s.day: s for s in special_sessions}}
         return TradingCalendar(
-            holidays, self._years, self._session_times, special.values(), self._provisional, removed
+            holidays,
+            self._years,
+            self._session_times,
+            special.values(),
+            self._provisional,
+            self._open | removed,
         )
 
     def with_exchange_changes(self, changes: Mapping[str, CalendarChanges]) -> TradingCalendar:
@@ -176,9 +181,6 @@ class TradingCalendar:
         """The calendar of one exchange (its expiries move with its own holidays)."""
         return self._exchanges.get(str(exchange), self)
 
-    def _each_exchange(self) -> Iterable[TradingCalendar]:
-        return self._exchanges.values()
-
     def covered_years(self) -> tuple[int, ...]:
         """Years with an official holiday list."""
         return tuple(sorted(self._years))
@@ -196,11 +198,11 @@ class TradingCalendar:
             return True
         if day.year in self._years or day in self._open:
             return False
-        return day in self._provisional.holidays(day.year)
+        return self._provisional.closes(day)
 
     def is_holiday(self, day: date) -> bool:
         if self._exchanges:
-            return all(calendar.is_holiday(day) for calendar in self._each_exchange())
+            return all(calendar.is_holiday(day) for calendar in self._exchanges.values())
         return self._closed(day)
 
     def is_trading_day(self, day: date) -> bool:
@@ -208,7 +210,7 @@ class TradingCalendar:
 
         A Muhurat session does not make a holiday a trading day (expiries skip it)."""
         if self._exchanges:
-            return any(calendar.is_trading_day(day) for calendar in self._each_exchange())
+            return any(calendar.is_trading_day(day) for calendar in self._exchanges.values())
         special = self._special.get(day)
         if special is not None and special.counts_as_trading_day:
             return True
@@ -217,7 +219,7 @@ class TradingCalendar:
     def session(self, day: date) -> Session | None:
         """The day's session (regular, special or Muhurat), or None when the market is shut."""
         if self._exchanges:
-            return _widest([calendar.session(day) for calendar in self._each_exchange()])
+            return _widest([calendar.session(day) for calendar in self._exchanges.values()])
         special = self._special.get(day)
         if special is not None:
             return special
