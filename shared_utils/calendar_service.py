@@ -185,6 +185,9 @@ class CalendarService:
                 f"{data.date.isoformat()} is a weekend: there is no session to close",
                 details=[FieldIssue("date", "a weekend day")],
             )
+        stored = self._stored(exchange, data.date)
+        if stored is not None and stored.kind is ChangeKind.OPEN:
+            return self._delete(stored, admin_id)  # the day an admin had declared open closes again
         calendar = self.calendar().for_exchange(exchange)
         # A provisional holiday may be confirmed (the circular lists it); an official one exists.
         if calendar.is_holiday(data.date) and not calendar.is_provisional(data.date):
@@ -198,7 +201,7 @@ class CalendarService:
     def remove_holiday(self, exchange: Exchange, day: date, admin_id: str) -> CalendarChangeResult:
         """Undo an added holiday, or declare a shipped or provisional holiday a trading day."""
         self._not_past(day)
-        stored = next((c for c in self._changes.all() if c.exchange is exchange and c.date == day), None)
+        stored = self._stored(exchange, day)
         if stored is not None and stored.kind is ChangeKind.HOLIDAY:
             return self._delete(stored, admin_id)
         if stored is not None or not self.calendar().for_exchange(exchange).is_holiday(day):
@@ -213,12 +216,15 @@ class CalendarService:
 
     def remove_session(self, exchange: Exchange, day: date, admin_id: str) -> CalendarChangeResult:
         self._not_past(day)
-        stored = next((c for c in self._changes.all() if c.exchange is exchange and c.date == day), None)
+        stored = self._stored(exchange, day)
         if stored is None or stored.kind is not ChangeKind.SESSION:
             raise NotFoundError(f"no special session added on {exchange.value} on {day.isoformat()}")
         return self._delete(stored, admin_id)
 
     # ------------------------------------------------------------------ helpers
+
+    def _stored(self, exchange: Exchange, day: date) -> CalendarChange | None:
+        return next((c for c in self._changes.all() if c.exchange is exchange and c.date == day), None)
 
     def _today(self) -> date:
         return to_ist(self._clock.now()).date()

@@ -111,6 +111,11 @@ def test_a_provisional_holiday_can_be_confirmed_or_declared_a_trading_day(admin_
     assert christmas.status == 200 and christmas.body["change"]["kind"] == "OPEN"
     assert platform().calendar().for_exchange("BSE").is_trading_day(date(2028, 12, 25))
     assert not platform().calendar().for_exchange("NSE").is_trading_day(date(2028, 12, 25))
+    closed_again = admin_api(
+        "POST", HOLIDAYS, exchange="BSE", body={"date": "2028-12-25", "label": "Christmas"}, **ADMIN
+    )
+    assert closed_again.status == 201 and closed_again.body["change"]["kind"] == "OPEN"  # the undone change
+    assert not platform().calendar().for_exchange("BSE").is_trading_day(date(2028, 12, 25))
 
 
 def test_a_muhurat_evening_on_a_sunday_starts_the_timer_at_its_own_time(admin_api: Any) -> None:
