@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from shared_utils.market.specs import spec_for
 from tests.e2e.conftest import Platform
 
@@ -17,6 +19,9 @@ DAY = "2026-11-23"  # a Monday with a regular session
 LOTS = {"ZERODHA": 2, "ANGEL_ONE": 1}
 
 
+# About a minute: in `make test-all`, so that `make test` on a fresh clone stays under ten minutes
+# (the in-process timer-to-broker sessions of tests/reliability run in every `make test`).
+@pytest.mark.slow
 def test_a_simulated_session_enters_and_exits_on_schedule_with_exact_quantities(platform: Platform) -> None:
     token = platform.token("trader")
     accounts = platform.request("GET", "/options/broker-accounts", token=token).json()["items"]

@@ -21,8 +21,8 @@ def assert_invariants(figures, strategies: int, requests: int) -> None:
 
 
 def test_a_bounded_session_and_api_burst_keep_every_invariant() -> None:
-    figures = run(ticks=20, strategies=20, requests=100)
-    assert_invariants(figures, 20, 100)
+    figures = run(ticks=16, strategies=10, requests=60)
+    assert_invariants(figures, 10, 60)
 
 
 @pytest.mark.slow
