@@ -115,10 +115,13 @@ class ExecutionEngine:
             self._entry_refusal(plan) if plan.action is RunAction.ENTRY else None
         )
         if refusal is not None:
+            if attempts > 1:
+                # A retry refused: the first attempt's record (what it did place) stands.
+                self._store.mark_retry(plan, False)
+                logger.info("Retry refused", extra={"strategy_id": plan.strategy_id, "reason": refusal})
+                return record.model_copy(update={"reason": refusal})
             record = record.model_copy(update={"reason": refusal})
             self._store.put_record(record, record_sk)
-            if attempts > 1:
-                self._store.mark_retry(plan, False)
             self._metric("ExecutionsNotEntered")
             logger.info("Execution not entered", extra={"strategy_id": plan.strategy_id, "reason": refusal})
             return record
@@ -194,6 +197,10 @@ class ExecutionEngine:
             return "kill switch: trading is stopped for all users"
         if user.state is KillSwitchState.TRIGGERED:
             return "kill switch: trading is stopped for this user until it is re-armed"
+        if self._store.get_run(plan.user_id, plan.trade_date, plan.strategy_id, RunAction.EXIT.value):
+            # The day's exit (scheduled, stop-loss, kill switch) set the target to flat: a retried,
+            # redelivered or late entry must not open what that exit will never close.
+            return "the day's exit already ran: nothing enters after it"
         return None
 
     def _risk_blocks(self, plan: ExecutionPlan, limits: Mapping[str, AllocationLimits]) -> dict[str, str]:

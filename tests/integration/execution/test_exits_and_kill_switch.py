@@ -274,6 +274,33 @@ def test_the_minute_check_retries_a_run_a_broker_outage_left_incomplete(platform
     assert len(platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")) == 8
 
 
+def test_a_retried_entry_after_the_days_exit_places_nothing_and_the_day_ends_flat(platform):
+    from tests.integration.execution.conftest import DownBroker
+
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 2})
+    healthy = platform.brokers.by_account["acct-1"]
+    down = DownBroker()
+    platform.brokers.by_account["acct-2"] = down
+    first = platform.service.enter("user-a", sid, TRADE_DATE)
+    assert first.status is ExecutionStatus.PARTIAL  # acct-2 is on the retry list
+
+    platform.clock.advance(timedelta(hours=5))  # the scheduled exit closes what is open
+    EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.EXIT))
+    down.inner = platform.brokers.paper("acct-2-back")
+    platform.brokers.by_account["acct-2"] = down
+    down.up = True  # acct-2 comes back after the exit
+    monitor(platform).check(platform.clock.now(), TRADE_DATE)
+
+    assert net_quantities(healthy) == {} and net_quantities(down.inner) == {}
+    assert open_quantities(platform) == {}
+    assert platform.store.runs_to_retry(TRADE_DATE) == []
+    records, _ = platform.store.list_records(
+        "user-a", datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
+    )
+    entry = next(r for r in records if r.run_name == "ENTRY")
+    assert entry.status is ExecutionStatus.PARTIAL  # the first attempt's record stands
+
+
 class CountingPrices:
     def __init__(self, market):
         self._market = market
