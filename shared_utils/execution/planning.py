@@ -196,6 +196,13 @@ def plan_entry(
     return base.model_copy(update={"orders": orders, "provisional_calendar": provisional})
 
 
+def exit_run_name(leg_no: int | None, number: int = 1) -> str:
+    """EXIT (or LEGSL{n} for one leg); a follow-up run closing what was filled after the first
+    one was planned is EXIT-2, EXIT-3 ..."""
+    base = RunAction.EXIT.value if leg_no is None else f"LEGSL{leg_no}"
+    return base if number == 1 else f"{base}-{number}"
+
+
 def plan_exit(
     user_id: str,
     strategy_id: str,
@@ -205,11 +212,13 @@ def plan_exit(
     *,
     leg_no: int | None = None,
     specs: SpecTable | None = None,
+    run_name: str | None = None,
 ) -> ExecutionPlan:
     """Orders that close exactly the open quantities, per broker account, in reverse entry order
-    (short legs bought back before long legs are sold). `leg_no` closes one leg only."""
+    (short legs bought back before long legs are sold). `leg_no` closes one leg only; `run_name`
+    names a follow-up run (its own order keys)."""
     table = specs or default_specs()
-    run_name = RunAction.EXIT.value if leg_no is None else f"LEGSL{leg_no}"
+    run_name = run_name or exit_run_name(leg_no)
     open_positions = [
         p
         for p in positions

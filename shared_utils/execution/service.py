@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Protocol
@@ -10,10 +11,10 @@ from typing import Protocol
 from aws_lambda_powertools import Logger, Metrics
 
 from shared_utils.clock import Clock, to_ist
-from shared_utils.errors import NotFoundError
+from shared_utils.errors import ConfigurationError, NotFoundError
 from shared_utils.execution.engine import BrokerProvider, EngineConfig, ExecutionEngine
-from shared_utils.execution.models import ExecutionRecord, ExitReason, PositionView
-from shared_utils.execution.planning import MarketSnapshot, plan_entry, plan_exit
+from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, PositionView
+from shared_utils.execution.planning import MarketSnapshot, exit_run_name, plan_entry, plan_exit
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
@@ -23,6 +24,10 @@ from shared_utils.models.views import StrategyDetail
 from shared_utils.timer.triggers import ExecutionRequest
 
 logger = Logger(child=True)
+
+# Follow-up exit runs of one strategy on one day: more would mean fills keep arriving after every
+# exit, which is for an operator to look at.
+MAX_EXIT_RUNS = 5
 
 
 class StrategyReader(Protocol):
@@ -92,18 +97,53 @@ class ExecutionService:
         leg_no: int | None = None,
         positions: list[PositionView] | None = None,
     ) -> ExecutionRecord:
-        """Close what is open (one leg with `leg_no`), mirroring the open quantities per broker.
-        A retry of the same day's exit reuses the first attempt's plan."""
-        run_name = "EXIT" if leg_no is None else f"LEGSL{leg_no}"
-        stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
-        if stored is None:
-            open_now = positions if positions is not None else self._store.positions(user_id, strategy_id)
-            stored = plan_exit(
-                user_id, strategy_id, open_now, trade_date, reason, leg_no=leg_no, specs=self._specs
+        """Close what is open (one leg with `leg_no`; only `positions` when given, e.g. those N
+        days before their expiry), mirroring the open quantities per broker. A run not finished
+        yet is completed with the plan it stored. Closing everything, once that run is complete,
+        what is still open (filled after it was planned: an entry order in flight when the kill
+        switch was pressed) is closed by a follow-up run, so a second press or the square-off
+        always leaves the strategy flat."""
+        for number in range(1, MAX_EXIT_RUNS + 1):
+            run_name = exit_run_name(leg_no, number)
+            stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
+            if stored is not None and (
+                positions is not None or not self._complete(stored) or not self._still_open(stored, leg_no)
+            ):
+                return self._engine(user_id).run(stored)
+            if stored is None:
+                open_now = positions if positions is not None else self._store.positions(user_id, strategy_id)
+                plan = plan_exit(
+                    user_id,
+                    strategy_id,
+                    open_now,
+                    trade_date,
+                    reason,
+                    leg_no=leg_no,
+                    specs=self._specs,
+                    run_name=run_name,
+                )
+                provisional = any(self._calendar.is_provisional(o.instrument.expiry) for o in plan.orders)
+                return self._engine(user_id).run(
+                    plan.model_copy(update={"provisional_calendar": provisional})
+                )
+        raise ConfigurationError(f"{strategy_id}: still open after {MAX_EXIT_RUNS} exit runs on {trade_date}")
+
+    def _complete(self, plan: ExecutionPlan) -> bool:
+        """Every order of the run has a final outcome (nothing in flight, nothing to retry)."""
+        final = {
+            entry.order_key
+            for entry in self._store.ledger_of_run(
+                plan.user_id, plan.trade_date, plan.strategy_id, plan.run_name
             )
-            provisional = any(self._calendar.is_provisional(o.instrument.expiry) for o in stored.orders)
-            stored = stored.model_copy(update={"provisional_calendar": provisional})
-        return self._engine(user_id).run(stored)
+            if entry.status.is_final
+        }
+        return all(order.order_key in final for order in plan.orders)
+
+    def _still_open(self, plan: ExecutionPlan, leg_no: int | None) -> bool:
+        return any(
+            p.net_quantity and (leg_no is None or p.leg_no == leg_no)
+            for p in self._store.positions(plan.user_id, plan.strategy_id)
+        )
 
     def resume_incomplete(self, trade_date: date) -> list[ExecutionRecord]:
         """Retry every run of the day a retryable failure left incomplete (broker down, timeout,
@@ -114,7 +154,8 @@ class ExecutionService:
                 if run_name == "ENTRY":
                     records.append(self.enter(user_id, strategy_id, trade_date))
                 else:
-                    leg_no = int(run_name.removeprefix("LEGSL")) if run_name.startswith("LEGSL") else None
+                    leg = re.match(r"LEGSL(\d+)", run_name)
+                    leg_no = int(leg.group(1)) if leg else None
                     records.append(
                         self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_no)
                     )
@@ -134,7 +175,8 @@ class ExecutionService:
         # Nothing open and no exit under way (never entered, or already out): no exit record.
         if not positions and self._store.get_run(user_id, trade_date, strategy_id, "EXIT") is None:
             return None
-        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, positions=positions)
+        due = positions if days_before is not None else None  # None: everything open, follow-ups too
+        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, positions=due)
 
     def _days_to_expiry(self, trade_date: date, expiry: date) -> int:
         if expiry <= trade_date:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -299,6 +300,42 @@ def test_a_retried_entry_after_the_days_exit_places_nothing_and_the_day_ends_fla
     )
     entry = next(r for r in records if r.run_name == "ENTRY")
     assert entry.status is ExecutionStatus.PARTIAL  # the first attempt's record stands
+
+
+class PressesTheKillSwitchDuringTheNthOrder:
+    """The trader presses the kill switch while the entry's Nth order is at the broker."""
+
+    def __init__(self, inner, nth, press):
+        self.inner, self.nth, self.press = inner, nth, press
+        self.sent: Counter = Counter()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def place(self, order):
+        self.sent[order.order_key] += 1
+        result = self.inner.place(order)
+        if sum(self.sent.values()) == self.nth:
+            self.press()
+        return result
+
+
+def test_an_entry_order_filled_after_the_kill_switch_is_closed_by_the_next_press(platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    switch = KillSwitch(platform.service, platform.repository, platform.clock)
+    paper = platform.brokers.by_account["acct-1"]
+    broker = PressesTheKillSwitchDuringTheNthOrder(paper, 2, lambda: switch.press("user-a", "user-a"))
+    platform.brokers.by_account["acct-1"] = broker
+
+    platform.service.enter("user-a", sid, TRADE_DATE)  # the press squares off leg 1 only
+    assert open_quantities(platform)  # what filled after the press planned its exit is still open
+
+    again = switch.press("user-a", "user-a")
+
+    assert again.open_positions_left == 0
+    assert net_quantities(paper) == {} and open_quantities(platform) == {}
+    assert set(broker.sent.values()) == {1}  # every order, entry and both exits, went out once
+    assert platform.store.get_run("user-a", TRADE_DATE, sid, "EXIT-2") is not None
 
 
 class CountingPrices:
