@@ -76,28 +76,33 @@ class Monitoring(Construct):
             # The emitter publishes only on session days: a quiet weekend keeps the state.
             treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
         )
-        self.timer_failed = timer.state_machine.metric_failed(period=Duration.minutes(1)).create_alarm(
-            self,
+        self.timer_failed = self._on_any(
+            timer.state_machine.metric_failed(period=Duration.minutes(1)),
             "TimerExecutionFailed",
-            alarm_name=f"{prefix}-master-timer-failed",
-            alarm_description=(
-                "The master timer stopped: no triggers, stop-losses or exits until it runs again "
-                "(an unreadable calendar or an emitter down past the close; see the execution)."
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            f"{prefix}-master-timer-failed",
+            "The master timer stopped: no triggers, stop-losses or exits until it runs again "
+            "(an unreadable calendar or an emitter down past the close; see the execution).",
         )
-        self.start_failed = timer.starter.metric_errors(period=Duration.minutes(5)).create_alarm(
-            self,
+        self.start_failed = self._on_any(
+            timer.starter.metric_errors(period=Duration.minutes(5)),
             "TimerStartFailed",
-            alarm_name=f"{prefix}-master-timer-start-failed",
-            alarm_description="The daily start of the master timer failed (retried, then dead-lettered).",
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            f"{prefix}-master-timer-start-failed",
+            "The daily start of the master timer failed (retried, then dead-lettered).",
         )
         Aspects.of(Stack.of(self)).add(_NotifyTopic(self.topic))
         CfnOutput(Stack.of(self), "OperatorAlarmTopicArn", value=self.topic.topic_arn)
+
+    def _on_any(
+        self, metric: cloudwatch.Metric, construct_id: str, name: str, description: str
+    ) -> cloudwatch.Alarm:
+        """An alarm on the first occurrence of a failure count in its period."""
+        return metric.create_alarm(
+            self,
+            construct_id,
+            alarm_name=name,
+            alarm_description=description,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
