@@ -55,11 +55,13 @@ browser:
 	installed (apt-get install chromium, as root): the browser tests need it" >&2; exit 1; }
 	@$(CHROMIUM) --version 2>/dev/null || $(CHROMIUM) --version
 
-# The main run takes one core; the date-shift guard runs beside it on the other.
-test: lint typecheck build browser
+# The checks and the main run take one core; the date-shift guard (which needs only the venv) runs
+# beside them on the other from the start.
+test: venv
 	@mkdir -p .build; \
 	$(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1 > .build/date-shift.log 2>&1 & guard=$$!; \
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS); main=$$?; \
+	$(MAKE) --no-print-directory lint typecheck build browser \
+	  && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS); main=$$?; \
 	wait $$guard; shifted=$$?; cat .build/date-shift.log; \
 	test $$main -eq 0 -a $$shifted -eq 0
 
