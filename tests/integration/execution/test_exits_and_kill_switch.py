@@ -92,6 +92,19 @@ def test_a_strategy_that_never_entered_gets_no_exit_record(platform):
     assert records == []  # not an EXIT "COMPLETE, nothing to place"
 
 
+def test_an_entry_trigger_after_the_days_exit_time_enters_nothing(platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    platform.clock.advance(timedelta(hours=5))
+    requester = EngineExecutionRequester(platform.service)
+    requester.request_execution(request(sid, ScheduleKind.EXIT))  # nothing open yet: no record
+
+    late = platform.service.enter("user-a", sid, TRADE_DATE)  # a trigger that arrives after it
+
+    assert late.status is ExecutionStatus.NOT_ENTERED and "exit already ran" in (late.reason or "")
+    assert open_quantities(platform) == {}
+    assert net_quantities(platform.brokers.by_account["acct-1"]) == {}
+
+
 def test_kill_switch_closes_every_position_on_both_brokers_exactly_once_and_pauses(platform):
     first = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 2})
     second = platform.strategy("user-a", condor_body(name="Second"), {"acct-2": 1})
