@@ -28,6 +28,7 @@ from shared_utils.market.calendar import (
     Session,
     SessionKind,
     TradingCalendar,
+    is_weekend,
     special_session,
 )
 from shared_utils.market.expiries import listed_expiries
@@ -47,7 +48,6 @@ from shared_utils.models.calendar import (
 
 logger = Logger(child=True)
 
-_SATURDAY = 5
 # A calendar read this recently still serves when a read fails (a DynamoDB blip must not stop the
 # day's stop-losses); past it, the calendar is unavailable and the timer fails loudly.
 STALE_LIMIT = timedelta(minutes=10)
@@ -150,7 +150,7 @@ class CalendarService:
         while day.year == year:
             change = by_day.get(day)
             source = "admin" if change else ("provisional" if provisional else "official")
-            if day.weekday() < _SATURDAY and calendar.is_holiday(day):
+            if not is_weekend(day) and calendar.is_holiday(day):
                 holidays.append(CalendarDay(date=day, label=change.label if change else "", source=source))
             session = calendar.session(day)
             if session is not None and session.kind is not SessionKind.REGULAR:
@@ -180,7 +180,7 @@ class CalendarService:
 
     def add_holiday(self, exchange: Exchange, data: HolidayCreate, admin_id: str) -> CalendarChangeResult:
         self._not_past(data.date)
-        if data.date.weekday() >= _SATURDAY:
+        if is_weekend(data.date):
             raise InvalidInputError(
                 f"{data.date.isoformat()} is a weekend: there is no session to close",
                 details=[FieldIssue("date", "a weekend day")],

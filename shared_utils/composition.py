@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from shared_utils.timer.checks import DuplicateOrderScanner, StopLossMonitor
     from shared_utils.timer.envelope import TimerEnvelope
     from shared_utils.timer.market_data import RefreshReport
-    from shared_utils.timer.publisher import EventBridgePublisher, EventPublisher
+    from shared_utils.timer.publisher import EventBridgePublisher
     from shared_utils.timer.schedule_view import RepositorySchedule
     from shared_utils.timer.triggers import ExecutionRequester, TriggerReport
 
@@ -59,7 +59,6 @@ class Platform:
         dynamodb: DynamoDBClient | None = None,
         events: EventBridgeClient | None = None,
         stepfunctions: SFNClient | None = None,
-        publisher: EventPublisher | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -67,7 +66,6 @@ class Platform:
             "dynamodb": dynamodb,
             "events": events,
             "stepfunctions": stepfunctions,
-            "publisher": publisher,
         }
 
     # ------------------------------------------------------------------ clients
@@ -243,10 +241,7 @@ class Platform:
 
     # ------------------------------------------------------------------ timer
 
-    def publisher(self) -> EventPublisher | EventBridgePublisher:
-        given = self._given["publisher"]
-        if given is not None:
-            return given
+    def publisher(self) -> EventBridgePublisher:
         from shared_utils.timer.publisher import EventBridgePublisher
 
         return EventBridgePublisher(self.events, self.settings.event_bus_name)

@@ -52,6 +52,10 @@ class Session:
         return self.kind is not SessionKind.MUHURAT
 
 
+def is_weekend(day: date) -> bool:
+    return day.weekday() >= _SATURDAY
+
+
 def _at(day: date, hhmm: str) -> datetime:
     return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=IST)
 
