@@ -75,6 +75,7 @@ def main() -> None:
     from shared_utils.brokers.paper import PaperBroker
     from shared_utils.brokers.port import Broker
     from shared_utils.clock import FixedClock
+    from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
     from shared_utils.execution.service import EngineExecutionRequester, ExecutionService
     from shared_utils.execution.store import ExecutionStore
@@ -190,8 +191,15 @@ def main() -> None:
         timed_repository = DynamoTradingRepository(
             client, TRADING_CONFIGURATIONS.name(PREFIX), clock, broker_accounts=accounts
         )
+        leases = StrategyLeases(client, EXECUTION_HISTORY.name(PREFIX), clock)
         service = ExecutionService(
-            store, timed_repository, lambda _user: Brokers(), market, TradingCalendar.default(), clock
+            store,
+            timed_repository,
+            lambda _user: Brokers(),
+            market,
+            TradingCalendar.default(),
+            clock,
+            leases=leases,
         )
         requester = EngineExecutionRequester(service)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
     from shared_utils.execution.kill_switch import KillSwitch
+    from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
     from shared_utils.execution.service import ExecutionService, StrategyReader
     from shared_utils.execution.store import ExecutionStore
@@ -160,6 +161,13 @@ class Platform:
         return ExecutionStore(self.dynamodb, self.settings.history_table_name)
 
     @cached_property
+    def strategy_leases(self) -> StrategyLeases:
+        """One per process: re-entrancy and renewals are tracked in it."""
+        from shared_utils.execution.leases import StrategyLeases
+
+        return StrategyLeases(self.dynamodb, self.settings.history_table_name, self.clock)
+
+    @cached_property
     def marketplace_repository(self) -> DynamoMarketplaceRepository:
         from shared_utils.marketplace.repository import DynamoMarketplaceRepository
 
@@ -220,6 +228,7 @@ class Platform:
             self.option_market,
             self.calendar(),
             self.clock,
+            leases=self.strategy_leases,
             metrics=metrics,
         )
 

@@ -84,3 +84,11 @@ class CalendarUnavailableError(ConfigurationError):
     The master timer fails its execution on it (an alarm), instead of skipping ticks quietly."""
 
     code: str = "CALENDAR_UNAVAILABLE"
+
+
+@dataclass
+class StrategyBusyError(ConflictError):
+    """Another run of the same strategy holds its single-writer lease: this one did nothing and
+    may be tried again (the minute's sweep, the next check, a redelivery)."""
+
+    code: str = "STRATEGY_BUSY"

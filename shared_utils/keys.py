@@ -139,6 +139,7 @@ def market_quote_pk(instrument: str) -> str:
 #   `RUN#{trade_date}#{strategy_id}#{action}`     the stored plan and history pointer of one run
 #   `POSITION#{strategy_id}#{entry_date}#{account}#{leg_no}`  net position of one leg per account
 #   `KILL_SWITCH`                                 the user's kill switch
+#   `LEASE#{strategy_id}`                         the strategy's single-writer lease (while a run works)
 # GSI1 (ExecutionsByStrategy) is overloaded: `STRATEGY#{id}` for records, `LEDGER#{trade_date}`
 # for ledger entries (duplicate scan), `POSITIONS#OPEN#{shard}` (sparse) for open positions.
 
@@ -152,6 +153,7 @@ OPEN_POSITIONS_GSI1PK = "POSITIONS#OPEN"
 # A fixed fact, not a setting: changing it would strand open positions in partitions nobody reads.
 OPEN_POSITIONS_SHARDS = 4
 TRAIL_SK_PREFIX = "TRAIL#"
+LEASE_SK_PREFIX = "LEASE#"
 
 
 def execution_record_sk(started_at_iso: str, strategy_id: str, action: str) -> str:
@@ -195,6 +197,10 @@ def position_sk(strategy_id: str, entry_date: date, broker_account_id: str, leg_
 
 def strategy_positions_prefix(strategy_id: str) -> str:
     return f"{POSITION_SK_PREFIX}{strategy_id}{SEPARATOR}"
+
+
+def lease_sk(strategy_id: str) -> str:
+    return f"{LEASE_SK_PREFIX}{strategy_id}"
 
 
 def trail_sk(strategy_id: str, trade_date: date) -> str:

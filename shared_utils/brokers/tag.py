@@ -40,6 +40,11 @@ def order_key(
     return "#".join(parts)
 
 
+def run_of(key: str) -> str:
+    """The run (ENTRY, EXIT, LEGSL2 ...) an order key belongs to."""
+    return key.split("#")[2]
+
+
 def _base36(digest: bytes) -> str:
     number = int.from_bytes(digest, "big")
     chars: list[str] = []

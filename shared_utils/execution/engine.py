@@ -9,7 +9,12 @@ placed again under the same tag.
 
 Broker accounts run in parallel (one thread each, bounded); inside an account orders go one by
 one in plan order, and the first order that does not fill stops that account's remaining orders
-(a sell leg never goes out without its hedge).
+(a sell leg never goes out without its hedge). Before each order the run renews the strategy's
+lease (a run that lost it stops), and an entry stops as soon as a kill switch is pressed.
+
+A closing order never sends more than is still open on its leg, less what other closing orders
+have in flight (`ClosingRoom`): a replayed or overlapping exit closes nothing twice and never
+reverses a position; an order with nothing left to close is NOT_NEEDED, never sent.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from shared_utils.brokers.port import Broker, BrokerError, BrokerRejectedError
 from shared_utils.brokers.tag import broker_tag
 from shared_utils.clock import Clock
 from shared_utils.errors import ConflictError, DomainError
+from shared_utils.execution.closing import ClosingRoom
+from shared_utils.execution.leases import RunLease
 from shared_utils.execution.models import (
     BrokerOutcome,
     BrokerStatus,
@@ -51,6 +58,9 @@ PENDING_LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 10
 _RETRYABLE = (LedgerStatus.PENDING, LedgerStatus.PLACED, LedgerStatus.UNKNOWN, LedgerStatus.NOT_SENT, None)
 NOT_ATTEMPTED = "not attempted: an earlier order of this broker account did not fill"
+KILLED = "not placed: the kill switch was pressed during the entry"
+LEASE_LOST = "not placed: the run lost the strategy's lease to another run"
+NOTHING_TO_CLOSE = "not sent: nothing left open to close (closed, or being closed, by another run)"
 
 
 class BrokerProvider(Protocol):
@@ -81,8 +91,10 @@ class ExecutionEngine:
         metrics: Metrics | None = None,
         config: EngineConfig | None = None,
         sleep: Callable[[float], None] = _no_sleep,
+        lease: RunLease | None = None,
     ) -> None:
         self._store = store
+        self._lease = lease
         self._brokers = brokers
         self._clock = clock
         self._metrics = metrics
@@ -111,8 +123,9 @@ class ExecutionEngine:
             exit_reason=plan.reason,
             provisional_calendar=plan.provisional_calendar,
         )
-        refusal = plan.unresolved_reason or (
-            self._entry_refusal(plan) if plan.action is RunAction.ENTRY else None
+        # The kill switch and the day's exit first: they say more than a pause they caused.
+        refusal = (self._entry_refusal(plan) if plan.action is RunAction.ENTRY else None) or (
+            plan.unresolved_reason
         )
         if refusal is not None:
             if attempts > 1:
@@ -143,6 +156,14 @@ class ExecutionEngine:
             for account, reason in blocked.items()
         }
         to_place = [account for account in accounts if account not in blocked]
+        room = (
+            ClosingRoom(
+                self._store.positions(plan.user_id, plan.strategy_id),
+                self._store.ledger_of_day(plan.user_id, plan.trade_date, plan.strategy_id),
+            )
+            if plan.action is RunAction.EXIT and to_place
+            else None
+        )
         if to_place and attempts == 1:
             # On the sweep's list before the first order: if this process dies mid-run (a SIGKILL,
             # the Lambda timeout), the minute's sweep finishes the run from its ledger.
@@ -150,7 +171,9 @@ class ExecutionEngine:
         if to_place:
             workers = max(1, min(len(to_place), self._config.max_workers))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broker") as pool:
-                futures = {account: pool.submit(self._place_account, plan, account) for account in to_place}
+                futures = {
+                    account: pool.submit(self._place_account, plan, account, room) for account in to_place
+                }
                 for account, future in futures.items():
                     outcomes[account] = future.result()
         brokers = [outcomes[account] for account in accounts]
@@ -256,7 +279,18 @@ class ExecutionEngine:
 
     # ------------------------------------------------------------------ one account
 
-    def _place_account(self, plan: ExecutionPlan, account: str) -> BrokerOutcome:
+    def _halt(self, plan: ExecutionPlan, first: bool) -> str | None:
+        """Why the run must stop before its next order (None: go on)."""
+        if self._lease is not None and not self._lease.renew(plan.user_id, plan.strategy_id):
+            self._metric("LeasesLost")
+            return LEASE_LOST
+        if plan.action is RunAction.ENTRY and not first:  # the run's start checked the first order
+            user, everyone = self._store.kill_switches(plan.user_id)
+            if KillSwitchState.TRIGGERED in (user.state, everyone.state):
+                return KILLED
+        return None
+
+    def _place_account(self, plan: ExecutionPlan, account: str, room: ClosingRoom | None) -> BrokerOutcome:
         orders = plan.orders_of(account)
         broker_name = orders[0].broker
         try:
@@ -272,20 +306,24 @@ class ExecutionEngine:
             )
         results: list[OrderOutcome] = []
         stopped: str | None = None
-        for order in orders:
+        halted: str | None = None
+        for number, order in enumerate(orders):
+            if stopped is None:
+                halted = stopped = self._halt(plan, first=number == 0)
             if stopped is not None:
-                results.append(_not_attempted(order, NOT_ATTEMPTED))
+                results.append(_not_attempted(order, halted or NOT_ATTEMPTED))
                 continue
             try:
-                outcome = self._place_one(plan, order, broker)
+                outcome = self._place_one(plan, order, broker, room)
             except Exception as error:  # an unexpected failure stays with this account only
                 logger.exception("Order placement failed", extra={"order_key": order.order_key})
                 outcome = _not_attempted(order, f"internal error: {type(error).__name__}")
             results.append(outcome)
-            if outcome.status is not LedgerStatus.FILLED:
+            if outcome.status is None or not outcome.status.done:
                 stopped = outcome.reason or (outcome.status.value if outcome.status else "not placed")
+        done = sum(1 for outcome in results if outcome.status is not None and outcome.status.done)
         filled = sum(1 for outcome in results if outcome.status is LedgerStatus.FILLED)
-        if filled == len(results):
+        if done == len(results):
             status, reason = BrokerStatus.COMPLETE, None
         else:
             status = BrokerStatus.FAILED if filled == 0 else BrokerStatus.PARTIAL
@@ -294,7 +332,9 @@ class ExecutionEngine:
             broker_account_id=account, broker=broker_name, status=status, reason=reason, orders=results
         )
 
-    def _place_one(self, plan: ExecutionPlan, order: PlannedOrder, broker: Broker) -> OrderOutcome:
+    def _place_one(
+        self, plan: ExecutionPlan, order: PlannedOrder, broker: Broker, room: ClosingRoom | None
+    ) -> OrderOutcome:
         tag = broker_tag(order.order_key, BrokerName(broker.name))
         now = self._clock.now()
         entry = LedgerEntry(
@@ -309,6 +349,7 @@ class ExecutionEngine:
             side=order.side,
             quantity=order.quantity,
             instrument_key=order.instrument.key,
+            position_sk=order.position_sk,
             status=LedgerStatus.PENDING,
             attempt=1,
             created_at=now,
@@ -316,7 +357,7 @@ class ExecutionEngine:
         )
         existing = self._store.claim(entry, plan.trade_date)
         if existing is None:
-            return self._send(plan, order, broker, entry)
+            return self._send(plan, order, broker, entry, room)
         if existing.status.is_final:
             return _outcome(order, existing)
         if existing.status is LedgerStatus.PENDING and now - existing.updated_at < self._config.pending_lease:
@@ -344,7 +385,7 @@ class ExecutionEngine:
             if found is not None:
                 self._metric("OrdersReconciled")
                 return self._settle(plan, order, broker, taken, found)
-        return self._send(plan, order, broker, taken)
+        return self._send(plan, order, broker, taken, room)
 
     def _find(self, broker: Broker, tag: str) -> OrderResult | None:
         """The order behind a lost answer, if the lookup can tell (None when it cannot: the
@@ -355,8 +396,27 @@ class ExecutionEngine:
             return None
 
     def _send(
-        self, plan: ExecutionPlan, order: PlannedOrder, broker: Broker, entry: LedgerEntry
+        self,
+        plan: ExecutionPlan,
+        order: PlannedOrder,
+        broker: Broker,
+        entry: LedgerEntry,
+        room: ClosingRoom | None,
     ) -> OrderOutcome:
+        if room is not None:
+            allowed = room.take(order)
+            if allowed == 0:
+                self._metric("ClosingOrdersNotNeeded")
+                return self._store_outcome(
+                    plan, order, entry, LedgerStatus.NOT_NEEDED, reason=NOTHING_TO_CLOSE
+                )
+            if allowed < order.quantity:
+                logger.warning(
+                    "Closing order cut to what is still open",
+                    extra={"order_key": order.order_key, "planned": order.quantity, "sent": allowed},
+                )
+                order = order.model_copy(update={"quantity": allowed})
+                entry = entry.model_copy(update={"quantity": allowed})
         request = OrderRequest(
             order_key=order.order_key,
             tag=entry.tag,

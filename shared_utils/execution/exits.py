@@ -1,11 +1,14 @@
 """The stop-loss monitor (the timer's `StopLossMonitor`): each minute, value every open position
 at the latest price (in memory: marks are not stored) and exit what its rules say must go.
 
-Per strategy, in this order: square-off of intraday (MIS) positions before the session's close;
+Per strategy, in this order: a pressed kill switch (the user's or the global one) closes whatever
+its holder still has (an entry order that filled after the press, an exit left to a busy run);
+square-off of intraday (MIS) positions before the session's close;
 strategy MTM stop-loss and target (rupees, realised + unrealised across brokers); trailing
 stop-loss (once MTM reached `activate_at`, exit when it falls `trail_by` from the day's peak);
 then per-leg stop-losses (% or points against the leg's average entry price), which close that
-leg only. Exits go through the engine, so a tick delivered twice closes nothing twice.
+leg only. Exits go through the engine, so a tick delivered twice closes nothing twice; a strategy
+busy with another run is left to the next minute.
 Each check first retries the day's runs a broker failure left incomplete (listed as RETRY_...).
 """
 
@@ -19,6 +22,8 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
+from shared_utils.errors import StrategyBusyError
+from shared_utils.execution.leases import BRIEF_WAIT_S
 from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import ExitReason, PositionView
 from shared_utils.execution.service import ExecutionService
@@ -87,15 +92,27 @@ class PositionStopLossMonitor:
         requested: list[str] = list(resumed)
         checked = 0
         strategies = self._strategies.get_strategies(groups) if groups else {}
+        everyone, pressed = (
+            self._store.pressed_kill_switches({user for user, _ in groups}) if groups else (False, set())
+        )
         for (user_id, strategy_id), positions in sorted(groups.items()):
             checked += len(positions)
             strategy = strategies.get((user_id, strategy_id))
-            decision = self._decide(tick, trade_date, strategy, user_id, strategy_id, positions)
+            if everyone or user_id in pressed:
+                decision: tuple[ExitReason, int | None] | None = (ExitReason.KILL_SWITCH, None)
+            else:
+                decision = self._decide(tick, trade_date, strategy, user_id, strategy_id, positions)
             if decision is None:
                 continue
             reason, leg_no = decision
-            record = self._service.exit(user_id, strategy_id, trade_date, reason, leg_no=leg_no)
             label = f"{user_id}/{strategy_id}/{reason.value}" + (f"/leg{leg_no}" if leg_no else "")
+            try:
+                record = self._service.exit(
+                    user_id, strategy_id, trade_date, reason, leg_no=leg_no, wait_s=BRIEF_WAIT_S
+                )
+            except StrategyBusyError:
+                logger.info("Exit left to the next check: the strategy is busy", extra={"exit": label})
+                continue
             requested.append(label)
             logger.info("Exit requested", extra={"exit": label, "status": record.status.value})
         return StopLossReport(tick=tick, positions_checked=checked, exits_requested=requested)

@@ -2,8 +2,10 @@
 
 Pressing it is idempotent: the exit of each strategy is the day's EXIT run, whose ledger keys
 are deterministic, so a second press (or a retry after a broker failure) only completes what
-the first could not. Re-arming allows entries again; paused strategies stay paused until the
-trader resumes them.
+the first could not. A strategy whose run is in progress (its lease is held) is left to that run,
+which stops before its next entry order, and to the minute's stop-loss check, which closes what
+any user with a pressed switch still holds. Re-arming allows entries again; paused strategies stay
+paused until the trader resumes them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Protocol
 from aws_lambda_powertools import Logger
 
 from shared_utils.clock import Clock
-from shared_utils.errors import ConflictError
+from shared_utils.errors import ConflictError, StrategyBusyError
+from shared_utils.execution.leases import BRIEF_WAIT_S
 from shared_utils.execution.models import (
     ExecutionRecord,
     ExitReason,
@@ -53,11 +56,14 @@ class KillSwitch:
     def press(self, user_id: str, pressed_by: str) -> KillSwitchReport:
         switch = self._trigger(user_id, pressed_by)
         paused = self._pause_all(user_id)
-        exits = self._square_off(user_id)
+        exits, busy = self._square_off(user_id)
         left = sum(1 for p in self._store.positions(user_id) if p.net_quantity != 0)
-        logger.warning("Kill switch pressed", extra={"user_id": user_id, "paused": paused, "open_left": left})
+        logger.warning(
+            "Kill switch pressed",
+            extra={"user_id": user_id, "paused": paused, "open_left": left, "busy": busy},
+        )
         return KillSwitchReport(
-            switch=switch, strategies_paused=paused, exits=exits, open_positions_left=left
+            switch=switch, strategies_paused=paused, exits=exits, open_positions_left=left, exits_pending=busy
         )
 
     def press_global(self, pressed_by: str) -> KillSwitchReport:
@@ -66,9 +72,12 @@ class KillSwitch:
         users = sorted({p.user_id for p in self._store.open_positions()})
         paused = 0
         exits: list[ExecutionRecord] = []
+        busy: list[str] = []
         for user_id in users:
             paused += self._pause_all(user_id)
-            exits += self._square_off(user_id)
+            done, pending = self._square_off(user_id)
+            exits += done
+            busy += pending
         left = len(self._store.open_positions())
         logger.warning("Global kill switch pressed", extra={"users": len(users), "open_left": left})
         return KillSwitchReport(
@@ -77,6 +86,7 @@ class KillSwitch:
             strategies_paused=paused,
             exits=exits,
             open_positions_left=left,
+            exits_pending=busy,
         )
 
     def rearm(self, user_id: str | None) -> KillSwitchView:
@@ -98,16 +108,26 @@ class KillSwitch:
         self._store.set_kill_switch(user_id, view)
         return view
 
-    def _square_off(self, user_id: str) -> list[ExecutionRecord]:
+    def _square_off(self, user_id: str) -> tuple[list[ExecutionRecord], list[str]]:
+        """The exits placed, and the strategies busy with another run (their exits follow)."""
         today = self._service.today()
-        open_by_strategy: dict[str, int] = {}
-        for position in self._store.positions(user_id):
-            if position.net_quantity != 0:
-                open_by_strategy[position.strategy_id] = open_by_strategy.get(position.strategy_id, 0) + 1
-        return [
-            self._service.exit(user_id, strategy_id, today, ExitReason.KILL_SWITCH)
-            for strategy_id in sorted(open_by_strategy)
-        ]
+        holding = {p.strategy_id for p in self._store.positions(user_id) if p.net_quantity != 0}
+        # A run in progress (or waiting for its retry) may fill after this: its exit, even an empty
+        # one, sets the day's target to flat so nothing of it enters later.
+        running = {strategy for user, strategy, _run in self._store.runs_to_retry(today) if user == user_id}
+        strategies = sorted(holding | running)
+        exits: list[ExecutionRecord] = []
+        busy: list[str] = []
+        for strategy_id in strategies:
+            try:
+                exits.append(
+                    self._service.exit(
+                        user_id, strategy_id, today, ExitReason.KILL_SWITCH, wait_s=BRIEF_WAIT_S
+                    )
+                )
+            except StrategyBusyError:
+                busy.append(strategy_id)
+        return exits, busy
 
     def _pause_all(self, user_id: str) -> int:
         paused = 0

@@ -40,10 +40,21 @@ class LedgerStatus(StrEnum):
     REJECTED = "REJECTED"  # definitive refusal: never resent
     UNKNOWN = "UNKNOWN"  # timeout / 5xx after sending: reconcile by tag before anything else
     NOT_SENT = "NOT_SENT"  # the broker did not take it (down, 429, auth): safe to place again
+    NOT_NEEDED = "NOT_NEEDED"  # a closing order with nothing left open when its turn came: never sent
 
     @property
     def is_final(self) -> bool:
-        return self in (LedgerStatus.FILLED, LedgerStatus.REJECTED)
+        return self in (LedgerStatus.FILLED, LedgerStatus.REJECTED, LedgerStatus.NOT_NEEDED)
+
+    @property
+    def done(self) -> bool:
+        """The order's part of the target is reached (filled, or nothing was left for it)."""
+        return self in (LedgerStatus.FILLED, LedgerStatus.NOT_NEEDED)
+
+    @property
+    def in_flight(self) -> bool:
+        """The broker holds (or may hold) the order and its fill is not in the positions yet."""
+        return self in (LedgerStatus.PENDING, LedgerStatus.PLACED, LedgerStatus.UNKNOWN)
 
 
 class ExecutionStatus(StrEnum):
@@ -118,6 +129,7 @@ class LedgerEntry(BaseModel):
     side: Action
     quantity: int
     instrument_key: str
+    position_sk: str | None = Field(default=None, description="the position this order moves")
     status: LedgerStatus
     attempt: int = Field(ge=1)
     broker_order_ids: list[str] = []
@@ -230,6 +242,11 @@ class KillSwitchReport(BaseModel):
     strategies_paused: int = 0
     exits: list[ExecutionRecord] = []
     open_positions_left: int = 0
+    exits_pending: list[str] = Field(
+        default=[],
+        description="strategies busy with another run when the switch was pressed: that run stops "
+        "before its next entry order, and the minute's check closes what they hold",
+    )
 
 
 class PositionsReport(BaseModel):

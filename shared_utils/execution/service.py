@@ -1,5 +1,9 @@
 """Use cases over the engine: enter a strategy, exit it (all legs or one), and the timer's
-`ExecutionRequester` that runs them for due schedule entries."""
+`ExecutionRequester` that runs them for due schedule entries.
+
+Each command holds the strategy's lease (`StrategyLeases`) from before it reads positions until
+its run is stored: the runs of one strategy never overlap, different strategies run in parallel.
+A command that cannot get the lease raises `StrategyBusyError` having done nothing."""
 
 from __future__ import annotations
 
@@ -11,14 +15,16 @@ from typing import Protocol
 from aws_lambda_powertools import Logger, Metrics
 
 from shared_utils.clock import Clock, to_ist
-from shared_utils.errors import ConfigurationError, NotFoundError
+from shared_utils.errors import ConfigurationError, NotFoundError, StrategyBusyError
 from shared_utils.execution.engine import BrokerProvider, EngineConfig, ExecutionEngine
+from shared_utils.execution.leases import StrategyLeases
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, PositionView
 from shared_utils.execution.planning import MarketSnapshot, exit_run_name, plan_entry, plan_exit
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
+from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
 from shared_utils.timer.triggers import ExecutionRequest
@@ -49,11 +55,13 @@ class ExecutionService:
         calendar: TradingCalendar,
         clock: Clock,
         *,
+        leases: StrategyLeases,
         metrics: Metrics | None = None,
         engine_config: EngineConfig | None = None,
         specs: SpecTable | None = None,
     ) -> None:
         self._store = store
+        self._leases = leases
         self._strategies = strategies
         self._brokers_for_user = brokers_for_user
         self._market = market
@@ -77,15 +85,22 @@ class ExecutionService:
             self._clock,
             metrics=self._metrics,
             config=self._engine_config,
+            lease=self._leases,
         )
 
     def enter(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord:
         """Enter the strategy (or complete a previous attempt of the same day's entry: the engine
         then places the plan the first attempt stored, whatever this one computed)."""
-        detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
-        allocations = detail.allocations.allocations
-        plan = plan_entry(detail.strategy, allocations, trade_date, self._market, self._calendar, self._specs)
-        return self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
+        with self._leases.hold(user_id, strategy_id):
+            detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
+            allocations = detail.allocations.allocations
+            plan = plan_entry(
+                detail.strategy, allocations, trade_date, self._market, self._calendar, self._specs
+            )
+            if detail.strategy.status is not StrategyStatus.ACTIVE:
+                # Paused (by the trader or the kill switch): the day's target is flat.
+                plan = plan.model_copy(update={"unresolved_reason": "the strategy is paused", "orders": []})
+            return self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
 
     def exit(
         self,
@@ -96,13 +111,27 @@ class ExecutionService:
         *,
         leg_no: int | None = None,
         positions: list[PositionView] | None = None,
+        wait_s: float | None = None,
     ) -> ExecutionRecord:
         """Close what is open (one leg with `leg_no`; only `positions` when given, e.g. those N
         days before their expiry), mirroring the open quantities per broker. A run not finished
         yet is completed with the plan it stored. Closing everything, once that run is complete,
         what is still open (filled after it was planned: an entry order in flight when the kill
         switch was pressed) is closed by a follow-up run, so a second press or the square-off
-        always leaves the strategy flat."""
+        always leaves the strategy flat. `wait_s`: how long to wait for a busy strategy."""
+        with self._leases.hold(user_id, strategy_id, wait_s=wait_s):
+            return self._exit(user_id, strategy_id, trade_date, reason, leg_no=leg_no, positions=positions)
+
+    def _exit(
+        self,
+        user_id: str,
+        strategy_id: str,
+        trade_date: date,
+        reason: ExitReason,
+        *,
+        leg_no: int | None,
+        positions: list[PositionView] | None,
+    ) -> ExecutionRecord:
         for number in range(1, MAX_EXIT_RUNS + 1):
             run_name = exit_run_name(leg_no, number)
             stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
@@ -161,10 +190,18 @@ class ExecutionService:
                     )
             except NotFoundError:
                 logger.warning("Strategy gone before its retry", extra={"strategy_id": strategy_id})
+            except StrategyBusyError:
+                logger.info(
+                    "Retry left to the next sweep: the strategy is busy", extra={"strategy_id": strategy_id}
+                )
         return records
 
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
         """The strategy's scheduled exit: on the day, or N trading days before each position's expiry."""
+        with self._leases.hold(user_id, strategy_id):
+            return self._scheduled_exit(user_id, strategy_id, trade_date)
+
+    def _scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
         strategy = self._strategies.get_strategy(user_id, strategy_id)
         positions = [p for p in self._store.positions(user_id, strategy_id) if p.net_quantity != 0]
         days_before = strategy.exit.days_before_expiry if strategy.exit is not None else None
@@ -181,7 +218,7 @@ class ExecutionService:
                 self._store.start_run(flat, self._clock.now())
             return None
         due = positions if days_before is not None else None  # None: everything open, follow-ups too
-        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, positions=due)
+        return self._exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=None, positions=due)
 
     def _days_to_expiry(self, trade_date: date, expiry: date) -> int:
         if expiry <= trade_date:

@@ -58,7 +58,7 @@ from shared_utils.models.strategy import (
 )
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.paging import query_all
+from shared_utils.repository.paging import BATCH_GET_ATTEMPTS, BATCH_GET_LIMIT, query_all
 from shared_utils.repository.schedule_window import DueWindow
 from shared_utils.repository.transactions import (
     CONDITION_FAILED,
@@ -81,8 +81,6 @@ ALLOCATION_LIMIT = "ALLOCATION_LIMIT"
 # transaction, far below DynamoDB's 100-item cap.
 MAX_ALLOCATIONS_PER_OWNER = 20
 MAX_PAGE_SIZE = 100
-BATCH_GET_LIMIT = 100  # BatchGetItem's maximum keys per request
-BATCH_GET_ATTEMPTS = 3
 _DELETE_RETRIES = 3
 
 

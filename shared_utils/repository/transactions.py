@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 from shared_utils.errors import ConflictError
 from shared_utils.models.items import deserialize
 
-CONDITION_FAILED = "ConditionalCheckFailed"
+CONDITION_FAILED = "ConditionalCheckFailed"  # one item's reason inside a cancelled transaction
+CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"  # a single conditional write lost
 
 
 @dataclass(frozen=True)

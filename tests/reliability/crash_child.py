@@ -21,6 +21,7 @@ from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
 from shared_utils.clock import FixedClock, to_ist
 from shared_utils.execution.accounts import AccountBrokers
+from shared_utils.execution.leases import StrategyLeases
 from shared_utils.execution.market import SimulatedOptionMarket
 from shared_utils.execution.service import ExecutionService
 from shared_utils.execution.store import ExecutionStore
@@ -72,6 +73,7 @@ def build_service(endpoint: str, stub_url: str, clock: FixedClock, timeout_s: fl
         SimulatedOptionMarket(LEVELS.get, clock),
         TradingCalendar.default(),
         clock,
+        leases=StrategyLeases(client, config.history_table_name, clock),
     )
 
 

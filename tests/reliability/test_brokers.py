@@ -45,6 +45,7 @@ from shared_utils.brokers.registry import BrokerRegistry
 from shared_utils.clock import FixedClock
 from shared_utils.execution.accounts import AccountBrokers
 from shared_utils.execution.engine import BrokerProvider
+from shared_utils.execution.leases import StrategyLeases
 from shared_utils.execution.market import SimulatedOptionMarket
 from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerStatus
 from shared_utils.execution.service import ExecutionService
@@ -121,6 +122,7 @@ class Desk:
             client, settings.trading_table_name, self.clock, broker_accounts=self.accounts
         )
         self.store = ExecutionStore(client, settings.history_table_name)
+        self.leases = StrategyLeases(client, settings.history_table_name, self.clock, sleep=lambda _s: None)
         self.market = SimulatedOptionMarket(dict(LEVELS).get, self.clock)
         self.provider: BrokerProvider | None = None
         self.basket = self.repo.create_basket(USER, BasketCreate(name="Income")).basket_id
@@ -129,7 +131,13 @@ class Desk:
         assert self.provider is not None
         provider = self.provider
         return ExecutionService(
-            self.store, self.repo, lambda _user: provider, self.market, TradingCalendar.default(), self.clock
+            self.store,
+            self.repo,
+            lambda _user: provider,
+            self.market,
+            TradingCalendar.default(),
+            self.clock,
+            leases=self.leases,
         )
 
     def paper(self, account: str) -> PaperBroker:

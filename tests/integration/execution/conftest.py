@@ -161,6 +161,7 @@ class Platform:
     def __init__(
         self, aws: dict[str, Any], clock: FixedClock, brokers: Brokers, store: ExecutionStore
     ) -> None:
+        from shared_utils.execution.leases import StrategyLeases
         from shared_utils.execution.market import SimulatedOptionMarket
         from shared_utils.execution.service import ExecutionService
         from shared_utils.market.calendar import TradingCalendar
@@ -179,8 +180,17 @@ class Platform:
         self.repository = DynamoTradingRepository(
             aws["dynamodb"], settings.trading_table_name, clock, broker_accounts=self.accounts
         )
+        self.leases = StrategyLeases(
+            aws["dynamodb"], settings.history_table_name, clock, sleep=lambda _s: None
+        )
         self.service = ExecutionService(
-            store, self.repository, lambda _user: brokers, self.market, TradingCalendar.default(), clock
+            store,
+            self.repository,
+            lambda _user: brokers,
+            self.market,
+            TradingCalendar.default(),
+            clock,
+            leases=self.leases,
         )
         self._baskets: dict[str, str] = {}
 

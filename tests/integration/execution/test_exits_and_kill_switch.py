@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from shared_utils import keys
 from shared_utils.execution.duplicates import LedgerDuplicateScanner
+from shared_utils.execution.engine import KILLED
 from shared_utils.execution.exits import PositionStopLossMonitor
 from shared_utils.execution.kill_switch import KillSwitch
 from shared_utils.execution.models import (
@@ -19,6 +20,7 @@ from shared_utils.execution.service import EngineExecutionRequester
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.common import Action, StrategyStatus
+from shared_utils.models.strategy import StrategyUpdate
 from tests.integration.execution.conftest import condor_body, net_quantities, timer_request
 
 TRADE_DATE = date(2026, 11, 25)
@@ -138,7 +140,14 @@ def test_kill_switch_closes_every_position_on_both_brokers_exactly_once_and_paus
 
     assert switch.rearm("user-a").state is KillSwitchState.ARMED
     platform.clock.advance(timedelta(days=1))
-    entered = platform.service.enter("user-a", waiting, date(2026, 11, 26))
+    paused = platform.service.enter("user-a", waiting, date(2026, 11, 26))
+    assert paused.status is ExecutionStatus.NOT_ENTERED and paused.reason == "the strategy is paused"
+    version = platform.repository.get_strategy("user-a", waiting).version
+    platform.repository.update_strategy(
+        "user-a", waiting, StrategyUpdate(version=version, status=StrategyStatus.ACTIVE)
+    )
+    platform.clock.advance(timedelta(days=1))  # a refused entry stays refused for its day
+    entered = platform.service.enter("user-a", waiting, date(2026, 11, 27))
     assert entered.status is ExecutionStatus.COMPLETE
 
 
@@ -333,22 +342,45 @@ class PressesTheKillSwitchDuringTheNthOrder:
         return result
 
 
-def test_an_entry_order_filled_after_the_kill_switch_is_closed_by_the_next_press(platform):
+def test_the_kill_switch_stops_an_entry_between_two_orders_and_the_next_check_closes_what_filled(platform):
+    """#15 4a: pressed (from another process: a broker thread here) while the entry's hedge is at
+    the broker, the entry places no sell leg; the press cannot exit the busy strategy, and the
+    minute's check closes the hedge. Every order reached the broker once; flat on both sides."""
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
     switch = KillSwitch(platform.service, platform.repository, platform.clock)
     paper = platform.brokers.by_account["acct-1"]
-    broker = PressesTheKillSwitchDuringTheNthOrder(paper, 2, lambda: switch.press("user-a", "user-a"))
+    reports = []
+    broker = PressesTheKillSwitchDuringTheNthOrder(
+        paper, 2, lambda: reports.append(switch.press("user-a", "user-a"))
+    )
     platform.brokers.by_account["acct-1"] = broker
 
-    platform.service.enter("user-a", sid, TRADE_DATE)  # the press squares off leg 1 only
-    assert open_quantities(platform)  # what filled after the press planned its exit is still open
+    entry = platform.service.enter("user-a", sid, TRADE_DATE)
 
-    again = switch.press("user-a", "user-a")
+    assert entry.status is ExecutionStatus.PARTIAL
+    assert [o.status for o in entry.brokers[0].orders] == [
+        LedgerStatus.FILLED,
+        LedgerStatus.FILLED,
+        None,
+        None,
+    ]
+    assert {o.reason for o in entry.brokers[0].orders[2:]} == {KILLED}
+    entered = platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")
+    assert [e.side for e in entered] == [Action.BUY, Action.BUY]  # no sell leg went out
+    assert reports[0].exits == [] and reports[0].exits_pending == [sid]
+    assert len(open_quantities(platform)) == 2
 
-    assert again.open_positions_left == 0
+    retried = platform.service.resume_incomplete(TRADE_DATE)  # the sweep: the entry stays refused
+    check = PositionStopLossMonitor(platform.service, platform.repository, platform.market, CALENDAR)
+    report = check.check(platform.clock.now(), TRADE_DATE)
+
+    assert [r.reason for r in retried] == [
+        "kill switch: trading is stopped for this user until it is re-armed"
+    ]
+    assert report.exits_requested == [f"user-a/{sid}/KILL_SWITCH"]
     assert net_quantities(paper) == {} and open_quantities(platform) == {}
-    assert set(broker.sent.values()) == {1}  # every order, entry and both exits, went out once
-    assert platform.store.get_run("user-a", TRADE_DATE, sid, "EXIT-2") is not None
+    assert set(broker.sent.values()) == {1} and len(broker.sent) == 4  # two entry orders, two exits
+    assert switch.press("user-a", "user-a").open_positions_left == 0
 
 
 class CountingPrices:
@@ -377,8 +409,9 @@ def test_a_quiet_check_writes_nothing_and_prices_each_contract_once(platform, aw
     assert len(prices.asked) == len(set(prices.asked)) == 4  # the condor's four contracts
     writes = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
     assert [name for name in calls if name in writes] == []
-    # Both strategies in one batched read, not one read per strategy per minute.
-    assert calls.count("BatchGetItem") == 1 and "GetItem" not in calls
+    # Both strategies in one batched read and both users' kill switches in another, not one read
+    # per strategy per minute.
+    assert calls.count("BatchGetItem") == 2 and "GetItem" not in calls
 
 
 def test_positions_spread_over_shards_and_unsharded_ones_are_still_watched(platform, aws):

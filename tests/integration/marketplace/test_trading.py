@@ -59,7 +59,9 @@ class Market:
 
     def service_for(self, reader: SubscribedStrategies) -> ExecutionService:
         p = self.platform
-        return ExecutionService(p.store, reader, lambda _user: p.brokers, p.market, CALENDAR, p.clock)
+        return ExecutionService(
+            p.store, reader, lambda _user: p.brokers, p.market, CALENDAR, p.clock, leases=p.leases
+        )
 
     def publish(self) -> None:
         terms = ListingPublish.model_validate(
