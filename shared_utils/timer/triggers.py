@@ -3,6 +3,9 @@
 
 Windows overlap (a re-emitted tick, a redelivered event, a recovered loop): a conditional-put
 claim keyed by trade date + strategy + action + scheduled time decides which one hands it over.
+A hand-over that fails (a strategy busy with another run, a broker registry error) gives its claim
+back and the others go on; the trigger then fails with the first error, so the redelivery hands
+over only what was given back.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ def trigger_due_strategies(
         return TriggerReport(tick=envelope.tick, trade_date=trade_date, skipped_reason="not a trading day")
     due = requested_total = claimed = paused = not_today = 0
     requested: list[str] = []
+    failed: list[Exception] = []
     weekday = trade_date.weekday()
     for entry in schedule.due_schedule_entries(envelope.window_start, envelope.window_end):
         if entry.due_at is None or not envelope.window_start <= entry.due_at < envelope.window_end:
@@ -134,9 +138,14 @@ def trigger_due_strategies(
             continue
         try:
             requester.request_execution(request)
-        except Exception:
+        except Exception as error:
             claims.release(request)
-            raise
+            logger.exception(
+                "Hand-over failed: left to the redelivery",
+                extra={"strategy_id": entry.strategy_id, "action": entry.kind.value},
+            )
+            failed.append(error)
+            continue
         requested_total += 1
         requested.append(f"{entry.user_id}/{entry.strategy_id}/{entry.kind.value}@{_hhmm_utc(entry.due_at)}")
     report = TriggerReport(
@@ -149,6 +158,8 @@ def trigger_due_strategies(
         not_today=not_today,
     )
     logger.info("Schedule trigger done", extra=report.model_dump(mode="json"))
+    if failed:
+        raise failed[0]
     return report
 
 

@@ -124,6 +124,16 @@ def test_overlapping_windows_and_redelivery_request_once() -> None:
     assert len(requester.requests) == 1
 
 
+def test_one_failed_hand_over_does_not_hold_up_the_others_and_the_retry_does_only_it() -> None:
+    schedule = Schedule(entry("s1", TICK + timedelta(minutes=1)), entry("s2", TICK + timedelta(minutes=2)))
+    claims, requester = Claims(), Requester(fail_times=1)
+    with pytest.raises(ConnectionError):
+        trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
+    assert [r.strategy_id for r in requester.requests] == ["s2"]
+    trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
+    assert [r.strategy_id for r in requester.requests] == ["s2", "s1"]
+
+
 def test_failed_hand_over_gives_the_claim_back_for_the_retry() -> None:
     schedule = Schedule(entry("s1", TICK + timedelta(minutes=1)))
     claims, requester = Claims(), Requester(fail_times=1)
