@@ -3,6 +3,9 @@
 The timer's own alarms: the master-timer execution failed (an unreadable calendar, an emitter
 down past the close), the daily start failed, and the official holiday data runs out in fewer
 than 30 days (the exchanges circulate next year's list in mid-December; an admin enters it).
+The order path's: a duplicate order flagged, broker positions differing from the ledger past one
+check, an order whose outcome is still unknown past its bound, a broker account whose positions
+could not be read.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import removal_policy
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cdk_stack.timer import MasterTimer
+from shared_utils.execution.duplicates import DUPLICATE_METRIC
+from shared_utils.execution.reconcile import CHECK_FAILED_METRIC, MISMATCH_METRIC, OVERDUE_METRIC
 from shared_utils.tables import resource_prefix
 from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
 
@@ -89,6 +94,31 @@ class Monitoring(Construct):
             f"{prefix}-master-timer-start-failed",
             "The daily start of the master timer failed (retried, then dead-lettered).",
         )
+        order_path = {
+            DUPLICATE_METRIC: "A duplicate order was flagged on the ledger (more than one broker order "
+            "for one key, or an order outside its run's plan): check the account at the broker.",
+            MISMATCH_METRIC: "A broker account's positions differ from the platform's ledger for more "
+            "than a minute: the check's report and the account's MISMATCH item show both sides.",
+            OVERDUE_METRIC: "An order's outcome is still unknown past UNKNOWN_ORDER_ALERT_SECONDS (the "
+            "broker's lookup keeps failing, or it sits unfilled): it is flagged on its ledger entry.",
+            CHECK_FAILED_METRIC: "A broker account's positions could not be read: the platform cannot "
+            "tell whether it holds what the ledger says.",
+        }
+        self.order_path_alarms = [
+            self._on_any(
+                cloudwatch.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=metric,
+                    dimensions_map={"service": SERVICE_NAME},
+                    statistic=cloudwatch.Stats.SUM,
+                    period=Duration.minutes(1),
+                ),
+                metric,
+                f"{prefix}-{metric}",
+                description,
+            )
+            for metric, description in order_path.items()
+        ]
         Aspects.of(Stack.of(self)).add(_NotifyTopic(self.topic))
         CfnOutput(Stack.of(self), "OperatorAlarmTopicArn", value=self.topic.topic_arn)
 

@@ -9,6 +9,7 @@ caches one.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
+    from shared_utils.execution.engine import BrokerProvider
     from shared_utils.execution.kill_switch import KillSwitch
     from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
     from shared_utils.repository.trading import DynamoTradingRepository
     from shared_utils.timer.calendar_view import CalendarMarketView
-    from shared_utils.timer.checks import DuplicateOrderScanner, StopLossMonitor
+    from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner, StopLossMonitor
     from shared_utils.timer.envelope import TimerEnvelope
     from shared_utils.timer.market_data import RefreshReport
     from shared_utils.timer.publisher import EventBridgePublisher
@@ -60,9 +62,13 @@ class Platform:
         dynamodb: DynamoDBClient | None = None,
         events: EventBridgeClient | None = None,
         stepfunctions: SFNClient | None = None,
+        one_process: bool = False,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # Every handler runs in this process (the local platform, `simulate`, tests): the paper
+        # broker's book is the one the orders went to. In Lambda each container has its own.
+        self.one_process = one_process
         self._given: dict[str, Any] = {
             "dynamodb": dynamodb,
             "events": events,
@@ -207,24 +213,23 @@ class Platform:
 
     # ------------------------------------------------------------------ services
 
+    def brokers_for_user(self, user_id: str) -> BrokerProvider:
+        """The brokers of one user's accounts (the registry caches the clients)."""
+        from shared_utils.execution.accounts import AccountBrokers
+
+        return AccountBrokers(self.broker_registry, self.broker_accounts, user_id)
+
     def execution_service(
         self, metrics: Metrics | None = None, strategies: StrategyReader | None = None
     ) -> ExecutionService:
         """The execution service; `strategies` replaces the repository as the strategy reader (the
         marketplace runs a published strategy for its subscribers through it)."""
-        from shared_utils.execution.accounts import AccountBrokers
-        from shared_utils.execution.engine import BrokerProvider
         from shared_utils.execution.service import ExecutionService
-
-        registry, accounts = self.broker_registry, self.broker_accounts
-
-        def brokers_for_user(user_id: str) -> BrokerProvider:
-            return AccountBrokers(registry, accounts, user_id)
 
         return ExecutionService(
             self.execution_store,
             strategies if strategies is not None else self.trading_repository,
-            brokers_for_user,
+            self.brokers_for_user,
             self.option_market,
             self.calendar(),
             self.clock,
@@ -305,6 +310,18 @@ class Platform:
         from shared_utils.execution.duplicates import LedgerDuplicateScanner
 
         return LedgerDuplicateScanner(self.execution_store, self.clock, Metrics())
+
+    def broker_reconciler(self) -> BrokerReconciler:
+        from shared_utils.execution.reconcile import LedgerBrokerReconciler
+
+        return LedgerBrokerReconciler(
+            self.execution_store,
+            self.brokers_for_user,
+            self.clock,
+            overdue_after=timedelta(seconds=self.settings.unknown_order_alert_seconds),
+            check_paper=self.one_process,
+            metrics=Metrics(),
+        )
 
     def refresh(self, envelope: TimerEnvelope) -> RefreshReport:
         from shared_utils.timer.market_data import (

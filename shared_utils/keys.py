@@ -140,6 +140,7 @@ def market_quote_pk(instrument: str) -> str:
 #   `POSITION#{strategy_id}#{entry_date}#{account}#{leg_no}`  net position of one leg per account
 #   `KILL_SWITCH`                                 the user's kill switch
 #   `LEASE#{strategy_id}`                         the strategy's single-writer lease (while a run works)
+#   `MISMATCH#{trade_date}#{account}`             broker positions differing from the ledger (latest check)
 # GSI1 (ExecutionsByStrategy) is overloaded: `STRATEGY#{id}` for records, `LEDGER#{trade_date}`
 # for ledger entries (duplicate scan), `POSITIONS#OPEN#{shard}` (sparse) for open positions.
 
@@ -154,6 +155,7 @@ OPEN_POSITIONS_GSI1PK = "POSITIONS#OPEN"
 OPEN_POSITIONS_SHARDS = 4
 TRAIL_SK_PREFIX = "TRAIL#"
 LEASE_SK_PREFIX = "LEASE#"
+MISMATCH_SK_PREFIX = "MISMATCH#"
 
 
 def execution_record_sk(started_at_iso: str, strategy_id: str, action: str) -> str:
@@ -197,6 +199,10 @@ def position_sk(strategy_id: str, entry_date: date, broker_account_id: str, leg_
 
 def strategy_positions_prefix(strategy_id: str) -> str:
     return f"{POSITION_SK_PREFIX}{strategy_id}{SEPARATOR}"
+
+
+def mismatch_sk(trade_date: date, broker_account_id: str) -> str:
+    return f"{MISMATCH_SK_PREFIX}{trade_date.isoformat()}{SEPARATOR}{broker_account_id}"
 
 
 def lease_sk(strategy_id: str) -> str:

@@ -51,7 +51,7 @@ def _no_platform_left_behind() -> Iterator[None]:
 def install_platform(settings: RuntimeSettings, clock: Any, dynamodb: Any, **clients: Any) -> Platform:
     """Build and install the process's composition root the way a cold start would, with the
     test's clock and client."""
-    root = Platform(settings, clock, dynamodb=dynamodb, **clients)
+    root = Platform(settings, clock, dynamodb=dynamodb, one_process=True, **clients)
     install(root)
     return root
 

@@ -1,4 +1,5 @@
-"""CheckDuplicateOrders handler: flag duplicate orders of the lookback window once per tick."""
+"""CheckDuplicateOrders handler, once per tick: flag duplicate orders of the lookback window,
+compare the brokers' positions with the ledger and flag orders whose outcome is overdue."""
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
@@ -8,7 +9,8 @@ from shared_utils.timer.handler import build_timer_handler
 
 
 def _scan(envelope: TimerEnvelope) -> DuplicateReport:
-    return check_duplicate_orders(envelope, platform().duplicate_order_scanner())
+    root = platform()
+    return check_duplicate_orders(envelope, root.duplicate_order_scanner(), root.broker_reconciler())
 
 
 handler = build_timer_handler(

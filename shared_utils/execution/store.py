@@ -1,5 +1,5 @@
-"""DynamoDB adapter of the execution-history table: order ledger, runs, records, positions and
-kill switches (key layout in `shared_utils.keys`, execution section).
+"""DynamoDB adapter of the execution-history table: order ledger, runs, records, positions, kill
+switches and broker-position mismatches (key layout in `shared_utils.keys`, execution section).
 
 The ledger entry of an order is written with `attribute_not_exists` before its broker is called;
 every later change is conditional on the entry's `attempt`, so two processes can never both
@@ -9,7 +9,8 @@ position keeps the set of keys it counted), so a position never counts a fill tw
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
 from shared_utils.repository.paging import BATCH_GET_ATTEMPTS, BATCH_GET_LIMIT, query_all
 from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
+from shared_utils.timer.checks import ContractDifference
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -376,6 +378,71 @@ class ExecutionStore:
             UpdateExpression="SET duplicate_finding = :finding, duplicate_flagged_at = :now",
             ExpressionAttributeValues={":finding": {"S": finding}, ":now": {"S": now.isoformat()}},
         )
+
+    def flag_overdue(self, user_id: str, order_key: str, now: datetime) -> None:
+        """Mark an order whose outcome is overdue (kept until it has one: the history shows it)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.ledger_sk(order_key)),
+            UpdateExpression="SET overdue_flagged_at = if_not_exists(overdue_flagged_at, :now)",
+            ExpressionAttributeValues={":now": {"S": now.isoformat()}},
+        )
+
+    def unfinished_orders(self, trade_date: date) -> list[LedgerEntry]:
+        """Every user's orders of the day without an outcome yet (PENDING, PLACED, UNKNOWN)."""
+        statuses = [s for s in LedgerStatus if s.in_flight]
+        return [
+            self._ledger(raw)
+            for raw in self._query_all(
+                IndexName=EXECUTIONS_BY_STRATEGY,
+                KeyConditionExpression="gsi1pk = :pk",
+                FilterExpression="#status IN (" + ", ".join(f":s{i}" for i in range(len(statuses))) + ")",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.ledger_gsi1pk(trade_date)},
+                    **{f":s{i}": {"S": status.value} for i, status in enumerate(statuses)},
+                },
+            )
+        ]
+
+    # ------------------------------------------------------------------ broker positions check
+
+    def put_mismatch(
+        self,
+        user_id: str,
+        broker_account_id: str,
+        trade_date: date,
+        differences: Sequence[ContractDifference],
+        now: datetime,
+    ) -> datetime:
+        """Store the account's latest mismatch; returns when it was first seen (this time or earlier)."""
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.mismatch_sk(trade_date, broker_account_id)),
+            UpdateExpression="SET entity = :entity, differences = :diff, checked_at = :now, "
+            "first_seen = if_not_exists(first_seen, :now) REMOVE resolved_at",
+            ExpressionAttributeValues={
+                ":entity": {"S": "POSITION_MISMATCH"},
+                ":diff": {"S": json.dumps([d.model_dump() for d in differences])},
+                ":now": {"S": now.isoformat()},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return datetime.fromisoformat(response["Attributes"]["first_seen"]["S"])
+
+    def clear_mismatch(self, user_id: str, broker_account_id: str, trade_date: date, now: datetime) -> None:
+        """The account matches again: the item keeps the last mismatch, marked resolved."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(user_id), keys.mismatch_sk(trade_date, broker_account_id)),
+                UpdateExpression="SET resolved_at = :now REMOVE first_seen",
+                ConditionExpression="attribute_exists(first_seen)",
+                ExpressionAttributeValues={":now": {"S": now.isoformat()}},
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
 
     # ------------------------------------------------------------------ runs and records
 

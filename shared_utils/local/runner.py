@@ -66,7 +66,7 @@ def start_backend(log_level: str, clock: LoopClock) -> Backend:
     client = dynamodb(endpoint.url)
     create_tables(client, settings)
     export_runtime_settings(settings)
-    install(Platform(settings, clock, dynamodb=client))
+    install(Platform(settings, clock, dynamodb=client, one_process=True))
     return Backend(endpoint, settings)
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared_utils.timer.envelope import TimerEnvelope
 
@@ -34,6 +34,48 @@ class DuplicateFinding(BaseModel):
     order_ids: list[str]
 
 
+class ContractDifference(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    instrument: str
+    broker_quantity: int = Field(description="net units the broker reports (> 0 long, < 0 short)")
+    platform_quantity: int = Field(description="net units in the platform's ledger")
+
+
+class PositionMismatch(BaseModel):
+    """A broker account whose positions at the broker differ from the platform's ledger."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    broker_account_id: str
+    broker: str
+    trade_date: date
+    differences: list[ContractDifference]
+    first_seen: AwareDatetime
+    checked_at: AwareDatetime
+
+
+class StuckOrder(BaseModel):
+    """An order whose outcome is still not known (UNKNOWN, or PENDING/PLACED) past the bound."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str
+    user_id: str
+    broker_account_id: str
+    status: str
+    since: AwareDatetime
+
+
+class Reconciliation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    position_mismatches: list[PositionMismatch] = []
+    stuck_orders: list[StuckOrder] = []
+    accounts_unreachable: list[str] = []
+
+
 class DuplicateReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -41,6 +83,9 @@ class DuplicateReport(BaseModel):
     window_start: AwareDatetime
     window_end: AwareDatetime
     findings: list[DuplicateFinding] = []
+    position_mismatches: list[PositionMismatch] = []
+    stuck_orders: list[StuckOrder] = []
+    accounts_unreachable: list[str] = []
 
 
 class StopLossMonitor(Protocol):
@@ -50,6 +95,12 @@ class StopLossMonitor(Protocol):
 class DuplicateOrderScanner(Protocol):
     def scan(self, trade_date: date, start: datetime, end: datetime) -> list[DuplicateFinding]:
         """Orders of the same strategy/leg/action/trade date/broker in [start, end), flagged."""
+        ...
+
+
+class BrokerReconciler(Protocol):
+    def reconcile(self, trade_date: date, start: datetime, end: datetime) -> Reconciliation:
+        """Compare the brokers' positions with the ledger; find orders whose outcome is overdue."""
         ...
 
 
@@ -69,15 +120,23 @@ def check_stop_losses(envelope: TimerEnvelope, monitor: StopLossMonitor) -> Stop
     return report
 
 
-def check_duplicate_orders(envelope: TimerEnvelope, scanner: DuplicateOrderScanner) -> DuplicateReport:
+def check_duplicate_orders(
+    envelope: TimerEnvelope, scanner: DuplicateOrderScanner, reconciler: BrokerReconciler | None = None
+) -> DuplicateReport:
     findings = scanner.scan(envelope.trade_date, envelope.window_start, envelope.window_end)
+    reconciled = (
+        reconciler.reconcile(envelope.trade_date, envelope.window_start, envelope.window_end)
+        if reconciler is not None
+        else Reconciliation()
+    )
     report = DuplicateReport(
         tick=envelope.tick,
         window_start=envelope.window_start,
         window_end=envelope.window_end,
         findings=findings,
+        **reconciled.model_dump(),
     )
-    if findings:
+    if findings or reconciled.position_mismatches or reconciled.stuck_orders:
         logger.warning("Duplicate orders found", extra=report.model_dump(mode="json"))
     else:
         logger.info("No duplicate orders", extra=report.model_dump(mode="json"))
