@@ -50,9 +50,10 @@ class Route(Protocol):
 AccessMode = Literal["routes", "read"]
 API_ACCESS: dict[str, dict[str, AccessMode]] = {
     "broker_accounts": {"broker_accounts": "routes"},
-    # Deleting a basket or a strategy first checks it holds no open position (execution history).
-    "basket_manager": {"trading": "routes", "history": "read"},
-    "strategy_manager": {"trading": "routes", "history": "read"},
+    # Deleting a basket or a strategy holds its lease and checks it holds no open position, or
+    # first closes them (`close_positions`: an exit through the caller's brokers).
+    "basket_manager": {"trading": "routes", "history": "routes", "broker_accounts": "read"},
+    "strategy_manager": {"trading": "routes", "history": "routes", "broker_accounts": "read"},
     # Allocations name a broker account of the caller, checked against the accounts table.
     "strategy_broker_allocator": {"trading": "routes", "broker_accounts": "read"},
     "strategy_templates": {},  # static data shipped with the code

@@ -28,11 +28,21 @@ from cdk_stack.config import BrokerEgressVpc, EnvironmentConfig
 from cdk_stack.data import log_retention, removal_policy
 from shared_utils.tables import resource_prefix
 
-# Functions that build broker adapters (`Platform.execution_service`, `shared_utils/composition.py`):
-# order placement and exits (timer handlers) and the kill switch's square-off. Execution history
-# reads only the stored records (positions are marked at the last recorded price), so it gets no
+# Functions that build broker adapters (`Platform.brokers_for_user`, `shared_utils/composition.py`):
+# order placement and exits (timer handlers), the kill switch's square-off, deleting a strategy or
+# basket with `close_positions`, and the minute's broker-position check. Execution history reads
+# only the stored records (positions are marked at the last recorded price), so it gets no
 # credentials.
-BROKER_CALLING_MODULES = frozenset({"schedule_trigger", "stop_loss_checker", "kill_switch"})
+BROKER_CALLING_MODULES = frozenset(
+    {
+        "schedule_trigger",
+        "stop_loss_checker",
+        "duplicate_order_checker",
+        "kill_switch",
+        "strategy_manager",
+        "basket_manager",
+    }
+)
 SECRET_NAMESPACE = "ql-algo-trading"
 HTTPS = 443
 # What Lambda needs to attach a function to a VPC; AWS documents these with resource "*".

@@ -83,18 +83,19 @@ def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
 # schedule_trigger claims each due trigger in the trading table and, like stop_loss_checker,
 # places orders: it writes execution history (idempotency keys before the broker call) and reads
 # broker accounts. market_data_refresher caches quotes in the trading table. The duplicate-order
-# checker only reads.
+# checker flags ledger entries and stores broker-position mismatches (history), and reads the
+# accounts whose positions it asks the brokers for.
 HANDLER_ACCESS: dict[str, dict[str, bool]] = {
     "schedule_trigger": {"trading": True, "history": True, "broker_accounts": False},
     "stop_loss_checker": {"trading": False, "history": True, "broker_accounts": False},
-    "duplicate_order_checker": {"trading": False, "history": False, "broker_accounts": False},
+    "duplicate_order_checker": {"trading": False, "history": True, "broker_accounts": False},
     "market_data_refresher": {"trading": True},
 }
 
 HANDLER_DESCRIPTIONS: dict[DetailType, str] = {
     DetailType.SCHEDULE_STRATEGY_TRIGGER: "Enters/exits strategies due in the next 5 minutes",
     DetailType.CHECK_STOP_LOSS: "Checks open positions against their stop-loss rules",
-    DetailType.CHECK_DUPLICATE_ORDERS: "Looks back 5 minutes for duplicate orders",
+    DetailType.CHECK_DUPLICATE_ORDERS: "Flags duplicate and overdue orders, compares broker positions",
     DetailType.REFRESH_MARKET_DATA: "Refreshes quotes of the traded underlyings",
 }
 

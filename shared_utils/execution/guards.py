@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Protocol
 
 from shared_utils.errors import ConflictError, FieldIssue
-from shared_utils.execution.models import PositionView
+from shared_utils.execution.leases import BRIEF_WAIT_S, StrategyLeases
+from shared_utils.execution.models import ExitReason, PositionView
+from shared_utils.execution.service import ExecutionService
 
 OPEN_POSITIONS = "OPEN_POSITIONS"
 
@@ -37,3 +40,28 @@ def ensure_flat(positions: PositionReader, user_id: str, strategy_ids: Iterable[
             ],
             code=OPEN_POSITIONS,
         )
+
+
+@contextmanager
+def flat_while_held(
+    service: ExecutionService,
+    leases: StrategyLeases,
+    user_id: str,
+    strategy_ids: Sequence[str],
+    *,
+    close: bool,
+) -> Iterator[None]:
+    """Hold the strategies' leases (no run of theirs can start meanwhile), close what they hold
+    first when `close` (an exit at market; what a broker failure leaves open stays on the retry
+    list), then refuse with 409 OPEN_POSITIONS if anything is still open. The caller deletes
+    inside the block. A strategy busy with a run is a 409 STRATEGY_BUSY: nothing is deleted."""
+    with ExitStack() as held:
+        for strategy_id in strategy_ids:
+            held.enter_context(leases.hold(user_id, strategy_id, wait_s=BRIEF_WAIT_S))
+        if close:
+            today = service.today()
+            for strategy_id in strategy_ids:
+                if any(p.net_quantity for p in service.store.positions(user_id, strategy_id)):
+                    service.exit(user_id, strategy_id, today, ExitReason.MANUAL)
+        ensure_flat(service.store, user_id, strategy_ids)
+        yield

@@ -31,6 +31,7 @@ class ExitReason(StrEnum):
     TRAILING_STOP_LOSS = "TRAILING_STOP_LOSS"
     SQUARE_OFF = "SQUARE_OFF"
     KILL_SWITCH = "KILL_SWITCH"
+    MANUAL = "MANUAL"  # the trader asked (e.g. closing before deleting the strategy)
 
 
 class LedgerStatus(StrEnum):

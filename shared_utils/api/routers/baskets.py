@@ -11,9 +11,9 @@ from shared_utils.api.errors import no_content, route_responses
 from shared_utils.api.idempotency import IdempotencyKey, idempotent_create
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
-from shared_utils.api.params import BasketId, ExpectedVersion
+from shared_utils.api.params import BasketId, ClosePositions, ExpectedVersion
 from shared_utils.composition import platform
-from shared_utils.execution.guards import ensure_flat
+from shared_utils.execution.guards import flat_while_held
 from shared_utils.models.basket import Basket, BasketCreate, BasketUpdate
 from shared_utils.models.views import BasketDetail, Page
 
@@ -87,9 +87,17 @@ def update_basket(caller: Caller, basket_id: BasketId, data: BasketUpdate) -> Ba
     status_code=HTTPStatus.NO_CONTENT,
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
-def delete_basket(caller: Caller, basket_id: BasketId, version: ExpectedVersion = None) -> Response[None]:
+def delete_basket(
+    caller: Caller,
+    basket_id: BasketId,
+    version: ExpectedVersion = None,
+    close_positions: ClosePositions = False,
+) -> Response[None]:
     root = platform()
     detail = root.trading_repository.get_basket_with_strategies(caller.user_id, basket_id)
-    ensure_flat(root.execution_store, caller.user_id, [s.strategy_id for s in detail.strategies])
-    root.trading_repository.delete_basket(caller.user_id, basket_id, version)
+    strategies = [s.strategy_id for s in detail.strategies]
+    with flat_while_held(
+        root.execution_service(), root.strategy_leases, caller.user_id, strategies, close=close_positions
+    ):
+        root.trading_repository.delete_basket(caller.user_id, basket_id, version)
     return no_content()

@@ -13,9 +13,16 @@ from shared_utils.api.errors import no_content, route_responses
 from shared_utils.api.idempotency import IdempotencyKey, idempotent_create
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
-from shared_utils.api.params import ID_MAX_LENGTH, ID_PATTERN, BasketId, ExpectedVersion, StrategyId
+from shared_utils.api.params import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
+    BasketId,
+    ClosePositions,
+    ExpectedVersion,
+    StrategyId,
+)
 from shared_utils.composition import platform
-from shared_utils.execution.guards import ensure_flat
+from shared_utils.execution.guards import flat_while_held
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy, StrategyCreate, StrategyUpdate
@@ -123,9 +130,15 @@ def update_strategy(caller: Caller, strategy_id: StrategyId, data: StrategyUpdat
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 def delete_strategy(
-    caller: Caller, strategy_id: StrategyId, version: ExpectedVersion = None
+    caller: Caller,
+    strategy_id: StrategyId,
+    version: ExpectedVersion = None,
+    close_positions: ClosePositions = False,
 ) -> Response[None]:
     root = platform()
-    ensure_flat(root.execution_store, caller.user_id, [strategy_id])
-    root.trading_repository.delete_strategy(caller.user_id, strategy_id, version)
+    root.trading_repository.get_strategy(caller.user_id, strategy_id)  # 404 before anything closes
+    with flat_while_held(
+        root.execution_service(), root.strategy_leases, caller.user_id, [strategy_id], close=close_positions
+    ):
+        root.trading_repository.delete_strategy(caller.user_id, strategy_id, version)
     return no_content()

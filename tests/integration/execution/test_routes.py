@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from shared_utils.execution.models import ExitReason, LedgerStatus
 from shared_utils.models.common import StrategyStatus
 from tests.conftest import install_platform
 from tests.integration.execution.conftest import SerializedClient, condor_body
@@ -133,3 +134,25 @@ def test_a_strategy_or_basket_with_open_positions_cannot_be_deleted_until_flat(a
     platform.clock.advance(timedelta(hours=5))
     platform.service.scheduled_exit("user-a", sid, TRADE_DATE)
     assert api("DELETE", "/options/strategies/{strategy_id}", strategy_id=sid).status == 204
+
+
+def test_delete_with_close_positions_exits_first_then_deletes(api, platform):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+
+    missing = api(
+        "DELETE", "/options/strategies/{strategy_id}", strategy_id="nope", query={"close_positions": "true"}
+    )
+    deleted = api(
+        "DELETE", "/options/strategies/{strategy_id}", strategy_id=sid, query={"close_positions": "true"}
+    )
+
+    assert missing.status == 404
+    assert deleted.status == 204
+    assert api("GET", "/options/strategies/{strategy_id}", strategy_id=sid).status == 404
+    assert [p.net_quantity for p in platform.store.positions("user-a", sid) if p.net_quantity] == []
+    [exit_run] = platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "EXIT")[:1]
+    assert exit_run.status is LedgerStatus.FILLED
+    now = platform.clock.now()
+    records, _ = platform.store.list_records("user-a", now - timedelta(days=1), now, strategy_id=sid)
+    assert [r.exit_reason for r in records if r.action.value == "EXIT"] == [ExitReason.MANUAL]
