@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -43,13 +43,15 @@ from shared_utils.execution.models import (
     ExecutionRecord,
     ExecutionStatus,
     KillSwitchState,
+    KillSwitchView,
     LedgerEntry,
     LedgerStatus,
     OrderOutcome,
     PlannedOrder,
+    PositionView,
     RunAction,
 )
-from shared_utils.execution.store import ExecutionStore
+from shared_utils.execution.risk import has_limits, risk_blocks
 from shared_utils.models.allocation import AllocationLimits
 
 logger = Logger(child=True)
@@ -61,6 +63,38 @@ NOT_ATTEMPTED = "not attempted: an earlier order of this broker account did not 
 KILLED = "not placed: the kill switch was pressed during the entry"
 LEASE_LOST = "not placed: the run lost the strategy's lease to another run"
 NOTHING_TO_CLOSE = "not sent: nothing left open to close (closed, or being closed, by another run)"
+
+
+class EngineStore(Protocol):
+    """What the engine needs of the execution history (the DynamoDB `ExecutionStore` in production)."""
+
+    def start_run(self, plan: ExecutionPlan, started_at: datetime) -> tuple[ExecutionPlan, str, int]: ...
+    def mark_retry(self, plan: ExecutionPlan, pending: bool) -> None: ...
+    def put_record(self, record: ExecutionRecord, record_sk: str) -> None: ...
+    def get_run(
+        self, user_id: str, trade_date: date, strategy_id: str, run_name: str
+    ) -> ExecutionPlan | None: ...
+    def kill_switches(self, user_id: str) -> tuple[KillSwitchView, KillSwitchView]: ...
+    def positions(self, user_id: str, strategy_id: str | None = None) -> list[PositionView]: ...
+    def ledger_of_day(self, user_id: str, trade_date: date, strategy_id: str) -> list[LedgerEntry]: ...
+    def get_ledger(self, user_id: str, order_key: str) -> LedgerEntry | None: ...
+    def claim(self, entry: LedgerEntry, trade_date: date) -> LedgerEntry | None: ...
+    def take_over(self, entry: LedgerEntry, now: datetime) -> LedgerEntry | None: ...
+    def record(
+        self,
+        entry: LedgerEntry,
+        order: PlannedOrder,
+        *,
+        status: LedgerStatus,
+        now: datetime,
+        broker_order_id: str | None = None,
+        filled_quantity: int = 0,
+        average_price: Decimal | None = None,
+        reason: str | None = None,
+        user_id: str,
+        strategy_id: str,
+        opening: bool,
+    ) -> LedgerEntry: ...
 
 
 class BrokerProvider(Protocol):
@@ -84,7 +118,7 @@ class EngineConfig:
 class ExecutionEngine:
     def __init__(
         self,
-        store: ExecutionStore,
+        store: EngineStore,
         brokers: BrokerProvider,
         clock: Clock,
         *,
@@ -227,55 +261,14 @@ class ExecutionEngine:
         return None
 
     def _risk_blocks(self, plan: ExecutionPlan, limits: Mapping[str, AllocationLimits]) -> dict[str, str]:
-        blocked: dict[str, str] = {}
-        if not any(
-            limit.max_lots_per_order or limit.max_orders_per_day or limit.max_loss_per_day
-            for limit in limits.values()
-        ):
-            return blocked
-        planned_keys = {order.order_key for order in plan.orders}
-        earlier = [
-            entry
-            for entry in self._store.ledger_of_day(plan.user_id, plan.trade_date, plan.strategy_id)
-            if entry.order_key not in planned_keys
-        ]
-        positions = [
-            p
-            for p in self._store.positions(plan.user_id, plan.strategy_id)
-            if p.entry_date == plan.trade_date
-        ]
-        for account in plan.accounts():
-            limit = limits.get(account)
-            if limit is None:
-                continue
-            orders = plan.orders_of(account)
-            biggest = max(order.lots for order in orders)
-            if limit.max_lots_per_order is not None and biggest > limit.max_lots_per_order:
-                blocked[account] = (
-                    f"risk limit: an order of {biggest} lots exceeds "
-                    f"max_lots_per_order {limit.max_lots_per_order}"
-                )
-                continue
-            count = sum(1 for entry in earlier if entry.broker_account_id == account) + len(orders)
-            if limit.max_orders_per_day is not None and count > limit.max_orders_per_day:
-                blocked[account] = (
-                    f"risk limit: {count} orders today would exceed "
-                    f"max_orders_per_day {limit.max_orders_per_day}"
-                )
-                continue
-            pnl = sum(
-                (
-                    p.realised_pnl + (p.unrealised_pnl or Decimal("0"))
-                    for p in positions
-                    if p.broker_account_id == account
-                ),
-                Decimal("0"),
-            )
-            if limit.max_loss_per_day is not None and -pnl >= limit.max_loss_per_day:
-                blocked[account] = (
-                    f"risk limit: today's loss {-pnl} reached max_loss_per_day {limit.max_loss_per_day}"
-                )
-        return blocked
+        if not has_limits(limits):
+            return {}
+        return risk_blocks(
+            plan,
+            limits,
+            self._store.ledger_of_day(plan.user_id, plan.trade_date, plan.strategy_id),
+            self._store.positions(plan.user_id, plan.strategy_id),
+        )
 
     # ------------------------------------------------------------------ one account
 
