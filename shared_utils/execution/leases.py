@@ -39,7 +39,7 @@ class LeaseConfig:
     # and the fill polls), shorter than the sweep's minute plus the Lambda timeout.
     period: timedelta = timedelta(seconds=60)
     # How long a command waits for another run of the strategy to end before giving up.
-    wait_s: float = 20.0
+    wait_s: float = 10.0
     poll_s: float = 0.25
 
 

@@ -82,6 +82,8 @@ def update_basket(caller: Caller, basket_id: BasketId, data: BasketUpdate) -> Ba
 @router.delete(
     "/options/baskets/<basket_id>",
     summary="Delete a basket with its strategies and broker allocations",
+    description="409 OPEN_POSITIONS while a strategy holds positions; `close_positions=true` closes them "
+    "first.",
     tags=TAGS,
     operation_id="deleteBasket",
     status_code=HTTPStatus.NO_CONTENT,

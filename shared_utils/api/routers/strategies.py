@@ -124,6 +124,7 @@ def update_strategy(caller: Caller, strategy_id: StrategyId, data: StrategyUpdat
 @router.delete(
     "/options/strategies/<strategy_id>",
     summary="Delete a strategy with its broker allocations and schedule",
+    description="409 OPEN_POSITIONS while it holds positions; `close_positions=true` closes them first.",
     tags=TAGS,
     operation_id="deleteStrategy",
     status_code=HTTPStatus.NO_CONTENT,
