@@ -55,15 +55,19 @@ browser:
 	installed (apt-get install chromium, as root): the browser tests need it" >&2; exit 1; }
 	@$(CHROMIUM) --version 2>/dev/null || $(CHROMIUM) --version
 
-# The checks and the main run take one core; the date-shift guard (which needs only the venv) runs
-# beside them on the other from the start.
+# Two lanes, one per core. The first: lint, types, build, browser, then the suite without the
+# second lane's directories. The second (needs only the venv): the date-shift guard, then those
+# directories (chosen so both lanes end together; none of them needs the build or the browser).
+SIDE_TESTS ?= tests/reliability tests/integration/timer tests/integration/marketplace tests/integration/execution
 test: venv
 	@mkdir -p .build; \
-	$(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1 > .build/date-shift.log 2>&1 & guard=$$!; \
+	{ $(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1; guard=$$?; \
+	  $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider $(SIDE_TESTS) $(PYTEST_ARGS); side=$$?; \
+	  test $$guard -eq 0 -a $$side -eq 0; } > .build/side-lane.log 2>&1 & lane=$$!; \
 	$(MAKE) --no-print-directory lint typecheck build browser \
-	  && $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS); main=$$?; \
-	wait $$guard; shifted=$$?; cat .build/date-shift.log; \
-	test $$main -eq 0 -a $$shifted -eq 0
+	  && $(BIN)/python -m pytest -m "not slow" $(addprefix --ignore=,$(SIDE_TESTS)) $(PYTEST_ARGS); main=$$?; \
+	wait $$lane; second=$$?; cat .build/side-lane.log; \
+	test $$main -eq 0 -a $$second -eq 0
 
 # The date-shift guard: the API, marketplace, timer and execution integration tests again with the
 # platform's clock at far-apart instants: a year-end after the close, and a leap day in a year
