@@ -102,6 +102,9 @@ class EnvironmentConfig(_Strict):
     api_throttling: ApiThrottling
     cors_allowed_origins: tuple[str, ...] = Field(min_length=1)
     schedule_shards: int = Field(ge=1, le=100)
+    # Intraday (MIS) positions are squared off this long before the session's close (brokers'
+    # own auto square-off starts around 15:20-15:25 IST: ours must come first).
+    square_off_minutes_before_close: int = Field(default=10, ge=5, le=60)
     timer_window: TimerWindow
     auth_stack_exports: AuthStackExports | None
     broker_egress_vpc: BrokerEgressVpc

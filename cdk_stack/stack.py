@@ -56,6 +56,7 @@ class OptionsTradingStack(Stack):
             idempotency_table_name=data.idempotency.table.table_name,
             event_bus_name=event_bus_name(config),
             schedule_shards=config.schedule_shards,
+            square_off_minutes_before_close=config.square_off_minutes_before_close,
         )
         factory = FunctionFactory(
             self,

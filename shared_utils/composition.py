@@ -304,6 +304,7 @@ class Platform:
             SubscriberStrategyLookup(self.trading_repository, self.marketplace_repository),
             self.option_market,
             self.calendar(),
+            square_off_before=timedelta(minutes=self.settings.square_off_minutes_before_close),
         )
 
     def duplicate_order_scanner(self) -> DuplicateOrderScanner:

@@ -30,6 +30,10 @@ class RuntimeSettings(BaseModel):
     # A timer event whose tick is older than this (an EventBridge retry, a DLQ redrive) is dropped:
     # a 09:30 entry must not be placed at 11:30.
     timer_event_max_lag_seconds: int = Field(alias="TIMER_EVENT_MAX_LAG_SECONDS", default=120, ge=10, le=3600)
+    # Intraday positions are squared off this long before the session's close (per environment).
+    square_off_minutes_before_close: int = Field(
+        alias="SQUARE_OFF_MINUTES_BEFORE_CLOSE", default=10, ge=5, le=60
+    )
     # An order without an outcome (UNKNOWN, or PENDING / PLACED) this long raises an alarm.
     unknown_order_alert_seconds: int = Field(alias="UNKNOWN_ORDER_ALERT_SECONDS", default=300, ge=60, le=3600)
 
