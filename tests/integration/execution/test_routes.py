@@ -136,7 +136,7 @@ def test_a_strategy_or_basket_with_open_positions_cannot_be_deleted_until_flat(a
     assert api("DELETE", "/options/strategies/{strategy_id}", strategy_id=sid).status == 204
 
 
-def test_delete_with_close_positions_exits_first_then_deletes(api, platform):
+def test_delete_with_close_positions_exits_first_then_deletes(api, platform, aws):
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
     platform.service.enter("user-a", sid, TRADE_DATE)
 
@@ -151,8 +151,10 @@ def test_delete_with_close_positions_exits_first_then_deletes(api, platform):
     assert deleted.status == 204
     assert api("GET", "/options/strategies/{strategy_id}", strategy_id=sid).status == 404
     assert [p.net_quantity for p in platform.store.positions("user-a", sid) if p.net_quantity] == []
-    [exit_run] = platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "EXIT")[:1]
-    assert exit_run.status is LedgerStatus.FILLED
-    now = platform.clock.now()
-    records, _ = platform.store.list_records("user-a", now - timedelta(days=1), now, strategy_id=sid)
-    assert [r.exit_reason for r in records if r.action.value == "EXIT"] == [ExitReason.MANUAL]
+    # The API's clock may be another day than the entry's (the date-shift guard): read both days.
+    start = min(platform.clock.now(), aws["clock"].now()) - timedelta(days=1)
+    end = max(platform.clock.now(), aws["clock"].now())
+    records, _ = platform.store.list_records("user-a", start, end, strategy_id=sid)
+    [exited] = [r for r in records if r.action.value == "EXIT"]
+    assert exited.exit_reason is ExitReason.MANUAL
+    assert {o.status for o in exited.brokers[0].orders} == {LedgerStatus.FILLED}
