@@ -43,6 +43,7 @@ class _Room:
 class ClosingRoom:
     def __init__(self, positions: Iterable[PositionView], ledger: Iterable[LedgerEntry]) -> None:
         self._rooms: dict[RoomKey, _Room] = {}
+        self._in_flight: dict[str, int] = {}  # order key -> the quantity counted as on its way
         for position in positions:
             key = (position.broker_account_id, position.leg_no, position.instrument.key)
             room = self._rooms.setdefault(key, _Room(net=0))
@@ -53,6 +54,7 @@ class ClosingRoom:
             key = (entry.broker_account_id, entry.leg_no, entry.instrument_key)
             room = self._rooms.setdefault(key, _Room(net=0))
             # Positions move only when an order is FILLED: all of an unfinished one is on its way.
+            self._in_flight[entry.order_key] = entry.quantity
             if entry.side is Action.BUY:
                 room.buying += entry.quantity
             else:
@@ -60,12 +62,19 @@ class ClosingRoom:
         self._lock = threading.Lock()
 
     def take(self, order: PlannedOrder) -> int:
-        """The quantity `order` may send (0: nothing left to close), counted as in flight from now."""
+        """The quantity `order` may send (0: nothing left to close), counted as in flight from now.
+        An order that was itself counted in flight (its lookup found it absent at the broker) is
+        not in its own way."""
         key = (order.broker_account_id, order.leg_no, order.instrument.key)
         with self._lock:
             room = self._rooms.get(key)
             if room is None:
                 return 0
+            own = self._in_flight.pop(order.order_key, 0)
+            if order.side is Action.BUY:
+                room.buying -= own
+            else:
+                room.selling -= own
             allowed = min(order.quantity, room.available(order.side))
             if order.side is Action.BUY:
                 room.buying += allowed

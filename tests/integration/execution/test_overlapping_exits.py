@@ -16,7 +16,13 @@ from shared_utils.execution.leases import LeaseConfig, StrategyLeases
 from shared_utils.execution.models import ExecutionStatus, ExitReason, LedgerStatus
 from shared_utils.execution.service import ExecutionService
 from shared_utils.market.calendar import TradingCalendar
-from tests.integration.execution.conftest import DownBroker, SerializedClient, condor_body, net_quantities
+from tests.integration.execution.conftest import (
+    DownBroker,
+    SerializedClient,
+    TimeoutAfterAccepting,
+    condor_body,
+    net_quantities,
+)
 
 TRADE_DATE = date(2026, 11, 25)
 SHORT_CALL = 1  # condor_body's leg 1: SELL CE
@@ -126,3 +132,18 @@ def test_a_leg_stop_loss_and_the_scheduled_exit_in_the_same_minute_never_overlap
     assert net_quantities(broker.inner) == {} and ledger_positions(platform, sid) == {}
     assert set(broker.sent.values()) == {1}
     assert len(broker.sent) == 8  # 4 entries and 4 closing orders: never a second buy-back
+
+
+def test_an_exit_order_whose_answer_was_lost_and_that_never_reached_the_broker_is_sent_again(platform):
+    """Its own UNKNOWN entry is not counted against it: the retry closes the leg, once."""
+    sid, broker = entered(platform)
+    platform.brokers.by_account["acct-1"] = TimeoutAfterAccepting(broker.inner, timeouts=1, visible=False)
+
+    first = platform.service.scheduled_exit("user-a", sid, TRADE_DATE)
+    assert first is not None and first.status is ExecutionStatus.FAILED
+    retried = platform.service.resume_incomplete(TRADE_DATE)
+
+    assert [r.status for r in retried] == [ExecutionStatus.COMPLETE]
+    assert net_quantities(broker.inner) == {} and ledger_positions(platform, sid) == {}
+    statuses = [e.status for e in platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "EXIT")]
+    assert statuses == [LedgerStatus.FILLED] * 4

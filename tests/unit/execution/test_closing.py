@@ -104,3 +104,12 @@ def test_room_is_per_account_and_positions_of_one_leg_on_several_days_add_up() -
     )
     assert room.take(order(Action.BUY, 195)) == 130
     assert room.take(order(Action.BUY, 65, account="a2")) == 65
+
+
+def test_an_order_counted_in_flight_is_not_in_its_own_way() -> None:
+    """The retry of an exit order whose answer was lost, found absent by the broker's lookup, is
+    sent again: its own UNKNOWN entry must not use up its room."""
+    own = closing("EXIT", Action.BUY, 130, LedgerStatus.UNKNOWN)
+    room = ClosingRoom([position(-130)], [own])
+    assert room.take(order(Action.BUY, 130)) == 130
+    assert room.take(order(Action.BUY, 130)) == 0
