@@ -15,6 +15,7 @@ from datetime import date, datetime
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from shared_utils.brokers.tag import run_of
 from shared_utils.clock import Clock
 from shared_utils.execution.models import LedgerEntry
 from shared_utils.execution.store import ExecutionStore
@@ -23,10 +24,6 @@ from shared_utils.timer.checks import DuplicateFinding
 logger = Logger(child=True)
 
 DUPLICATE_METRIC = "DuplicateOrders"
-
-
-def _run_name(entry: LedgerEntry) -> str:
-    return entry.order_key.split("#")[2]
 
 
 class LedgerDuplicateScanner:
@@ -51,7 +48,7 @@ class LedgerDuplicateScanner:
                 )
         runs: dict[tuple[str, str, str], list[LedgerEntry]] = defaultdict(list)
         for entry in entries:
-            runs[(entry.user_id, entry.strategy_id, _run_name(entry))].append(entry)
+            runs[(entry.user_id, entry.strategy_id, run_of(entry.order_key))].append(entry)
         for (user_id, strategy_id, run_name), members in runs.items():
             plan = self._store.get_run(user_id, trade_date, strategy_id, run_name)
             if plan is None:
