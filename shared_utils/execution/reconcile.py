@@ -10,8 +10,9 @@
   where every handler shares one process (the local platform, `simulate`): in Lambda the paper
   book lives in the container that placed the orders.
 - Orders: an order whose outcome is still unknown (UNKNOWN, or PENDING / PLACED) longer than the
-  bound (`UNKNOWN_ORDER_ALERT_SECONDS`) is flagged on its ledger entry and counted in
-  `OrdersOutcomeOverdue` (an alarm): the broker's lookup keeps failing, or the order sits unfilled.
+  bound (`UNKNOWN_ORDER_ALERT_SECONDS`) is flagged on its ledger entry, noted on its run's history
+  record (the executions route shows it) and counted in `OrdersOutcomeOverdue` (an alarm): the
+  broker's lookup keeps failing, or the order sits unfilled.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.port import BrokerError
+from shared_utils.brokers.tag import run_of
 from shared_utils.clock import Clock
 from shared_utils.errors import DomainError
 from shared_utils.execution.service import BrokersForUser
@@ -113,6 +115,7 @@ class LedgerBrokerReconciler:
                 "Broker positions differ from the ledger",
                 extra={"accounts": [m.broker_account_id for m in lasting]},
             )
+        overdue = [entry for entry in unfinished if now - entry.updated_at >= self._overdue_after]
         stuck = [
             StuckOrder(
                 order_key=entry.order_key,
@@ -121,11 +124,18 @@ class LedgerBrokerReconciler:
                 status=entry.status.value,
                 since=entry.updated_at,
             )
-            for entry in unfinished
-            if now - entry.updated_at >= self._overdue_after
+            for entry in overdue
         ]
-        for order in stuck:
-            self._store.flag_overdue(order.user_id, order.order_key, now)
+        for order, entry in zip(stuck, overdue, strict=True):
+            if self._store.flag_overdue(order.user_id, order.order_key, now):
+                self._store.annotate_record(
+                    entry.user_id,
+                    trade_date,
+                    entry.strategy_id,
+                    run_of(entry.order_key),
+                    f"leg {entry.leg_no} on {entry.broker_account_id}: outcome still {entry.status.value} "
+                    f"since {entry.updated_at.isoformat()} (operators alerted)",
+                )
         self._metric(MISMATCH_METRIC, len(lasting))
         self._metric(CHECK_FAILED_METRIC, len(unreachable))
         self._metric(OVERDUE_METRIC, len(stuck))

@@ -379,14 +379,44 @@ class ExecutionStore:
             ExpressionAttributeValues={":finding": {"S": finding}, ":now": {"S": now.isoformat()}},
         )
 
-    def flag_overdue(self, user_id: str, order_key: str, now: datetime) -> None:
-        """Mark an order whose outcome is overdue (kept until it has one: the history shows it)."""
-        self._client.update_item(
+    def flag_overdue(self, user_id: str, order_key: str, now: datetime) -> bool:
+        """Mark an order whose outcome is overdue; True the first time (False: already marked)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(user_id), keys.ledger_sk(order_key)),
+                UpdateExpression="SET overdue_flagged_at = :now",
+                ConditionExpression="attribute_not_exists(overdue_flagged_at)",
+                ExpressionAttributeValues={":now": {"S": now.isoformat()}},
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
+            return False
+        return True
+
+    def annotate_record(
+        self, user_id: str, trade_date: date, strategy_id: str, run_name: str, note: str
+    ) -> None:
+        """Add `note` to the reason of the run's history record (what the executions route shows)."""
+        run = self._client.get_item(
             TableName=self._table,
-            Key=self._key(keys.user_pk(user_id), keys.ledger_sk(order_key)),
-            UpdateExpression="SET overdue_flagged_at = if_not_exists(overdue_flagged_at, :now)",
-            ExpressionAttributeValues={":now": {"S": now.isoformat()}},
-        )
+            Key=self._key(keys.user_pk(user_id), keys.run_sk(trade_date, strategy_id, run_name)),
+            ConsistentRead=True,
+        ).get("Item")
+        if not run or "record_sk" not in run:
+            return
+        record_sk = run["record_sk"]["S"]
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(keys.user_pk(user_id), record_sk), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return
+        record = ExecutionRecord.model_validate_json(deserialize(item)["record"])
+        if note in (record.reason or ""):
+            return
+        reason = f"{record.reason}; {note}" if record.reason else note
+        self.put_record(record.model_copy(update={"reason": reason}), record_sk)
 
     def unfinished_orders(self, trade_date: date) -> list[LedgerEntry]:
         """Every user's orders of the day without an outcome yet (PENDING, PLACED, UNKNOWN)."""

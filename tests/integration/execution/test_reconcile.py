@@ -4,7 +4,7 @@ at the broker with the ledger, and flags orders whose outcome stays unknown."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared_utils import keys
@@ -17,6 +17,7 @@ from shared_utils.models.items import deserialize
 from tests.integration.execution.conftest import TimeoutAfterAccepting, condor_body
 
 TRADE_DATE = date(2026, 11, 25)
+NOW_RANGE = (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC))
 
 
 class Counted:
@@ -113,3 +114,17 @@ def test_an_order_whose_outcome_stays_unknown_past_the_bound_is_flagged_and_coun
         Key={"pk": {"S": keys.user_pk("user-a")}, "sk": {"S": keys.ledger_sk(unknown.order_key)}},
     )["Item"]
     assert "overdue_flagged_at" in item
+    [record] = [
+        r
+        for r in platform.store.list_records("user-a", NOW_RANGE[0], NOW_RANGE[1])[0]
+        if r.run_name == "ENTRY"
+    ]
+    assert f"outcome still UNKNOWN since {unknown.updated_at.isoformat()}" in (record.reason or "")
+    again = check.reconcile(*window(platform))  # flagged once, noted once
+    assert len(again.stuck_orders) == 1 and metrics.values["OrdersOutcomeOverdue"] == [0, 1, 1]
+    [record] = [
+        r
+        for r in platform.store.list_records("user-a", NOW_RANGE[0], NOW_RANGE[1])[0]
+        if r.run_name == "ENTRY"
+    ]
+    assert record.reason.count("outcome still UNKNOWN") == 1
