@@ -66,11 +66,13 @@ class LedgerBrokerReconciler:
         for position in self._store.open_positions():
             account = (position.user_id, position.broker_account_id, position.broker)
             ledger[account][position.instrument.key] += position.net_quantity
-        for entry in [*unfinished, *self._store.ledger_created_between(trade_date, start, end)]:
-            ledger[(entry.user_id, entry.broker_account_id, entry.broker)]  # active: check it too
+        trading = {  # flat in the ledger, but an order is in flight or was just placed: check it too
+            (entry.user_id, entry.broker_account_id, entry.broker)
+            for entry in [*unfinished, *self._store.ledger_created_between(trade_date, start, end)]
+        }
         mismatches: list[PositionMismatch] = []
         unreachable: list[str] = []
-        for account in sorted(ledger):
+        for account in sorted(set(ledger) | trading):
             user_id, account_id, broker_name = account
             if broker_name == BrokerName.PAPER.value and not self._check_paper:
                 continue  # its book lives in the process that placed the orders, not here
