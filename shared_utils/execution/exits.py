@@ -22,7 +22,7 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.errors import StrategyBusyError
+from shared_utils.errors import DomainError, StrategyBusyError
 from shared_utils.execution.leases import BRIEF_WAIT_S
 from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import ExitReason, PositionView
@@ -112,6 +112,12 @@ class PositionStopLossMonitor:
                 )
             except StrategyBusyError:
                 logger.info("Exit left to the next check: the strategy is busy", extra={"exit": label})
+                continue
+            except DomainError:
+                # One strategy's exit that cannot go on (its follow-up runs used up, its strategy
+                # unreadable) must not stop every other strategy's check: logged, tried next minute.
+                logger.exception("Exit failed", extra={"exit": label})
+                requested.append(f"{label}:ERROR")
                 continue
             requested.append(label)
             logger.info("Exit requested", extra={"exit": label, "status": record.status.value})

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from shared_utils import keys
+from shared_utils.errors import ConfigurationError
 from shared_utils.execution.duplicates import LedgerDuplicateScanner
 from shared_utils.execution.engine import KILLED
 from shared_utils.execution.exits import PositionStopLossMonitor
@@ -188,6 +189,28 @@ def test_mtm_stop_loss_exits_the_strategy_once(platform):
     assert report.exits_requested == [f"user-a/{sid}/STOP_LOSS"]
     assert again.exits_requested == [] and again.positions_checked == 0
     assert open_quantities(platform) == {}
+
+
+def test_one_strategy_whose_exit_cannot_go_on_does_not_stop_the_others_check(platform, monkeypatch):
+    stuck = platform.strategy("user-a", condor_body(risk={"mtm_stop_loss": 2000}), {"acct-1": 1})
+    other = platform.strategy("user-b", condor_body(risk={"mtm_stop_loss": 2000}), {"acct-b": 1})
+    platform.service.enter("user-a", stuck, TRADE_DATE)
+    platform.service.enter("user-b", other, TRADE_DATE)
+    exit_ = platform.service.exit
+
+    def failing(user_id, strategy_id, *args, **kwargs):
+        if strategy_id == stuck:  # e.g. its follow-up exit runs used up: fills keep arriving
+            raise ConfigurationError(f"{strategy_id}: still open after 5 exit runs")
+        return exit_(user_id, strategy_id, *args, **kwargs)
+
+    monkeypatch.setattr(platform.service, "exit", failing)
+    platform.levels["NIFTY"] = Decimal("26600")
+    report = monitor(platform).check(platform.clock.now(), TRADE_DATE)
+
+    assert sorted(report.exits_requested) == sorted(
+        [f"user-a/{stuck}/STOP_LOSS:ERROR", f"user-b/{other}/STOP_LOSS"]
+    )
+    assert open_quantities(platform, "user-b") == {}
 
 
 def test_a_leg_stop_loss_closes_that_leg_only(platform):
