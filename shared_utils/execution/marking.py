@@ -13,7 +13,7 @@ from typing import Protocol
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.execution.models import PositionView
-from shared_utils.execution.store import revalue
+from shared_utils.execution.valuation import revalue
 
 
 class PriceSource(Protocol):

@@ -11,7 +11,7 @@ import pytest
 from shared_utils.execution.market import ChainBook
 from shared_utils.execution.models import ExitReason
 from shared_utils.execution.planning import plan_entry, plan_exit
-from shared_utils.execution.store import position_from_item
+from shared_utils.execution.position_store import position_from_item
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable, load_specs, spec_for
 from shared_utils.models.common import Action

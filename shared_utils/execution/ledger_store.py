@@ -1,0 +1,318 @@
+"""The order ledger: one entry per order key, written with `attribute_not_exists` before its broker
+is called; every later change is conditional on the entry's `attempt`, so two processes can never
+both act on one order. A FILLED outcome first moves the order's position under a condition on the
+order key (the position keeps the set of keys it counted), so a fill is never counted twice."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared_utils import keys
+from shared_utils.errors import ConflictError
+from shared_utils.execution.history_table import HistoryTable, utc
+from shared_utils.execution.models import (
+    LedgerEntry,
+    LedgerStatus,
+    PlannedOrder,
+)
+from shared_utils.models.common import Action
+from shared_utils.models.items import deserialize, serialize
+from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.tables import EXECUTIONS_BY_STRATEGY
+
+_LEDGER_FIELDS = set(LedgerEntry.model_fields)
+
+
+class LedgerStore(HistoryTable):
+    def claim(self, entry: LedgerEntry, trade_date: date) -> LedgerEntry | None:
+        """Write a new ledger entry; None when written, else the entry already there."""
+        created = utc(entry.created_at)
+        item = serialize(
+            {
+                "pk": keys.user_pk(entry.user_id),
+                "sk": keys.ledger_sk(entry.order_key),
+                "gsi1pk": keys.ledger_gsi1pk(trade_date),
+                "gsi1sk": keys.ledger_gsi1sk(created, entry.order_key),
+                "entity": "LEDGER",
+                **entry.model_dump(exclude_none=True),
+            }
+        )
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
+            old: Any = error.response.get("Item")
+            return self._ledger(old) if old else self.get_ledger(entry.user_id, entry.order_key)
+        return None
+
+    @staticmethod
+    def _ledger(raw: dict[str, Any]) -> LedgerEntry:
+        data = deserialize(raw)
+        return LedgerEntry.model_validate({k: v for k, v in data.items() if k in _LEDGER_FIELDS})
+
+    def get_ledger(self, user_id: str, order_key: str) -> LedgerEntry | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.ledger_sk(order_key)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return self._ledger(item) if item else None
+
+    def take_over(self, entry: LedgerEntry, now: datetime) -> LedgerEntry | None:
+        """Move an unfinished entry to PENDING under a new attempt; None when someone else did."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(entry.user_id), keys.ledger_sk(entry.order_key)),
+                UpdateExpression="SET #status = :pending, attempt = :next, updated_at = :now",
+                ConditionExpression="attempt = :attempt AND #status = :seen",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":pending": LedgerStatus.PENDING.value,
+                        ":next": entry.attempt + 1,
+                        ":attempt": entry.attempt,
+                        ":seen": entry.status.value,
+                        ":now": now,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error_code(error) == CONDITIONAL_CHECK_FAILED:
+                return None
+            raise
+        return self._ledger(response["Attributes"])
+
+    def record(
+        self,
+        entry: LedgerEntry,
+        order: PlannedOrder,
+        *,
+        status: LedgerStatus,
+        now: datetime,
+        broker_order_id: str | None = None,
+        filled_quantity: int = 0,
+        average_price: Decimal | None = None,
+        reason: str | None = None,
+        user_id: str,
+        strategy_id: str,
+        opening: bool,
+    ) -> LedgerEntry:
+        """Store the outcome of this attempt; a FILLED outcome first moves the position, once
+        per order key (a fill is counted once, whatever retries follow)."""
+        ids = list(entry.broker_order_ids)
+        if broker_order_id and broker_order_id not in ids:
+            ids.append(broker_order_id)
+        sets: dict[str, Any] = {
+            "#status": status.value,
+            "quantity": order.quantity,  # a closing order may have been cut to what was still open
+            "broker_order_ids": ids,
+            "filled_quantity": filled_quantity,
+            "updated_at": now,
+        }
+        if average_price is not None:
+            sets["average_price"] = average_price
+        if reason is not None:
+            sets["reason"] = reason[:500]
+        names = {"#status": "status"} | {f"#f{i}": name for i, name in enumerate(sets) if name != "#status"}
+        alias = {name: ("#status" if name == "#status" else f"#f{i}") for i, name in enumerate(sets)}
+        values = serialize({f":v{i}": value for i, value in enumerate(sets.values())})
+        values[":attempt"] = {"N": str(entry.attempt)}
+        values[":filled"] = {"S": LedgerStatus.FILLED.value}
+        expression = "SET " + ", ".join(f"{alias[name]} = :v{i}" for i, name in enumerate(sets))
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(keys.user_pk(entry.user_id), keys.ledger_sk(entry.order_key)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attempt = :attempt AND #status <> :filled",
+            "ExpressionAttributeNames": {k: v for k, v in names.items()},
+            "ExpressionAttributeValues": values,
+        }
+        if status is LedgerStatus.FILLED and filled_quantity > 0 and average_price is not None:
+            # The position first, guarded by the order key: applying a fill twice is impossible,
+            # and a crash before the ledger update below is completed by the retry's reconcile.
+            position = self._position_update(
+                order, user_id, strategy_id, filled_quantity, average_price, opening, now
+            )
+            try:
+                self._client.update_item(**position)
+            except ClientError as error:
+                if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                    raise
+            if not opening:
+                self._close_if_flat(user_id, order.position_sk)
+        try:
+            self._client.update_item(**update)
+        except ClientError as error:
+            if error_code(error) == CONDITIONAL_CHECK_FAILED:
+                raise ConflictError(
+                    f"ledger entry {entry.order_key} moved on under another attempt"
+                ) from error
+            raise
+        return entry.model_copy(
+            update={
+                "status": status,
+                "quantity": order.quantity,
+                "broker_order_ids": ids,
+                "filled_quantity": filled_quantity,
+                "average_price": average_price if average_price is not None else entry.average_price,
+                "reason": reason if reason is not None else entry.reason,
+                "updated_at": now,
+            }
+        )
+
+    def _position_update(
+        self,
+        order: PlannedOrder,
+        user_id: str,
+        strategy_id: str,
+        quantity: int,
+        price: Decimal,
+        opening: bool,
+        now: datetime,
+    ) -> dict[str, Any]:
+        buying = order.side is Action.BUY
+        sets = {
+            "user_id": user_id,
+            "strategy_id": strategy_id,
+            "broker_account_id": order.broker_account_id,
+            "broker": order.broker,
+            "leg_no": order.leg_no,
+            "instrument": order.instrument,
+            "product": order.product,
+            "entry_date": order.position_sk.split(keys.SEPARATOR)[2],
+            "entity": "POSITION",
+        }
+        names = {f"#s{i}": name for i, name in enumerate(sets)}
+        values = serialize({f":s{i}": value for i, value in enumerate(sets.values())})
+        expression = "SET " + ", ".join(f"#s{i} = if_not_exists(#s{i}, :s{i})" for i in range(len(sets)))
+        expression += ", updated_at = :now"
+        values[":now"] = {"S": now.isoformat()}
+        if opening:
+            expression += ", gsi1pk = :open, gsi1sk = :opensk"
+            values[":open"] = {"S": keys.open_positions_gsi1pk(user_id)}
+            values[":opensk"] = {"S": f"{user_id}{keys.SEPARATOR}{order.position_sk}"}
+        signed = quantity if buying else -quantity
+        value = price * quantity
+        side = "buy" if buying else "sell"
+        expression += f" ADD net_quantity :signed, {side}_quantity :qty, {side}_value :value, applied :key"
+        values[":key"] = {"SS": [order.order_key]}
+        values[":one_key"] = {"S": order.order_key}
+        values[":signed"] = {"N": str(signed)}
+        values[":qty"] = {"N": str(quantity)}
+        values[":value"] = {"N": str(value)}
+        return {
+            "TableName": self._table,
+            "Key": self._key(keys.user_pk(user_id), order.position_sk),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_not_exists(applied) OR NOT contains(applied, :one_key)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _close_if_flat(self, user_id: str, position_sk: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(user_id), position_sk),
+                UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                ConditionExpression="net_quantity = :zero",
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
+
+    def ledger_of_run(
+        self, user_id: str, trade_date: date, strategy_id: str, run_name: str
+    ) -> list[LedgerEntry]:
+        return [
+            self._ledger(raw)
+            for raw in self._query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.user_pk(user_id)},
+                    ":prefix": {"S": keys.ledger_run_prefix(trade_date, strategy_id, run_name)},
+                },
+            )
+        ]
+
+    def ledger_of_day(self, user_id: str, trade_date: date, strategy_id: str) -> list[LedgerEntry]:
+        return [
+            self._ledger(raw)
+            for raw in self._query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.user_pk(user_id)},
+                    ":prefix": {"S": keys.ledger_day_prefix(trade_date, strategy_id)},
+                },
+            )
+        ]
+
+    def ledger_created_between(self, trade_date: date, start: datetime, end: datetime) -> list[LedgerEntry]:
+        """Every user's ledger entries of `trade_date` created in [start, end) (one GSI query)."""
+        return [
+            self._ledger(raw)
+            for raw in self._query_all(
+                IndexName=EXECUTIONS_BY_STRATEGY,
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.ledger_gsi1pk(trade_date)},
+                    ":low": {"S": utc(start)},
+                    ":high": {"S": utc(end)},
+                },
+            )
+        ]
+
+    def flag_duplicate(self, user_id: str, order_key: str, finding: str, now: datetime) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.ledger_sk(order_key)),
+            UpdateExpression="SET duplicate_finding = :finding, duplicate_flagged_at = :now",
+            ExpressionAttributeValues={":finding": {"S": finding}, ":now": {"S": now.isoformat()}},
+        )
+
+    def flag_overdue(self, user_id: str, order_key: str, now: datetime) -> bool:
+        """Mark an order whose outcome is overdue; True the first time (False: already marked)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(user_id), keys.ledger_sk(order_key)),
+                UpdateExpression="SET overdue_flagged_at = :now",
+                ConditionExpression="attribute_not_exists(overdue_flagged_at)",
+                ExpressionAttributeValues={":now": {"S": now.isoformat()}},
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
+            return False
+        return True
+
+    def unfinished_orders(self, trade_date: date) -> list[LedgerEntry]:
+        """Every user's orders of the day without an outcome yet (PENDING, PLACED, UNKNOWN)."""
+        statuses = [s for s in LedgerStatus if s.in_flight]
+        return [
+            self._ledger(raw)
+            for raw in self._query_all(
+                IndexName=EXECUTIONS_BY_STRATEGY,
+                KeyConditionExpression="gsi1pk = :pk",
+                FilterExpression="#status IN (" + ", ".join(f":s{i}" for i in range(len(statuses))) + ")",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.ledger_gsi1pk(trade_date)},
+                    **{f":s{i}": {"S": status.value} for i, status in enumerate(statuses)},
+                },
+            )
+        ]

@@ -1,0 +1,141 @@
+"""Positions (one item per leg, account and entry date; open ones on the sparse, sharded GSI1), the
+day's trailing-stop peaks, and the brokers' positions where they differ from the ledger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared_utils import keys
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.execution.history_table import HistoryTable
+from shared_utils.execution.models import (
+    PositionView,
+)
+from shared_utils.execution.valuation import valuation
+from shared_utils.models.common import Product
+from shared_utils.models.items import deserialize
+from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.tables import EXECUTIONS_BY_STRATEGY
+from shared_utils.timer.checks import ContractDifference
+
+
+def position_from_item(data: dict[str, Any]) -> PositionView:
+    net = int(data.get("net_quantity", 0))
+    buy_q, sell_q = int(data.get("buy_quantity", 0)), int(data.get("sell_quantity", 0))
+    buy_v, sell_v = Decimal(data.get("buy_value", 0)), Decimal(data.get("sell_value", 0))
+    last = Decimal(data["last_price"]) if data.get("last_price") is not None else None
+    average, realised, unrealised = valuation(net, buy_q, buy_v, sell_q, sell_v, last)
+    cents = Decimal("0.01")
+    return PositionView(
+        user_id=data["user_id"],
+        strategy_id=data["strategy_id"],
+        entry_date=date.fromisoformat(data["entry_date"]),
+        broker_account_id=data["broker_account_id"],
+        broker=data["broker"],
+        leg_no=int(data["leg_no"]),
+        instrument=OptionInstrument.model_validate(data["instrument"]),
+        product=Product(data["product"]),
+        net_quantity=net,
+        buy_quantity=buy_q,
+        buy_value=buy_v,
+        sell_quantity=sell_q,
+        sell_value=sell_v,
+        last_price=last,
+        realised_pnl=realised.quantize(cents),
+        unrealised_pnl=unrealised.quantize(cents) if unrealised is not None else None,
+        average_price=average.quantize(cents) if average is not None else None,
+        position_sk=data["sk"],
+    )
+
+
+class PositionStore(HistoryTable):
+    def positions(self, user_id: str, strategy_id: str | None = None) -> list[PositionView]:
+        prefix = keys.strategy_positions_prefix(strategy_id) if strategy_id else keys.POSITION_SK_PREFIX
+        return [
+            position_from_item(deserialize(raw))
+            for raw in self._query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": {"S": keys.user_pk(user_id)}, ":prefix": {"S": prefix}},
+            )
+        ]
+
+    def open_positions(self) -> list[PositionView]:
+        """Every user's open positions (the sparse, sharded part of GSI1)."""
+        found = [
+            position_from_item(deserialize(raw))
+            for partition in keys.open_positions_partitions()
+            for raw in self._query_all(
+                IndexName=EXECUTIONS_BY_STRATEGY,
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": partition}},
+            )
+        ]
+        return [position for position in found if position.net_quantity != 0]
+
+    def peak_mtm(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> Decimal:
+        """Raise the stored MTM peak of the day to `mtm` if higher; returns the peak."""
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.trail_sk(strategy_id, trade_date)),
+            UpdateExpression="SET peak = if_not_exists(peak, :mtm)",
+            ExpressionAttributeValues={":mtm": {"N": str(mtm)}},
+            ReturnValues="ALL_NEW",
+        )
+        peak = Decimal(response["Attributes"]["peak"]["N"])
+        if mtm > peak:
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(keys.user_pk(user_id), keys.trail_sk(strategy_id, trade_date)),
+                    UpdateExpression="SET peak = :mtm",
+                    ConditionExpression="peak < :mtm",
+                    ExpressionAttributeValues={":mtm": {"N": str(mtm)}},
+                )
+            except ClientError as error:
+                if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                    raise
+            return mtm
+        return peak
+
+    def put_mismatch(
+        self,
+        user_id: str,
+        broker_account_id: str,
+        trade_date: date,
+        differences: Sequence[ContractDifference],
+        now: datetime,
+    ) -> datetime:
+        """Store the account's latest mismatch; returns when it was first seen (this time or earlier)."""
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.mismatch_sk(trade_date, broker_account_id)),
+            UpdateExpression="SET entity = :entity, differences = :diff, checked_at = :now, "
+            "first_seen = if_not_exists(first_seen, :now) REMOVE resolved_at",
+            ExpressionAttributeValues={
+                ":entity": {"S": "POSITION_MISMATCH"},
+                ":diff": {"S": json.dumps([d.model_dump() for d in differences])},
+                ":now": {"S": now.isoformat()},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return datetime.fromisoformat(response["Attributes"]["first_seen"]["S"])
+
+    def clear_mismatch(self, user_id: str, broker_account_id: str, trade_date: date, now: datetime) -> None:
+        """The account matches again: the item keeps the last mismatch, marked resolved."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(user_id), keys.mismatch_sk(trade_date, broker_account_id)),
+                UpdateExpression="SET resolved_at = :now REMOVE first_seen",
+                ConditionExpression="attribute_exists(first_seen)",
+                ExpressionAttributeValues={":now": {"S": now.isoformat()}},
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
