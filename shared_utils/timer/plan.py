@@ -29,7 +29,9 @@ class Cadence:
 
 
 CADENCE: dict[DetailType, Cadence] = {
-    TRIGGER: Cadence(5, timedelta(0), timedelta(minutes=5)),  # 5-minute lookahead
+    # Each due entry or exit is handed over at its own minute, never earlier (the refresher looks
+    # 5 minutes ahead to prepare the chains of what falls due).
+    TRIGGER: Cadence(1, timedelta(0), timedelta(minutes=1)),
     STOP_LOSS: Cadence(1, timedelta(0), timedelta(minutes=1)),
     DUPLICATES: Cadence(1, timedelta(minutes=-5), timedelta(0)),  # 5-minute lookback
     REFRESH: Cadence(1, timedelta(0), timedelta(minutes=1)),
@@ -37,7 +39,7 @@ CADENCE: dict[DetailType, Cadence] = {
 
 # phase (MarketPhase value) -> detail-types in priority order.
 PHASE_EVENTS: dict[str, tuple[DetailType, ...]] = {
-    # 09:00-09:15: no positions can move yet; the trigger looks ahead to the 09:15 entries.
+    # 09:00-09:15: no positions can move yet; the trigger runs (nothing is due before the open).
     "pre_open": (TRIGGER, DUPLICATES),
     # The opening minutes: fresh prices first, then entries, then protection.
     "open": (REFRESH, TRIGGER, STOP_LOSS, DUPLICATES),

@@ -4,7 +4,7 @@ restarted mid-session, all through the real handlers, engine and paper brokers (
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,30 +55,33 @@ def test_duplicate_reemitted_and_concurrent_triggers_place_one_order_per_leg_per
     trading_day: TradingDay,
 ) -> None:
     day = trading_day
-    day.strategy("user-1", "09:32", {"acct-1": 1, "acct-2": 3})
-    day.strategy("user-2", "09:33", {"acct-3": 2})
+    day.strategy("user-1", "09:30", {"acct-1": 1, "acct-2": 3})
+    day.strategy("user-2", "09:31", {"acct-3": 2})
     day.move_to(datetime(2026, 11, 25, 4, 0, 5, tzinfo=UTC))
-    first = trigger("2026-11-25T04:00:00Z", "2026-11-25T04:00:00Z", "2026-11-25T04:05:00Z")
-    overlapping = trigger("2026-11-25T04:01:00Z", "2026-11-25T04:01:00Z", "2026-11-25T04:06:00Z")
+    first = trigger("2026-11-25T04:00:00Z", "2026-11-25T04:00:00Z", "2026-11-25T04:01:00Z")
+    following = trigger("2026-11-25T04:01:00Z", "2026-11-25T04:01:00Z", "2026-11-25T04:02:00Z")
     concurrent: dict[str, Any] = {}
 
     def arrive_while_running() -> None:
-        # Another container gets the same tick (new event id) and the next minute's overlapping
-        # window while this one is still placing its first order.
+        # Another container gets the same tick (new event id) while this one is still placing
+        # its first order.
+        if "same_tick" in concurrent:
+            return
         try:
             schedule_trigger.handler({**first, "id": "re-emitted-while-running"}, FakeLambdaContext())
         except IdempotencyAlreadyInProgressError as error:
             concurrent["same_tick"] = error
-        concurrent["overlapping"] = schedule_trigger.handler(overlapping, FakeLambdaContext())
 
     day.log.during_place = arrive_while_running
     outcome = schedule_trigger.handler(first, FakeLambdaContext())
+    day.log.during_place = None
+    day.move_to(datetime(2026, 11, 25, 4, 1, 5, tzinfo=UTC))
+    next_minute = schedule_trigger.handler(following, FakeLambdaContext())
 
     assert isinstance(concurrent["same_tick"], IdempotencyAlreadyInProgressError)  # EventBridge retries it
-    # The overlapping window took the strategy the first run had not reached yet; each handed over once.
-    handed = outcome["result"]["requested"] + concurrent["overlapping"]["result"]["requested"]
-    assert sorted(h.split("/")[1] for h in handed) == sorted(day.strategies)
-    assert outcome["result"]["already_claimed"] == concurrent["overlapping"]["result"]["already_claimed"] == 1
+    # Each strategy was handed over once, at its own minute.
+    assert [h.split("/")[0] for h in outcome["result"]["requested"]] == ["user-1"]
+    assert [h.split("/")[0] for h in next_minute["result"]["requested"]] == ["user-2"]
     again = schedule_trigger.handler(first, FakeLambdaContext())  # the same event delivered twice
     reemitted = schedule_trigger.handler({**first, "id": "re-emitted"}, FakeLambdaContext())
     assert again["result"] == reemitted["result"] == outcome["result"]
@@ -153,9 +156,9 @@ def test_even_without_trigger_claims_a_redelivered_entry_places_nothing_twice(
     trading_day: TradingDay,
 ) -> None:
     day = trading_day
-    day.strategy("user-1", "09:32", {"acct-1": 2})
+    day.strategy("user-1", "09:30", {"acct-1": 2})
     day.move_to(datetime(2026, 11, 25, 4, 0, 5, tzinfo=UTC))
-    event = trigger("2026-11-25T04:00:00Z", "2026-11-25T04:00:00Z", "2026-11-25T04:05:00Z")
+    event = trigger("2026-11-25T04:00:00Z", "2026-11-25T04:00:00Z", "2026-11-25T04:01:00Z")
     schedule_trigger.handler(event, FakeLambdaContext())
     # Lose every guard in front of the engine: idempotency records and trigger claims.
     for table in (day.settings.idempotency_table_name, day.settings.trading_table_name):
@@ -169,3 +172,23 @@ def test_even_without_trigger_claims_a_redelivered_entry_places_nothing_twice(
 
     assert len(replay["result"]["requested"]) == 1  # handed over again ...
     assert_one_order_per_leg_and_broker(day)  # ... and the ledger placed nothing twice
+
+
+def test_entries_at_0922_and_0923_reach_the_broker_in_their_own_minute_never_before(
+    trading_day: TradingDay,
+) -> None:
+    """The trigger hands each due entry over at its scheduled minute (the 5-minute look-ahead is
+    the refresher's, to prepare chains): the orders' times at the broker say so."""
+    day = trading_day
+    first = day.strategy("user-1", "09:22", {"acct-1": 1})
+    second = day.strategy("user-2", "09:23", {"acct-2": 1})
+    run_loop(day, datetime(2026, 11, 25, 3, 45, tzinfo=UTC), datetime(2026, 11, 25, 3, 55, tzinfo=UTC))
+
+    for user, strategy_id, due in (
+        ("user-1", first, datetime(2026, 11, 25, 3, 52, tzinfo=UTC)),
+        ("user-2", second, datetime(2026, 11, 25, 3, 53, tzinfo=UTC)),
+    ):
+        placed = [entry.created_at for entry in day.ledger(user, strategy_id)]
+        assert len(placed) == LEGS
+        assert all(due <= at < due + timedelta(minutes=1) for at in placed), (strategy_id, placed)
+    assert_one_order_per_leg_and_broker(day)

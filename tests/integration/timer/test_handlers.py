@@ -71,12 +71,13 @@ def platform(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, 
         aws["settings"], aws["dynamodb"], FixedClock(TICK - timedelta(days=1))
     )
     basket = repo.create_basket("user-1", BasketCreate(name="Weekly income")).basket_id
-    due = repo.create_strategy("user-1", basket, strategy("Due", "09:32", ["MON", "WED"]))
-    paused = repo.create_strategy("user-1", basket, strategy("Paused", "09:33", ["WED"], "BANKNIFTY"))
+    due = repo.create_strategy("user-1", basket, strategy("Due", "09:30", ["MON", "WED"]))
+    paused = repo.create_strategy("user-1", basket, strategy("Paused", "09:30", ["WED"], "BANKNIFTY"))
     repo.update_strategy(
         "user-1", paused.strategy_id, StrategyUpdate(version=paused.version, status=StrategyStatus.PAUSED)
     )
-    repo.create_strategy("user-1", basket, strategy("Monday only", "09:31", ["MON"], "SENSEX"))
+    repo.create_strategy("user-1", basket, strategy("Monday only", "09:30", ["MON"], "SENSEX"))
+    repo.create_strategy("user-1", basket, strategy("Next minute", "09:31", ["WED"], "MIDCPNIFTY"))
     repo.create_strategy("user-1", basket, strategy("Later", "09:40", ["WED"], "FINNIFTY"))
     return {**aws, "requester": requester, "due": due.strategy_id}
 
@@ -93,23 +94,26 @@ def test_same_tick_twice_triggers_each_due_strategy_once(platform: dict[str, Any
 
     requests = platform["requester"].requests
     assert [(r.strategy_id, r.action.value) for r in requests] == [(platform["due"], "ENTRY")]
-    assert requests[0].scheduled_at == TICK + timedelta(minutes=2)
+    assert requests[0].scheduled_at == TICK
     assert first["status"] == second["status"] == "processed"
     assert first["result"] == second["result"]
     assert len(first["result"]["requested"]) == 1  # the paused strategy is not handed over
 
 
-def test_overlapping_windows_hand_a_strategy_over_once(platform: dict[str, Any]) -> None:
-    schedule_trigger.handler(load_event("schedule_strategy_trigger"), FakeLambdaContext())
-    overlapping = load_event(
+def test_each_entry_is_handed_over_at_its_own_minute_never_earlier(platform: dict[str, Any]) -> None:
+    first = schedule_trigger.handler(load_event("schedule_strategy_trigger"), FakeLambdaContext())
+    assert len(first["result"]["requested"]) == 1  # the 09:31 entry is not handed over at 09:30
+    platform["clock"].set(TICK + timedelta(minutes=1, seconds=2))
+    following = load_event(
         "schedule_strategy_trigger",
         tick="2026-11-25T04:01:00Z",
         window_start="2026-11-25T04:01:00Z",
-        window_end="2026-11-25T04:06:00Z",
+        window_end="2026-11-25T04:02:00Z",
     )
-    outcome = schedule_trigger.handler(overlapping, FakeLambdaContext())
-    assert len(platform["requester"].requests) == 1
-    assert outcome["result"]["already_claimed"] == 1
+    outcome = schedule_trigger.handler(following, FakeLambdaContext())
+    requests = platform["requester"].requests
+    assert [r.scheduled_at for r in requests] == [TICK, TICK + timedelta(minutes=1)]
+    assert outcome["result"]["already_claimed"] == 0 and len(outcome["result"]["requested"]) == 1
 
 
 def test_no_trigger_on_a_holiday(platform: dict[str, Any]) -> None:
@@ -215,7 +219,7 @@ def test_a_tick_delivered_late_is_dropped_and_nothing_is_entered(platform: dict[
 
 def test_the_window_comes_from_the_tick_not_from_the_event(platform: dict[str, Any]) -> None:
     event = load_event("schedule_strategy_trigger")
-    # A window stretched to the end of the day must not fire the 09:40 entry with the 09:32 one.
+    # A window stretched to the end of the day must not fire the 09:40 entry with the 09:30 one.
     event["detail"]["window_end"] = "2026-11-25T10:00:00Z"
     schedule_trigger.handler(event, FakeLambdaContext())
 

@@ -232,7 +232,7 @@ def test_the_loop_fans_out_through_the_bus_rules(emitter_setup: Any, sfn_aws: di
     counts = {detail_type.value: len(bodies) for detail_type, bodies in received.items()}
     # 15:00-15:40 with a 15:40 close: afternoon until 15:10, pre-close until 15:40, the close tick.
     assert counts == {
-        "ScheduleStrategyTrigger": 8,  # 15:00 .. 15:35
+        "ScheduleStrategyTrigger": 40,  # 15:00 .. 15:39, every minute
         "CheckStopLoss": 40,  # 15:00 .. 15:39
         "CheckDuplicateOrders": 41,  # .. and the close tick
         "RefreshMarketData": 40,

@@ -69,7 +69,7 @@ def test_simulated_day_events_per_type_per_phase(capsys: pytest.CaptureFixture[s
     assert all(t.second == 0 and t.microsecond == 0 for t in ticks)
     assert all(b - a == timedelta(minutes=1) for a, b in pairwise(ticks))
     per_type = Counter(event.detail_type for event in publisher.events)
-    assert per_type[DetailType.SCHEDULE_STRATEGY_TRIGGER] == 6 * 12 + 8  # 09:00 .. 15:35 every 5 min
+    assert per_type[DetailType.SCHEDULE_STRATEGY_TRIGGER] == 6 * 60 + 40  # 09:00 .. 15:39 every minute
     assert per_type[DetailType.CHECK_STOP_LOSS] == 6 * 60 + 40 - 15  # 09:15 .. 15:39
     assert per_type[DetailType.REFRESH_MARKET_DATA] == per_type[DetailType.CHECK_STOP_LOSS]
     assert table["closed"] == Counter({"CheckDuplicateOrders": 1})

@@ -35,11 +35,11 @@ def test_market_hours_fire_all_four_on_a_five_minute_tick(phase: str) -> None:
     assert {event.detail_type for event in events_for(TICK, phase, TRADE_DATE)} == set(DetailType)
 
 
-def test_schedule_trigger_only_on_five_minute_boundaries() -> None:
+def test_schedule_trigger_every_minute_so_each_entry_goes_at_its_own_minute() -> None:
     for minute in range(10):
         tick = TICK + timedelta(minutes=minute)
         types = [event.detail_type for event in events_for(tick, "morning", TRADE_DATE)]
-        assert (DetailType.SCHEDULE_STRATEGY_TRIGGER in types) == (minute % 5 == 0)
+        assert DetailType.SCHEDULE_STRATEGY_TRIGGER in types
         assert DetailType.CHECK_STOP_LOSS in types and DetailType.REFRESH_MARKET_DATA in types
 
 
@@ -62,7 +62,7 @@ def test_priority_follows_the_phase_order() -> None:
 def test_windows_lookahead_and_lookback() -> None:
     by_type = {event.detail_type: event.envelope for event in events_for(TICK, "morning", TRADE_DATE)}
     trigger = by_type[DetailType.SCHEDULE_STRATEGY_TRIGGER]
-    assert (trigger.window_start, trigger.window_end) == (TICK, TICK + timedelta(minutes=5))
+    assert (trigger.window_start, trigger.window_end) == (TICK, TICK + timedelta(minutes=1))
     duplicates = by_type[DetailType.CHECK_DUPLICATE_ORDERS]
     assert (duplicates.window_start, duplicates.window_end) == (TICK - timedelta(minutes=5), TICK)
     assert all(

@@ -93,20 +93,19 @@ class Requester:
 def test_window_is_half_open_and_paused_or_off_day_entries_are_skipped() -> None:
     schedule = Schedule(
         entry("at-start", TICK),
-        entry("last-minute", TICK + timedelta(minutes=4)),
-        entry("next-window", TICK + timedelta(minutes=5)),
-        entry("paused", TICK + timedelta(minutes=1)),
-        entry("mondays", TICK + timedelta(minutes=2), [Weekday.MON]),
+        entry("next-minute", TICK + timedelta(minutes=1)),  # never handed over early
+        entry("paused", TICK),
+        entry("mondays", TICK, [Weekday.MON]),
     )
     requester = Requester()
     report = trigger_due_strategies(envelope(), schedule, Statuses({"paused"}), CALENDAR, Claims(), requester)
-    assert [r.strategy_id for r in requester.requests] == ["at-start", "last-minute"]
-    assert (report.due, report.paused, report.not_today) == (4, 1, 1)
+    assert [r.strategy_id for r in requester.requests] == ["at-start"]
+    assert (report.due, report.paused, report.not_today) == (3, 1, 1)
 
 
 def test_a_paused_strategy_enters_nothing_but_keeps_its_exit() -> None:
-    exit_ = entry("paused", TICK + timedelta(minutes=1)).model_copy(update={"kind": ScheduleKind.EXIT})
-    schedule = Schedule(entry("paused", TICK + timedelta(minutes=2)), exit_)
+    exit_ = entry("paused", TICK).model_copy(update={"kind": ScheduleKind.EXIT})
+    schedule = Schedule(entry("paused", TICK), exit_)
     requester = Requester()
     report = trigger_due_strategies(envelope(), schedule, Statuses({"paused"}), CALENDAR, Claims(), requester)
     assert [(r.strategy_id, r.action) for r in requester.requests] == [("paused", ScheduleKind.EXIT)]
@@ -125,7 +124,7 @@ def test_overlapping_windows_and_redelivery_request_once() -> None:
 
 
 def test_one_failed_hand_over_does_not_hold_up_the_others_and_the_retry_does_only_it() -> None:
-    schedule = Schedule(entry("s1", TICK + timedelta(minutes=1)), entry("s2", TICK + timedelta(minutes=2)))
+    schedule = Schedule(entry("s1", TICK), entry("s2", TICK))
     claims, requester = Claims(), Requester(fail_times=1)
     with pytest.raises(ConnectionError):
         trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
@@ -135,7 +134,7 @@ def test_one_failed_hand_over_does_not_hold_up_the_others_and_the_retry_does_onl
 
 
 def test_failed_hand_over_gives_the_claim_back_for_the_retry() -> None:
-    schedule = Schedule(entry("s1", TICK + timedelta(minutes=1)))
+    schedule = Schedule(entry("s1", TICK))
     claims, requester = Claims(), Requester(fail_times=1)
     with pytest.raises(ConnectionError):
         trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
