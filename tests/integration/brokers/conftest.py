@@ -27,8 +27,10 @@ from shared_utils.models.common import Action, OptionType
 from tests.integration.brokers import stub_angel, stub_kite, stub_noren
 from tests.integration.brokers.stub_server import BrokerStub, StubHttpServer
 
-CLIENT_TIMEOUT_S = 0.3
-STALL_S = 1.0
+# Generous enough that a loaded 2-core machine (two test lanes) answers in time when it should;
+# a stall is well past it.
+CLIENT_TIMEOUT_S = 1.0
+STALL_S = 3.0
 CE = OptionInstrument(
     underlying=Underlying.NIFTY, expiry=date(2026, 11, 24), strike=Decimal(24000), option_type=OptionType.CE
 )
