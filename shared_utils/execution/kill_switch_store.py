@@ -8,10 +8,7 @@ from typing import Any
 
 from shared_utils import keys
 from shared_utils.execution.history_table import HistoryTable
-from shared_utils.execution.models import (
-    KillSwitchState,
-    KillSwitchView,
-)
+from shared_utils.execution.models import KillSwitchState, KillSwitchView
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.repository.paging import BATCH_GET_ATTEMPTS, BATCH_GET_LIMIT
 

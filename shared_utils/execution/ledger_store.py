@@ -14,11 +14,7 @@ from botocore.exceptions import ClientError
 from shared_utils import keys
 from shared_utils.errors import ConflictError
 from shared_utils.execution.history_table import HistoryTable, utc
-from shared_utils.execution.models import (
-    LedgerEntry,
-    LedgerStatus,
-    PlannedOrder,
-)
+from shared_utils.execution.models import LedgerEntry, LedgerStatus, PlannedOrder
 from shared_utils.models.common import Action
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
@@ -241,6 +237,7 @@ class LedgerStore(HistoryTable):
         return [
             self._ledger(raw)
             for raw in self._query_all(
+                ConsistentRead=True,  # what the previous run of the strategy just wrote
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
                 ExpressionAttributeValues={
                     ":pk": {"S": keys.user_pk(user_id)},
@@ -253,6 +250,7 @@ class LedgerStore(HistoryTable):
         return [
             self._ledger(raw)
             for raw in self._query_all(
+                ConsistentRead=True,  # what the previous run of the strategy just wrote
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
                 ExpressionAttributeValues={
                     ":pk": {"S": keys.user_pk(user_id)},

@@ -14,9 +14,7 @@ from botocore.exceptions import ClientError
 from shared_utils import keys
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.execution.history_table import HistoryTable
-from shared_utils.execution.models import (
-    PositionView,
-)
+from shared_utils.execution.models import PositionView
 from shared_utils.execution.valuation import valuation
 from shared_utils.models.common import Product
 from shared_utils.models.items import deserialize
@@ -56,10 +54,12 @@ def position_from_item(data: dict[str, Any]) -> PositionView:
 
 class PositionStore(HistoryTable):
     def positions(self, user_id: str, strategy_id: str | None = None) -> list[PositionView]:
+        """Strongly consistent: exits are planned and capped from it right after another run's fills."""
         prefix = keys.strategy_positions_prefix(strategy_id) if strategy_id else keys.POSITION_SK_PREFIX
         return [
             position_from_item(deserialize(raw))
             for raw in self._query_all(
+                ConsistentRead=True,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
                 ExpressionAttributeValues={":pk": {"S": keys.user_pk(user_id)}, ":prefix": {"S": prefix}},
             )

@@ -10,10 +10,7 @@ from botocore.exceptions import ClientError
 
 from shared_utils import keys
 from shared_utils.execution.history_table import HistoryTable, utc
-from shared_utils.execution.models import (
-    ExecutionPlan,
-    ExecutionRecord,
-)
+from shared_utils.execution.models import ExecutionPlan, ExecutionRecord
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
