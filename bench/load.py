@@ -165,11 +165,15 @@ def _platform() -> Iterator[tuple[Any, Any, Any]]:
         export_runtime_settings(settings)
         client = SerializedClient(raw)
         clock = FixedClock(datetime.combine(TRADE_DATE, datetime.min.time(), tzinfo=UTC))
-        previous = install(Platform(settings, clock, dynamodb=client))
+        # One process: the strategy runs the timer queues run on the in-process queue's workers,
+        # and each handler returns once they have.
+        root = Platform(settings, clock, dynamodb=client, one_process=True, wait_for_runs=True)
+        previous = install(root)
         try:
             yield settings, client, clock
         finally:
             install(previous)
+            root.close()
 
 
 class OrderCounter:

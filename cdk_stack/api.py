@@ -60,10 +60,10 @@ API_ACCESS: dict[str, dict[str, AccessMode]] = {
     # Entry/exit records and positions, both from the stored records (`ExecutionStore`); positions
     # are marked with the quote cache and the calendar's closes (configurations table).
     "execution_history": {"history": "read", "trading": "read"},
-    # Squares off open positions and keeps its own state (order ledger, records and switch state in
-    # history), pauses the caller's strategies (configurations, which also cache the quotes paper
-    # fills use) and reads the caller's accounts to reach each broker.
-    "kill_switch": {"history": "routes", "trading": "routes", "broker_accounts": "read"},
+    # Sets the switch and its operation's progress (history), reads open positions and the retry
+    # list (history) to know whom to square off, and queues one run per user: the executor pauses
+    # strategies and places the exits, so the route calls no broker (it reads the calendar only).
+    "kill_switch": {"history": "routes", "trading": "read"},
     # Listings live in the configurations table; owners' fee statements read execution records.
     "marketplace": {"trading": "routes", "history": "read"},
     # Subscriptions too, allocated to the subscriber's own (checked) broker accounts; the

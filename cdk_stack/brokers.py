@@ -29,16 +29,14 @@ from cdk_stack.data import log_retention, removal_policy
 from shared_utils.tables import resource_prefix
 
 # Functions that build broker adapters (`Platform.brokers_for_user`, `shared_utils/composition.py`):
-# order placement and exits (timer handlers), the kill switch's square-off, deleting a strategy or
-# basket with `close_positions`, and the minute's broker-position check. Execution history reads
-# only the stored records (positions are marked at the last recorded price), so it gets no
-# credentials.
+# every entry, exit and retry (the strategy executor: the timer handlers and the kill switch only
+# queue runs), deleting a strategy or basket with `close_positions`, and the minute's
+# broker-position check. Execution history reads only the stored records (positions are marked at
+# the last recorded price), so it gets no credentials.
 BROKER_CALLING_MODULES = frozenset(
     {
-        "schedule_trigger",
-        "stop_loss_checker",
+        "strategy_executor",
         "duplicate_order_checker",
-        "kill_switch",
         "strategy_manager",
         "basket_manager",
     }

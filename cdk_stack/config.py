@@ -91,6 +91,17 @@ class BrokerEgressVpc(_Strict):
         return self
 
 
+class StrategyRuns(_Strict):
+    """The executor's event source mapping on the strategy-run queue.
+
+    `max_concurrency`: executors at once (the mapping's MaximumConcurrency, 2-1000); README
+    "Scaling" works out how many the environment's strategies due in one minute need.
+    `batch_size`: messages per invocation, run one after another (1: every run starts at once)."""
+
+    max_concurrency: int = Field(ge=2, le=1000)
+    batch_size: int = Field(default=1, ge=1, le=10)
+
+
 class EnvironmentConfig(_Strict):
     name: str
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -105,6 +116,7 @@ class EnvironmentConfig(_Strict):
     # Intraday (MIS) positions are squared off this long before the session's close (brokers'
     # own auto square-off starts around 15:20-15:25 IST: ours must come first).
     square_off_minutes_before_close: int = Field(default=10, ge=5, le=60)
+    strategy_runs: StrategyRuns
     timer_window: TimerWindow
     auth_stack_exports: AuthStackExports | None
     broker_egress_vpc: BrokerEgressVpc

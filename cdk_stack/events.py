@@ -58,8 +58,9 @@ def dead_letter_queue(scope: Construct, construct_id: str, config: EnvironmentCo
     Validations.of(queue).acknowledge(
         Acknowledgment(
             id="AwsSolutions-SQS3",
-            reason="This queue is itself a dead-letter queue (of an EventBridge/Scheduler target "
-            "and a Lambda on-failure destination); a DLQ of a DLQ would only move the problem.",
+            reason="This queue is itself a dead-letter queue (of an EventBridge/Scheduler target, "
+            "a Lambda on-failure destination or the strategy-run queue); a DLQ of a DLQ would only "
+            "move the problem.",
         )
     )
     return queue
@@ -80,21 +81,22 @@ def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
 
 
 # Which tables each handler touches, and whether it writes (False = read-only grant).
-# schedule_trigger claims each due trigger in the trading table and, like stop_loss_checker,
-# places orders: it writes execution history (idempotency keys before the broker call) and reads
-# broker accounts. market_data_refresher caches quotes in the trading table. The duplicate-order
-# checker flags ledger entries and stores broker-position mismatches (history), and reads the
-# accounts whose positions it asks the brokers for.
+# schedule_trigger claims each due trigger in the trading table (and reads strategies and
+# listings there); stop_loss_checker reads positions, the retry list and kill switches and keeps
+# trailing peaks (history) and reads strategies: both only queue strategy runs (the executor
+# places the orders; `execution.StrategyRunQueue`). market_data_refresher caches quotes in the
+# trading table. The duplicate-order checker flags ledger entries and stores broker-position
+# mismatches (history), and reads the accounts whose positions it asks the brokers for.
 HANDLER_ACCESS: dict[str, dict[str, bool]] = {
-    "schedule_trigger": {"trading": True, "history": True, "broker_accounts": False},
-    "stop_loss_checker": {"trading": False, "history": True, "broker_accounts": False},
+    "schedule_trigger": {"trading": True},
+    "stop_loss_checker": {"trading": False, "history": True},
     "duplicate_order_checker": {"trading": False, "history": True, "broker_accounts": False},
     "market_data_refresher": {"trading": True},
 }
 
 HANDLER_DESCRIPTIONS: dict[DetailType, str] = {
-    DetailType.SCHEDULE_STRATEGY_TRIGGER: "Enters/exits strategies due in the next 5 minutes",
-    DetailType.CHECK_STOP_LOSS: "Checks open positions against their stop-loss rules",
+    DetailType.SCHEDULE_STRATEGY_TRIGGER: "Queues the entries/exits due this minute for the executors",
+    DetailType.CHECK_STOP_LOSS: "Checks open positions against their stop-loss rules, queues exits",
     DetailType.CHECK_DUPLICATE_ORDERS: "Flags duplicate and overdue orders, compares broker positions",
     DetailType.REFRESH_MARKET_DATA: "Refreshes quotes of the traded underlyings",
 }

@@ -14,9 +14,11 @@ from cdk_stack.brokers import BrokerAccess
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import DataTables
 from cdk_stack.events import TimerEvents, event_bus_name
+from cdk_stack.execution import StrategyRunQueue
 from cdk_stack.functions import FunctionFactory
 from cdk_stack.monitoring import Monitoring
 from cdk_stack.timer import MasterTimer
+from shared_utils.events.catalog import DetailType
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import resource_prefix
 
@@ -48,6 +50,7 @@ class OptionsTradingStack(Stack):
         auth = Auth(self, "Auth", config=config)
         data = DataTables(self, "Data", config=config)
         self.brokers = BrokerAccess(self, "Brokers", config=config)
+        self.runs = StrategyRunQueue(self, "StrategyRuns", config=config)
         settings = RuntimeSettings(
             environment=config.name,
             trading_table_name=data.trading.table.table_name,
@@ -57,6 +60,7 @@ class OptionsTradingStack(Stack):
             event_bus_name=event_bus_name(config),
             schedule_shards=config.schedule_shards,
             square_off_minutes_before_close=config.square_off_minutes_before_close,
+            strategy_run_queue_url=self.runs.queue.queue_url,
         )
         factory = FunctionFactory(
             self,
@@ -94,7 +98,16 @@ class OptionsTradingStack(Stack):
             broker_accounts=auth.broker_accounts,
             routes=routes,
         )
+        self.executor = self.runs.add_executor(
+            factory, config=config, data=data, broker_accounts=auth.broker_accounts
+        )
+        self.runs.allow_sending(
+            self.events.handlers[DetailType.SCHEDULE_STRATEGY_TRIGGER],
+            self.events.handlers[DetailType.CHECK_STOP_LOSS],
+            self.api.functions["kill_switch"],
+        )
         self.monitoring = Monitoring(self, "Monitoring", config=config, timer=self.timer)
         self.functions = factory.functions
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
+        CfnOutput(self, "StrategyRunQueueUrl", value=self.runs.queue.queue_url)
         CfnOutput(self, "MasterTimerArn", value=self.timer.state_machine.state_machine_arn)

@@ -22,14 +22,17 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
     from shared_utils.execution.engine import BrokerProvider
+    from shared_utils.execution.executor import StrategyRunExecutor
     from shared_utils.execution.kill_switch import KillSwitch
     from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
+    from shared_utils.execution.runs import RunQueue
     from shared_utils.execution.service import ExecutionService, StrategyReader
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.market.calendar import TradingCalendar
@@ -62,18 +65,31 @@ class Platform:
         dynamodb: DynamoDBClient | None = None,
         events: EventBridgeClient | None = None,
         stepfunctions: SFNClient | None = None,
+        sqs: SQSClient | None = None,
         one_process: bool = False,
+        wait_for_runs: bool = False,
     ) -> None:
         self.settings = settings
         self.clock = clock
         # Every handler runs in this process (the local platform, `simulate`, tests): the paper
         # broker's book is the one the orders went to. In Lambda each container has its own.
         self.one_process = one_process
+        # One process without a queue URL runs its strategy runs on an in-process queue;
+        # `wait_for_runs`: a sender returns once they have run (tests, `simulate`).
+        self.wait_for_runs = wait_for_runs
         self._given: dict[str, Any] = {
             "dynamodb": dynamodb,
             "events": events,
             "stepfunctions": stepfunctions,
+            "sqs": sqs,
         }
+
+    def close(self) -> None:
+        """Stop what this root started in process (the local run queue's workers)."""
+        queue = self.__dict__.get("run_queue")
+        stop = getattr(queue, "stop", None)
+        if stop is not None:
+            stop()
 
     # ------------------------------------------------------------------ clients
 
@@ -97,6 +113,10 @@ class Platform:
     @cached_property
     def stepfunctions(self) -> SFNClient:
         return self._client("stepfunctions")
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        return self._client("sqs")
 
     @cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:
@@ -240,7 +260,53 @@ class Platform:
     def kill_switch(self, metrics: Metrics | None = None) -> KillSwitch:
         from shared_utils.execution.kill_switch import KillSwitch
 
-        return KillSwitch(self.execution_service(metrics), self.trading_repository, self.clock)
+        return KillSwitch(
+            self.execution_service(metrics), self.trading_repository, self.run_queue, self.clock
+        )
+
+    # ------------------------------------------------------------------ strategy runs
+
+    @cached_property
+    def run_queue(self) -> RunQueue:
+        """Where the deciding side (timer, stop-loss check, kill switch) sends strategy runs: the
+        stack's SQS queue, or, for a process that runs everything itself, an in-process queue
+        whose workers call the same executor handler."""
+        url = self.settings.strategy_run_queue_url
+        if url:
+            from shared_utils.execution.sqs_queue import SqsRunQueue
+
+            return SqsRunQueue(self.sqs, url)
+        if not self.one_process:
+            from shared_utils.errors import ConfigurationError
+
+            raise ConfigurationError("STRATEGY_RUN_QUEUE_URL is not set: strategy runs have nowhere to go")
+        from shared_utils.local.run_queue import LocalRunQueue
+
+        return LocalRunQueue(workers=self.settings.local_run_workers, wait_on_send=self.wait_for_runs)
+
+    def run_executor(self, metrics: Metrics | None = None) -> StrategyRunExecutor:
+        """The executor of one strategy-run message (owner runs, subscriber runs, fan-out pages,
+        a user's kill switch)."""
+        from shared_utils.execution.executor import StrategyRunExecutor
+        from shared_utils.marketplace.trading import (
+            SubscribedStrategies,
+            SubscriberExecutions,
+            SubscriberRuns,
+        )
+
+        def service_for(reader: SubscribedStrategies) -> SubscriberExecutions:
+            return self.execution_service(metrics, strategies=reader)
+
+        return StrategyRunExecutor(
+            self.execution_service(metrics),
+            self.run_queue,
+            self.clock,
+            subscribers=SubscriberRuns(
+                self.marketplace_repository, self.trading_repository, service_for, self.run_queue
+            ),
+            kill_switch=self.kill_switch(metrics),
+            entry_max_lag=timedelta(seconds=self.settings.entry_max_lag_seconds),
+        )
 
     def marketplace_service(self) -> MarketplaceService:
         from shared_utils.marketplace.service import MarketplaceService
@@ -266,21 +332,10 @@ class Platform:
         return RepositorySchedule(self.trading_repository)
 
     def execution_requester(self) -> ExecutionRequester:
-        """The owner's execution, then one per marketplace subscription of the strategy's basket."""
-        from shared_utils.execution.service import EngineExecutionRequester
-        from shared_utils.marketplace.trading import (
-            SubscribedStrategies,
-            SubscriberExecutions,
-            SubscriptionFanOut,
-        )
+        """Queues the owner's run and, for a listed basket, the fan-out to its subscribers."""
+        from shared_utils.marketplace.trading import QueuedExecutions
 
-        metrics = Metrics()
-
-        def service_for(reader: SubscribedStrategies) -> SubscriberExecutions:
-            return self.execution_service(metrics, strategies=reader)
-
-        owner = EngineExecutionRequester(self.execution_service(metrics))
-        return SubscriptionFanOut(owner, self.marketplace_repository, self.trading_repository, service_for)
+        return QueuedExecutions(self.run_queue, self.marketplace_repository)
 
     def trigger(self, envelope: TimerEnvelope) -> TriggerReport:
         from shared_utils.timer.triggers import DynamoTriggerClaims, trigger_due_strategies
@@ -300,10 +355,11 @@ class Platform:
         from shared_utils.marketplace.trading import SubscriberStrategyLookup
 
         return PositionStopLossMonitor(
-            self.execution_service(Metrics()),
+            self.execution_store,
             SubscriberStrategyLookup(self.trading_repository, self.marketplace_repository),
             self.option_market,
             self.calendar(),
+            self.run_queue,
             square_off_before=timedelta(minutes=self.settings.square_off_minutes_before_close),
         )
 

@@ -139,6 +139,7 @@ def market_quote_pk(instrument: str) -> str:
 #   `RUN#{trade_date}#{strategy_id}#{action}`     the stored plan and history pointer of one run
 #   `POSITION#{strategy_id}#{entry_date}#{account}#{leg_no}`  net position of one leg per account
 #   `KILL_SWITCH`                                 the user's kill switch
+#   `KILL_SWITCH#OPERATION`                       progress of the latest press (also under the global pk)
 #   `LEASE#{strategy_id}`                         the strategy's single-writer lease (while a run works)
 #   `MISMATCH#{trade_date}#{account}`             broker positions differing from the ledger (latest check)
 # GSI1 (ExecutionsByStrategy) is overloaded: `STRATEGY#{id}` for records, `LEDGER#{trade_date}`
@@ -148,6 +149,7 @@ LEDGER_SK_PREFIX = "ORDER#"
 RUN_SK_PREFIX = "RUN#"
 POSITION_SK_PREFIX = "POSITION#"
 KILL_SWITCH_SK = "KILL_SWITCH"
+KILL_OPERATION_SK = "KILL_SWITCH#OPERATION"
 GLOBAL_KILL_SWITCH_PK = "KILL_SWITCH#GLOBAL"
 LEDGER_GSI1_PREFIX = "LEDGER#"
 OPEN_POSITIONS_GSI1PK = "POSITIONS#OPEN"

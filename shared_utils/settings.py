@@ -37,6 +37,15 @@ class RuntimeSettings(BaseModel):
     # An order without an outcome (UNKNOWN, or PENDING / PLACED) this long raises an alarm.
     unknown_order_alert_seconds: int = Field(alias="UNKNOWN_ORDER_ALERT_SECONDS", default=300, ge=60, le=3600)
 
+    # The strategy-run queue the executors consume (set by the stack). Unset: only a process that
+    # runs everything itself (the local platform, tests) may go on, with its in-process queue.
+    strategy_run_queue_url: str | None = Field(alias="STRATEGY_RUN_QUEUE_URL", default=None)
+    # An entry whose run reaches an executor later than this after its minute is stored as not
+    # entered, never placed late (exits always run).
+    entry_max_lag_seconds: int = Field(alias="ENTRY_MAX_LAG_SECONDS", default=120, ge=10, le=3600)
+    # Worker threads of the local platform's run queue.
+    local_run_workers: int = Field(alias="LOCAL_RUN_WORKERS", default=4, ge=1, le=64)
+
     def as_environment(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(by_alias=True).items() if value is not None}
 

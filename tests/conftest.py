@@ -45,13 +45,15 @@ def _no_platform_left_behind() -> Iterator[None]:
     """A test's composition root never outlives it."""
     previous = install(None)
     yield
-    install(previous)
+    left = install(previous)
+    if left is not None:
+        left.close()
 
 
 def install_platform(settings: RuntimeSettings, clock: Any, dynamodb: Any, **clients: Any) -> Platform:
     """Build and install the process's composition root the way a cold start would, with the
     test's clock and client."""
-    root = Platform(settings, clock, dynamodb=dynamodb, one_process=True, **clients)
+    root = Platform(settings, clock, dynamodb=dynamodb, one_process=True, wait_for_runs=True, **clients)
     install(root)
     return root
 

@@ -7,9 +7,9 @@ square-off of intraday (MIS) positions before the session's close;
 strategy MTM stop-loss and target (rupees, realised + unrealised across brokers); trailing
 stop-loss (once MTM reached `activate_at`, exit when it falls `trail_by` from the day's peak);
 then per-leg stop-losses (% or points against the leg's average entry price), which close that
-leg only. Exits go through the engine, so a tick delivered twice closes nothing twice; a strategy
-busy with another run is left to the next minute.
-Each check first retries the day's runs a broker failure left incomplete (listed as RETRY_...).
+leg only. The check decides and queues: each exit, and each of the day's runs a broker failure
+left incomplete (listed as RETRY_...), is a message for the executors, whose engine makes a tick
+delivered twice, or an exit asked in two minutes, close nothing twice.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.errors import DomainError, StrategyBusyError
-from shared_utils.execution.leases import BRIEF_WAIT_S
 from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import ExitReason, PositionView
-from shared_utils.execution.service import ExecutionService
+from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.common import Product, StopLossKind
 from shared_utils.models.strategy import LegStopLoss, Strategy
@@ -64,32 +62,49 @@ def mtm(positions: Sequence[PositionView]) -> Decimal:
     return sum((p.realised_pnl + (p.unrealised_pnl or Decimal("0")) for p in positions), Decimal("0"))
 
 
+class MonitorStore(Protocol):
+    def runs_to_retry(self, trade_date: date) -> list[tuple[str, str, str]]: ...
+    def open_positions(self) -> list[PositionView]: ...
+    def pressed_kill_switches(self, user_ids: Iterable[str]) -> tuple[bool, set[str]]: ...
+    def peak_mtm(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> Decimal: ...
+
+
 class PositionStopLossMonitor:
     def __init__(
         self,
-        service: ExecutionService,
+        store: MonitorStore,
         strategies: StrategyLookup,
         prices: PriceSource,
         calendar: TradingCalendar,
+        queue: RunQueue,
         *,
         square_off_before: timedelta = SQUARE_OFF_BEFORE_CLOSE,
     ) -> None:
-        self._service = service
-        self._store = service.store
+        self._queue = queue
+        self._store = store
         self._strategies = strategies
         self._prices = prices
         self._calendar = calendar
         self._square_off_before = square_off_before
 
     def check(self, tick: datetime, trade_date: date) -> StopLossReport:
-        resumed = [
-            f"{r.user_id}/{r.strategy_id}/RETRY_{r.run_name}:{r.status.value}"
-            for r in self._service.resume_incomplete(trade_date)
-        ]
+        runs: list[StrategyRun] = []
+        requested: list[str] = []
+        for user_id, strategy_id, run_name in self._store.runs_to_retry(trade_date):
+            runs.append(
+                StrategyRun(
+                    kind=RunKind.RETRY,
+                    user_id=user_id,
+                    strategy_id=strategy_id,
+                    trade_date=trade_date,
+                    scheduled_at=tick,
+                    run_name=run_name,
+                )
+            )
+            requested.append(f"{user_id}/{strategy_id}/RETRY_{run_name}")
         groups: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
         for position in mark_positions(self._store.open_positions(), self._prices):
             groups[(position.user_id, position.strategy_id)].append(position)
-        requested: list[str] = list(resumed)
         checked = 0
         strategies = self._strategies.get_strategies(groups) if groups else {}
         everyone, pressed = (
@@ -105,22 +120,21 @@ class PositionStopLossMonitor:
             if decision is None:
                 continue
             reason, leg_no = decision
-            label = f"{user_id}/{strategy_id}/{reason.value}" + (f"/leg{leg_no}" if leg_no else "")
-            try:
-                record = self._service.exit(
-                    user_id, strategy_id, trade_date, reason, leg_no=leg_no, wait_s=BRIEF_WAIT_S
+            runs.append(
+                StrategyRun(
+                    kind=RunKind.EXIT,
+                    user_id=user_id,
+                    strategy_id=strategy_id,
+                    trade_date=trade_date,
+                    scheduled_at=tick,
+                    reason=reason,
+                    leg_no=leg_no,
                 )
-            except StrategyBusyError:
-                logger.info("Exit left to the next check: the strategy is busy", extra={"exit": label})
-                continue
-            except DomainError:
-                # One strategy's exit that cannot go on (its follow-up runs used up, its strategy
-                # unreadable) must not stop every other strategy's check: logged, tried next minute.
-                logger.exception("Exit failed", extra={"exit": label})
-                requested.append(f"{label}:ERROR")
-                continue
-            requested.append(label)
-            logger.info("Exit requested", extra={"exit": label, "status": record.status.value})
+            )
+            requested.append(f"{user_id}/{strategy_id}/{reason.value}" + (f"/leg{leg_no}" if leg_no else ""))
+        self._queue.send(runs)
+        if runs:
+            logger.info("Exits queued", extra={"runs": len(runs)})
         return StopLossReport(tick=tick, positions_checked=checked, exits_requested=requested)
 
     def _decide(

@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from shared_utils import keys
 from shared_utils.execution.history_table import HistoryTable
-from shared_utils.execution.models import KillSwitchState, KillSwitchView
+from shared_utils.execution.models import KillSwitchOperation, KillSwitchState, KillSwitchView
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.repository.paging import BATCH_GET_ATTEMPTS, BATCH_GET_LIMIT
+from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
 
 
 class KillSwitchStore(HistoryTable):
@@ -88,3 +91,46 @@ class KillSwitchStore(HistoryTable):
         pk = keys.user_pk(user_id) if user_id else keys.GLOBAL_KILL_SWITCH_PK
         item = serialize({"pk": pk, "sk": keys.KILL_SWITCH_SK, "entity": "KILL_SWITCH", **view.model_dump()})
         self._client.put_item(TableName=self._table, Item=item)
+
+    # ------------------------------------------------------------------ operations
+
+    @staticmethod
+    def _operation_pk(user_id: str | None) -> str:
+        return keys.user_pk(user_id) if user_id else keys.GLOBAL_KILL_SWITCH_PK
+
+    def start_operation(self, user_id: str | None, operation: KillSwitchOperation) -> None:
+        """The press's progress record (replacing the previous press's)."""
+        data = operation.model_dump(exclude={"positions_left", "flat"})
+        item = serialize({"pk": self._operation_pk(user_id), "sk": keys.KILL_OPERATION_SK, **data})
+        self._client.put_item(TableName=self._table, Item=item)
+
+    def operation(self, user_id: str | None) -> KillSwitchOperation | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=self._key(self._operation_pk(user_id), keys.KILL_OPERATION_SK),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        data = deserialize(item)
+        return KillSwitchOperation.model_validate(
+            {k: v for k, v in data.items() if k in KillSwitchOperation.model_fields}
+        )
+
+    def count_operation(self, user_id: str | None, operation_id: str, **increments: int) -> None:
+        """Add to the press's counters (one request); a newer press has replaced it: nothing."""
+        names = {f"#{name}": name for name in increments}
+        values: dict[str, Any] = {f":{name}": {"N": str(value)} for name, value in increments.items()}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(self._operation_pk(user_id), keys.KILL_OPERATION_SK),
+                UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in increments),
+                ConditionExpression="operation_id = :operation",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":operation": {"S": operation_id}},
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise

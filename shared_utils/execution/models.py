@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, computed_field
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.models.common import Action, Product
@@ -235,19 +235,41 @@ class KillSwitchView(BaseModel):
     rearmed_at: AwareDatetime | None = None
 
 
+class KillSwitchOperation(BaseModel):
+    """What one press of a kill switch has done so far: it answers at once and the executors
+    square off user by user, strategy by strategy; `flat` once nothing is left to do."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operation_id: str
+    scope: str = Field(description="USER or GLOBAL")
+    started_at: AwareDatetime
+    users_total: int = Field(description="users whose trading the press stops")
+    users_done: int = Field(default=0, description="users whose strategies are paused and exits queued")
+    exits_queued: int = 0
+    exits_done: int = 0
+    orders_sent: int = Field(default=0, description="exit orders the brokers accepted or filled")
+    positions_left: int | None = Field(
+        default=None, description="open positions still held by the operation's users (read now)"
+    )
+
+    @property
+    def exits_finished(self) -> bool:
+        return self.users_done >= self.users_total and self.exits_done >= self.exits_queued
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def flat(self) -> bool:
+        """Every user handled, every queued exit run, and nothing open any more."""
+        return self.exits_finished and self.positions_left == 0
+
+
 class KillSwitchReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     switch: KillSwitchView
     global_switch: KillSwitchView | None = None
-    strategies_paused: int = 0
-    exits: list[ExecutionRecord] = []
-    open_positions_left: int = 0
-    exits_pending: list[str] = Field(
-        default=[],
-        description="strategies busy with another run when the switch was pressed: that run stops "
-        "before its next entry order, and the minute's check closes what they hold",
-    )
+    operation: KillSwitchOperation
 
 
 class PositionsReport(BaseModel):
@@ -264,3 +286,7 @@ class KillSwitchStatus(BaseModel):
     switch: KillSwitchView
     global_switch: KillSwitchView
     entries_allowed: bool
+    operation: KillSwitchOperation | None = Field(default=None, description="the latest press of my switch")
+    global_operation: KillSwitchOperation | None = Field(
+        default=None, description="the latest press of the platform-wide switch"
+    )

@@ -1,5 +1,5 @@
-"""Use cases over the engine: enter a strategy, exit it (all legs or one), and the timer's
-`ExecutionRequester` that runs them for due schedule entries.
+"""Use cases over the engine: enter a strategy, exit it (all legs or one), complete a run left
+incomplete, and the scheduled exit; the executor runs them for the queue's messages.
 
 Each command holds the strategy's lease (`StrategyLeases`) from before it reads positions until
 its run is stored: the runs of one strategy never overlap, different strategies run in parallel.
@@ -15,19 +15,17 @@ from typing import Protocol
 from aws_lambda_powertools import Logger, Metrics
 
 from shared_utils.clock import Clock, to_ist
-from shared_utils.errors import ConfigurationError, NotFoundError, StrategyBusyError
+from shared_utils.errors import ConfigurationError
 from shared_utils.execution.engine import BrokerProvider, EngineConfig, ExecutionEngine
 from shared_utils.execution.leases import StrategyLeases
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, PositionView
 from shared_utils.execution.planning import MarketSnapshot, exit_run_name, plan_entry, plan_exit
 from shared_utils.execution.store import ExecutionStore
-from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
-from shared_utils.timer.triggers import ExecutionRequest
 
 logger = Logger(child=True)
 
@@ -88,9 +86,13 @@ class ExecutionService:
             lease=self._leases,
         )
 
-    def enter(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord:
+    def enter(
+        self, user_id: str, strategy_id: str, trade_date: date, *, refuse: str | None = None
+    ) -> ExecutionRecord:
         """Enter the strategy (or complete a previous attempt of the same day's entry: the engine
-        then places the plan the first attempt stored, whatever this one computed)."""
+        then places the plan the first attempt stored, whatever this one computed). `refuse`: why
+        this entry must place nothing (its message came too late); stored as the run's reason
+        unless an earlier attempt already stored the plan."""
         with self._leases.hold(user_id, strategy_id):
             detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
             allocations = detail.allocations.allocations
@@ -99,7 +101,9 @@ class ExecutionService:
             )
             if detail.strategy.status is not StrategyStatus.ACTIVE:
                 # Paused (by the trader or the kill switch): the day's target is flat.
-                plan = plan.model_copy(update={"unresolved_reason": "the strategy is paused", "orders": []})
+                refuse = "the strategy is paused"
+            if refuse is not None:
+                plan = plan.model_copy(update={"unresolved_reason": refuse, "orders": []})
             return self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
 
     def exit(
@@ -132,6 +136,7 @@ class ExecutionService:
         leg_no: int | None,
         positions: list[PositionView] | None,
     ) -> ExecutionRecord:
+        previous: ExecutionPlan | None = None
         for number in range(1, MAX_EXIT_RUNS + 1):
             run_name = exit_run_name(leg_no, number)
             stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
@@ -141,6 +146,10 @@ class ExecutionService:
                 return self._engine(user_id).run(stored)
             if stored is None:
                 open_now = positions if positions is not None else self._store.positions(user_id, strategy_id)
+                if previous is not None and positions is None and not _open(open_now, leg_no):
+                    # Flat since the last exit (this exit was asked twice: two minutes' checks,
+                    # a redelivered message): that exit's outcome stands, no empty follow-up run.
+                    return self._engine(user_id).run(previous)
                 plan = plan_exit(
                     user_id,
                     strategy_id,
@@ -155,6 +164,7 @@ class ExecutionService:
                 return self._engine(user_id).run(
                     plan.model_copy(update={"provisional_calendar": provisional})
                 )
+            previous = stored
         raise ConfigurationError(f"{strategy_id}: still open after {MAX_EXIT_RUNS} exit runs on {trade_date}")
 
     def _complete(self, plan: ExecutionPlan) -> bool:
@@ -169,32 +179,16 @@ class ExecutionService:
         return all(order.order_key in final for order in plan.orders)
 
     def _still_open(self, plan: ExecutionPlan, leg_no: int | None) -> bool:
-        return any(
-            p.net_quantity and (leg_no is None or p.leg_no == leg_no)
-            for p in self._store.positions(plan.user_id, plan.strategy_id)
-        )
+        return _open(self._store.positions(plan.user_id, plan.strategy_id), leg_no)
 
-    def resume_incomplete(self, trade_date: date) -> list[ExecutionRecord]:
-        """Retry every run of the day a retryable failure left incomplete (broker down, timeout,
-        order still open): each completes only what is missing, with the plan it stored."""
-        records: list[ExecutionRecord] = []
-        for user_id, strategy_id, run_name in self._store.runs_to_retry(trade_date):
-            try:
-                if run_name == "ENTRY":
-                    records.append(self.enter(user_id, strategy_id, trade_date))
-                else:
-                    leg = re.match(r"LEGSL(\d+)", run_name)
-                    leg_no = int(leg.group(1)) if leg else None
-                    records.append(
-                        self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_no)
-                    )
-            except NotFoundError:
-                logger.warning("Strategy gone before its retry", extra={"strategy_id": strategy_id})
-            except StrategyBusyError:
-                logger.info(
-                    "Retry left to the next sweep: the strategy is busy", extra={"strategy_id": strategy_id}
-                )
-        return records
+    def retry_run(self, user_id: str, strategy_id: str, trade_date: date, run_name: str) -> ExecutionRecord:
+        """Complete one run of the day's retry list (a retryable failure left it incomplete: broker
+        down, timeout, order still open, a process killed mid-run) with the plan it stored."""
+        if run_name == "ENTRY":
+            return self.enter(user_id, strategy_id, trade_date)
+        leg = re.match(r"LEGSL(\d+)", run_name)
+        leg_no = int(leg.group(1)) if leg else None
+        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_no)
 
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
         """The strategy's scheduled exit: on the day, or N trading days before each position's expiry."""
@@ -226,33 +220,5 @@ class ExecutionService:
         return len(self._calendar.trading_days(trade_date, expiry)) - 1
 
 
-class EngineExecutionRequester:
-    """The timer's `ExecutionRequester`: runs the engine for each due entry or exit."""
-
-    def __init__(self, service: ExecutionService) -> None:
-        self._service = service
-
-    def request_execution(self, request: ExecutionRequest) -> None:
-        try:
-            if request.action is ScheduleKind.ENTRY:
-                record = self._service.enter(request.user_id, request.strategy_id, request.trade_date)
-            else:
-                exited = self._service.scheduled_exit(
-                    request.user_id, request.strategy_id, request.trade_date
-                )
-                if exited is None:
-                    logger.info("No position due for exit", extra={"strategy_id": request.strategy_id})
-                    return
-                record = exited
-        except NotFoundError:
-            logger.warning("Strategy gone before its execution", extra={"strategy_id": request.strategy_id})
-            return
-        logger.info(
-            "Execution finished",
-            extra={
-                "strategy_id": request.strategy_id,
-                "action": request.action.value,
-                "status": record.status.value,
-                "reason": record.reason,
-            },
-        )
+def _open(positions: list[PositionView], leg_no: int | None) -> bool:
+    return any(p.net_quantity and (leg_no is None or p.leg_no == leg_no) for p in positions)

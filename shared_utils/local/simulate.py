@@ -90,7 +90,7 @@ def _backend(live_endpoint: str | None, clock: ReplayClock) -> Iterator[Platform
         if own is not None:
             create_tables(client, settings)
         export_runtime_settings(settings)
-        root = Platform(settings, clock, dynamodb=client, one_process=True)
+        root = Platform(settings, clock, dynamodb=client, one_process=True, wait_for_runs=True)
         previous = install(root)
         yield root
     finally:

@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +29,7 @@ from shared_utils.marketplace.models import (
     SubscriptionStatus,
 )
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
+from shared_utils.repository.paging import batch_get
 from shared_utils.repository.transactions import (
     CONDITION_FAILED,
     cancellations,
@@ -64,6 +66,19 @@ class DynamoMarketplaceRepository:
     def get_listing(self, basket_id: str) -> Listing | None:
         raw = self._get(keys.listing_pk(basket_id), keys.LISTING_SK)
         return ListingItem.from_dynamo(raw).to_domain() if raw else None
+
+    def listings_of(self, basket_ids: Iterable[str]) -> dict[str, Listing]:
+        """The listings of those baskets that have one (BatchGetItem, 100 keys per request): the
+        trigger asks once for every basket due in its minute."""
+        item_keys = [
+            {"pk": {"S": keys.listing_pk(basket_id)}, "sk": {"S": keys.LISTING_SK}}
+            for basket_id in dict.fromkeys(basket_ids)
+        ]
+        listings = [
+            ListingItem.from_dynamo(raw).to_domain()
+            for raw in batch_get(self._client, self._table, item_keys)
+        ]
+        return {listing.basket_id: listing for listing in listings}
 
     def create_listing(self, listing: Listing) -> Listing:
         try:
@@ -192,24 +207,35 @@ class DynamoMarketplaceRepository:
         """Pages of a basket's subscriptions in the given statuses: one GSI1 query (plus pages)
         per status, whatever the number of other baskets or users."""
         for status in statuses:
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": ALLOCATIONS_BY_STRATEGY,
-                "KeyConditionExpression": "gsi1pk = :pk AND begins_with(gsi1sk, :status)",
-                "ExpressionAttributeValues": {
-                    ":pk": {"S": keys.subscribers_gsi1pk(basket_id)},
-                    ":status": {"S": keys.subscriber_status_prefix(status.value)},
-                },
-            }
+            start_key: str | None = None
             while True:
-                response = self._client.query(**kwargs)
-                page = [SubscriptionItem.from_dynamo(raw).to_domain() for raw in response.get("Items", [])]
+                page, start_key = self.subscriptions_with_status(basket_id, status, start_key, MAX_PAGE_SIZE)
                 if page:
                     yield page
-                last = response.get("LastEvaluatedKey")
-                if not last:
+                if start_key is None:
                     break
-                kwargs["ExclusiveStartKey"] = last
+
+    def subscriptions_with_status(
+        self, basket_id: str, status: SubscriptionStatus, start_key: str | None, limit: int
+    ) -> tuple[list[Subscription], str | None]:
+        """One page of a basket's subscriptions in one status (GSI1), and where the next page
+        starts (DynamoDB's key as JSON: it travels in a queue message, never to a client)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": ALLOCATIONS_BY_STRATEGY,
+            "KeyConditionExpression": "gsi1pk = :pk AND begins_with(gsi1sk, :status)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.subscribers_gsi1pk(basket_id)},
+                ":status": {"S": keys.subscriber_status_prefix(status.value)},
+            },
+            "Limit": limit,
+        }
+        if start_key is not None:
+            kwargs["ExclusiveStartKey"] = json.loads(start_key)
+        response = self._client.query(**kwargs)
+        page = [SubscriptionItem.from_dynamo(raw).to_domain() for raw in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return page, json.dumps(last, sort_keys=True) if last else None
 
     def subscriptions_page(
         self, basket_id: str, limit: int = 25, next_token: str | None = None

@@ -1,12 +1,10 @@
 """Subscriptions trade: a due strategy of a published basket runs once more per subscription, on
 the subscriber's own broker accounts with the subscriber's lots, through the same engine.
 
-`SubscriptionFanOut` is the timer's `ExecutionRequester`: it hands the request to the owner's
-requester, then reads the basket's subscriptions from the index (one query + pages per status)
-and runs each one. The strategy is read once, at trigger time, so an admin's edit applies from
-the next trigger. Entries need a PUBLISHED listing and an ACTIVE subscription; exits run for
-every subscription that still holds positions of the strategy (paused, ended, or after the
-listing was unpublished), so nothing is left open past its scheduled exit.
+`QueuedExecutions` (the timer's `ExecutionRequester`) queues the owner's run and, for a listed
+basket, one fan-out message; the executor's `SubscriberRuns` turns each fan-out message into one
+run message per subscription of a page (GSI1, one query per page and status) plus a message for
+the next page, and runs each subscriber's message on its own, in parallel with the others.
 
 Exactly once: a subscriber's run, ledger and positions live in the subscriber's own partition
 (`USER#{subscriber}`) under the strategy's id, so the order key of every subscriber order is
@@ -23,28 +21,21 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.errors import DomainError, NotFoundError
+from shared_utils.errors import NotFoundError
 from shared_utils.execution.models import ExecutionRecord, PositionView
+from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.keys import ScheduleKind
 from shared_utils.marketplace.models import Listing, ListingState, Subscription, SubscriptionStatus
 from shared_utils.models.allocation import BrokerAllocation, EffectiveAllocations, allocation_id_for
 from shared_utils.models.common import AllocationScope
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
-from shared_utils.timer.triggers import ExecutionRequest, ExecutionRequester
+from shared_utils.timer.triggers import ExecutionRequest
 
 logger = Logger(child=True)
 
 ENTRY_STATUSES = (SubscriptionStatus.ACTIVE,)
 EXIT_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAUSED, SubscriptionStatus.ENDED)
-
-
-class Listings(Protocol):
-    def get_listing(self, basket_id: str) -> Listing | None: ...
-
-    def subscriptions_of_basket(
-        self, basket_id: str, statuses: tuple[SubscriptionStatus, ...]
-    ) -> Iterator[list[Subscription]]: ...
 
 
 class OwnerStrategies(Protocol):
@@ -122,91 +113,137 @@ def subscriber_allocations(subscription: Subscription) -> list[BrokerAllocation]
 
 ServiceFor = Callable[[SubscribedStrategies], SubscriberExecutions]
 
+# Subscriptions per fan-out message: one query page, then one SendMessageBatch per 10 runs.
+SUBSCRIPTION_PAGE = 100
 
-class SubscriptionFanOut:
-    """`ExecutionRequester`: the owner's execution, then one per subscription of the basket."""
+
+class ListingLookup(Protocol):
+    def listings_of(self, basket_ids: Iterable[str]) -> dict[str, Listing]: ...
+
+
+def owner_run(request: ExecutionRequest) -> StrategyRun:
+    """The owner's run of a due schedule entry."""
+    return StrategyRun(
+        kind=RunKind.ENTRY if request.action is ScheduleKind.ENTRY else RunKind.SCHEDULED_EXIT,
+        user_id=request.user_id,
+        strategy_id=request.strategy_id,
+        trade_date=request.trade_date,
+        scheduled_at=request.scheduled_at,
+        basket_id=request.basket_id,
+    )
+
+
+class QueuedExecutions:
+    """The timer's `ExecutionRequester`: a run message per due strategy for its owner and, for a
+    basket listed in the marketplace, a fan-out message that queues its subscribers' runs page
+    by page (so a popular basket costs the trigger one message, not one run per subscriber)."""
+
+    def __init__(self, queue: RunQueue, listings: ListingLookup) -> None:
+        self._queue = queue
+        self._listings = listings
+
+    def request_executions(self, requests: Sequence[ExecutionRequest]) -> None:
+        listings = self._listings.listings_of({request.basket_id for request in requests}) if requests else {}
+        runs: list[StrategyRun] = []
+        for request in requests:
+            owner = owner_run(request)
+            kind = owner.kind
+            runs.append(owner)
+            listing = listings.get(request.basket_id)
+            if listing is not None and (
+                kind is RunKind.SCHEDULED_EXIT or listing.state is ListingState.PUBLISHED
+            ):
+                runs.append(owner.model_copy(update={"kind": RunKind.SUBSCRIBERS, "action": kind}))
+        self._queue.send(runs)
+
+
+class SubscriptionPages(Protocol):
+    def subscriptions_with_status(
+        self, basket_id: str, status: SubscriptionStatus, start_key: str | None, limit: int
+    ) -> tuple[list[Subscription], str | None]: ...
+
+    def get_subscription(self, user_id: str, basket_id: str) -> SubscriptionRecord | None: ...
+
+
+class SubscriptionRecord(Protocol):
+    def to_domain(self) -> Subscription: ...
+
+
+class SubscriberRuns:
+    """The executor's `SubscriberRunner`: fans a due published strategy out to its subscriptions
+    and runs one subscriber's entry or exit, on the subscriber's accounts with their lots.
+
+    The owner's strategy is read when the subscriber's run executes (within the minute), so an
+    admin's edit applies from the next run. Entries need an ACTIVE subscription (the listing was
+    PUBLISHED when the trigger fanned out); exits run for every subscription that still holds
+    positions of the strategy (paused, ended, or after the listing was unpublished), so nothing is
+    left open past its scheduled exit."""
 
     def __init__(
         self,
-        owner: ExecutionRequester,
-        listings: Listings,
+        subscriptions: SubscriptionPages,
         strategies: OwnerStrategies,
         service_for: ServiceFor,
+        queue: RunQueue,
+        *,
+        page_size: int = SUBSCRIPTION_PAGE,
     ) -> None:
-        self._owner = owner
-        self._listings = listings
+        self._subscriptions = subscriptions
         self._strategies = strategies
         self._service_for = service_for
+        self._queue = queue
+        self._page_size = page_size
 
-    def request_execution(self, request: ExecutionRequest) -> None:
-        failure: Exception | None = None
-        try:
-            self._owner.request_execution(request)
-        except Exception as error:  # the subscribers still trade; the trigger retries after
-            logger.exception("Owner execution failed", extra={"strategy_id": request.strategy_id})
-            failure = error
-        failed = self.run_subscriptions(request)
-        if failure is not None:
-            raise failure
-        if failed:
-            raise SubscriberExecutionError(
-                f"{len(failed)} subscriber execution(s) failed: {', '.join(failed)}"
-            )
-
-    def run_subscriptions(self, request: ExecutionRequest) -> list[str]:
-        """Run every subscription due for `request`; returns the subscribers whose run failed
-        (each run is idempotent: a retry of the trigger completes them)."""
-        listing = self._listings.get_listing(request.basket_id)
-        entry = request.action is ScheduleKind.ENTRY
-        if listing is None or (entry and listing.state is not ListingState.PUBLISHED):
-            return []
-        try:
-            strategy = self._strategies.get_strategy(request.user_id, request.strategy_id)
-        except NotFoundError:
-            return []
-        failed: list[str] = []
-        ran = 0
-        statuses = ENTRY_STATUSES if entry else EXIT_STATUSES
-        for page in self._listings.subscriptions_of_basket(request.basket_id, statuses):
-            service = self._service_for(SubscribedStrategies(strategy, page))
-            for subscription in page:
-                try:
-                    if self._run_one(service, subscription, request, entry):
-                        ran += 1
-                except Exception:
-                    logger.exception(
-                        "Subscriber execution failed",
-                        extra={"subscriber": subscription.user_id, "strategy_id": request.strategy_id},
-                    )
-                    failed.append(subscription.user_id)
-        logger.info(
-            "Subscriptions executed",
-            extra={
-                "basket_id": request.basket_id,
-                "strategy_id": request.strategy_id,
-                "action": request.action.value,
-                "executions": ran,
-                "failed": len(failed),
-            },
+    def fan_out(self, run: StrategyRun) -> int:
+        if run.basket_id is None or run.action is None:
+            raise ValueError("a SUBSCRIBERS run needs its basket and action")
+        statuses = ENTRY_STATUSES if run.action is RunKind.ENTRY else EXIT_STATUSES
+        page, next_key = self._subscriptions.subscriptions_with_status(
+            run.basket_id, statuses[run.status_index], run.start_key, self._page_size
         )
-        return failed
+        runs = [
+            StrategyRun(
+                kind=run.action,
+                user_id=subscription.user_id,
+                strategy_id=run.strategy_id,
+                trade_date=run.trade_date,
+                scheduled_at=run.scheduled_at,
+                owner_id=run.user_id,
+                basket_id=run.basket_id,
+            )
+            for subscription in page
+            if subscription.user_id != run.user_id
+        ]
+        following: StrategyRun | None = None
+        if next_key is not None:
+            following = run.model_copy(update={"start_key": next_key})
+        elif run.status_index + 1 < len(statuses):
+            following = run.model_copy(update={"status_index": run.status_index + 1, "start_key": None})
+        self._queue.send(runs + ([following] if following is not None else []))
+        return len(runs)
 
-    def _run_one(
-        self,
-        service: SubscriberExecutions,
-        subscription: Subscription,
-        request: ExecutionRequest,
-        entry: bool,
-    ) -> bool:
-        user, strategy_id = subscription.user_id, request.strategy_id
-        if entry:
-            service.enter(user, strategy_id, request.trade_date)
-            return True
+    def run(self, run: StrategyRun) -> ExecutionRecord | None:
+        if run.owner_id is None or run.basket_id is None:
+            raise ValueError("a subscriber run needs its owner and basket")
+        record = self._subscriptions.get_subscription(run.user_id, run.basket_id)
+        if record is None:
+            raise NotFoundError("subscription not found")
+        subscription = record.to_domain()
+        strategy = self._strategies.get_strategy(run.owner_id, run.strategy_id)
+        if strategy.basket_id != run.basket_id:
+            raise NotFoundError("strategy not found")
+        service = self._service_for(SubscribedStrategies(strategy, [subscription]))
+        user = subscription.user_id
+        if run.kind is RunKind.ENTRY:
+            if subscription.status is not SubscriptionStatus.ACTIVE:
+                logger.info("Subscription not active: no entry", extra={"subscriber": user})
+                return None
+            return service.enter(user, run.strategy_id, run.trade_date)
         if subscription.status is not SubscriptionStatus.ACTIVE and not any(
-            position.net_quantity != 0 for position in service.store.positions(user, strategy_id)
+            position.net_quantity != 0 for position in service.store.positions(user, run.strategy_id)
         ):
-            return False
-        return service.scheduled_exit(user, strategy_id, request.trade_date) is not None
+            return None
+        return service.scheduled_exit(user, run.strategy_id, run.trade_date)
 
 
 class UserSubscriptions(Protocol):
@@ -248,8 +285,3 @@ class SubscriberStrategyLookup:
             if strategy.basket_id == subscription.basket_id:
                 return strategy.model_copy(update={"user_id": user_id, "allocation_count": 0})
         raise NotFoundError("strategy not found")
-
-
-class SubscriberExecutionError(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message=message, code="SUBSCRIBER_EXECUTION_FAILED")

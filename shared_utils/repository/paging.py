@@ -21,3 +21,23 @@ def query_all(client: DynamoDBClient, **kwargs: Any) -> Iterator[dict[str, Any]]
         if not last:
             return
         kwargs["ExclusiveStartKey"] = last
+
+
+def batch_get(client: DynamoDBClient, table: str, item_keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items found for `item_keys` (strongly consistent), up to 100 per BatchGetItem; what is
+    still unprocessed after a few attempts (throttling) is read one item at a time."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(item_keys), BATCH_GET_LIMIT):
+        pending = item_keys[start : start + BATCH_GET_LIMIT]
+        for _attempt in range(BATCH_GET_ATTEMPTS):
+            response = client.batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
+            found.extend(response.get("Responses", {}).get(table, []))
+            unprocessed: Any = response.get("UnprocessedKeys") or {}
+            pending = unprocessed.get(table, {}).get("Keys", [])
+            if not pending:
+                break
+        for key in pending:
+            item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+            if item is not None:
+                found.append(dict(item))
+    return found

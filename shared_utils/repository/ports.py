@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -44,6 +45,7 @@ class TradingRepository(ScheduleReader, Protocol):
 
     def create_strategy(self, user_id: str, basket_id: str, data: StrategyCreate) -> Strategy: ...
     def get_strategy(self, user_id: str, strategy_id: str) -> Strategy: ...
+    def get_strategies(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Strategy]: ...
     def get_strategy_with_allocations(self, user_id: str, strategy_id: str) -> StrategyDetail: ...
     def list_strategies(
         self, user_id: str, basket_id: str | None = None, limit: int = 50, next_token: str | None = None

@@ -58,7 +58,7 @@ from shared_utils.models.strategy import (
 )
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.paging import BATCH_GET_ATTEMPTS, BATCH_GET_LIMIT, query_all
+from shared_utils.repository.paging import batch_get, query_all
 from shared_utils.repository.schedule_window import DueWindow
 from shared_utils.repository.transactions import (
     CONDITION_FAILED,
@@ -323,28 +323,11 @@ class DynamoTradingRepository:
         """Strategies by (user_id, strategy_id), up to 100 per request: the stop-loss check reads
         every strategy with open positions each minute. Missing ones are left out."""
         pairs = list(dict.fromkeys(wanted))
+        item_keys = [self._key(keys.user_pk(user), keys.strategy_sk(strategy)) for user, strategy in pairs]
         found: dict[tuple[str, str], Strategy] = {}
-        for start in range(0, len(pairs), BATCH_GET_LIMIT):
-            pending = [
-                self._key(keys.user_pk(user), keys.strategy_sk(strategy))
-                for user, strategy in pairs[start : start + BATCH_GET_LIMIT]
-            ]
-            for _attempt in range(BATCH_GET_ATTEMPTS):
-                response = self._client.batch_get_item(
-                    RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
-                )
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    strategy = StrategyItem.from_dynamo(raw).to_domain()
-                    found[(strategy.user_id, strategy.strategy_id)] = strategy
-                unprocessed: Any = response.get("UnprocessedKeys") or {}
-                pending = unprocessed.get(self._table, {}).get("Keys", [])
-                if not pending:
-                    break
-            for key in pending:  # still throttled after the retries: one at a time
-                item = self._get(key["pk"]["S"], key["sk"]["S"])
-                if item is not None:
-                    strategy = StrategyItem.from_dynamo(item).to_domain()
-                    found[(strategy.user_id, strategy.strategy_id)] = strategy
+        for raw in batch_get(self._client, self._table, item_keys):
+            strategy = StrategyItem.from_dynamo(raw).to_domain()
+            found[(strategy.user_id, strategy.strategy_id)] = strategy
         return found
 
     def get_strategy_with_allocations(self, user_id: str, strategy_id: str) -> StrategyDetail:

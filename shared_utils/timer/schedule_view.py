@@ -3,9 +3,9 @@ strategy's status (a paused one enters nothing but keeps its exits; a deleted on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from shared_utils.errors import NotFoundError
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.repository.ports import TradingRepository
@@ -18,8 +18,6 @@ class RepositorySchedule:
     def due_schedule_entries(self, start: datetime, end: datetime) -> list[ScheduleEntry]:
         return self._repository.due_schedule_entries(start, end)
 
-    def status_of(self, user_id: str, strategy_id: str) -> StrategyStatus | None:
-        try:
-            return self._repository.get_strategy(user_id, strategy_id).status
-        except NotFoundError:
-            return None
+    def statuses_of(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StrategyStatus]:
+        """Batch reads (100 strategies per request); a deleted strategy is left out."""
+        return {pair: strategy.status for pair, strategy in self._repository.get_strategies(wanted).items()}

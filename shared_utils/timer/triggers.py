@@ -1,16 +1,17 @@
-"""ScheduleStrategyTrigger: find the entries and exits due in the trigger's window and hand each
-(user, strategy, action, scheduled time) to the execution engine exactly once.
+"""ScheduleStrategyTrigger: find the entries and exits due in the trigger's minute and hand each
+(user, strategy, action, scheduled time) over to the executors exactly once; it runs nothing.
 
-Windows overlap (a re-emitted tick, a redelivered event, a recovered loop): a conditional-put
-claim keyed by trade date + strategy + action + scheduled time decides which one hands it over.
-A hand-over that fails (a strategy busy with another run, a broker registry error) gives its claim
-back and the others go on; the trigger then fails with the first error, so the redelivery hands
-over only what was given back.
+A re-emitted tick, a redelivered event or a recovered loop may see the same minute twice: a
+claim keyed by trade date + strategy + action + scheduled time decides which one hands it over
+(conditional puts, up to 100 in one transaction). The minute's runs are handed over together
+(queued in batches); if that fails, every claim of the minute is given back and the trigger
+fails, so the redelivery hands all of them over again (a run queued twice places nothing twice:
+the executor's ledger keys are the same).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,6 +24,12 @@ from shared_utils.clock import to_ist
 from shared_utils.keys import ScheduleKind
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.schedule import ScheduleEntry
+from shared_utils.repository.transactions import (
+    CONDITION_FAILED,
+    CONDITIONAL_CHECK_FAILED,
+    cancellations,
+    error_code,
+)
 from shared_utils.timer.envelope import TimerEnvelope
 
 if TYPE_CHECKING:
@@ -31,6 +38,8 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 CLAIM_RETENTION = timedelta(days=3)
+TRANSACTION_LIMIT = 100  # TransactWriteItems' maximum items
+CLAIM_ATTEMPTS = 3
 
 
 class ExecutionRequest(BaseModel):
@@ -68,8 +77,8 @@ class DueSchedule(Protocol):
 
 
 class StrategyStatuses(Protocol):
-    def status_of(self, user_id: str, strategy_id: str) -> StrategyStatus | None:
-        """The strategy's status, None when it no longer exists."""
+    def statuses_of(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StrategyStatus]:
+        """The status of each strategy that still exists, by (user_id, strategy_id)."""
         ...
 
 
@@ -78,17 +87,20 @@ class TradingDays(Protocol):
 
 
 class TriggerClaims(Protocol):
-    def claim(self, request: ExecutionRequest) -> bool:
-        """True for the one caller that claims this (trade date, strategy, action, time)."""
+    def claim_all(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionRequest]:
+        """The requests this caller claimed: each (trade date, strategy, action, time) is claimed
+        by one caller only."""
         ...
 
-    def release(self, request: ExecutionRequest) -> None:
-        """Give a claim back when the hand-over failed, so a retry can hand it over."""
+    def release_all(self, requests: Sequence[ExecutionRequest]) -> None:
+        """Give claims back when the hand-over failed, so a retry can hand them over."""
         ...
 
 
 class ExecutionRequester(Protocol):
-    def request_execution(self, request: ExecutionRequest) -> None: ...
+    def request_executions(self, requests: Sequence[ExecutionRequest]) -> None:
+        """Hand every request over, or raise."""
+        ...
 
 
 def _hhmm_utc(instant: datetime) -> str:
@@ -107,59 +119,62 @@ def trigger_due_strategies(
     if not days.is_trading_day(trade_date):
         logger.info("No triggers on a non-trading day", extra={"trade_date": trade_date.isoformat()})
         return TriggerReport(tick=envelope.tick, trade_date=trade_date, skipped_reason="not a trading day")
-    due = requested_total = claimed = paused = not_today = 0
-    requested: list[str] = []
-    failed: list[Exception] = []
+    due = paused = not_today = 0
     weekday = trade_date.weekday()
-    for entry in schedule.due_schedule_entries(envelope.window_start, envelope.window_end):
-        if entry.due_at is None or not envelope.window_start <= entry.due_at < envelope.window_end:
-            continue
+    entries = [
+        entry
+        for entry in schedule.due_schedule_entries(envelope.window_start, envelope.window_end)
+        if entry.due_at is not None and envelope.window_start <= entry.due_at < envelope.window_end
+    ]
+    statuses = (
+        strategies.statuses_of((entry.user_id, entry.strategy_id) for entry in entries) if entries else {}
+    )
+    wanted: list[ExecutionRequest] = []
+    for entry in entries:
         due += 1
         if not entry.fires_on(weekday):
             not_today += 1
             continue
-        status = strategies.status_of(entry.user_id, entry.strategy_id)
+        status = statuses.get((entry.user_id, entry.strategy_id))
         # A paused strategy enters nothing but keeps its exits until it is flat.
         if status is None or (status is not StrategyStatus.ACTIVE and entry.kind is ScheduleKind.ENTRY):
             paused += 1
             continue
-        request = ExecutionRequest(
-            user_id=entry.user_id,
-            strategy_id=entry.strategy_id,
-            basket_id=entry.basket_id,
-            action=entry.kind,
-            scheduled_at=entry.due_at,
-            trade_date=trade_date,
-            strategy_version=entry.strategy_version,
-            tick=envelope.tick,
-        )
-        if not claims.claim(request):
-            claimed += 1
-            continue
-        try:
-            requester.request_execution(request)
-        except Exception as error:
-            claims.release(request)
-            logger.exception(
-                "Hand-over failed: left to the redelivery",
-                extra={"strategy_id": entry.strategy_id, "action": entry.kind.value},
+        assert entry.due_at is not None
+        wanted.append(
+            ExecutionRequest(
+                user_id=entry.user_id,
+                strategy_id=entry.strategy_id,
+                basket_id=entry.basket_id,
+                action=entry.kind,
+                scheduled_at=entry.due_at,
+                trade_date=trade_date,
+                strategy_version=entry.strategy_version,
+                tick=envelope.tick,
             )
-            failed.append(error)
-            continue
-        requested_total += 1
-        requested.append(f"{entry.user_id}/{entry.strategy_id}/{entry.kind.value}@{_hhmm_utc(entry.due_at)}")
+        )
+    claimed = claims.claim_all(wanted) if wanted else []
+    if claimed:
+        try:
+            requester.request_executions(claimed)
+        except Exception:
+            claims.release_all(claimed)
+            logger.exception(
+                "Hand-over failed: every claim of the minute given back", extra={"runs": len(claimed)}
+            )
+            raise
     report = TriggerReport(
         tick=envelope.tick,
         trade_date=trade_date,
         due=due,
-        requested=requested,
-        already_claimed=claimed,
+        requested=[
+            f"{r.user_id}/{r.strategy_id}/{r.action.value}@{_hhmm_utc(r.scheduled_at)}" for r in claimed
+        ],
+        already_claimed=len(wanted) - len(claimed),
         paused=paused,
         not_today=not_today,
     )
-    logger.info("Schedule trigger done", extra=report.model_dump(mode="json"))
-    if failed:
-        raise failed[0]
+    logger.info("Schedule trigger done", extra=report.model_dump(mode="json", exclude={"requested"}))
     return report
 
 
@@ -182,30 +197,65 @@ class DynamoTriggerClaims:
             },
         }
 
-    def claim(self, request: ExecutionRequest) -> bool:
+    def _item(self, request: ExecutionRequest) -> dict[str, dict[str, str]]:
         expires = int((request.scheduled_at + CLAIM_RETENTION).timestamp())
-        item = {
+        return {
             **self._key(request),
             "claimed_by_tick": {"S": request.tick.astimezone(UTC).isoformat()},
             self._ttl_attribute: {"N": str(expires)},
         }
+
+    def claim(self, request: ExecutionRequest) -> bool:
         try:
             self._client.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                TableName=self._table,
+                Item=self._item(request),
+                ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(error) == CONDITIONAL_CHECK_FAILED:
                 return False
             raise
         return True
 
-    def release(self, request: ExecutionRequest) -> None:
-        self._client.delete_item(TableName=self._table, Key=self._key(request))
+    def claim_all(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionRequest]:
+        """Up to 100 claims per TransactWriteItems. A cancelled transaction says which items were
+        claimed already: the rest are claimed again without them; after repeated conflicts with
+        another writer, one conditional put each."""
+        claimed: list[ExecutionRequest] = []
+        for start in range(0, len(requests), TRANSACTION_LIMIT):
+            pending = list(requests[start : start + TRANSACTION_LIMIT])
+            for _attempt in range(CLAIM_ATTEMPTS):
+                if not pending:
+                    break
+                try:
+                    self._client.transact_write_items(
+                        TransactItems=[
+                            {
+                                "Put": {
+                                    "TableName": self._table,
+                                    "Item": self._item(request),
+                                    "ConditionExpression": "attribute_not_exists(pk)",
+                                }
+                            }
+                            for request in pending
+                        ]
+                    )
+                except ClientError as error:
+                    reasons = cancellations(error)
+                    if reasons is None or len(reasons) != len(pending):
+                        raise
+                    pending = [
+                        r
+                        for r, reason in zip(pending, reasons, strict=True)
+                        if reason.code != CONDITION_FAILED
+                    ]
+                    continue
+                claimed += pending
+                pending = []
+            claimed += [request for request in pending if self.claim(request)]
+        return claimed
 
-
-class LoggingExecutionRequester:
-    """Hands execution requests to the log until the execution engine (execution issue) plugs in
-    its own `ExecutionRequester`."""
-
-    def request_execution(self, request: ExecutionRequest) -> None:
-        logger.info("Execution requested", extra=request.model_dump(mode="json"))
+    def release_all(self, requests: Sequence[ExecutionRequest]) -> None:
+        for request in requests:
+            self._client.delete_item(TableName=self._table, Key=self._key(request))

@@ -51,7 +51,7 @@ def test_cross_stack_imports_the_auth_stack_exports(cross_stack: Synthesized) ->
         "Fn::ImportValue": AUTH_EXPORTS.api_gateway_id
     }
     # Broker-account reads are granted on the imported table's ARN, not on a wildcard.
-    role = cross_stack.resources[function_by_module(cross_stack, "schedule_trigger")]["Properties"]["Role"]
+    role = cross_stack.resources[function_by_module(cross_stack, "strategy_executor")]["Properties"]["Role"]
     policies = [
         p
         for p in cross_stack.of_type("AWS::IAM::Policy").values()

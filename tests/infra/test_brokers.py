@@ -60,16 +60,10 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
     provider = SecretsManagerCredentialsProvider(prefix, secrets=Mock(), metrics=Mock())
     functions = _functions_by_module(synthesized)
     callers = BROKER_CALLING_MODULES & set(functions)
-    # Order placement, exits, the kill switch's square-off, deleting with `close_positions` and the
-    # minute's broker-position check; nothing else builds a broker adapter.
-    assert callers == {
-        "schedule_trigger",
-        "stop_loss_checker",
-        "duplicate_order_checker",
-        "kill_switch",
-        "strategy_manager",
-        "basket_manager",
-    }
+    # Every order of a run (the executor), deleting with `close_positions` and the minute's
+    # broker-position check; nothing else builds a broker adapter (the timer handlers and the kill
+    # switch only queue runs).
+    assert callers == {"strategy_executor", "duplicate_order_checker", "strategy_manager", "basket_manager"}
     for module, function in functions.items():
         statements = _statements(synthesized, function)
         secret_statements = [

@@ -63,7 +63,7 @@ def test_every_async_target_has_a_dlq_and_a_maximum_event_age(synthesized: Synth
 
 def test_dead_letter_queues_are_encrypted_and_tls_only(synthesized: Synthesized) -> None:
     queues = synthesized.of_type("AWS::SQS::Queue")
-    assert len(queues) == len(DetailType) + 1
+    assert len(queues) == len(DetailType) + 3  # + the starter's, the run queue and its DLQ
     policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -89,4 +89,6 @@ def test_a_message_in_any_dlq_raises_an_alarm(synthesized: Synthesized) -> None:
         assert properties["ComparisonOperator"] == "GreaterThanThreshold"
         (dimension,) = properties["Dimensions"]
         alarmed.add(ref_target(dimension["Value"]))
-    assert alarmed == set(synthesized.of_type("AWS::SQS::Queue"))
+    (mapping,) = synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+    run_queue = ref_target(mapping["Properties"]["EventSourceArn"])  # a work queue, not a DLQ
+    assert alarmed == set(synthesized.of_type("AWS::SQS::Queue")) - {run_queue}

@@ -58,6 +58,7 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
             {"TIMER_STATE_MACHINE_ARN"} if properties["Handler"] == handler_path("timer_starter") else set()
         )
         assert set(variables) == _settings_names() | only_starter | {
+            "STRATEGY_RUN_QUEUE_URL",
             "POWERTOOLS_SERVICE_NAME",
             "POWERTOOLS_METRICS_NAMESPACE",
             "POWERTOOLS_LOG_LEVEL",
@@ -108,7 +109,10 @@ def test_checkers_only_read_orders_and_writers_write_them(standalone: Synthesize
         assert not _access(standalone, checker)[trading] & WRITE_ACTIONS, (
             f"{checker} must not change configurations"
         )
-    assert _access(standalone, "schedule_trigger")[history] & WRITE_ACTIONS
+    # The trigger claims in configurations and queues runs; it touches no order or position.
+    assert set(_access(standalone, "schedule_trigger")) == {trading, idempotency}
+    executor = _access(standalone, "strategy_executor")
+    assert executor[history] & executor[trading] & WRITE_ACTIONS  # ledger and runs; pauses
     # The duplicate checker writes its findings on the ledger entries and the brokers' mismatches.
     assert _access(standalone, "duplicate_order_checker")[history] & WRITE_ACTIONS
     assert history not in _access(standalone, "market_data_refresher")
@@ -155,5 +159,6 @@ def test_every_api_module_gets_exactly_its_declared_tables(staging: Synthesized)
     assert set(history_access) == {tables["history"], tables["trading"]}
     assert not (history_access[tables["history"]] | history_access[tables["trading"]]) & WRITE_ACTIONS
     kill_switch = _access(staging, "kill_switch")
-    assert kill_switch[tables["history"]] & kill_switch[tables["trading"]] & WRITE_ACTIONS
-    assert not kill_switch[tables["broker_accounts"]] & WRITE_ACTIONS
+    assert kill_switch[tables["history"]] & WRITE_ACTIONS  # the switch and its progress
+    assert not kill_switch[tables["trading"]] & WRITE_ACTIONS  # the executor pauses strategies
+    assert tables["broker_accounts"] not in kill_switch  # the executor reaches the brokers

@@ -99,7 +99,10 @@ def test_a_process_killed_mid_order_is_finished_by_a_fresh_one_and_the_day_ends_
         # The next process: the minute's sweep, once the in-flight order's lease has run out.
         clock = FixedClock(NOW + timedelta(seconds=90))
         service = crash_child.build_service(moto_server.endpoint, broker.url, clock, timeout_s=5)
-        resumed = service.resume_incomplete(TRADE_DATE)
+        resumed = [
+            service.retry_run(user, strategy, TRADE_DATE, run_name)
+            for user, strategy, run_name in store.runs_to_retry(TRADE_DATE)
+        ]  # the RETRY runs the minute's check queues, as the executor runs them
 
         assert [r.status for r in resumed] == [ExecutionStatus.COMPLETE]
         tags = Counter(order.tag for order in broker.stub.orders)

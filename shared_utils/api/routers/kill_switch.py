@@ -36,12 +36,15 @@ def _require_admin(caller: Identity, scope: Scope) -> None:
 
 
 def _status(caller: Identity) -> KillSwitchStatus:
-    switch, global_switch = platform().kill_switch().state(caller.user_id)
+    kill_switch = platform().kill_switch()
+    switch, global_switch = kill_switch.state(caller.user_id)
     return KillSwitchStatus(
         switch=switch,
         global_switch=global_switch,
         entries_allowed=switch.state is KillSwitchState.ARMED
         and global_switch.state is KillSwitchState.ARMED,
+        operation=kill_switch.progress(caller.user_id),
+        global_operation=kill_switch.progress(None) if caller.is_admin else None,
     )
 
 
@@ -49,12 +52,16 @@ def _status(caller: Identity) -> KillSwitchStatus:
     "/options/kill-switch",
     summary="Stop trading: square off every open position and pause every strategy",
     description=(
-        "Idempotent: pressing again places no extra order (it only completes a square-off a broker "
-        "failure left unfinished). No new entries until the switch is re-armed with DELETE."
+        "Answers 202 at once: the switch is set (no entry order is placed after it) and the "
+        "square-off runs user by user, strategy by strategy. GET shows its progress (users done, "
+        "orders sent, positions left) until `flat`. Idempotent: pressing again places no extra "
+        "order (it only completes a square-off a broker failure left unfinished). No new entries "
+        "until the switch is re-armed with DELETE."
     ),
     tags=TAGS,
     operation_id="pressKillSwitch",
-    responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN),
+    status_code=HTTPStatus.ACCEPTED,
+    responses=route_responses(HTTPStatus.ACCEPTED, HTTPStatus.FORBIDDEN),
 )
 def press_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwitchReport:
     _require_admin(caller, scope)

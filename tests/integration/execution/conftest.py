@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,9 @@ from shared_utils.brokers.port import Broker, BrokerTimeoutError, BrokerUnavaila
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConfigurationError
 from shared_utils.execution.engine import ExecutionEngine
+from shared_utils.execution.executor import StrategyRunExecutor
+from shared_utils.execution.kill_switch import KillSwitch
+from shared_utils.execution.runs import StrategyRun
 from shared_utils.execution.store import ExecutionStore
 from tests.unit.execution.builders import NOW, market
 
@@ -192,7 +195,44 @@ class Platform:
             clock,
             leases=self.leases,
         )
+        self.queue = InlineQueue()
+        self.kill_switch = KillSwitch(self.service, self.repository, self.queue, clock)
+        self.executor = StrategyRunExecutor(
+            self.service,
+            self.queue,
+            clock,
+            subscribers=NoSubscribers(),
+            kill_switch=self.kill_switch,
+            entry_max_lag=timedelta(minutes=2),
+        )
         self._baskets: dict[str, str] = {}
+
+    def execute(self, request: Any) -> str:
+        """What the executor does with the owner's run of a timer request."""
+        from shared_utils.marketplace.trading import owner_run
+
+        return self.executor.execute(owner_run(request))
+
+    def drain(self) -> list[str]:
+        """Run everything queued (and what that queues) through the executor, in order."""
+        return self.queue.drain(self.executor)
+
+    def sweep(self, trade_date: Any) -> list[Any]:
+        """The retry sweep as the executor runs it: each run of the day's retry list completed."""
+        return [
+            self.service.retry_run(user, strategy, trade_date, run_name)
+            for user, strategy, run_name in self.store.runs_to_retry(trade_date)
+        ]
+
+    def monitor(self, prices: Any = None) -> CheckThenRun:
+        """The minute's stop-loss check, and the exits and retries it queues run right after."""
+        from shared_utils.execution.exits import PositionStopLossMonitor
+        from shared_utils.market.calendar import TradingCalendar
+
+        check = PositionStopLossMonitor(
+            self.store, self.repository, prices or self.market, TradingCalendar.default(), self.queue
+        )
+        return CheckThenRun(check, self)
 
     def strategy(self, user: str, body: dict[str, Any], allocations: dict[str, int]) -> str:
         from shared_utils.models.allocation import AllocationCreate
@@ -220,6 +260,49 @@ class Platform:
                 AllocationCreate(broker_account_id=account, lots=lots),
             )
         return created.strategy_id
+
+
+class InlineQueue:
+    """The run queue of these tests: keeps what is sent; `drain` runs it, in order, through the
+    real executor (the local platform's threaded queue has its own tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[StrategyRun] = []
+
+    def send(self, runs: Sequence[StrategyRun], *, delay_s: int = 0) -> None:
+        self.sent += runs
+
+    def drain(self, executor: StrategyRunExecutor) -> list[str]:
+        """Outcomes in order; a run that raises is a failed message (the queue would deliver it
+        again, then dead-letter it): recorded as `FAILED ...`, and the others still run."""
+        outcomes: list[str] = []
+        while self.sent:
+            run = self.sent.pop(0)
+            try:
+                outcomes.append(executor.execute(run))
+            except Exception as error:
+                outcomes.append(f"FAILED {run.user_id}/{run.strategy_id}: {error}")
+        return outcomes
+
+
+class CheckThenRun:
+    def __init__(self, monitor: Any, platform: Platform) -> None:
+        self.monitor = monitor
+        self.platform = platform
+        self.outcomes: list[str] = []
+
+    def check(self, tick: datetime, trade_date: Any) -> Any:
+        report = self.monitor.check(tick, trade_date)
+        self.outcomes = self.platform.drain()
+        return report
+
+
+class NoSubscribers:
+    def fan_out(self, run: StrategyRun) -> int:
+        raise AssertionError("no marketplace in these tests")
+
+    def run(self, run: StrategyRun) -> None:
+        raise AssertionError("no marketplace in these tests")
 
 
 def timer_request(strategy_id: str, action: Any = None, user: str = "user-a") -> Any:

@@ -14,7 +14,6 @@ import pytest
 from shared_utils.brokers.models import OrderRequest, OrderResult
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.execution.models import ExecutionStatus, LedgerStatus
-from shared_utils.execution.service import EngineExecutionRequester
 from shared_utils.keys import ScheduleKind
 from tests.integration.execution.conftest import condor_body, net_quantities, timer_request
 
@@ -54,14 +53,14 @@ def test_a_run_killed_inside_a_broker_call_is_finished_by_the_sweep_and_the_day_
     platform.brokers.by_account["acct-1"] = dying
 
     with pytest.raises(ProcessDied):
-        EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.ENTRY))
+        platform.execute(request(sid, ScheduleKind.ENTRY))
     ledger = {e.leg_no: e.status for e in platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")}
     assert list(ledger.values()).count(LedgerStatus.PENDING) == 1  # claimed, the answer never recorded
 
     # A fresh process: the minute's sweep, once the order's lease has run out.
     dying.nth = 0
     platform.clock.advance(timedelta(seconds=90))
-    resumed = platform.service.resume_incomplete(TRADE_DATE)
+    resumed = platform.sweep(TRADE_DATE)
 
     assert [r.status for r in resumed] == [ExecutionStatus.COMPLETE]
     assert all(count == 1 for count in dying.sent.values()) and len(dying.sent) == 4
@@ -70,7 +69,7 @@ def test_a_run_killed_inside_a_broker_call_is_finished_by_the_sweep_and_the_day_
     assert platform.store.runs_to_retry(TRADE_DATE) == []
 
     platform.clock.advance(timedelta(hours=5))
-    EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.EXIT))
+    platform.execute(request(sid, ScheduleKind.EXIT))
     assert net_quantities(paper) == {}
     assert all(p.net_quantity == 0 for p in platform.store.positions("user-a", sid))
     assert all(count == 1 for count in dying.sent.values())  # the exit's orders too: once each

@@ -8,8 +8,6 @@ from shared_utils import keys
 from shared_utils.errors import ConfigurationError
 from shared_utils.execution.duplicates import LedgerDuplicateScanner
 from shared_utils.execution.engine import KILLED
-from shared_utils.execution.exits import PositionStopLossMonitor
-from shared_utils.execution.kill_switch import KillSwitch
 from shared_utils.execution.models import (
     ExecutionStatus,
     ExitReason,
@@ -17,7 +15,6 @@ from shared_utils.execution.models import (
     LedgerEntry,
     LedgerStatus,
 )
-from shared_utils.execution.service import EngineExecutionRequester
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.common import Action, StrategyStatus
@@ -41,10 +38,9 @@ def open_quantities(platform, user="user-a"):
 
 def test_a_trigger_delivered_three_times_through_the_requester_enters_once(platform):
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 2, "acct-2": 1})
-    requester = EngineExecutionRequester(platform.service)
 
     for _ in range(3):
-        requester.request_execution(request(sid))
+        platform.execute(request(sid))
 
     assert open_quantities(platform) == {
         (sid, "acct-1", 1): -130,
@@ -61,13 +57,12 @@ def test_a_trigger_delivered_three_times_through_the_requester_enters_once(platf
 
 def test_scheduled_exit_closes_exactly_what_is_open_and_records_pnl(platform):
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 1, "acct-2": 3})
-    requester = EngineExecutionRequester(platform.service)
-    requester.request_execution(request(sid))
+    platform.execute(request(sid))
     platform.levels["NIFTY"] = Decimal("26100")
     platform.clock.advance(timedelta(hours=5))
 
-    requester.request_execution(request(sid, ScheduleKind.EXIT))
-    requester.request_execution(request(sid, ScheduleKind.EXIT))
+    platform.execute(request(sid, ScheduleKind.EXIT))
+    platform.execute(request(sid, ScheduleKind.EXIT))
 
     assert open_quantities(platform) == {}
     for account in ("acct-1", "acct-2"):
@@ -87,7 +82,7 @@ def test_a_strategy_that_never_entered_gets_no_exit_record(platform):
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
     platform.clock.advance(timedelta(hours=5))
 
-    EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.EXIT))
+    platform.execute(request(sid, ScheduleKind.EXIT))
 
     records, _ = platform.store.list_records(
         "user-a", datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
@@ -98,8 +93,7 @@ def test_a_strategy_that_never_entered_gets_no_exit_record(platform):
 def test_an_entry_trigger_after_the_days_exit_time_enters_nothing(platform):
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
     platform.clock.advance(timedelta(hours=5))
-    requester = EngineExecutionRequester(platform.service)
-    requester.request_execution(request(sid, ScheduleKind.EXIT))  # nothing open yet: no record
+    platform.execute(request(sid, ScheduleKind.EXIT))  # nothing open yet: no record
 
     late = platform.service.enter("user-a", sid, TRADE_DATE)  # a trigger that arrives after it
 
@@ -115,14 +109,19 @@ def test_kill_switch_closes_every_position_on_both_brokers_exactly_once_and_paus
     platform.service.enter("user-a", first, TRADE_DATE)
     platform.service.enter("user-a", second, TRADE_DATE)
     assert len(open_quantities(platform)) == 12
-    switch = KillSwitch(platform.service, platform.repository, platform.clock)
+    switch = platform.kill_switch
 
     report = switch.press("user-a", "user-a")
-    again = switch.press("user-a", "user-a")
+    assert report.operation.users_done == 0 and not report.operation.flat  # answered before the work
+    platform.drain()
+    done = switch.progress("user-a")
+    switch.press("user-a", "user-a")
+    platform.drain()
+    again = switch.progress("user-a")
 
-    assert report.open_positions_left == 0
-    assert report.strategies_paused == 3
-    assert again.strategies_paused == 0 and again.exits == []
+    assert done is not None and done.flat
+    assert (done.users_done, done.exits_queued, done.exits_done, done.orders_sent) == (1, 2, 2, 12)
+    assert again is not None and again.flat and (again.exits_queued, again.orders_sent) == (0, 0)
     assert open_quantities(platform) == {}
     for account in ("acct-1", "acct-2"):
         assert net_quantities(platform.brokers.by_account[account]) == {}
@@ -157,11 +156,14 @@ def test_global_kill_switch_closes_every_users_positions_and_blocks_all_entries(
     b = platform.strategy("user-b", condor_body(), {"acct-b": 1})
     platform.service.enter("user-a", a, TRADE_DATE)
     platform.service.enter("user-b", b, TRADE_DATE)
-    switch = KillSwitch(platform.service, platform.repository, platform.clock)
+    switch = platform.kill_switch
 
     report = switch.press_global("admin-1")
+    assert report.operation.users_total == 2
+    platform.drain()
 
-    assert report.open_positions_left == 0
+    progress = switch.progress(None)
+    assert progress is not None and progress.flat and progress.users_done == 2
     assert platform.store.open_positions() == []
     later = platform.strategy("user-c", condor_body(), {"acct-c": 1})
     refused = platform.service.enter("user-c", later, TRADE_DATE)
@@ -170,7 +172,7 @@ def test_global_kill_switch_closes_every_users_positions_and_blocks_all_entries(
 
 
 def monitor(platform):
-    return PositionStopLossMonitor(platform.service, platform.repository, platform.market, CALENDAR)
+    return platform.monitor()
 
 
 def test_mtm_stop_loss_exits_the_strategy_once(platform):
@@ -205,12 +207,15 @@ def test_one_strategy_whose_exit_cannot_go_on_does_not_stop_the_others_check(pla
 
     monkeypatch.setattr(platform.service, "exit", failing)
     platform.levels["NIFTY"] = Decimal("26600")
-    report = monitor(platform).check(platform.clock.now(), TRADE_DATE)
+    check = monitor(platform)
+    report = check.check(platform.clock.now(), TRADE_DATE)
 
     assert sorted(report.exits_requested) == sorted(
-        [f"user-a/{stuck}/STOP_LOSS:ERROR", f"user-b/{other}/STOP_LOSS"]
+        [f"user-a/{stuck}/STOP_LOSS", f"user-b/{other}/STOP_LOSS"]
     )
+    assert sum(outcome.startswith(f"FAILED user-a/{stuck}") for outcome in check.outcomes) == 1
     assert open_quantities(platform, "user-b") == {}
+    assert open_quantities(platform, "user-a") != {}  # left to its message's redelivery, then the DLQ
 
 
 def test_a_leg_stop_loss_closes_that_leg_only(platform):
@@ -306,15 +311,17 @@ def test_the_minute_check_retries_a_run_a_broker_outage_left_incomplete(platform
     assert first.status is ExecutionStatus.PARTIAL
     assert platform.store.runs_to_retry(TRADE_DATE) == [("user-a", sid, "ENTRY")]
 
-    still_down = monitor(platform).check(platform.clock.now(), TRADE_DATE)
-    assert still_down.exits_requested == [f"user-a/{sid}/RETRY_ENTRY:PARTIAL"]
+    check = monitor(platform)
+    still_down = check.check(platform.clock.now(), TRADE_DATE)
+    assert still_down.exits_requested == [f"user-a/{sid}/RETRY_ENTRY"]
+    assert check.outcomes == ["ENTRY:PARTIAL (acct-2: BROKER_UNAVAILABLE: connection refused)"]
 
     down.inner = platform.brokers.paper("acct-2-back")
     platform.brokers.by_account["acct-2"] = down
     down.up = True
-    report = monitor(platform).check(platform.clock.now(), TRADE_DATE)
+    report = check.check(platform.clock.now(), TRADE_DATE)
 
-    assert report.exits_requested == [f"user-a/{sid}/RETRY_ENTRY:COMPLETE"]
+    assert report.exits_requested == [f"user-a/{sid}/RETRY_ENTRY"] and check.outcomes == ["ENTRY:COMPLETE"]
     assert platform.store.runs_to_retry(TRADE_DATE) == []
     assert net_quantities(down.inner) == {k: v * 2 for k, v in net_quantities(healthy).items()}
     assert len(platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")) == 8
@@ -331,7 +338,7 @@ def test_a_retried_entry_after_the_days_exit_places_nothing_and_the_day_ends_fla
     assert first.status is ExecutionStatus.PARTIAL  # acct-2 is on the retry list
 
     platform.clock.advance(timedelta(hours=5))  # the scheduled exit closes what is open
-    EngineExecutionRequester(platform.service).request_execution(request(sid, ScheduleKind.EXIT))
+    platform.execute(request(sid, ScheduleKind.EXIT))
     down.inner = platform.brokers.paper("acct-2-back")
     platform.brokers.by_account["acct-2"] = down
     down.up = True  # acct-2 comes back after the exit
@@ -370,7 +377,7 @@ def test_the_kill_switch_stops_an_entry_between_two_orders_and_the_next_check_cl
     the broker, the entry places no sell leg; the press cannot exit the busy strategy, and the
     minute's check closes the hedge. Every order reached the broker once; flat on both sides."""
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
-    switch = KillSwitch(platform.service, platform.repository, platform.clock)
+    switch = platform.kill_switch
     paper = platform.brokers.by_account["acct-1"]
     reports = []
     broker = PressesTheKillSwitchDuringTheNthOrder(
@@ -390,20 +397,21 @@ def test_the_kill_switch_stops_an_entry_between_two_orders_and_the_next_check_cl
     assert {o.reason for o in entry.brokers[0].orders[2:]} == {KILLED}
     entered = platform.store.ledger_of_run("user-a", TRADE_DATE, sid, "ENTRY")
     assert [e.side for e in entered] == [Action.BUY, Action.BUY]  # no sell leg went out
-    assert reports[0].exits == [] and reports[0].exits_pending == [sid]
-    assert len(open_quantities(platform)) == 2
+    assert len(reports) == 1 and len(open_quantities(platform)) == 2
 
-    retried = platform.service.resume_incomplete(TRADE_DATE)  # the sweep: the entry stays refused
-    check = PositionStopLossMonitor(platform.service, platform.repository, platform.market, CALENDAR)
-    report = check.check(platform.clock.now(), TRADE_DATE)
+    platform.drain()  # the press's square-off, queued while the entry held the strategy
+    assert open_quantities(platform) == {}
+    report = platform.monitor().check(platform.clock.now(), TRADE_DATE)  # the sweep retries the entry
 
-    assert [r.reason for r in retried] == [
-        "kill switch: trading is stopped for this user until it is re-armed"
-    ]
-    assert report.exits_requested == [f"user-a/{sid}/KILL_SWITCH"]
+    assert report.exits_requested == [f"user-a/{sid}/RETRY_ENTRY"]
+    refused = platform.store.runs_to_retry(TRADE_DATE)
+    assert refused == []  # the retry was refused by the switch, and taken off the list
     assert net_quantities(paper) == {} and open_quantities(platform) == {}
     assert set(broker.sent.values()) == {1} and len(broker.sent) == 4  # two entry orders, two exits
-    assert switch.press("user-a", "user-a").open_positions_left == 0
+    switch.press("user-a", "user-a")
+    platform.drain()
+    progress = switch.progress("user-a")
+    assert progress is not None and progress.flat and progress.orders_sent == 0
 
 
 class CountingPrices:
@@ -422,7 +430,7 @@ def test_a_quiet_check_writes_nothing_and_prices_each_contract_once(platform, aw
     platform.service.enter("user-a", first, TRADE_DATE)
     platform.service.enter("user-b", second, TRADE_DATE)
     prices = CountingPrices(platform.market)
-    check = PositionStopLossMonitor(platform.service, platform.repository, prices, CALENDAR)
+    check = platform.monitor(prices)
     calls: list[str] = []
     aws["dynamodb"].meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
 

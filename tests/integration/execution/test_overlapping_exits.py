@@ -70,7 +70,7 @@ def test_a_leg_stop_loss_and_the_scheduled_exit_replayed_after_an_outage_close_t
     assert scheduled.status is ExecutionStatus.FAILED  # both runs planned to buy back the short call
 
     broker.up = True
-    retried = platform.service.resume_incomplete(TRADE_DATE)  # the minute's sweep replays both runs
+    retried = platform.sweep(TRADE_DATE)  # the minute's sweep replays both runs
 
     assert sorted(r.run_name for r in retried) == ["EXIT", f"LEGSL{SHORT_CALL}"]
     assert all(r.status is ExecutionStatus.COMPLETE for r in retried)
@@ -141,7 +141,7 @@ def test_an_exit_order_whose_answer_was_lost_and_that_never_reached_the_broker_i
 
     first = platform.service.scheduled_exit("user-a", sid, TRADE_DATE)
     assert first is not None and first.status is ExecutionStatus.FAILED
-    retried = platform.service.resume_incomplete(TRADE_DATE)
+    retried = platform.sweep(TRADE_DATE)
 
     assert [r.status for r in retried] == [ExecutionStatus.COMPLETE]
     assert net_quantities(broker.inner) == {} and ledger_positions(platform, sid) == {}

@@ -1,6 +1,7 @@
 """Subscriptions trade: the schedule trigger runs a published strategy once more per ACTIVE
 subscription, on the subscriber's own accounts with the subscriber's lots, through the real
-engine on moto (paper brokers per account)."""
+executor and engine on moto (paper brokers per account). The fan-out reads one subscription per
+page here, so every test also walks the page-by-page messages."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from typing import Any
 import pytest
 
 from shared_utils.clock import to_ist
+from shared_utils.execution.executor import StrategyRunExecutor
 from shared_utils.execution.exits import PositionStopLossMonitor
-from shared_utils.execution.service import EngineExecutionRequester, ExecutionService
+from shared_utils.execution.runs import RunKind
+from shared_utils.execution.service import ExecutionService
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.marketplace.models import ListingPublish, SubscriptionCreate, SubscriptionUpdate
 from shared_utils.marketplace.repository import DynamoMarketplaceRepository
 from shared_utils.marketplace.service import MarketplaceService
 from shared_utils.marketplace.trading import (
+    QueuedExecutions,
     SubscribedStrategies,
+    SubscriberRuns,
     SubscriberStrategyLookup,
-    SubscriptionFanOut,
 )
 from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.strategy import StrategyUpdate
@@ -48,12 +52,18 @@ class Market:
             self.repository, platform.repository, platform.accounts, platform.store, platform.clock
         )
         self.claims = DynamoTriggerClaims(aws["dynamodb"], settings.trading_table_name)
-        self.fan_out = SubscriptionFanOut(
-            EngineExecutionRequester(platform.service),
-            self.repository,
-            platform.repository,
-            self.service_for,
+        self.fan_out = QueuedExecutions(platform.queue, self.repository)
+        self.executor = StrategyRunExecutor(
+            platform.service,
+            platform.queue,
+            platform.clock,
+            subscribers=SubscriberRuns(
+                self.repository, platform.repository, self.service_for, platform.queue, page_size=1
+            ),
+            kill_switch=platform.kill_switch,
+            entry_max_lag=timedelta(minutes=2),
         )
+        self.outcomes: list[str] = []
         self.strategy_id = platform.strategy(ADMIN, condor_body(), {"admin-paper": 1})
         self.basket_id = platform._baskets[ADMIN]
 
@@ -95,7 +105,11 @@ class Market:
         report = trigger_due_strategies(
             event.envelope, schedule, schedule, CALENDAR, self.claims, self.fan_out
         )
+        self.run_queued()
         return report.requested
+
+    def run_queued(self) -> None:
+        self.outcomes = self.platform.queue.drain(self.executor)
 
     def held(self, account: str) -> dict[str, int]:
         return net_quantities(self.platform.brokers.by_account[account])
@@ -148,8 +162,12 @@ def test_a_redelivered_request_places_no_second_order_for_any_subscriber(market)
         tick=NOW,
     )
 
-    market.fan_out.request_execution(request)
-    market.fan_out.request_execution(request)
+    market.fan_out.request_executions([request])
+    market.fan_out.request_executions([request])
+    queued = list(market.platform.queue.sent)
+    market.run_queued()
+
+    assert [run.kind for run in queued] == [RunKind.ENTRY, RunKind.SUBSCRIBERS] * 2
 
     assert market.held("t1-zerodha") == before
     orders = market.platform.store.ledger_of_day("trader-1", to_ist(NOW).date(), market.strategy_id)
@@ -229,10 +247,10 @@ def test_unpublishing_stops_new_entries_but_open_positions_exit_on_schedule_and_
     assert orders == []
 
 
-def test_the_timers_requester_fans_out_to_subscriptions(aws):
+def test_the_timers_requester_queues_the_fan_out_to_subscriptions(aws):
     requester = aws["platform"].execution_requester()
 
-    assert isinstance(requester, SubscriptionFanOut)
+    assert isinstance(requester, QueuedExecutions)
 
 
 def test_the_published_strategys_stop_loss_protects_subscriber_positions(market):
@@ -251,13 +269,17 @@ def test_the_published_strategys_stop_loss_protects_subscriber_positions(market)
     p.clock.set(tick)
     trade_date = to_ist(tick).date()
 
-    owner_only = PositionStopLossMonitor(p.service, p.repository, p.market, CALENDAR).check(tick, trade_date)
+    owner_only = PositionStopLossMonitor(p.store, p.repository, p.market, CALENDAR, p.queue).check(
+        tick, trade_date
+    )
+    market.run_queued()
 
     assert [label.split("/")[0] for label in owner_only.exits_requested] == [ADMIN]
     assert len(market.held("t1-zerodha")) == 4  # the owner's lookup knows nothing of subscribers
 
     lookup = SubscriberStrategyLookup(p.repository, market.repository)
-    report = PositionStopLossMonitor(p.service, lookup, p.market, CALENDAR).check(tick, trade_date)
+    report = PositionStopLossMonitor(p.store, lookup, p.market, CALENDAR, p.queue).check(tick, trade_date)
+    market.run_queued()
 
     assert [label.split("/")[0] for label in report.exits_requested] == ["trader-1"]
     assert market.held("t1-zerodha") == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,8 +37,8 @@ class RecordingRequester:
     def __init__(self) -> None:
         self.requests: list[ExecutionRequest] = []
 
-    def request_execution(self, request: ExecutionRequest) -> None:
-        self.requests.append(request)
+    def request_executions(self, requests: Sequence[ExecutionRequest]) -> None:
+        self.requests += requests
 
 
 def strategy(name: str, entry: str, weekdays: list[str], underlying: str = "NIFTY") -> StrategyCreate:

@@ -3,7 +3,7 @@ claims taken once, and a claim given back when the hand-over fails."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -56,8 +56,11 @@ class Statuses:
     def __init__(self, paused: set[str] | None = None) -> None:
         self.paused = paused or set()
 
-    def status_of(self, user_id: str, strategy_id: str) -> StrategyStatus | None:
-        return StrategyStatus.PAUSED if strategy_id in self.paused else StrategyStatus.ACTIVE
+    def statuses_of(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StrategyStatus]:
+        return {
+            (user, strategy): StrategyStatus.PAUSED if strategy in self.paused else StrategyStatus.ACTIVE
+            for user, strategy in wanted
+        }
 
 
 class Claims:
@@ -68,14 +71,13 @@ class Claims:
     def _key(r: ExecutionRequest) -> tuple[date, str, str, datetime]:
         return (r.trade_date, r.strategy_id, r.action.value, r.scheduled_at)
 
-    def claim(self, request: ExecutionRequest) -> bool:
-        if self._key(request) in self.taken:
-            return False
-        self.taken.add(self._key(request))
-        return True
+    def claim_all(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionRequest]:
+        claimed = [r for r in requests if self._key(r) not in self.taken]
+        self.taken |= {self._key(r) for r in claimed}
+        return claimed
 
-    def release(self, request: ExecutionRequest) -> None:
-        self.taken.discard(self._key(request))
+    def release_all(self, requests: Sequence[ExecutionRequest]) -> None:
+        self.taken -= {self._key(r) for r in requests}
 
 
 class Requester:
@@ -83,11 +85,11 @@ class Requester:
         self.requests: list[ExecutionRequest] = []
         self.fail_times = fail_times
 
-    def request_execution(self, request: ExecutionRequest) -> None:
+    def request_executions(self, requests: Sequence[ExecutionRequest]) -> None:
         if self.fail_times:
             self.fail_times -= 1
-            raise ConnectionError("execution engine unavailable")
-        self.requests.append(request)
+            raise ConnectionError("run queue unavailable")
+        self.requests += requests
 
 
 def test_window_is_half_open_and_paused_or_off_day_entries_are_skipped() -> None:
@@ -123,23 +125,17 @@ def test_overlapping_windows_and_redelivery_request_once() -> None:
     assert len(requester.requests) == 1
 
 
-def test_one_failed_hand_over_does_not_hold_up_the_others_and_the_retry_does_only_it() -> None:
+def test_failed_hand_over_gives_every_claim_of_the_minute_back_for_the_retry() -> None:
     schedule = Schedule(entry("s1", TICK), entry("s2", TICK))
     claims, requester = Claims(), Requester(fail_times=1)
     with pytest.raises(ConnectionError):
         trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
-    assert [r.strategy_id for r in requester.requests] == ["s2"]
-    trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
-    assert [r.strategy_id for r in requester.requests] == ["s2", "s1"]
-
-
-def test_failed_hand_over_gives_the_claim_back_for_the_retry() -> None:
-    schedule = Schedule(entry("s1", TICK))
-    claims, requester = Claims(), Requester(fail_times=1)
-    with pytest.raises(ConnectionError):
-        trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
-    trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
-    assert [r.strategy_id for r in requester.requests] == ["s1"]
+    assert requester.requests == [] and claims.taken == set()
+    report = trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
+    assert [r.strategy_id for r in requester.requests] == ["s1", "s2"]
+    assert report.already_claimed == 0
+    again = trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, claims, requester)
+    assert again.already_claimed == 2 and len(requester.requests) == 2
 
 
 @pytest.mark.parametrize(
