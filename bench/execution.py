@@ -1,7 +1,7 @@
 """Plan and place (paper) N due strategies x 4 legs x 2 brokers against moto DynamoDB.
 
 Each strategy is an iron condor (4 legs) allocated to two paper broker accounts; every strategy
-is handed to the timer's `ExecutionRequester` exactly as the schedule trigger does, so the run
+is run by the executor as its queue message (the owner's ENTRY run the trigger queues), so the run
 includes reading the strategy and its allocations, planning (expiry, strikes on a Black-Scholes
 chain, lots, slices), the ledger writes before each order, fills, positions and the history
 record. DynamoDB requests are counted with a botocore `before-call` hook during the timed run
@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,13 @@ class SerializedClient:
         return call
 
 
+class NoQueue:
+    """The executor's queue: an entry on time, of a strategy nobody else runs, queues nothing."""
+
+    def send(self, runs: Any, *, delay_s: int = 0) -> None:
+        raise AssertionError(f"unexpected follow-up runs: {runs}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -75,12 +82,14 @@ def main() -> None:
     from shared_utils.brokers.paper import PaperBroker
     from shared_utils.brokers.port import Broker
     from shared_utils.clock import FixedClock
+    from shared_utils.execution.executor import StrategyRunExecutor
     from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
-    from shared_utils.execution.service import EngineExecutionRequester, ExecutionService
+    from shared_utils.execution.service import ExecutionService
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.keys import ScheduleKind
     from shared_utils.market.calendar import TradingCalendar
+    from shared_utils.marketplace.trading import owner_run
     from shared_utils.models.allocation import BrokerAllocation, allocation_id_for
     from shared_utils.models.broker_account import BrokerAccount
     from shared_utils.models.common import AllocationScope
@@ -201,11 +210,18 @@ def main() -> None:
             clock,
             leases=leases,
         )
-        requester = EngineExecutionRequester(service)
+        executor = StrategyRunExecutor(
+            service,
+            NoQueue(),
+            clock,
+            subscribers=None,  # type: ignore[arg-type]
+            kill_switch=None,  # type: ignore[arg-type]
+            entry_max_lag=timedelta(minutes=2),
+        )
 
         started = time.perf_counter()
         for request in requests:
-            requester.request_execution(request)
+            executor.execute(owner_run(request))
         wall = time.perf_counter() - started
         raw.meta.events.unregister("before-call.dynamodb", count)
 

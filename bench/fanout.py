@@ -1,0 +1,363 @@
+"""N strategies due in the same minute: the trigger's cost, the executor's cost per strategy, and
+the local platform's time to place every order.
+
+Strategies (iron condors: 4 legs on 2 paper accounts) are seeded as stored items spread over
+users and the GSI2 schedule shards, all due at 09:20 IST. Three measurements, each printed:
+
+1. trigger: `Platform.trigger` for that minute (due entries, batched status reads, claims in
+   transactions, SendMessageBatch to an SQS queue): wall time, DynamoDB and SQS requests, and the
+   same requests priced at 5 ms (DynamoDB) and 10 ms (SQS batch) each as a model of AWS.
+2. executor: a sample of the queued messages run one by one through `strategy_executor.handler`:
+   requests per strategy, p50 / p99 time per strategy on moto, and modeled on AWS with 5 ms per
+   request and 150 ms per broker order (one account's orders in sequence, accounts in parallel);
+   from that, the executors 10,000 strategies need to finish within the minute.
+3. local: the local platform's path (trigger -> in-process queue with worker threads -> the same
+   handler), timed until every order of `--local` strategies is placed.
+
+moto runs in process (its calls serialised by one lock: it is not thread-safe), so wall times are
+moto's and Python's, not DynamoDB's; the request counts are the code's.
+
+    .venv/bin/python bench/fanout.py [--strategies 1000 10000] [--sample 200] [--local 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+REGION = "ap-south-1"
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_SERVICE_NAME": "fanout-bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "FanoutBench",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+)
+TICK = datetime(2026, 11, 25, 3, 50, tzinfo=UTC)  # Wednesday 09:20 IST
+TRADE_DATE = date(2026, 11, 25)
+SHARDS = 8
+DYNAMODB_MS = 5.0
+SQS_BATCH_MS = 10.0
+BROKER_MS = 150.0
+ORDERS_PER_ACCOUNT = 4
+
+
+class SerializedClient:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+class Requests:
+    """Counts AWS requests by operation while `counting`."""
+
+    def __init__(self, *clients: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        self.counting = False
+        for client in clients:
+            client.meta.events.register("before-call", self._count)
+
+    def _count(self, event_name: str, **_kwargs: Any) -> None:
+        if self.counting:
+            _before, service, operation = event_name.split(".", 2)
+            self.calls[f"{service}.{operation}"] += 1
+
+    @contextmanager
+    def window(self) -> Iterator[Counter[str]]:
+        self.calls = Counter()
+        self.counting = True
+        try:
+            yield self.calls
+        finally:
+            self.counting = False
+
+    @staticmethod
+    def of(calls: Counter[str], service: str) -> int:
+        return sum(n for name, n in calls.items() if name.startswith(f"{service}."))
+
+
+def seed(raw: Any, settings: Any, strategies: int, users: int) -> list[tuple[str, str]]:
+    """Strategies, their allocations, schedule items and paper accounts, as stored items."""
+    from shared_utils.keys import ScheduleKind
+    from shared_utils.models.allocation import BrokerAllocation, allocation_id_for
+    from shared_utils.models.broker_account import BrokerAccount
+    from shared_utils.models.common import AllocationScope
+    from shared_utils.models.items import AllocationItem, ScheduleItem, StrategyItem
+    from shared_utils.models.strategy import Strategy, StrategyCreate
+    from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
+
+    legs = [("SELL", "CE", 2), ("BUY", "CE", 6), ("SELL", "PE", -2), ("BUY", "PE", -6)]
+    body = StrategyCreate.model_validate(
+        {
+            "name": "Iron condor",
+            "underlying": "NIFTY",
+            "legs": [
+                {
+                    "action": action,
+                    "option_type": kind,
+                    "strike": {"method": "ATM_OFFSET", "steps": steps},
+                    "expiry": "CURRENT_WEEKLY",
+                }
+                for action, kind, steps in legs
+            ],
+            "entry": {"time": "09:20", "weekdays": ["MON", "TUE", "WED", "THU", "FRI"]},
+            "exit": {"time": "15:10"},
+        }
+    )
+    trading = settings.trading_table_name
+    accounts = DynamoBrokerAccounts(raw, settings.broker_accounts_table_name)
+    seeded: list[tuple[str, str]] = []
+    per_user = -(-strategies // users)
+    for index in range(strategies):
+        user = f"user-{index // per_user:05d}"
+        if index % per_user == 0:
+            for n in (1, 2):
+                account = BrokerAccount(
+                    user_id=user,
+                    broker_account_id=f"{user}-acct{n}",
+                    broker="PAPER",
+                    paper=True,
+                    created_at=TICK,
+                )
+                accounts.put_account(account)
+        stored = Strategy(
+            strategy_id=f"strategy-{index:05d}",
+            user_id=user,
+            basket_id=f"basket-{index:05d}",
+            allocation_count=2,
+            version=1,
+            created_at=TICK,
+            updated_at=TICK,
+            **dict(body),
+        )
+        raw.put_item(TableName=trading, Item=StrategyItem.from_domain(stored).to_dynamo())
+        for kind in (ScheduleKind.ENTRY, ScheduleKind.EXIT):
+            item = ScheduleItem.for_strategy(stored, kind, settings.schedule_shards)
+            raw.put_item(TableName=trading, Item=item.to_dynamo())
+        for n, lots in ((1, 1), (2, 2)):
+            account_id = f"{user}-acct{n}"
+            allocation = BrokerAllocation(
+                allocation_id=allocation_id_for(stored.strategy_id, account_id),
+                user_id=user,
+                scope=AllocationScope.STRATEGY,
+                scope_id=stored.strategy_id,
+                basket_id=stored.basket_id,
+                broker_account_id=account_id,
+                broker="PAPER",
+                lots=lots,
+                version=1,
+                created_at=TICK,
+                updated_at=TICK,
+            )
+            raw.put_item(TableName=trading, Item=AllocationItem.from_domain(allocation).to_dynamo())
+        seeded.append((user, stored.strategy_id))
+    return seeded
+
+
+@contextmanager
+def platform(queue: str) -> Iterator[tuple[Any, Any, Any]]:
+    """In-process moto with the stack's tables; `queue`: "sqs" (a moto queue) or "local"."""
+    import boto3
+    from moto import mock_aws
+
+    from shared_utils.clock import FixedClock
+    from shared_utils.composition import Platform, install
+    from shared_utils.local.backend import create_tables
+    from shared_utils.local.environment import export_runtime_settings, local_settings
+
+    with mock_aws():
+        raw = boto3.client("dynamodb", region_name=REGION)
+        settings = local_settings(None, schedule_shards=SHARDS)
+        sqs = boto3.client("sqs", region_name=REGION)
+        if queue == "sqs":
+            url = sqs.create_queue(QueueName="strategy-runs")["QueueUrl"]
+            settings = settings.model_copy(update={"strategy_run_queue_url": url})
+        create_tables(raw, settings)
+        export_runtime_settings(settings)
+        root = Platform(
+            settings,
+            FixedClock(TICK),
+            dynamodb=SerializedClient(raw),
+            sqs=sqs,
+            one_process=True,
+            wait_for_runs=queue == "local",
+        )
+        previous = install(root)
+        try:
+            yield root, raw, sqs
+        finally:
+            install(previous)
+            root.close()
+
+
+def envelope() -> Any:
+    from shared_utils.timer.plan import events_for
+
+    (event,) = [
+        e for e in events_for(TICK, "morning", TRADE_DATE) if e.detail_type == "ScheduleStrategyTrigger"
+    ]
+    return event.envelope
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def trigger_and_executor(strategies: int, sample: int) -> None:
+    from lambda_functions.option_baskets import strategy_executor
+    from shared_utils.api.wsgi import LocalContext
+
+    with platform("sqs") as (root, raw, sqs):
+        started = time.perf_counter()
+        seed(raw, root.settings, strategies, users=max(1, strategies // 4))
+        seeding = time.perf_counter() - started
+        requests = Requests(raw, sqs)
+        with requests.window() as calls:
+            started = time.perf_counter()
+            report = root.trigger(envelope())
+            wall = time.perf_counter() - started
+        dynamodb, batches = Requests.of(calls, "dynamodb"), Requests.of(calls, "sqs")
+        modeled = (dynamodb * DYNAMODB_MS + batches * SQS_BATCH_MS) / 1000
+        print(f"\n== trigger: {strategies} strategies due at 09:20 (seeding {seeding:.0f} s, not timed)")
+        print(f"queued {len(report.requested)} runs; wall time {wall:.2f} s on moto")
+        print(
+            f"requests: DynamoDB {dynamodb} ({dynamodb / strategies:.3f} per strategy), "
+            f"SQS SendMessageBatch {batches}; by operation: {dict(sorted(calls.items()))}"
+        )
+        print(
+            f"modeled on AWS ({DYNAMODB_MS:.0f} ms per DynamoDB request, "
+            f"{SQS_BATCH_MS:.0f} ms per batch): {modeled:.1f} s"
+        )
+
+        taken = 0
+        times: list[float] = []
+        executor_calls: Counter[str] = Counter()
+        while taken < min(sample, strategies):
+            messages = sqs.receive_message(
+                QueueUrl=root.settings.strategy_run_queue_url, MaxNumberOfMessages=10
+            )
+            for message in messages.get("Messages", []):
+                event = {
+                    "Records": [
+                        {
+                            "messageId": message["MessageId"],
+                            "receiptHandle": message["ReceiptHandle"],
+                            "body": message["Body"],
+                            "attributes": {"ApproximateReceiveCount": "1"},
+                            "messageAttributes": {},
+                            "eventSource": "aws:sqs",
+                        }
+                    ]
+                }
+                with requests.window() as calls, redirect_stdout(io.StringIO()):
+                    started = time.perf_counter()
+                    answer = strategy_executor.handler(event, LocalContext(function_name="strategy-executor"))
+                    times.append(time.perf_counter() - started)
+                assert answer["batchItemFailures"] == [], answer
+                executor_calls.update(calls)
+                taken += 1
+        per_strategy = Requests.of(executor_calls, "dynamodb") / taken
+        modeled_each = per_strategy * DYNAMODB_MS / 1000 + ORDERS_PER_ACCOUNT * BROKER_MS / 1000
+        print(f"\n== executor: {taken} entry runs through strategy_executor.handler, one at a time")
+        print(
+            f"time per strategy on moto: p50 {percentile(times, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(times, 0.99) * 1000:.0f} ms, mean {statistics.mean(times) * 1000:.0f} ms"
+        )
+        print(
+            f"DynamoDB requests per strategy {per_strategy:.1f}; by operation: "
+            + ", ".join(
+                f"{name.split('.', 1)[1]}={n / taken:.1f}"
+                for name, n in sorted(executor_calls.items())
+                if name.startswith("dynamodb.")
+            )
+        )
+        needed = 10_000 * modeled_each / 60
+        print(
+            f"modeled on AWS: {modeled_each:.2f} s per strategy ({per_strategy:.0f} x {DYNAMODB_MS:.0f} ms + "
+            f"{ORDERS_PER_ACCOUNT} orders x {BROKER_MS:.0f} ms per account, accounts in parallel): "
+            f"10,000 strategies within 60 s need {needed:.0f} executors at once"
+        )
+
+
+def local(strategies: int) -> None:
+    from shared_utils.brokers.paper import PaperBroker
+
+    placed: Counter[str] = Counter()
+    lock = threading.Lock()
+    original = PaperBroker.place
+
+    def place(broker: Any, order: Any) -> Any:
+        with lock:
+            placed[order.order_key] += 1
+        return original(broker, order)
+
+    PaperBroker.place = place  # type: ignore[method-assign]
+    try:
+        with platform("local") as (root, raw, _sqs), redirect_stdout(io.StringIO()):
+            seed(raw, root.settings, strategies, users=max(1, strategies // 4))
+            started = time.perf_counter()
+            root.trigger(envelope())  # returns once the in-process queue is idle
+            wall = time.perf_counter() - started
+    finally:
+        PaperBroker.place = original  # type: ignore[method-assign]
+    orders = sum(placed.values())
+    print(
+        f"\n== local platform: {strategies} strategies due at 09:20, "
+        f"{root.settings.local_run_workers} workers"
+    )
+    print(
+        f"every order placed after {wall:.1f} s: {orders} orders ({len(placed)} keys, "
+        f"each once: {set(placed.values()) == {1}}), {orders / wall:.1f} orders/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--strategies", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--sample", type=int, default=200, help="entry runs timed through the executor")
+    parser.add_argument(
+        "--local", type=int, default=1000, help="strategies for the local platform run (0: skip)"
+    )
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    for count in args.strategies:
+        trigger_and_executor(count, args.sample)
+    if args.local:
+        local(args.local)
+
+
+if __name__ == "__main__":
+    main()
