@@ -66,7 +66,10 @@ class MonitorStore(Protocol):
     def runs_to_retry(self, trade_date: date) -> list[tuple[str, str, str]]: ...
     def open_positions(self) -> list[PositionView]: ...
     def pressed_kill_switches(self, user_ids: Iterable[str]) -> tuple[bool, set[str]]: ...
-    def peak_mtm(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> Decimal: ...
+    def mtm_peaks(
+        self, wanted: Iterable[tuple[str, str]], trade_date: date
+    ) -> dict[tuple[str, str], Decimal]: ...
+    def raise_peak(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> None: ...
 
 
 class PositionStopLossMonitor:
@@ -107,6 +110,10 @@ class PositionStopLossMonitor:
             groups[(position.user_id, position.strategy_id)].append(position)
         checked = 0
         strategies = self._strategies.get_strategies(groups) if groups else {}
+        trailing = [
+            pair for pair, strategy in strategies.items() if strategy.risk.trailing_stop_loss is not None
+        ]
+        peaks = self._store.mtm_peaks(trailing, trade_date) if trailing else {}
         everyone, pressed = (
             self._store.pressed_kill_switches({user for user, _ in groups}) if groups else (False, set())
         )
@@ -116,7 +123,15 @@ class PositionStopLossMonitor:
             if everyone or user_id in pressed:
                 decision: tuple[ExitReason, int | None] | None = (ExitReason.KILL_SWITCH, None)
             else:
-                decision = self._decide(tick, trade_date, strategy, user_id, strategy_id, positions)
+                decision = self._decide(
+                    tick,
+                    trade_date,
+                    strategy,
+                    user_id,
+                    strategy_id,
+                    positions,
+                    peaks.get((user_id, strategy_id)),
+                )
             if decision is None:
                 continue
             reason, leg_no = decision
@@ -145,6 +160,7 @@ class PositionStopLossMonitor:
         user_id: str,
         strategy_id: str,
         positions: list[PositionView],
+        stored_peak: Decimal | None,
     ) -> tuple[ExitReason, int | None] | None:
         session = self._calendar.session(trade_date)
         intraday = any(p.product is Product.MIS for p in positions)
@@ -159,7 +175,11 @@ class PositionStopLossMonitor:
         if risk.mtm_target is not None and value >= risk.mtm_target:
             return ExitReason.TARGET, None
         if risk.trailing_stop_loss is not None:
-            peak = self._store.peak_mtm(user_id, strategy_id, trade_date, value)
+            # The day's peak is read for every trailing strategy in batches and written only on a
+            # new high, not once per strategy per minute.
+            peak = value if stored_peak is None else max(stored_peak, value)
+            if stored_peak is None or value > stored_peak:
+                self._store.raise_peak(user_id, strategy_id, trade_date, value)
             trail = risk.trailing_stop_loss
             if peak >= trail.activate_at and value <= peak - trail.trail_by:
                 return ExitReason.TRAILING_STOP_LOSS, None

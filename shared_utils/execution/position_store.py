@@ -4,7 +4,7 @@ day's trailing-stop peaks, and the brokers' positions where they differ from the
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from shared_utils.execution.models import PositionView
 from shared_utils.execution.valuation import valuation
 from shared_utils.models.common import Product
 from shared_utils.models.items import deserialize
+from shared_utils.repository.paging import batch_get
 from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 from shared_utils.timer.checks import ContractDifference
@@ -78,30 +79,36 @@ class PositionStore(HistoryTable):
         ]
         return [position for position in found if position.net_quantity != 0]
 
-    def peak_mtm(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> Decimal:
-        """Raise the stored MTM peak of the day to `mtm` if higher; returns the peak."""
-        response = self._client.update_item(
-            TableName=self._table,
-            Key=self._key(keys.user_pk(user_id), keys.trail_sk(strategy_id, trade_date)),
-            UpdateExpression="SET peak = if_not_exists(peak, :mtm)",
-            ExpressionAttributeValues={":mtm": {"N": str(mtm)}},
-            ReturnValues="ALL_NEW",
-        )
-        peak = Decimal(response["Attributes"]["peak"]["N"])
-        if mtm > peak:
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=self._key(keys.user_pk(user_id), keys.trail_sk(strategy_id, trade_date)),
-                    UpdateExpression="SET peak = :mtm",
-                    ConditionExpression="peak < :mtm",
-                    ExpressionAttributeValues={":mtm": {"N": str(mtm)}},
-                )
-            except ClientError as error:
-                if error_code(error) != CONDITIONAL_CHECK_FAILED:
-                    raise
-            return mtm
-        return peak
+    def mtm_peaks(
+        self, wanted: Iterable[tuple[str, str]], trade_date: date
+    ) -> dict[tuple[str, str], Decimal]:
+        """The day's stored MTM peak of each (user, strategy) that has one: BatchGetItem, 100 per
+        request, so the minute's check reads the peaks of every trailing strategy in a few requests."""
+        by_key = {
+            (keys.user_pk(user), keys.trail_sk(strategy, trade_date)): (user, strategy)
+            for user, strategy in dict.fromkeys(wanted)
+        }
+        found: dict[tuple[str, str], Decimal] = {}
+        for raw in batch_get(self._client, self._table, [self._key(pk, sk) for pk, sk in by_key]):
+            pair = by_key.get((raw["pk"]["S"], raw["sk"]["S"]))
+            if pair is not None and "peak" in raw:
+                found[pair] = Decimal(raw["peak"]["N"])
+        return found
+
+    def raise_peak(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> None:
+        """Store a new high of the day's MTM (a lower one, written meanwhile by another check, is
+        replaced; a higher one stays). Called only when `mtm` beats the peak read this minute."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(user_id), keys.trail_sk(strategy_id, trade_date)),
+                UpdateExpression="SET peak = :mtm",
+                ConditionExpression="attribute_not_exists(peak) OR peak < :mtm",
+                ExpressionAttributeValues={":mtm": {"N": str(mtm)}},
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
 
     def put_mismatch(
         self,

@@ -252,6 +252,27 @@ def test_target_and_trailing_stop(platform):
     assert open_quantities(platform) == {}
 
 
+def test_trailing_peaks_are_read_in_one_batch_and_written_only_on_a_new_high(platform, aws):
+    trailing = {"trailing_stop_loss": {"activate_at": 100000, "trail_by": 200}}  # never fires here
+    users = [f"user-{n}" for n in range(3)]
+    for user in users:
+        sid = platform.strategy(user, condor_body(risk=trailing), {f"acct-{user}": 1})
+        platform.service.enter(user, sid, TRADE_DATE)
+    check = monitor(platform)
+    calls: list[str] = []
+    aws["dynamodb"].meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    platform.clock.advance(timedelta(hours=3))  # time decay: every MTM at a new high
+
+    check.check(platform.clock.now(), TRADE_DATE)
+    first = list(calls)
+    calls.clear()
+    check.check(platform.clock.now(), TRADE_DATE)  # the same prices: no new high
+
+    assert first.count("UpdateItem") == 3 and calls.count("UpdateItem") == 0
+    # strategies, kill switches, and the three peaks: one BatchGetItem each
+    assert first.count("BatchGetItem") == calls.count("BatchGetItem") == 3
+
+
 def test_intraday_positions_are_squared_off_before_the_close(platform):
     sid = platform.strategy("user-a", condor_body(exit=None), {"acct-1": 1})
     platform.service.enter("user-a", sid, TRADE_DATE)
