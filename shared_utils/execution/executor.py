@@ -38,7 +38,9 @@ class SubscriberRunner(Protocol):
         """Queue a run per subscription of one page, and the next page; returns the runs queued."""
         ...
 
-    def run(self, run: StrategyRun) -> ExecutionRecord | None: ...
+    def run(self, run: StrategyRun, *, refuse: str | None) -> ExecutionRecord | None:
+        """One subscriber's run; `refuse`: why an entry must place nothing (it came too late)."""
+        ...
 
 
 class KillSwitchRunner(Protocol):
@@ -95,16 +97,10 @@ class StrategyRunExecutor:
             return f"queued {self._subscribers.fan_out(run)} subscriber run(s)"
         if run.kind is RunKind.KILL_USER:
             return f"queued {self._kill_switch.square_off_user(run)} exit(s)"
+        refuse = self._too_late(run)
         if run.owner_id is not None:
-            record = self._subscribers.run(run)
-            return _describe(record)
+            return _describe(self._subscribers.run(run, refuse=refuse))
         if run.kind is RunKind.ENTRY:
-            late = self._clock.now() - run.scheduled_at
-            refuse = (
-                f"the entry arrived {int(late.total_seconds())} s after its minute"
-                if late > self._entry_max_lag
-                else None
-            )
             return _describe(service.enter(run.user_id, run.strategy_id, run.trade_date, refuse=refuse))
         if run.kind is RunKind.SCHEDULED_EXIT:
             return _describe(service.scheduled_exit(run.user_id, run.strategy_id, run.trade_date))
@@ -122,6 +118,13 @@ class StrategyRunExecutor:
         if run.operation_id is not None:
             self._kill_switch.exit_done(run, record)
         return _describe(record)
+
+    def _too_late(self, run: StrategyRun) -> str | None:
+        """Why an entry must not be placed any more (None: on time, or not an entry)."""
+        late = self._clock.now() - run.scheduled_at
+        if run.kind is not RunKind.ENTRY or late <= self._entry_max_lag:
+            return None
+        return f"the entry arrived {int(late.total_seconds())} s after its minute"
 
 
 def _describe(record: ExecutionRecord | None) -> str:

@@ -56,7 +56,9 @@ class SubscriberExecutions(Protocol):
     @property
     def store(self) -> PositionReader: ...
 
-    def enter(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord: ...
+    def enter(
+        self, user_id: str, strategy_id: str, trade_date: date, *, refuse: str | None = None
+    ) -> ExecutionRecord: ...
 
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None: ...
 
@@ -222,7 +224,7 @@ class SubscriberRuns:
         self._queue.send(runs + ([following] if following is not None else []))
         return len(runs)
 
-    def run(self, run: StrategyRun) -> ExecutionRecord | None:
+    def run(self, run: StrategyRun, *, refuse: str | None = None) -> ExecutionRecord | None:
         if run.owner_id is None or run.basket_id is None:
             raise ValueError("a subscriber run needs its owner and basket")
         record = self._subscriptions.get_subscription(run.user_id, run.basket_id)
@@ -238,7 +240,7 @@ class SubscriberRuns:
             if subscription.status is not SubscriptionStatus.ACTIVE:
                 logger.info("Subscription not active: no entry", extra={"subscriber": user})
                 return None
-            return service.enter(user, run.strategy_id, run.trade_date)
+            return service.enter(user, run.strategy_id, run.trade_date, refuse=refuse)
         if subscription.status is not SubscriptionStatus.ACTIVE and not any(
             position.net_quantity != 0 for position in service.store.positions(user, run.strategy_id)
         ):

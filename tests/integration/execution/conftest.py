@@ -301,7 +301,7 @@ class NoSubscribers:
     def fan_out(self, run: StrategyRun) -> int:
         raise AssertionError("no marketplace in these tests")
 
-    def run(self, run: StrategyRun) -> None:
+    def run(self, run: StrategyRun, *, refuse: str | None) -> None:
         raise AssertionError("no marketplace in these tests")
 
 

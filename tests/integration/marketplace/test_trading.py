@@ -95,7 +95,7 @@ class Market:
             user, SubscriptionCreate.model_validate({"basket_id": self.basket_id, "allocations": allocations})
         )
 
-    def trigger(self, tick: datetime, phase: str = "morning") -> list[str]:
+    def trigger(self, tick: datetime, phase: str = "morning", run: bool = True) -> list[str]:
         (event,) = [
             e
             for e in events_for(tick, phase, to_ist(tick).date())
@@ -105,7 +105,8 @@ class Market:
         report = trigger_due_strategies(
             event.envelope, schedule, schedule, CALENDAR, self.claims, self.fan_out
         )
-        self.run_queued()
+        if run:
+            self.run_queued()
         return report.requested
 
     def run_queued(self) -> None:
@@ -172,6 +173,24 @@ def test_a_redelivered_request_places_no_second_order_for_any_subscriber(market)
     assert market.held("t1-zerodha") == before
     orders = market.platform.store.ledger_of_day("trader-1", to_ist(NOW).date(), market.strategy_id)
     assert len(orders) == 4
+
+
+def test_runs_that_reach_the_executor_after_the_bound_place_nothing_for_owner_or_subscriber(market):
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 1)})
+    market.trigger(NOW, run=False)
+    market.platform.clock.set(NOW + timedelta(minutes=3))  # a backlog: past ENTRY_MAX_LAG
+
+    market.run_queued()
+
+    assert market.held("t1-zerodha") == {} and market.held("admin-paper") == {}
+    for user in ("trader-1", ADMIN):
+        records, _ = market.platform.store.list_records(
+            user, NOW - timedelta(hours=1), NOW + timedelta(hours=1)
+        )
+        assert [(r.status.value, r.reason) for r in records] == [
+            ("NOT_ENTERED", "the entry arrived 180 s after its minute")
+        ], user
 
 
 def test_paused_and_unsubscribed_subscriptions_place_nothing(market):
