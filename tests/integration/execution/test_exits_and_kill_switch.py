@@ -393,10 +393,10 @@ class PressesTheKillSwitchDuringTheNthOrder:
         return result
 
 
-def test_the_kill_switch_stops_an_entry_between_two_orders_and_the_next_check_closes_what_filled(platform):
+def test_the_kill_switch_stops_an_entry_between_two_orders_and_its_square_off_closes_what_filled(platform):
     """#15 4a: pressed (from another process: a broker thread here) while the entry's hedge is at
-    the broker, the entry places no sell leg; the press cannot exit the busy strategy, and the
-    minute's check closes the hedge. Every order reached the broker once; flat on both sides."""
+    the broker, the entry places no sell leg; the press's queued exit runs after the entry and
+    closes the hedge. Every order reached the broker once; flat on both sides."""
     sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
     switch = platform.kill_switch
     paper = platform.brokers.by_account["acct-1"]
