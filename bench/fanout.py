@@ -52,6 +52,8 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
 )
+from bench.load import SerializedClient  # noqa: E402  (after the environment is set)
+
 TICK = datetime(2026, 11, 25, 3, 50, tzinfo=UTC)  # Wednesday 09:20 IST
 TRADE_DATE = date(2026, 11, 25)
 SHARDS = 8
@@ -59,23 +61,6 @@ DYNAMODB_MS = 5.0
 SQS_BATCH_MS = 10.0
 BROKER_MS = 150.0
 ORDERS_PER_ACCOUNT = 4
-
-
-class SerializedClient:
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 class Requests:
@@ -237,6 +222,7 @@ def percentile(values: list[float], share: float) -> float:
 def trigger_and_executor(strategies: int, sample: int) -> None:
     from lambda_functions.option_baskets import strategy_executor
     from shared_utils.api.wsgi import LocalContext
+    from shared_utils.local.run_queue import sqs_record
 
     with platform("sqs") as (root, raw, sqs):
         started = time.perf_counter()
@@ -268,18 +254,7 @@ def trigger_and_executor(strategies: int, sample: int) -> None:
                 QueueUrl=root.settings.strategy_run_queue_url, MaxNumberOfMessages=10
             )
             for message in messages.get("Messages", []):
-                event = {
-                    "Records": [
-                        {
-                            "messageId": message["MessageId"],
-                            "receiptHandle": message["ReceiptHandle"],
-                            "body": message["Body"],
-                            "attributes": {"ApproximateReceiveCount": "1"},
-                            "messageAttributes": {},
-                            "eventSource": "aws:sqs",
-                        }
-                    ]
-                }
+                event = {"Records": [sqs_record(message["MessageId"], message["Body"])]}
                 with requests.window() as calls, redirect_stdout(io.StringIO()):
                     started = time.perf_counter()
                     answer = strategy_executor.handler(event, LocalContext(function_name="strategy-executor"))

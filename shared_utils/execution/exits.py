@@ -93,18 +93,24 @@ class PositionStopLossMonitor:
     def check(self, tick: datetime, trade_date: date) -> StopLossReport:
         runs: list[StrategyRun] = []
         requested: list[str] = []
-        for user_id, strategy_id, run_name in self._store.runs_to_retry(trade_date):
+
+        def queue(kind: RunKind, user_id: str, strategy_id: str, label: str, **what: object) -> None:
             runs.append(
-                StrategyRun(
-                    kind=RunKind.RETRY,
-                    user_id=user_id,
-                    strategy_id=strategy_id,
-                    trade_date=trade_date,
-                    scheduled_at=tick,
-                    run_name=run_name,
+                StrategyRun.model_validate(
+                    {
+                        "kind": kind,
+                        "user_id": user_id,
+                        "strategy_id": strategy_id,
+                        "trade_date": trade_date,
+                        "scheduled_at": tick,
+                        **what,
+                    }
                 )
             )
-            requested.append(f"{user_id}/{strategy_id}/RETRY_{run_name}")
+            requested.append(f"{user_id}/{strategy_id}/{label}")
+
+        for user_id, strategy_id, run_name in self._store.runs_to_retry(trade_date):
+            queue(RunKind.RETRY, user_id, strategy_id, f"RETRY_{run_name}", run_name=run_name)
         groups: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
         for position in mark_positions(self._store.open_positions(), self._prices):
             groups[(position.user_id, position.strategy_id)].append(position)
@@ -135,18 +141,8 @@ class PositionStopLossMonitor:
             if decision is None:
                 continue
             reason, leg_no = decision
-            runs.append(
-                StrategyRun(
-                    kind=RunKind.EXIT,
-                    user_id=user_id,
-                    strategy_id=strategy_id,
-                    trade_date=trade_date,
-                    scheduled_at=tick,
-                    reason=reason,
-                    leg_no=leg_no,
-                )
-            )
-            requested.append(f"{user_id}/{strategy_id}/{reason.value}" + (f"/leg{leg_no}" if leg_no else ""))
+            label = reason.value + (f"/leg{leg_no}" if leg_no else "")
+            queue(RunKind.EXIT, user_id, strategy_id, label, reason=reason, leg_no=leg_no)
         self._queue.send(runs)
         if runs:
             logger.info("Exits queued", extra={"runs": len(runs)})

@@ -45,6 +45,21 @@ class _Message:
     available_at: float = 0.0
 
 
+def sqs_record(message_id: str, body: str, receive_count: int = 1) -> dict[str, Any]:
+    """One record of an SQS event as an event source mapping hands it to the function."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": message_id,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SenderId": "local"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "local",
+    }
+
+
 def _executor_handler() -> Handler:
     handler: Handler = importlib.import_module(EXECUTOR_MODULE).handler
     return handler
@@ -157,21 +172,7 @@ class LocalRunQueue:
 
     def _deliver(self, message: _Message) -> bool:
         """True when the handler did not finish the message."""
-        event = {
-            "Records": [
-                {
-                    "messageId": message.message_id,
-                    "receiptHandle": message.message_id,
-                    "body": message.body,
-                    "attributes": {"ApproximateReceiveCount": str(message.receives), "SenderId": "local"},
-                    "messageAttributes": {},
-                    "md5OfBody": "",
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": QUEUE_ARN,
-                    "awsRegion": "local",
-                }
-            ]
-        }
+        event = {"Records": [sqs_record(message.message_id, message.body, message.receives)]}
         context = LocalContext(function_name="strategy-executor-local", aws_request_id=str(uuid.uuid4()))
         try:
             response = self._handler()(event, context)

@@ -14,6 +14,7 @@ from lambda_functions.option_baskets import strategy_executor
 from shared_utils.api.wsgi import LocalContext
 from shared_utils.execution.models import ExecutionStatus
 from shared_utils.execution.runs import RunKind, StrategyRun
+from shared_utils.local.run_queue import sqs_record
 from tests.reliability.timer_harness import TRADE_DAY_START, TradingDay, trading_day  # noqa: F401
 
 ENTRY_AT = TRADE_DAY_START + timedelta(minutes=10)  # 09:20 IST
@@ -21,20 +22,7 @@ LEGS = 4
 
 
 def sqs_event(run: StrategyRun, message_id: str, receive_count: int = 1) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": message_id,
-                "receiptHandle": message_id,
-                "body": run.model_dump_json(),
-                "attributes": {"ApproximateReceiveCount": str(receive_count)},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:ap-south-1:000000000000:strategy-runs",
-                "awsRegion": "ap-south-1",
-            }
-        ]
-    }
+    return {"Records": [sqs_record(message_id, run.model_dump_json(), receive_count)]}
 
 
 def entry_run(user: str, strategy_id: str) -> StrategyRun:
