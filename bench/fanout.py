@@ -253,7 +253,7 @@ def trigger_and_executor(strategies: int, sample: int) -> None:
             messages = sqs.receive_message(
                 QueueUrl=root.settings.strategy_run_queue_url, MaxNumberOfMessages=10
             )
-            for message in messages.get("Messages", []):
+            for message in messages.get("Messages", [])[: min(sample, strategies) - taken]:
                 event = {"Records": [sqs_record(message["MessageId"], message["Body"])]}
                 with requests.window() as calls, redirect_stdout(io.StringIO()):
                     started = time.perf_counter()
