@@ -39,7 +39,7 @@ def test_twenty_five_runs_go_in_three_batches_and_come_back_as_sent(aws: dict[st
 
     SqsRunQueue(sqs, url).send(runs(25))
 
-    assert calls == [10, 10, 5]
+    assert sorted(calls) == [5, 10, 10]  # sent concurrently
     received: list[StrategyRun] = []
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         received += [StrategyRun.model_validate_json(message["Body"]) for message in batch]
@@ -67,6 +67,32 @@ def test_an_entry_sqs_refused_is_sent_again_alone() -> None:
     client = Flaky(refuse_times=1)
     SqsRunQueue(client, "url").send(runs(3))  # type: ignore[arg-type]
     assert client.batches == [["0", "1", "2"], ["2"]]
+
+
+class RefusesOne:
+    """SendMessageBatch that always refuses the run of one user (thread-safe: no shared counter)."""
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self.sent: list[str] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        bodies = {e["Id"]: StrategyRun.model_validate_json(e["MessageBody"]).user_id for e in Entries}
+        refused = [
+            {"Id": i, "Code": "ServiceUnavailable", "SenderFault": False}
+            for i, u in bodies.items()
+            if u == self.user
+        ]
+        self.sent += [u for u in bodies.values() if u != self.user]
+        return {"Successful": [], "Failed": refused}
+
+
+def test_a_batch_still_refused_among_several_sent_at_once_fails_the_send() -> None:
+    client = RefusesOne("u17")
+    with pytest.raises(RunsNotQueuedError) as raised:
+        SqsRunQueue(client, "url").send(runs(35))  # type: ignore[arg-type]
+    assert raised.value.failed == 1
+    assert sorted(client.sent) == sorted(f"u{n}" for n in range(35) if n != 17)  # the rest went
 
 
 def test_entries_still_refused_or_malformed_raise() -> None:
