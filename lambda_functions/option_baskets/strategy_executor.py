@@ -32,11 +32,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     def run_one(record: SQSRecord) -> str:
         run = StrategyRun.model_validate_json(record.body)
-        logger.append_keys(run=run.dedup_id(), receive_count=record.attributes.approximate_receive_count)
+        # Thread-local keys: the local platform runs several executors in one process.
+        logger.thread_safe_append_keys(
+            run=run.dedup_id(), receive_count=record.attributes.approximate_receive_count
+        )
         try:
             return executor.execute(run)
         finally:
-            logger.remove_keys(["run", "receive_count"])
+            logger.thread_safe_remove_keys(["run", "receive_count"])
 
     processor = BatchProcessor(event_type=EventType.SQS)
     try:
