@@ -18,7 +18,7 @@ from shared_utils.composition import Platform, install
 from shared_utils.local import console
 from shared_utils.local.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
 from shared_utils.local.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
-from shared_utils.local.clocks import AcceleratedClock, LoopClock
+from shared_utils.local.clocks import AcceleratedClock, LoopClock, WallClock
 from shared_utils.local.environment import (
     REGION,
     export_client_environment,
@@ -66,7 +66,14 @@ def start_backend(log_level: str, clock: LoopClock) -> Backend:
     client = dynamodb(endpoint.url)
     create_tables(client, settings)
     export_runtime_settings(settings)
-    install(Platform(settings, clock, dynamodb=client, one_process=True))
+    # In real time the timer goes on while the queue's workers run; a faster clock must wait for
+    # them, or its next minutes would pass before a run starts (an entry found late, an exit
+    # priced minutes later than its tick).
+    install(
+        Platform(
+            settings, clock, dynamodb=client, one_process=True, wait_for_runs=not isinstance(clock, WallClock)
+        )
+    )
     return Backend(endpoint, settings)
 
 
