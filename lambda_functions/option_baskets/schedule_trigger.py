@@ -12,5 +12,5 @@ def _trigger(envelope: TimerEnvelope) -> TriggerReport:
 
 
 handler = build_timer_handler(
-    DetailType.SCHEDULE_STRATEGY_TRIGGER, _trigger, counted=("ExecutionsRequested", "requested")
+    DetailType.SCHEDULE_STRATEGY_TRIGGER, _trigger, counted=("ExecutionsRequested", "requested_count")
 )

@@ -28,7 +28,7 @@ from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.common import Product, StopLossKind
 from shared_utils.models.strategy import LegStopLoss, Strategy
-from shared_utils.timer.checks import StopLossReport
+from shared_utils.timer.checks import REPORT_SAMPLE, StopLossReport
 
 logger = Logger(child=True)
 
@@ -146,7 +146,12 @@ class PositionStopLossMonitor:
         self._queue.send(runs)
         if runs:
             logger.info("Exits queued", extra={"runs": len(runs)})
-        return StopLossReport(tick=tick, positions_checked=checked, exits_requested=requested)
+        return StopLossReport(
+            tick=tick,
+            positions_checked=checked,
+            exits_count=len(requested),
+            exits_requested=requested[:REPORT_SAMPLE],
+        )
 
     def _decide(
         self,

@@ -19,12 +19,18 @@ from shared_utils.timer.envelope import TimerEnvelope
 logger = Logger(child=True)
 
 
+# A handler's result (kept in its once-per-tick idempotency record, a DynamoDB item of at most
+# 400 KB) lists at most this many items; the counts beside the lists are exact.
+REPORT_SAMPLE = 100
+
+
 class StopLossReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tick: AwareDatetime
     positions_checked: int = 0
-    exits_requested: list[str] = []
+    exits_count: int = 0
+    exits_requested: list[str] = Field(default=[], description=f"the first {REPORT_SAMPLE} runs queued")
 
 
 class DuplicateFinding(BaseModel):

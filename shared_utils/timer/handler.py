@@ -32,8 +32,8 @@ def build_timer_handler(
 ) -> LambdaHandler:
     """The Lambda entry point for `detail_type`.
 
-    `counted` is `(metric name, result field)`: the length of that list in the work's result is
-    published as a count metric (executions requested, duplicates found ...).
+    `counted` is `(metric name, result field)`: that count in the work's result (or the length
+    of that list) is published as a count metric (executions requested, duplicates found ...).
     """
 
     @logger.inject_lambda_context(correlation_id_path="detail.tick")
@@ -54,7 +54,9 @@ def build_timer_handler(
         metrics.add_metric(name="TimerEventsHandled", unit=MetricUnit.Count, value=1)
         if counted is not None:
             name, field = counted
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=len(outcome.result.get(field, [])))
+            value = outcome.result.get(field, [])
+            count = value if isinstance(value, int) else len(value)
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
         return outcome.model_dump(mode="json")
 
     return handler

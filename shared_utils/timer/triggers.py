@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared_utils import keys
 from shared_utils.clock import to_ist
@@ -30,6 +30,7 @@ from shared_utils.repository.transactions import (
     cancellations,
     error_code,
 )
+from shared_utils.timer.checks import REPORT_SAMPLE
 from shared_utils.timer.envelope import TimerEnvelope
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ class TriggerReport(BaseModel):
     tick: AwareDatetime
     trade_date: date
     due: int = 0
-    requested: list[str] = []
+    requested_count: int = 0
+    requested: list[str] = Field(default=[], description=f"the first {REPORT_SAMPLE} runs handed over")
     already_claimed: int = 0
     paused: int = 0
     not_today: int = 0
@@ -126,8 +128,9 @@ def trigger_due_strategies(
         for entry in schedule.due_schedule_entries(envelope.window_start, envelope.window_end)
         if entry.due_at is not None and envelope.window_start <= entry.due_at < envelope.window_end
     ]
+    firing = [entry for entry in entries if entry.fires_on(weekday)]
     statuses = (
-        strategies.statuses_of((entry.user_id, entry.strategy_id) for entry in entries) if entries else {}
+        strategies.statuses_of((entry.user_id, entry.strategy_id) for entry in firing) if firing else {}
     )
     wanted: list[ExecutionRequest] = []
     for entry in entries:
@@ -167,8 +170,10 @@ def trigger_due_strategies(
         tick=envelope.tick,
         trade_date=trade_date,
         due=due,
+        requested_count=len(claimed),
         requested=[
-            f"{r.user_id}/{r.strategy_id}/{r.action.value}@{_hhmm_utc(r.scheduled_at)}" for r in claimed
+            f"{r.user_id}/{r.strategy_id}/{r.action.value}@{_hhmm_utc(r.scheduled_at)}"
+            for r in claimed[:REPORT_SAMPLE]
         ],
         already_claimed=len(wanted) - len(claimed),
         paused=paused,

@@ -13,6 +13,7 @@ from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import StrategyStatus, Weekday
 from shared_utils.models.schedule import ScheduleEntry
+from shared_utils.timer.checks import REPORT_SAMPLE
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.plan import events_for
 from shared_utils.timer.triggers import ExecutionRequest, trigger_due_strategies
@@ -154,3 +155,15 @@ def test_holidays_and_weekends_trigger_nothing(day: datetime) -> None:
     )
     report = trigger_due_strategies(env, schedule, Statuses(), CALENDAR, Claims(), requester)
     assert report.skipped_reason == "not a trading day" and requester.requests == []
+
+
+def test_a_busy_minute_is_counted_exactly_and_listed_in_a_bounded_sample() -> None:
+    """The result is kept in the once-per-tick record (a DynamoDB item, 400 KB at most)."""
+    schedule = Schedule(*(entry(f"s{n:04d}", TICK) for n in range(250)))
+    requester = Requester()
+
+    report = trigger_due_strategies(envelope(), schedule, Statuses(), CALENDAR, Claims(), requester)
+
+    assert len(requester.requests) == report.requested_count == 250
+    assert len(report.requested) == REPORT_SAMPLE
+    assert len(report.model_dump_json()) < 20_000
