@@ -98,6 +98,8 @@ class LocalRunQueue:
             return
         available = time.monotonic() + min(max(0, delay_s), self._max_delay_s)
         with self._ready:
+            if self._stopped:
+                raise RuntimeError("the local run queue is stopped: nothing would run these runs")
             self._start_workers()
             for run in runs:
                 message = _Message(body=run.model_dump_json(), group=run.group, available_at=available)
@@ -110,9 +112,10 @@ class LocalRunQueue:
     # ------------------------------------------------------------------ control
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until every message sent (and every message those sent) is done or dead-lettered."""
+        """Block until every message sent (and every message those sent) is done or dead-lettered,
+        or the queue is stopped."""
         with self._ready:
-            return self._ready.wait_for(lambda: self._outstanding == 0, timeout=timeout)
+            return self._ready.wait_for(lambda: self._outstanding == 0 or self._stopped, timeout=timeout)
 
     def stop(self) -> None:
         with self._ready:

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from shared_utils.execution.runs import RunKind, StrategyRun
 from shared_utils.local.run_queue import LocalRunQueue
 
@@ -110,3 +112,14 @@ def test_without_waiting_the_sender_returns_at_once_and_wait_idle_sees_the_end()
     assert queue.wait_idle(timeout=10)
     assert recorder.ran == [("s1", 1, "ENTRY")]
     queue.stop()
+
+
+def test_a_stopped_queue_refuses_runs_instead_of_keeping_them_unrun() -> None:
+    queue = LocalRunQueue(workers=1, handler=lambda: Recorder())
+    queue.send([run("s1")])
+    assert queue.wait_idle(timeout=10)
+    queue.stop()
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        queue.send([run("s2")])
+    assert queue.wait_idle(timeout=1)
