@@ -265,12 +265,12 @@ def trigger_and_executor(strategies: int, sample: int) -> None:
             started = time.perf_counter()
             report = root.trigger(envelope())
             wall = time.perf_counter() - started
-        assert report.already_claimed == 0 and len(report.requested) == strategies, report
+        assert report.already_claimed == 0 and report.requested_count == strategies, report.requested_count
         dynamodb, batches = Requests.of(calls, "dynamodb"), Requests.of(calls, "sqs")
         # SendMessageBatch calls go SENDERS at a time; DynamoDB requests one after another.
         modeled = (dynamodb * DYNAMODB_MS + -(-batches // SENDERS) * SQS_BATCH_MS) / 1000
         print(f"\n== trigger: {strategies} strategies due at 09:20 (seeding {seeding:.0f} s, not timed)")
-        print(f"queued {len(report.requested)} runs; wall time {wall:.2f} s on moto")
+        print(f"queued {report.requested_count} runs; wall time {wall:.2f} s on moto")
         print(
             "moto time by operation: "
             + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(requests.seconds.items()))
