@@ -5,7 +5,8 @@ down past the close), the daily start failed, and the official holiday data runs
 than 30 days (the exchanges circulate next year's list in mid-December; an admin enters it).
 The order path's: a duplicate order flagged, broker positions differing from the ledger past one
 check, an order whose outcome is still unknown past its bound, a broker account whose positions
-could not be read.
+could not be read, an entry refused because its run came too late (the strategy-run DLQ has its
+own alarm, `execution.StrategyRunQueue`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cdk_stack.data import removal_policy
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cdk_stack.timer import MasterTimer
 from shared_utils.execution.duplicates import DUPLICATE_METRIC
+from shared_utils.execution.executor import LATE_ENTRY_METRIC
 from shared_utils.execution.reconcile import CHECK_FAILED_METRIC, MISMATCH_METRIC, OVERDUE_METRIC
 from shared_utils.tables import resource_prefix
 from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
@@ -103,6 +105,9 @@ class Monitoring(Construct):
             "broker's lookup keeps failing, or it sits unfilled): it is flagged on its ledger entry.",
             CHECK_FAILED_METRIC: "A broker account's positions could not be read: the platform cannot "
             "tell whether it holds what the ledger says.",
+            LATE_ENTRY_METRIC: "An entry was refused because its run reached an executor more than "
+            "ENTRY_MAX_LAG_SECONDS after its minute: the run queue is backed up (executor errors, "
+            "max concurrency too low) or a dead-letter redrive replayed old entries.",
         }
         self.order_path_alarms = [
             self._on_any(

@@ -306,6 +306,7 @@ class Platform:
             ),
             kill_switch=self.kill_switch(metrics),
             entry_max_lag=timedelta(seconds=self.settings.entry_max_lag_seconds),
+            metrics=metrics,
         )
 
     def marketplace_service(self) -> MarketplaceService:

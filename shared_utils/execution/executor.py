@@ -17,7 +17,8 @@ import math
 from datetime import timedelta
 from typing import Protocol
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from shared_utils.clock import Clock
 from shared_utils.errors import NotFoundError, StrategyBusyError
@@ -27,6 +28,8 @@ from shared_utils.execution.service import ExecutionService
 
 logger = Logger(child=True)
 
+# Entries refused because their run reached an executor too late: a backlog the operator must see.
+LATE_ENTRY_METRIC = "EntriesTooLate"
 BUSY_DELAY_S = 5
 MAX_BUSY_ATTEMPTS = 6  # about 90 s of 10 s lease waits and 5 s delays: longer than a held lease lives
 
@@ -63,7 +66,9 @@ class StrategyRunExecutor:
         subscribers: SubscriberRunner,
         kill_switch: KillSwitchRunner,
         entry_max_lag: timedelta,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._service = service
         self._queue = queue
         self._clock = clock
@@ -124,6 +129,9 @@ class StrategyRunExecutor:
         late = self._clock.now() - run.scheduled_at
         if run.kind is not RunKind.ENTRY or late <= self._entry_max_lag:
             return None
+        if self._metrics is not None:
+            self._metrics.add_metric(name=LATE_ENTRY_METRIC, unit=MetricUnit.Count, value=1)
+        logger.warning("Entry refused: its run came too late", extra={"run": run.dedup_id()})
         return f"the entry arrived {int(late.total_seconds())} s after its minute"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cdk_stack.execution import MAX_RECEIVES
+from shared_utils.execution.executor import LATE_ENTRY_METRIC
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
     as_list,
@@ -73,3 +74,12 @@ def test_timer_handlers_and_the_kill_switch_only_queue_runs(synthesized: Synthes
         assert function["Environment"]["Variables"].get("BROKER_SECRET_PREFIX", "") == "", module
         assert "VpcConfig" not in function, module
         assert not {a for a in _sqs_actions(synthesized, module, queue_id) if "ReceiveMessage" in a}, module
+
+
+def test_an_entry_refused_as_too_late_alarms(synthesized: Synthesized) -> None:
+    (alarm,) = [
+        a["Properties"]
+        for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == LATE_ENTRY_METRIC
+    ]
+    assert alarm["Threshold"] == 1 and alarm["AlarmActions"]

@@ -10,6 +10,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from lambda_functions.option_baskets import strategy_executor
 from shared_utils.api.wsgi import LocalContext
 from shared_utils.execution.models import ExecutionStatus
@@ -70,6 +72,7 @@ def test_the_same_run_delivered_twice_at_once_and_again_later_reaches_the_broker
 
 def test_an_entry_message_that_arrives_after_its_bound_places_nothing_and_records_why(
     trading_day: TradingDay,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     day = trading_day
     sid = day.strategy("user-1", "09:20", {"acct-1": 1})
@@ -85,6 +88,7 @@ def test_an_entry_message_that_arrives_after_its_bound_places_nothing_and_record
     (record,) = records
     assert record.status is ExecutionStatus.NOT_ENTERED
     assert record.reason == "the entry arrived 180 s after its minute"
+    assert '"EntriesTooLate":[1.0]' in capsys.readouterr().out  # the metric its alarm watches
 
 
 def test_a_message_that_cannot_be_read_fails_alone_and_the_rest_of_the_batch_runs(
