@@ -23,6 +23,30 @@ from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 from shared_utils.timer.checks import ContractDifference
 
+# What `position_from_item` reads: the reads of positions project these only (the `applied` set of
+# order keys, which grows with every fill, and the bookkeeping attributes stay in the table).
+POSITION_ATTRIBUTES = (
+    "sk",
+    "user_id",
+    "strategy_id",
+    "entry_date",
+    "broker_account_id",
+    "broker",
+    "leg_no",
+    "instrument",
+    "product",
+    "net_quantity",
+    "buy_quantity",
+    "buy_value",
+    "sell_quantity",
+    "sell_value",
+    "last_price",
+)
+POSITION_PROJECTION = {
+    "ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(POSITION_ATTRIBUTES))),
+    "ExpressionAttributeNames": {f"#a{n}": name for n, name in enumerate(POSITION_ATTRIBUTES)},
+}
+
 
 def position_from_item(data: dict[str, Any]) -> PositionView:
     net = int(data.get("net_quantity", 0))
@@ -63,6 +87,7 @@ class PositionStore(HistoryTable):
                 ConsistentRead=True,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
                 ExpressionAttributeValues={":pk": {"S": keys.user_pk(user_id)}, ":prefix": {"S": prefix}},
+                **POSITION_PROJECTION,
             )
         ]
 
@@ -75,6 +100,7 @@ class PositionStore(HistoryTable):
                 IndexName=EXECUTIONS_BY_STRATEGY,
                 KeyConditionExpression="gsi1pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": partition}},
+                **POSITION_PROJECTION,
             )
         ]
         return [position for position in found if position.net_quantity != 0]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -484,3 +485,23 @@ def test_positions_spread_over_shards_and_unsharded_ones_are_still_watched(platf
 
     assert len(watched) == len(items) == 4 * len(users)
     assert {p.user_id for p in watched} == set(users)
+
+
+def test_the_minutes_position_reads_leave_the_growing_applied_set_in_the_table(platform, aws):
+    sid = platform.strategy("user-a", condor_body(), {"acct-1": 1})
+    platform.service.enter("user-a", sid, TRADE_DATE)
+    raw = aws["dynamodb"].get_item(
+        TableName=aws["settings"].history_table_name,
+        Key={"pk": {"S": "USER#user-a"}, "sk": {"S": platform.store.positions("user-a")[0].position_sk}},
+    )["Item"]
+    assert "applied" in raw  # the order keys already in the position: kept for exactly-once fills
+    queries: list[dict] = []
+    aws["dynamodb"].meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: queries.append(dict(params))
+    )
+
+    monitor(platform).check(platform.clock.now(), TRADE_DATE)
+
+    position_reads = [q for q in queries if "POSITION" in json.dumps(q.get("ExpressionAttributeValues", {}))]
+    assert position_reads and all("applied" not in json.dumps(q) for q in position_reads)
+    assert all("ProjectionExpression" in q for q in position_reads)
