@@ -92,3 +92,14 @@ class StrategyBusyError(ConflictError):
     may be tried again (the minute's sweep, the next check, a redelivery)."""
 
     code: str = "STRATEGY_BUSY"
+
+
+class RunsNotQueuedError(DomainError):
+    """The run queue did not take some strategy runs (SQS refused them after retries): whatever
+    decided them must not report them as handed over."""
+
+    def __init__(self, failed: int, detail: str, message: str | None = None) -> None:
+        super().__init__(
+            message=message or f"{failed} strategy run(s) not queued: {detail}", code="RUNS_NOT_QUEUED"
+        )
+        self.failed = failed

@@ -31,6 +31,7 @@ from shared_utils.errors import (
     InvalidInputError,
     MarketDataUnavailableError,
     NotFoundError,
+    RunsNotQueuedError,
 )
 
 logger = Logger(service="options-api")
@@ -89,6 +90,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
     (BadRequestError, HTTPStatus.BAD_REQUEST),
     (ForbiddenError, HTTPStatus.FORBIDDEN),
     (MarketDataUnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (RunsNotQueuedError, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 
 THROTTLING_CODES = frozenset(
@@ -174,7 +176,7 @@ def _field_of(loc: Sequence[Any]) -> str:
 def handle_domain_error(error: DomainError) -> Response[str]:
     if isinstance(error, ConfigurationError):
         return handle_unexpected(error)
-    retry_later = isinstance(error, ThrottledError | IdempotencyInProgressError)
+    retry_later = isinstance(error, ThrottledError | IdempotencyInProgressError | RunsNotQueuedError)
     headers = {"Retry-After": RETRY_AFTER_SECONDS} if retry_later else None
     return error_response(status_of(error), error.code, error.message, _details(error.details), headers)
 

@@ -23,7 +23,7 @@ from typing import Protocol
 from aws_lambda_powertools import Logger
 
 from shared_utils.clock import Clock
-from shared_utils.errors import ConflictError
+from shared_utils.errors import ConflictError, RunsNotQueuedError
 from shared_utils.execution.models import (
     ExecutionRecord,
     ExitReason,
@@ -85,7 +85,7 @@ class KillSwitch:
     def press(self, user_id: str, pressed_by: str) -> KillSwitchReport:
         switch = self._trigger(user_id, pressed_by)
         operation = self._start(user_id, USER_OPERATION, 1)
-        self._queue.send([self._kill_user(user_id, operation.operation_id)])
+        self._queue_square_off([self._kill_user(user_id, operation.operation_id)])
         logger.warning("Kill switch pressed", extra={"user_id": user_id, "operation": operation.operation_id})
         return KillSwitchReport(switch=switch, operation=self.progress(user_id) or operation)
 
@@ -99,13 +99,25 @@ class KillSwitch:
             | {user for user, _strategy, _run in self._store.runs_to_retry(today)}
         )
         operation = self._start(None, GLOBAL_OPERATION, len(users))
-        self._queue.send([self._kill_user(user, operation.operation_id) for user in users])
+        self._queue_square_off([self._kill_user(user, operation.operation_id) for user in users])
         logger.warning(
             "Global kill switch pressed", extra={"users": len(users), "operation": operation.operation_id}
         )
         return KillSwitchReport(
             switch=switch, global_switch=switch, operation=self.progress(None) or operation
         )
+
+    def _queue_square_off(self, runs: list[StrategyRun]) -> None:
+        try:
+            self._queue.send(runs)
+        except RunsNotQueuedError as error:
+            raise RunsNotQueuedError(
+                error.failed,
+                str(error.message),
+                message="The switch is pressed: no entry order is placed from now on. Its square-off "
+                "could not be queued; the minute's check closes what a pressed switch's user holds, and "
+                "pressing again queues it again.",
+            ) from error
 
     def _start(self, user_id: str | None, prefix: str, users: int) -> KillSwitchOperation:
         operation = KillSwitchOperation(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.errors import DomainError
+from shared_utils.errors import RunsNotQueuedError
 from shared_utils.execution.runs import SEND_BATCH_LIMIT, StrategyRun
 
 if TYPE_CHECKING:
@@ -22,12 +22,6 @@ logger = Logger(child=True)
 SEND_ATTEMPTS = 3
 MAX_DELAY_S = 900  # SQS's DelaySeconds limit
 SENDERS = 8  # concurrent SendMessageBatch calls (boto3 clients are thread-safe)
-
-
-class RunsNotQueuedError(DomainError):
-    def __init__(self, failed: int, detail: str) -> None:
-        super().__init__(message=f"{failed} strategy run(s) not queued: {detail}", code="RUNS_NOT_QUEUED")
-        self.failed = failed
 
 
 class SqsRunQueue:

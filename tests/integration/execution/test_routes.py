@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from shared_utils.composition import platform as root
+from shared_utils.errors import RunsNotQueuedError
 from shared_utils.execution.models import ExitReason, LedgerStatus
 from shared_utils.models.common import StrategyStatus
 from tests.conftest import install_platform
@@ -102,6 +104,23 @@ def test_kill_switch_route_squares_off_pauses_and_rearms(api, platform):
     rearmed = api("DELETE", KILL)
     assert rearmed.status == 200
     assert rearmed.body["switch"]["state"] == "ARMED" and rearmed.body["entries_allowed"] is True
+
+
+class RefusingQueue:
+    def send(self, runs, *, delay_s=0):
+        raise RunsNotQueuedError(len(runs), "ServiceUnavailable")
+
+
+def test_a_press_whose_square_off_cannot_be_queued_answers_503_with_the_switch_set(api, platform):
+    root().__dict__["run_queue"] = RefusingQueue()  # the installed composition root's queue
+
+    pressed = api("POST", KILL)
+
+    assert pressed.status == 503 and pressed.body["code"] == "RUNS_NOT_QUEUED"
+    assert "no entry order is placed" in pressed.body["message"]
+    assert pressed.headers.get("Retry-After")
+    state = api("GET", KILL).body
+    assert state["switch"]["state"] == "TRIGGERED" and state["entries_allowed"] is False
 
 
 def test_only_admins_press_the_platform_wide_switch(api, platform):

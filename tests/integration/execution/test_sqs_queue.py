@@ -9,8 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
+from shared_utils.errors import RunsNotQueuedError
 from shared_utils.execution.runs import RunKind, StrategyRun
-from shared_utils.execution.sqs_queue import RunsNotQueuedError, SqsRunQueue
+from shared_utils.execution.sqs_queue import SqsRunQueue
 from tests.conftest import TEST_REGION
 
 AT = datetime(2026, 11, 25, 3, 50, tzinfo=UTC)
