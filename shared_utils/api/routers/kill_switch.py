@@ -61,7 +61,7 @@ def _status(caller: Identity) -> KillSwitchStatus:
     tags=TAGS,
     operation_id="pressKillSwitch",
     status_code=HTTPStatus.ACCEPTED,
-    responses=route_responses(HTTPStatus.ACCEPTED, HTTPStatus.FORBIDDEN),
+    responses=route_responses(HTTPStatus.ACCEPTED, HTTPStatus.FORBIDDEN, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 def press_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwitchReport:
     _require_admin(caller, scope)
