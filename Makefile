@@ -59,9 +59,10 @@ browser:
 	@$(CHROMIUM) --version 2>/dev/null || $(CHROMIUM) --version
 
 # Two lanes, one per core. The first: lint, types, build, browser, then the suite without the
-# second lane's directories. The second (needs only the venv): the date-shift guard, then those
-# directories (chosen so both lanes end together; none of them needs the build or the browser).
-SIDE_TESTS ?= tests/reliability tests/integration/timer tests/integration/marketplace
+# second lane's tests. The second (needs only the venv): the date-shift guard, then those
+# tests (chosen so both lanes end together; none of them needs the build or the browser).
+SIDE_TESTS ?= tests/reliability tests/integration/timer tests/integration/marketplace \
+	tests/integration/execution/test_exits_and_kill_switch.py
 test: venv
 	@mkdir -p .build; \
 	{ $(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1; guard=$$?; \
