@@ -57,7 +57,7 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
 )
-from bench.load import SerializedClient  # noqa: E402  (after the environment is set)
+from bench.load import SerializedClient, condor  # noqa: E402  (after the environment is set)
 from shared_utils.execution.sqs_queue import SENDERS  # noqa: E402
 
 TICK = datetime(2026, 11, 25, 3, 50, tzinfo=UTC)  # Wednesday 09:20 IST
@@ -118,24 +118,7 @@ def seed(raw: Any, settings: Any, strategies: int, users: int) -> list[tuple[str
     from shared_utils.models.strategy import Strategy, StrategyCreate
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
 
-    legs = [("SELL", "CE", 2), ("BUY", "CE", 6), ("SELL", "PE", -2), ("BUY", "PE", -6)]
-    body = StrategyCreate.model_validate(
-        {
-            "name": "Iron condor",
-            "underlying": "NIFTY",
-            "legs": [
-                {
-                    "action": action,
-                    "option_type": kind,
-                    "strike": {"method": "ATM_OFFSET", "steps": steps},
-                    "expiry": "CURRENT_WEEKLY",
-                }
-                for action, kind, steps in legs
-            ],
-            "entry": {"time": "09:20", "weekdays": ["MON", "TUE", "WED", "THU", "FRI"]},
-            "exit": {"time": "15:10"},
-        }
-    )
+    body = StrategyCreate.model_validate(condor("Iron condor", "09:20", "15:10"))
     trading = settings.trading_table_name
     accounts = DynamoBrokerAccounts(raw, settings.broker_accounts_table_name)
     seeded: list[tuple[str, str]] = []
