@@ -1,12 +1,20 @@
-"""Plan and place (paper) N due strategies x 4 legs x 2 brokers against moto DynamoDB.
+"""Enter and exit (paper) N strategies x 4 legs x 2 brokers against moto DynamoDB, both ways
+the engine writes, side by side in one run.
 
 Each strategy is an iron condor (4 legs) allocated to two paper broker accounts; every strategy
-is run by the executor as its queue message (the owner's ENTRY run the trigger queues), so the run
-includes reading the strategy and its allocations, planning (expiry, strikes on a Black-Scholes
-chain, lots, slices), the ledger writes before each order, fills, positions and the history
-record. DynamoDB requests are counted with a botocore `before-call` hook during the timed run
-only (seeding excluded). moto runs in process, so times are CPU-bound Python + moto, not
-network latency; a serializing lock guards moto (not thread-safe) from the broker threads.
+is run by the executor as its queue message (the owner's ENTRY run the trigger queues, then its
+SCHEDULED_EXIT), so a run includes reading the strategy and its allocations, planning (expiry,
+strikes on a Black-Scholes chain, lots, slices), the ledger writes before each order, fills,
+positions and the history record. Two columns:
+
+- "step by step": every claim, outcome and position its own conditional write (the engine's path
+  for retries and refusals; every run took it before the claims were grouped);
+- "claimed together": the path a plain first attempt takes: every claim in one transaction
+  before the first broker call, every outcome, position and the record in one after the last.
+
+DynamoDB requests are counted with a botocore `before-call` hook during the timed runs only
+(seeding excluded). moto runs in process, so times are CPU-bound Python + moto, not network
+latency; a serializing lock guards moto (not thread-safe) from the broker threads.
 
     .venv/bin/python bench/execution.py [--strategies 1000] [--users 100]
 """
@@ -40,6 +48,8 @@ os.environ.update(
     }
 )
 NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # Wednesday 09:30 IST
+EXIT_AT = datetime(2026, 11, 25, 9, 40, tzinfo=UTC)  # 15:10 IST
+MODES = ("step by step", "claimed together")
 TRADE_DATE = date(2026, 11, 25)
 
 
@@ -75,7 +85,39 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     args = parser.parse_args()
     logging.disable(logging.INFO)
+    from shared_utils.local import moto_transactions
 
+    moto_transactions.install()
+    results = {mode: measure(args.strategies, args.users, stepwise=mode == MODES[0]) for mode in MODES}
+    print(f"strategies={args.strategies} legs=4 brokers=2 users={args.users}; one entry and one exit each")
+    width = 28
+    print(f"{'':34}" + "".join(f"{mode:>{width}}" for mode in MODES))
+    for run in ("entry", "exit"):
+        rows = {
+            f"{run}: DynamoDB requests/strategy": [
+                f"{results[mode][run + '_requests'] / args.strategies:.1f}" for mode in MODES
+            ],
+            f"{run}: wall time (moto)": [f"{results[mode][run + '_wall']:.1f} s" for mode in MODES],
+            f"{run}: orders filled / placed": [
+                f"{results[mode][run + '_filled']} / {results[mode][run + '_orders']}" for mode in MODES
+            ],
+        }
+        for label, cells in rows.items():
+            print(f"{label:34}" + "".join(f"{cell:>{width}}" for cell in cells))
+        operations = sorted({op for mode in MODES for op in results[mode][run + "_calls"]})
+        for op in operations:
+            print(
+                f"{'  ' + op:34}"
+                + "".join(
+                    f"{results[mode][run + '_calls'].get(op, 0) / args.strategies:>{width}.1f}"
+                    for mode in MODES
+                )
+            )
+    print(f"{'flat after the exit':34}" + "".join(f"{results[mode]['flat']!s:>{width}}" for mode in MODES))
+
+
+def measure(strategies: int, users: int, *, stepwise: bool) -> dict[str, Any]:
+    """Seed, enter and exit every strategy on a fresh moto; requests and times of the two runs."""
     import boto3
     from moto import mock_aws
 
@@ -132,10 +174,9 @@ def main() -> None:
             def broker_for(self, broker_account_id: str, broker: str) -> Broker:
                 return paper[broker_account_id]
 
-        seeded = time.perf_counter()
         requests: list[ExecutionRequest] = []
-        per_user = -(-args.strategies // args.users)
-        for index in range(args.strategies):
+        per_user = -(-strategies // users)
+        for index in range(strategies):
             user = f"user-{index // per_user:04d}"
             if index % per_user == 0:
                 for n in (1, 2):
@@ -188,15 +229,19 @@ def main() -> None:
                     tick=NOW,
                 )
             )
-        seed_seconds = time.perf_counter() - seeded
 
         calls: Counter[str] = Counter()
 
         def count(event_name: str, **_kwargs: Any) -> None:
             calls[event_name.rsplit(".", 1)[-1]] += 1
 
-        raw.meta.events.register("before-call.dynamodb", count)
-        store = ExecutionStore(client, EXECUTION_HISTORY.name(PREFIX))
+        class StepByStepStore(ExecutionStore):
+            """Every run on the step-by-step path: the grouped claims are never tried."""
+
+            def begin_run(self, *_args: Any, **_kwargs: Any) -> None:
+                return None
+
+        store = (StepByStepStore if stepwise else ExecutionStore)(client, EXECUTION_HISTORY.name(PREFIX))
         timed_repository = DynamoTradingRepository(
             client, TRADING_CONFIGURATIONS.name(PREFIX), clock, broker_accounts=accounts
         )
@@ -218,36 +263,34 @@ def main() -> None:
             kill_switch=None,  # type: ignore[arg-type]
             entry_max_lag=timedelta(minutes=2),
         )
-
-        started = time.perf_counter()
-        for request in requests:
-            executor.execute(owner_run(request))
-        wall = time.perf_counter() - started
-        raw.meta.events.unregister("before-call.dynamodb", count)
-
-        orders = sum(
-            len(store.ledger_of_run(r.user_id, TRADE_DATE, r.strategy_id, "ENTRY")) for r in requests
-        )
-        filled = sum(
-            1
-            for r in requests
-            for entry in store.ledger_of_run(r.user_id, TRADE_DATE, r.strategy_id, "ENTRY")
-            if entry.status.value == "FILLED"
-        )
-        counted = sum(calls.values())
-        print(
-            f"strategies={args.strategies} legs=4 brokers=2 users={args.users} "
-            f"(seeding {seed_seconds:.1f} s, not timed)"
-        )
-        print(f"orders placed={orders} filled={filled}")
-        print(
-            f"wall time={wall:.2f} s  orders/s={orders / wall:.1f}  strategies/s={args.strategies / wall:.1f}"
-        )
-        print(f"DynamoDB requests per strategy={counted / args.strategies:.1f} (total {counted})")
-        print(
-            "by operation: "
-            + ", ".join(f"{name}={n / args.strategies:.1f}" for name, n in sorted(calls.items()))
-        )
+        result: dict[str, Any] = {}
+        for run, at, kind, name in (
+            ("entry", NOW, ScheduleKind.ENTRY, "ENTRY"),
+            ("exit", EXIT_AT, ScheduleKind.EXIT, "EXIT"),
+        ):
+            clock.set(at)
+            calls.clear()
+            raw.meta.events.register("before-call.dynamodb", count)
+            started = time.perf_counter()
+            for request in requests:
+                executor.execute(
+                    owner_run(request.model_copy(update={"action": kind, "scheduled_at": at, "tick": at}))
+                )
+            result[run + "_wall"] = time.perf_counter() - started
+            raw.meta.events.unregister("before-call.dynamodb", count)
+            ledger = [
+                entry
+                for r in requests
+                for entry in store.ledger_of_run(r.user_id, TRADE_DATE, r.strategy_id, name)
+            ]
+            result[run + "_orders"] = len(ledger)
+            result[run + "_filled"] = sum(1 for entry in ledger if entry.status.value == "FILLED")
+            result[run + "_calls"] = Counter(calls)
+            result[run + "_requests"] = sum(calls.values())
+        result["flat"] = all(
+            p.net_quantity == 0 for r in requests for p in store.positions(r.user_id, r.strategy_id)
+        ) and all(p.quantity == 0 for broker in paper.values() for p in broker.positions())
+        return result
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from shared_utils.clock import FixedClock
 from shared_utils.composition import Platform, install
+from shared_utils.local import moto_transactions
 from shared_utils.settings import RuntimeSettings, load_settings
 from shared_utils.tables import ALL_TABLES, resource_prefix
 
@@ -24,6 +25,8 @@ TEST_PREFIX = resource_prefix("test")
 # 09:30 IST in the session. `PLATFORM_NOW=2028-02-29T04:30:00Z pytest ...` runs the suite at
 # another instant (the date-shift guard: no test may depend on the machine's date).
 DEFAULT_PLATFORM_NOW = "2026-11-25T04:00:00Z"
+
+moto_transactions.install()  # one rollback snapshot per transaction, not one per item
 
 
 def platform_now() -> datetime:

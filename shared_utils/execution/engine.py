@@ -1,16 +1,25 @@
 """Exactly-once placement of an execution plan across broker accounts.
 
-For every planned order: ledger entry first (conditional put), then the broker call carrying the
-tag derived from the ledger key. A timeout (or a 5xx after sending) is reconciled by looking the
-order up by its tag, never by sending it again. A retry of the same run reuses the plan stored
-by the first attempt and only completes what is missing: FILLED and REJECTED entries are final,
-PLACED ones are refreshed, UNKNOWN / stale PENDING ones are reconciled by tag, NOT_SENT ones are
-placed again under the same tag.
+For every planned order: ledger entry first (conditional), then the broker call carrying the tag
+derived from the ledger key. A timeout (or a 5xx after sending) is reconciled by looking the order
+up by its tag, never by sending it again.
+
+A plain first attempt claims every order of the run in one transaction with the run item (already
+on the retry sweep's list) and, for an entry, the checks it must pass; it keeps the outcomes and
+stores them with the positions, the history record and the retry flag in one transaction after
+the last order (`run_transactions`). Orders never attempted are taken back in that write; an
+order whose placement failed inside the engine keeps its claim (it may be at the broker). If the
+first transaction is cancelled (a retry, a refusal), nothing was written and the run goes step by
+step: a retry reuses the plan stored by the first attempt and only completes what is missing:
+FILLED and REJECTED entries are final, PLACED ones are refreshed, UNKNOWN / stale PENDING ones are
+reconciled by tag, NOT_SENT ones are placed again under the same tag. If the last one is
+cancelled, each outcome is stored on its own the same way.
 
 Broker accounts run in parallel (one thread each, bounded); inside an account orders go one by
 one in plan order, and the first order that does not fill stops that account's remaining orders
 (a sell leg never goes out without its hedge). Before each order the run renews the strategy's
-lease (a run that lost it stops), and an entry stops as soon as a kill switch is pressed.
+lease when it is due (a run that lost it stops), and an entry reads the kill switch again once
+`kill_switch_recheck` has passed since the last read: a press stops the orders not yet sent.
 
 A closing order never sends more than is still open on its leg, less what other closing orders
 have in flight (`ClosingRoom`): a replayed or overlapping exit closes nothing twice and never
@@ -19,9 +28,10 @@ reverses a position; an order with nothing left to close is NOT_NEEDED, never se
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -36,6 +46,7 @@ from shared_utils.clock import Clock
 from shared_utils.errors import ConflictError, DomainError
 from shared_utils.execution.closing import ClosingRoom
 from shared_utils.execution.leases import RunLease
+from shared_utils.execution.ledger_store import OutcomeWrite, stored_entry
 from shared_utils.execution.models import (
     BrokerOutcome,
     BrokerStatus,
@@ -57,6 +68,7 @@ from shared_utils.models.allocation import AllocationLimits
 logger = Logger(child=True)
 
 PENDING_LEASE = timedelta(seconds=60)
+KILL_SWITCH_RECHECK = timedelta(seconds=1)
 MAX_ATTEMPTS = 10
 _RETRYABLE = (LedgerStatus.PENDING, LedgerStatus.PLACED, LedgerStatus.UNKNOWN, LedgerStatus.NOT_SENT, None)
 NOT_ATTEMPTED = "not attempted: an earlier order of this broker account did not fill"
@@ -68,6 +80,22 @@ NOTHING_TO_CLOSE = "not sent: nothing left open to close (closed, or being close
 class EngineStore(Protocol):
     """What the engine needs of the execution history (the DynamoDB `ExecutionStore` in production)."""
 
+    def begin_run(
+        self, plan: ExecutionPlan, started_at: datetime, entries: Sequence[LedgerEntry]
+    ) -> str | None: ...
+    def finish_run(
+        self,
+        plan: ExecutionPlan,
+        writes: Sequence[OutcomeWrite],
+        unclaimed: Sequence[LedgerEntry],
+        record: ExecutionRecord | None,
+        record_sk: str,
+        *,
+        retry: bool,
+        now: datetime,
+        open_nets: Mapping[str, int] | None = None,
+    ) -> list[LedgerEntry] | None: ...
+    def unclaim(self, entry: LedgerEntry) -> None: ...
     def start_run(self, plan: ExecutionPlan, started_at: datetime) -> tuple[ExecutionPlan, str, int]: ...
     def mark_retry(self, plan: ExecutionPlan, pending: bool) -> None: ...
     def put_record(self, record: ExecutionRecord, record_sk: str) -> None: ...
@@ -113,6 +141,26 @@ class EngineConfig:
     pending_lease: timedelta = PENDING_LEASE
     fill_polls: int = 3
     fill_poll_interval_s: float = 0.2
+    # Between two orders of an entry the kill switch is read again once this long has passed
+    # since the last read (the run's start checked it): a press reaches a running entry within
+    # this time, and the press's own square-off closes whatever went out before.
+    kill_switch_recheck: timedelta = KILL_SWITCH_RECHECK
+
+
+@dataclass
+class _Run:
+    """One run's working state, shared by its broker-account threads."""
+
+    plan: ExecutionPlan
+    room: ClosingRoom | None
+    kill_checked_at: datetime
+    # Claimed in one transaction before the first order: outcomes are kept here and stored in one
+    # transaction after the last (None: every step writes as it goes).
+    claimed: dict[str, LedgerEntry] | None = None
+    writes: dict[str, OutcomeWrite] = field(default_factory=dict)
+    attempted: set[str] = field(default_factory=set)
+    resolved: dict[str, Broker | DomainError] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class ExecutionEngine:
@@ -138,13 +186,36 @@ class ExecutionEngine:
     # ------------------------------------------------------------------ runs
 
     def run(
-        self, plan: ExecutionPlan, limits: Mapping[str, AllocationLimits] | None = None
+        self,
+        plan: ExecutionPlan,
+        limits: Mapping[str, AllocationLimits] | None = None,
+        *,
+        positions: list[PositionView] | None = None,
     ) -> ExecutionRecord:
         """Place (or complete) one run and store its history record. `limits` by broker account
-        are checked before an entry places anything on that account."""
+        are checked before an entry places anything on that account. `positions`: the strategy's
+        positions as the caller read them holding its lease (an exit then does not read them
+        again)."""
         started = self._clock.now()
-        plan, record_sk, attempts = self._store.start_run(plan, started)
-        record = ExecutionRecord(
+        resolved: dict[str, Broker | DomainError] = {}  # each account's broker built once per run
+        return self._run_claimed_together(
+            plan, limits or {}, started, resolved, positions
+        ) or self._run_stepwise(plan, limits or {}, started, resolved)
+
+    def _broker(self, resolved: dict[str, Broker | DomainError], account: str, name: str) -> Broker:
+        """The account's broker; raises the `DomainError` that says why it cannot be built."""
+        if account not in resolved:
+            try:
+                resolved[account] = self._brokers.broker_for(account, name)
+            except DomainError as error:
+                resolved[account] = error
+        found = resolved[account]
+        if isinstance(found, DomainError):
+            raise found
+        return found
+
+    def _base_record(self, plan: ExecutionPlan, started: datetime, attempts: int) -> ExecutionRecord:
+        return ExecutionRecord(
             user_id=plan.user_id,
             strategy_id=plan.strategy_id,
             action=plan.action,
@@ -157,6 +228,104 @@ class ExecutionEngine:
             exit_reason=plan.reason,
             provisional_calendar=plan.provisional_calendar,
         )
+
+    def _run_claimed_together(
+        self,
+        plan: ExecutionPlan,
+        limits: Mapping[str, AllocationLimits],
+        started: datetime,
+        resolved: dict[str, Broker | DomainError],
+        known_positions: list[PositionView] | None,
+    ) -> ExecutionRecord | None:
+        """A first attempt with orders to place: every claim in one transaction before the first
+        broker call, every outcome in one after the last. None when the run is not a plain
+        first attempt (a retry, a refusal, a claim already there): nothing was written and the
+        step-by-step path takes it."""
+        if plan.unresolved_reason is not None or not plan.orders:
+            return None
+        blocked = self._risk_blocks(plan, limits) if plan.action is RunAction.ENTRY else {}
+        outcomes = self._blocked(plan, blocked)
+        brokers: dict[str, Broker] = {}
+        unavailable: dict[str, DomainError] = {}
+        for account in plan.accounts():
+            if account in blocked:
+                continue
+            try:
+                brokers[account] = self._broker(resolved, account, plan.orders_of(account)[0].broker)
+            except DomainError as error:
+                unavailable[account] = error
+        if not brokers:
+            return None
+        positions: list[PositionView] = []
+        if plan.action is RunAction.EXIT:
+            positions = (
+                known_positions
+                if known_positions is not None
+                else self._store.positions(plan.user_id, plan.strategy_id)
+            )
+        room = (
+            ClosingRoom(positions, self._store.ledger_of_day(plan.user_id, plan.trade_date, plan.strategy_id))
+            if plan.action is RunAction.EXIT
+            else None
+        )
+        entries = {
+            order.order_key: self._new_entry(plan, order, broker, started)
+            for account, broker in brokers.items()
+            for order in plan.orders_of(account)
+        }
+        record_sk = self._store.begin_run(plan, started, list(entries.values()))
+        if record_sk is None:
+            return None
+        run = _Run(plan=plan, room=room, kill_checked_at=started, claimed=entries)
+        outcomes |= {
+            account: self._unavailable(plan, account, error) for account, error in unavailable.items()
+        }
+        outcomes |= self._place_accounts(run, brokers)
+        accounts = [outcomes[account] for account in plan.accounts()]
+        now = self._clock.now()
+        record = self._finished_record(self._base_record(plan, started, 1), accounts, now)
+        unclaimed = [entry for key, entry in entries.items() if key not in run.attempted]
+        writes = list(run.writes.values())
+        exiting = plan.action is RunAction.EXIT
+        stored = self._store.finish_run(
+            plan,
+            writes,
+            unclaimed,
+            None if exiting else record,
+            record_sk,
+            retry=_retryable(accounts),
+            now=now,
+            open_nets={p.position_sk: p.net_quantity for p in positions} if exiting else None,
+        )
+        if stored is None:
+            # A condition failed (a fill counted by another attempt, an entry moved on): store each
+            # outcome on its own, the way the step-by-step path does, and take what it says.
+            self._metric("RunTransactionsCancelled")
+            written = {write.order.order_key: self._write_now(plan, write) for write in writes}
+            for entry in unclaimed:
+                self._store.unclaim(entry)
+            accounts = [_with_outcomes(account, written) for account in accounts]
+            record = self._finished_record(record, accounts, now)
+            if not exiting:
+                self._store.put_record(record, record_sk)
+            self._store.mark_retry(plan, _retryable(accounts))
+        if exiting:
+            record = record.model_copy(update={"realised_pnl": self._realised(plan)})
+            self._store.put_record(record, record_sk)
+        self._done(plan, record)
+        return record
+
+    def _run_stepwise(
+        self,
+        plan: ExecutionPlan,
+        limits: Mapping[str, AllocationLimits],
+        started: datetime,
+        resolved: dict[str, Broker | DomainError],
+    ) -> ExecutionRecord:
+        """Every step its own conditional write: retries, refusals, and whatever the claimed-
+        together path could not start."""
+        plan, record_sk, attempts = self._store.start_run(plan, started)
+        record = self._base_record(plan, started, attempts)
         # The kill switch and the day's exit first: they say more than a pause they caused.
         refusal = (self._entry_refusal(plan) if plan.action is RunAction.ENTRY else None) or (
             plan.unresolved_reason
@@ -178,18 +347,9 @@ class ExecutionEngine:
             )
             self._store.put_record(record, record_sk)
             return record
-        blocked = self._risk_blocks(plan, limits or {}) if plan.action is RunAction.ENTRY else {}
-        accounts = plan.accounts()
-        outcomes: dict[str, BrokerOutcome] = {
-            account: BrokerOutcome(
-                broker_account_id=account,
-                broker=plan.orders_of(account)[0].broker,
-                status=BrokerStatus.BLOCKED,
-                reason=reason,
-            )
-            for account, reason in blocked.items()
-        }
-        to_place = [account for account in accounts if account not in blocked]
+        blocked = self._risk_blocks(plan, limits) if plan.action is RunAction.ENTRY else {}
+        outcomes = self._blocked(plan, blocked)
+        to_place = [account for account in plan.accounts() if account not in blocked]
         room = (
             ClosingRoom(
                 self._store.positions(plan.user_id, plan.strategy_id),
@@ -202,51 +362,76 @@ class ExecutionEngine:
             # On the sweep's list before the first order: if this process dies mid-run (a SIGKILL,
             # the Lambda timeout), the minute's sweep finishes the run from its ledger.
             self._store.mark_retry(plan, True)
-        if to_place:
-            workers = max(1, min(len(to_place), self._config.max_workers))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broker") as pool:
-                futures = {
-                    account: pool.submit(self._place_account, plan, account, room) for account in to_place
-                }
-                for account, future in futures.items():
-                    outcomes[account] = future.result()
-        brokers = [outcomes[account] for account in accounts]
-        status = _overall(brokers)
-        realised = Decimal("0")
+        run = _Run(plan=plan, room=room, kill_checked_at=started, resolved=resolved)
+        outcomes |= self._place_accounts(run, dict.fromkeys(to_place))
+        accounts = [outcomes[account] for account in plan.accounts()]
+        record = self._finished_record(record, accounts, self._clock.now())
         if plan.action is RunAction.EXIT:
-            touched = {order.position_sk for order in plan.orders}
-            realised = sum(
-                (
-                    p.realised_pnl
-                    for p in self._store.positions(plan.user_id, plan.strategy_id)
-                    if p.position_sk in touched
-                ),
-                Decimal("0"),
-            )
-        record = record.model_copy(
-            update={
-                "status": status,
-                "brokers": brokers,
-                "updated_at": self._clock.now(),
-                "realised_pnl": realised,
-                "reason": _summary(brokers),
-            }
-        )
+            record = record.model_copy(update={"realised_pnl": self._realised(plan)})
         self._store.put_record(record, record_sk)
-        retry = _retryable(brokers) and attempts < MAX_ATTEMPTS
+        retry = _retryable(accounts) and attempts < MAX_ATTEMPTS
         if to_place or attempts > 1:
             self._store.mark_retry(plan, retry)
-        self._metric(f"Executions{status.value.title()}")
+        self._done(plan, record)
+        return record
+
+    def _blocked(self, plan: ExecutionPlan, blocked: Mapping[str, str]) -> dict[str, BrokerOutcome]:
+        return {
+            account: BrokerOutcome(
+                broker_account_id=account,
+                broker=plan.orders_of(account)[0].broker,
+                status=BrokerStatus.BLOCKED,
+                reason=reason,
+            )
+            for account, reason in blocked.items()
+        }
+
+    def _place_accounts(self, run: _Run, brokers: Mapping[str, Broker | None]) -> dict[str, BrokerOutcome]:
+        """Broker accounts in parallel (one thread each, bounded), each account's orders in plan order."""
+        if not brokers:
+            return {}
+        workers = max(1, min(len(brokers), self._config.max_workers))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broker") as pool:
+            futures = {
+                account: pool.submit(self._place_account, run, account, broker)
+                for account, broker in brokers.items()
+            }
+            return {account: future.result() for account, future in futures.items()}
+
+    def _finished_record(
+        self, record: ExecutionRecord, accounts: Sequence[BrokerOutcome], now: datetime
+    ) -> ExecutionRecord:
+        return record.model_copy(
+            update={
+                "status": _overall(accounts),
+                "brokers": list(accounts),
+                "updated_at": now,
+                "reason": _summary(accounts),
+            }
+        )
+
+    def _realised(self, plan: ExecutionPlan) -> Decimal:
+        touched = {order.position_sk for order in plan.orders}
+        return sum(
+            (
+                p.realised_pnl
+                for p in self._store.positions(plan.user_id, plan.strategy_id)
+                if p.position_sk in touched
+            ),
+            Decimal("0"),
+        )
+
+    def _done(self, plan: ExecutionPlan, record: ExecutionRecord) -> None:
+        self._metric(f"Executions{record.status.value.title()}")
         logger.info(
             "Execution done",
             extra={
                 "strategy_id": plan.strategy_id,
                 "run": plan.run_name,
-                "status": status.value,
-                "attempt": attempts,
+                "status": record.status.value,
+                "attempt": record.attempts,
             },
         )
-        return record
 
     def _entry_refusal(self, plan: ExecutionPlan) -> str | None:
         user, everyone = self._store.kill_switches(plan.user_id)
@@ -272,65 +457,67 @@ class ExecutionEngine:
 
     # ------------------------------------------------------------------ one account
 
-    def _halt(self, plan: ExecutionPlan, first: bool) -> str | None:
+    def _halt(self, run: _Run, first: bool) -> str | None:
         """Why the run must stop before its next order (None: go on)."""
+        plan = run.plan
         if self._lease is not None and not self._lease.renew(plan.user_id, plan.strategy_id):
             self._metric("LeasesLost")
             return LEASE_LOST
-        if plan.action is RunAction.ENTRY and not first:  # the run's start checked the first order
+        if plan.action is not RunAction.ENTRY or first:  # the run's start checked the first order
+            return None
+        now = self._clock.now()
+        with run.lock:
+            due = now - run.kill_checked_at >= self._config.kill_switch_recheck
+            if due:
+                run.kill_checked_at = now
+        if due:
             user, everyone = self._store.kill_switches(plan.user_id)
             if KillSwitchState.TRIGGERED in (user.state, everyone.state):
                 return KILLED
         return None
 
-    def _place_account(self, plan: ExecutionPlan, account: str, room: ClosingRoom | None) -> BrokerOutcome:
+    def _unavailable(self, plan: ExecutionPlan, account: str, error: DomainError) -> BrokerOutcome:
+        self._metric("BrokerUnavailable")
         orders = plan.orders_of(account)
-        broker_name = orders[0].broker
-        try:
-            broker = self._brokers.broker_for(account, broker_name)
-        except DomainError as error:
-            self._metric("BrokerUnavailable")
-            return BrokerOutcome(
-                broker_account_id=account,
-                broker=broker_name,
-                status=BrokerStatus.FAILED,
-                reason=f"{error.code}: {error.message}",
-                orders=[_not_attempted(order, f"broker not available: {error.message}") for order in orders],
-            )
+        return BrokerOutcome(
+            broker_account_id=account,
+            broker=orders[0].broker,
+            status=BrokerStatus.FAILED,
+            reason=f"{error.code}: {error.message}",
+            orders=[_not_attempted(order, f"broker not available: {error.message}") for order in orders],
+        )
+
+    def _place_account(self, run: _Run, account: str, broker: Broker | None) -> BrokerOutcome:
+        plan = run.plan
+        orders = plan.orders_of(account)
+        if broker is None:
+            try:  # each account's thread builds only its own entry of `resolved`
+                broker = self._broker(run.resolved, account, orders[0].broker)
+            except DomainError as error:
+                return self._unavailable(plan, account, error)
         results: list[OrderOutcome] = []
         stopped: str | None = None
         halted: str | None = None
         for number, order in enumerate(orders):
             if stopped is None:
-                halted = stopped = self._halt(plan, first=number == 0)
+                halted = stopped = self._halt(run, first=number == 0)
             if stopped is not None:
                 results.append(_not_attempted(order, halted or NOT_ATTEMPTED))
                 continue
             try:
-                outcome = self._place_one(plan, order, broker, room)
+                outcome = self._place_one(run, order, broker)
             except Exception as error:  # an unexpected failure stays with this account only
                 logger.exception("Order placement failed", extra={"order_key": order.order_key})
                 outcome = _not_attempted(order, f"internal error: {type(error).__name__}")
             results.append(outcome)
             if outcome.status is None or not outcome.status.done:
                 stopped = outcome.reason or (outcome.status.value if outcome.status else "not placed")
-        done = sum(1 for outcome in results if outcome.status is not None and outcome.status.done)
-        filled = sum(1 for outcome in results if outcome.status is LedgerStatus.FILLED)
-        if done == len(results):
-            status, reason = BrokerStatus.COMPLETE, None
-        else:
-            status = BrokerStatus.FAILED if filled == 0 else BrokerStatus.PARTIAL
-            reason = stopped
-        return BrokerOutcome(
-            broker_account_id=account, broker=broker_name, status=status, reason=reason, orders=results
-        )
+        return _account_outcome(account, orders[0].broker, results)
 
-    def _place_one(
-        self, plan: ExecutionPlan, order: PlannedOrder, broker: Broker, room: ClosingRoom | None
-    ) -> OrderOutcome:
-        tag = broker_tag(order.order_key, BrokerName(broker.name))
-        now = self._clock.now()
-        entry = LedgerEntry(
+    def _new_entry(
+        self, plan: ExecutionPlan, order: PlannedOrder, broker: Broker, now: datetime
+    ) -> LedgerEntry:
+        return LedgerEntry(
             order_key=order.order_key,
             user_id=plan.user_id,
             strategy_id=plan.strategy_id,
@@ -338,7 +525,7 @@ class ExecutionEngine:
             broker=order.broker,
             leg_no=order.leg_no,
             slice_no=order.slice_no,
-            tag=tag,
+            tag=broker_tag(order.order_key, BrokerName(broker.name)),
             side=order.side,
             quantity=order.quantity,
             instrument_key=order.instrument.key,
@@ -348,9 +535,19 @@ class ExecutionEngine:
             created_at=now,
             updated_at=now,
         )
+
+    def _place_one(self, run: _Run, order: PlannedOrder, broker: Broker) -> OrderOutcome:
+        plan = run.plan
+        if run.claimed is not None:
+            with run.lock:
+                run.attempted.add(order.order_key)
+            return self._send(run, order, broker, run.claimed[order.order_key])
+        now = self._clock.now()
+        entry = self._new_entry(plan, order, broker, now)
+        tag = entry.tag
         existing = self._store.claim(entry, plan.trade_date)
         if existing is None:
-            return self._send(plan, order, broker, entry, room)
+            return self._send(run, order, broker, entry)
         if existing.status.is_final:
             return _outcome(order, existing)
         if existing.status is LedgerStatus.PENDING and now - existing.updated_at < self._config.pending_lease:
@@ -362,8 +559,8 @@ class ExecutionEngine:
             try:
                 result = broker.order_status(existing.broker_order_ids[-1])
             except BrokerError as error:
-                return self._store_outcome(plan, order, taken, LedgerStatus.PLACED, reason=error.message)
-            return self._settle(plan, order, broker, taken, result)
+                return self._store_outcome(run, order, taken, LedgerStatus.PLACED, reason=error.message)
+            return self._settle(run, order, broker, taken, result)
         if existing.status is not LedgerStatus.NOT_SENT:
             # The broker may hold this order (an answer lost, a process killed mid-call): only its
             # own lookup can say no. While the lookup fails the order stays UNKNOWN, never resent.
@@ -374,11 +571,11 @@ class ExecutionEngine:
                 reason = (
                     f"outcome unknown, not resent: the broker's lookup failed ({error.code}: {error.message})"
                 )
-                return self._store_outcome(plan, order, taken, LedgerStatus.UNKNOWN, reason=reason)
+                return self._store_outcome(run, order, taken, LedgerStatus.UNKNOWN, reason=reason)
             if found is not None:
                 self._metric("OrdersReconciled")
-                return self._settle(plan, order, broker, taken, found)
-        return self._send(plan, order, broker, taken, room)
+                return self._settle(run, order, broker, taken, found)
+        return self._send(run, order, broker, taken)
 
     def _find(self, broker: Broker, tag: str) -> OrderResult | None:
         """The order behind a lost answer, if the lookup can tell (None when it cannot: the
@@ -388,20 +585,13 @@ class ExecutionEngine:
         except BrokerError:
             return None
 
-    def _send(
-        self,
-        plan: ExecutionPlan,
-        order: PlannedOrder,
-        broker: Broker,
-        entry: LedgerEntry,
-        room: ClosingRoom | None,
-    ) -> OrderOutcome:
-        if room is not None:
-            allowed = room.take(order)
+    def _send(self, run: _Run, order: PlannedOrder, broker: Broker, entry: LedgerEntry) -> OrderOutcome:
+        if run.room is not None:
+            allowed = run.room.take(order)
             if allowed == 0:
                 self._metric("ClosingOrdersNotNeeded")
                 return self._store_outcome(
-                    plan, order, entry, LedgerStatus.NOT_NEEDED, reason=NOTHING_TO_CLOSE
+                    run, order, entry, LedgerStatus.NOT_NEEDED, reason=NOTHING_TO_CLOSE
                 )
             if allowed < order.quantity:
                 logger.warning(
@@ -422,30 +612,25 @@ class ExecutionEngine:
             result = broker.place(request)
         except BrokerRejectedError as error:
             return self._store_outcome(
-                plan, order, entry, LedgerStatus.REJECTED, reason=error.reason or error.message
+                run, order, entry, LedgerStatus.REJECTED, reason=error.reason or error.message
             )
         except BrokerError as error:
             if error.order_may_exist:
                 found = self._find(broker, entry.tag)
                 if found is not None:
                     self._metric("OrdersReconciled")
-                    return self._settle(plan, order, broker, entry, found)
+                    return self._settle(run, order, broker, entry, found)
                 return self._store_outcome(
-                    plan, order, entry, LedgerStatus.UNKNOWN, reason=f"{error.code}: {error.message}"
+                    run, order, entry, LedgerStatus.UNKNOWN, reason=f"{error.code}: {error.message}"
                 )
             return self._store_outcome(
-                plan, order, entry, LedgerStatus.NOT_SENT, reason=f"{error.code}: {error.message}"
+                run, order, entry, LedgerStatus.NOT_SENT, reason=f"{error.code}: {error.message}"
             )
         self._metric("OrdersPlaced")
-        return self._settle(plan, order, broker, entry, result)
+        return self._settle(run, order, broker, entry, result)
 
     def _settle(
-        self,
-        plan: ExecutionPlan,
-        order: PlannedOrder,
-        broker: Broker,
-        entry: LedgerEntry,
-        result: OrderResult,
+        self, run: _Run, order: PlannedOrder, broker: Broker, entry: LedgerEntry, result: OrderResult
     ) -> OrderOutcome:
         polls = 0
         while not result.status.is_final and polls < self._config.fill_polls:
@@ -457,7 +642,7 @@ class ExecutionEngine:
                 break
         if result.status is OrderState.COMPLETE:
             return self._store_outcome(
-                plan,
+                run,
                 order,
                 entry,
                 LedgerStatus.FILLED,
@@ -467,7 +652,7 @@ class ExecutionEngine:
             )
         if result.status in (OrderState.REJECTED, OrderState.CANCELLED):
             return self._store_outcome(
-                plan,
+                run,
                 order,
                 entry,
                 LedgerStatus.REJECTED,
@@ -476,7 +661,7 @@ class ExecutionEngine:
                 reason=result.reason or result.status.value,
             )
         return self._store_outcome(
-            plan,
+            run,
             order,
             entry,
             LedgerStatus.PLACED,
@@ -487,7 +672,7 @@ class ExecutionEngine:
 
     def _store_outcome(
         self,
-        plan: ExecutionPlan,
+        run: _Run,
         order: PlannedOrder,
         entry: LedgerEntry,
         status: LedgerStatus,
@@ -497,30 +682,73 @@ class ExecutionEngine:
         price: Decimal | None = None,
         reason: str | None = None,
     ) -> OrderOutcome:
+        write = OutcomeWrite(entry, order, status, broker_order_id, filled, price, reason)
+        if run.claimed is None:
+            return self._write_now(run.plan, write)
+        with run.lock:
+            run.writes[order.order_key] = write
+        self._count_outcome(status)
+        return _outcome(order, stored_entry(write, self._clock.now()))
+
+    def _write_now(self, plan: ExecutionPlan, write: OutcomeWrite) -> OrderOutcome:
+        order = write.order
         try:
             stored = self._store.record(
-                entry,
+                write.entry,
                 order,
-                status=status,
+                status=write.status,
                 now=self._clock.now(),
-                broker_order_id=broker_order_id,
-                filled_quantity=filled,
-                average_price=price,
-                reason=reason,
+                broker_order_id=write.broker_order_id,
+                filled_quantity=write.filled_quantity,
+                average_price=write.average_price,
+                reason=write.reason,
                 user_id=plan.user_id,
                 strategy_id=plan.strategy_id,
                 opening=plan.action is RunAction.ENTRY,
             )
         except ConflictError as error:
-            current = self._store.get_ledger(plan.user_id, order.order_key) or entry
+            current = self._store.get_ledger(plan.user_id, order.order_key) or write.entry
             return _outcome(order, current, error.message)
+        self._count_outcome(write.status)
+        return _outcome(order, stored)
+
+    def _count_outcome(self, status: LedgerStatus) -> None:
         if status in (LedgerStatus.UNKNOWN, LedgerStatus.NOT_SENT, LedgerStatus.REJECTED):
             self._metric(f"Orders{status.value.title().replace('_', '')}")
-        return _outcome(order, stored)
 
     def _metric(self, name: str) -> None:
         if self._metrics is not None:
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _account_outcome(account: str, broker: str, results: list[OrderOutcome]) -> BrokerOutcome:
+    """One account's outcome from its orders' (in plan order): the first that is not done says
+    why the account stopped."""
+    stopped = next(
+        (
+            outcome.reason or (outcome.status.value if outcome.status else "not placed")
+            for outcome in results
+            if outcome.status is None or not outcome.status.done
+        ),
+        None,
+    )
+    done = sum(1 for outcome in results if outcome.status is not None and outcome.status.done)
+    filled = sum(1 for outcome in results if outcome.status is LedgerStatus.FILLED)
+    if done == len(results):
+        status, reason = BrokerStatus.COMPLETE, None
+    else:
+        status = BrokerStatus.FAILED if filled == 0 else BrokerStatus.PARTIAL
+        reason = stopped
+    return BrokerOutcome(
+        broker_account_id=account, broker=broker, status=status, reason=reason, orders=results
+    )
+
+
+def _with_outcomes(account: BrokerOutcome, written: Mapping[str, OrderOutcome]) -> BrokerOutcome:
+    if account.status is BrokerStatus.BLOCKED or not account.orders:
+        return account
+    results = [written.get(outcome.order_key, outcome) for outcome in account.orders]
+    return _account_outcome(account.broker_account_id, account.broker, results)
 
 
 def _outcome(order: PlannedOrder, entry: LedgerEntry, reason: str | None = None) -> OrderOutcome:

@@ -5,6 +5,7 @@ order key (the position keeps the set of keys it counted), so a fill is never co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,24 +24,66 @@ from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 _LEDGER_FIELDS = set(LedgerEntry.model_fields)
 
 
+def ledger_item(entry: LedgerEntry, trade_date: date) -> dict[str, Any]:
+    """A new ledger entry as stored (written with `attribute_not_exists`)."""
+    return serialize(
+        {
+            "pk": keys.user_pk(entry.user_id),
+            "sk": keys.ledger_sk(entry.order_key),
+            "gsi1pk": keys.ledger_gsi1pk(trade_date),
+            "gsi1sk": keys.ledger_gsi1sk(utc(entry.created_at), entry.order_key),
+            "entity": "LEDGER",
+            **entry.model_dump(exclude_none=True),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class OutcomeWrite:
+    """One order's outcome, to store on its ledger entry (and on its position when it filled)."""
+
+    entry: LedgerEntry  # as claimed or taken over: its `attempt` guards the write
+    order: PlannedOrder  # as sent: a closing order may have been cut to what was still open
+    status: LedgerStatus
+    broker_order_id: str | None = None
+    filled_quantity: int = 0
+    average_price: Decimal | None = None
+    reason: str | None = None
+
+    @property
+    def moves_position(self) -> bool:
+        return (
+            self.status is LedgerStatus.FILLED and self.filled_quantity > 0 and self.average_price is not None
+        )
+
+
+def stored_entry(write: OutcomeWrite, now: datetime) -> LedgerEntry:
+    """The ledger entry as storing `write` leaves it."""
+    ids = list(write.entry.broker_order_ids)
+    if write.broker_order_id and write.broker_order_id not in ids:
+        ids.append(write.broker_order_id)
+    return write.entry.model_copy(
+        update={
+            "status": write.status,
+            "quantity": write.order.quantity,
+            "broker_order_ids": ids,
+            "filled_quantity": write.filled_quantity,
+            "average_price": (
+                write.average_price if write.average_price is not None else write.entry.average_price
+            ),
+            "reason": write.reason if write.reason is not None else write.entry.reason,
+            "updated_at": now,
+        }
+    )
+
+
 class LedgerStore(HistoryTable):
     def claim(self, entry: LedgerEntry, trade_date: date) -> LedgerEntry | None:
         """Write a new ledger entry; None when written, else the entry already there."""
-        created = utc(entry.created_at)
-        item = serialize(
-            {
-                "pk": keys.user_pk(entry.user_id),
-                "sk": keys.ledger_sk(entry.order_key),
-                "gsi1pk": keys.ledger_gsi1pk(trade_date),
-                "gsi1sk": keys.ledger_gsi1sk(created, entry.order_key),
-                "entity": "LEDGER",
-                **entry.model_dump(exclude_none=True),
-            }
-        )
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=item,
+                Item=ledger_item(entry, trade_date),
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -108,40 +151,12 @@ class LedgerStore(HistoryTable):
     ) -> LedgerEntry:
         """Store the outcome of this attempt; a FILLED outcome first moves the position, once
         per order key (a fill is counted once, whatever retries follow)."""
-        ids = list(entry.broker_order_ids)
-        if broker_order_id and broker_order_id not in ids:
-            ids.append(broker_order_id)
-        sets: dict[str, Any] = {
-            "#status": status.value,
-            "quantity": order.quantity,  # a closing order may have been cut to what was still open
-            "broker_order_ids": ids,
-            "filled_quantity": filled_quantity,
-            "updated_at": now,
-        }
-        if average_price is not None:
-            sets["average_price"] = average_price
-        if reason is not None:
-            sets["reason"] = reason[:500]
-        names = {"#status": "status"} | {f"#f{i}": name for i, name in enumerate(sets) if name != "#status"}
-        alias = {name: ("#status" if name == "#status" else f"#f{i}") for i, name in enumerate(sets)}
-        values = serialize({f":v{i}": value for i, value in enumerate(sets.values())})
-        values[":attempt"] = {"N": str(entry.attempt)}
-        values[":filled"] = {"S": LedgerStatus.FILLED.value}
-        expression = "SET " + ", ".join(f"{alias[name]} = :v{i}" for i, name in enumerate(sets))
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": self._key(keys.user_pk(entry.user_id), keys.ledger_sk(entry.order_key)),
-            "UpdateExpression": expression,
-            "ConditionExpression": "attempt = :attempt AND #status <> :filled",
-            "ExpressionAttributeNames": {k: v for k, v in names.items()},
-            "ExpressionAttributeValues": values,
-        }
-        if status is LedgerStatus.FILLED and filled_quantity > 0 and average_price is not None:
+        write = OutcomeWrite(entry, order, status, broker_order_id, filled_quantity, average_price, reason)
+        update, stored = self._outcome_update(write, now)
+        if write.moves_position:
             # The position first, guarded by the order key: applying a fill twice is impossible,
             # and a crash before the ledger update below is completed by the retry's reconcile.
-            position = self._position_update(
-                order, user_id, strategy_id, filled_quantity, average_price, opening, now
-            )
+            position = self._position_update([write], user_id, strategy_id, opening, now)
             try:
                 self._client.update_item(**position)
             except ClientError as error:
@@ -157,29 +172,54 @@ class LedgerStore(HistoryTable):
                     f"ledger entry {entry.order_key} moved on under another attempt"
                 ) from error
             raise
-        return entry.model_copy(
-            update={
-                "status": status,
-                "quantity": order.quantity,
-                "broker_order_ids": ids,
-                "filled_quantity": filled_quantity,
-                "average_price": average_price if average_price is not None else entry.average_price,
-                "reason": reason if reason is not None else entry.reason,
-                "updated_at": now,
-            }
-        )
+        return stored
+
+    def _outcome_update(self, write: OutcomeWrite, now: datetime) -> tuple[dict[str, Any], LedgerEntry]:
+        """The ledger update storing `write` (conditional on its attempt, never over a FILLED
+        entry) and the entry it leaves."""
+        entry, order = write.entry, write.order
+        stored = stored_entry(write, now)
+        sets: dict[str, Any] = {
+            "#status": write.status.value,
+            "quantity": order.quantity,
+            "broker_order_ids": stored.broker_order_ids,
+            "filled_quantity": write.filled_quantity,
+            "updated_at": now,
+        }
+        if write.average_price is not None:
+            sets["average_price"] = write.average_price
+        if write.reason is not None:
+            sets["reason"] = write.reason[:500]
+        names = {"#status": "status"} | {f"#f{i}": name for i, name in enumerate(sets) if name != "#status"}
+        alias = {name: ("#status" if name == "#status" else f"#f{i}") for i, name in enumerate(sets)}
+        values = serialize({f":v{i}": value for i, value in enumerate(sets.values())})
+        values[":attempt"] = {"N": str(entry.attempt)}
+        values[":filled"] = {"S": LedgerStatus.FILLED.value}
+        update = {
+            "TableName": self._table,
+            "Key": self._key(keys.user_pk(entry.user_id), keys.ledger_sk(entry.order_key)),
+            "UpdateExpression": "SET " + ", ".join(f"{alias[name]} = :v{i}" for i, name in enumerate(sets)),
+            "ConditionExpression": "attempt = :attempt AND #status <> :filled",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        return update, stored
 
     def _position_update(
         self,
-        order: PlannedOrder,
+        fills: list[OutcomeWrite],
         user_id: str,
         strategy_id: str,
-        quantity: int,
-        price: Decimal,
         opening: bool,
         now: datetime,
+        *,
+        flat_from: int | None = None,
     ) -> dict[str, Any]:
-        buying = order.side is Action.BUY
+        """The update moving one position by `fills` (orders of that position), guarded by their
+        order keys so that no fill is ever counted twice. `flat_from`: the net quantity the
+        position had, when these fills close it; the update then also takes it off the open
+        positions index, on that condition."""
+        order = fills[0].order
         sets = {
             "user_id": user_id,
             "strategy_id": strategy_id,
@@ -200,23 +240,60 @@ class LedgerStore(HistoryTable):
             expression += ", gsi1pk = :open, gsi1sk = :opensk"
             values[":open"] = {"S": keys.open_positions_gsi1pk(user_id)}
             values[":opensk"] = {"S": f"{user_id}{keys.SEPARATOR}{order.position_sk}"}
-        signed = quantity if buying else -quantity
-        value = price * quantity
-        side = "buy" if buying else "sell"
-        expression += f" ADD net_quantity :signed, {side}_quantity :qty, {side}_value :value, applied :key"
-        values[":key"] = {"SS": [order.order_key]}
-        values[":one_key"] = {"S": order.order_key}
+        signed = 0
+        totals: dict[str, tuple[int, Decimal]] = {}
+        for fill in fills:
+            assert fill.average_price is not None
+            side = "buy" if fill.order.side is Action.BUY else "sell"
+            quantity, value = totals.get(side, (0, Decimal("0")))
+            totals[side] = (
+                quantity + fill.filled_quantity,
+                value + fill.average_price * fill.filled_quantity,
+            )
+            signed += fill.filled_quantity if side == "buy" else -fill.filled_quantity
+        adds = ["net_quantity :signed", "applied :keys"]
         values[":signed"] = {"N": str(signed)}
-        values[":qty"] = {"N": str(quantity)}
-        values[":value"] = {"N": str(value)}
+        values[":keys"] = {"SS": [fill.order.order_key for fill in fills]}
+        for side, (quantity, value) in totals.items():
+            adds += [f"{side}_quantity :{side}_qty", f"{side}_value :{side}_value"]
+            values[f":{side}_qty"] = {"N": str(quantity)}
+            values[f":{side}_value"] = {"N": str(value)}
+        expression += " ADD " + ", ".join(adds)
+        unseen = []
+        for number, fill in enumerate(fills):
+            values[f":key{number}"] = {"S": fill.order.order_key}
+            unseen.append(f"NOT contains(applied, :key{number})")
+        condition = f"(attribute_not_exists(applied) OR ({' AND '.join(unseen)}))"
+        if flat_from is not None and flat_from + signed == 0:
+            expression += " REMOVE gsi1pk, gsi1sk"
+            condition += " AND net_quantity = :before"
+            values[":before"] = {"N": str(flat_from)}
         return {
             "TableName": self._table,
             "Key": self._key(keys.user_pk(user_id), order.position_sk),
             "UpdateExpression": expression,
-            "ConditionExpression": "attribute_not_exists(applied) OR NOT contains(applied, :one_key)",
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+
+    def unclaim(self, entry: LedgerEntry) -> None:
+        """Take back an entry claimed for an order that was never attempted (still PENDING under
+        the same attempt): a later run claims it again. Gone or moved on: left as it is."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(entry.user_id), keys.ledger_sk(entry.order_key)),
+                ConditionExpression="attempt = :attempt AND #status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":attempt": {"N": str(entry.attempt)},
+                    ":pending": {"S": LedgerStatus.PENDING.value},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                raise
 
     def _close_if_flat(self, user_id: str, position_sk: str) -> None:
         try:

@@ -16,22 +16,48 @@ from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
 
+def record_key(plan: ExecutionPlan, started_at: datetime) -> str:
+    """The sort key of the history record a run's first attempt starts."""
+    return keys.execution_record_sk(utc(started_at), plan.strategy_id, plan.action.value)
+
+
+def run_item(plan: ExecutionPlan, record_sk: str, *, retry: bool = False) -> dict[str, Any]:
+    """A run's first attempt as stored; `retry`: already on the retry sweep's list."""
+    item: dict[str, Any] = {
+        "pk": keys.user_pk(plan.user_id),
+        "sk": keys.run_sk(plan.trade_date, plan.strategy_id, plan.run_name),
+        "entity": "RUN",
+        "plan": plan.model_dump_json(),
+        "record_sk": record_sk,
+        "attempts": 1,
+    }
+    if retry:
+        item["gsi1pk"] = keys.retry_gsi1pk(plan.trade_date)
+        item["gsi1sk"] = keys.retry_gsi1sk(plan.user_id, plan.strategy_id, plan.run_name)
+    return serialize(item)
+
+
+def record_item(record: ExecutionRecord, record_sk: str) -> dict[str, Any]:
+    started = record_sk.split(keys.SEPARATOR)[0]
+    return serialize(
+        {
+            "pk": keys.user_pk(record.user_id),
+            "sk": record_sk,
+            "gsi1pk": keys.strategy_gsi1pk(record.strategy_id),
+            "gsi1sk": keys.execution_record_gsi1sk(started, record.run_name),
+            "entity": "EXECUTION",
+            "record": record.model_dump_json(),
+        }
+    )
+
+
 class RunStore(HistoryTable):
     def start_run(self, plan: ExecutionPlan, started_at: datetime) -> tuple[ExecutionPlan, str, int]:
         """The run's stored plan and record key: the given plan on the first attempt, the plan
         stored by the first attempt on every retry (so a retry places the same orders)."""
-        sk = keys.run_sk(plan.trade_date, plan.strategy_id, plan.run_name)
-        record_sk = keys.execution_record_sk(utc(started_at), plan.strategy_id, plan.action.value)
-        item = serialize(
-            {
-                "pk": keys.user_pk(plan.user_id),
-                "sk": sk,
-                "entity": "RUN",
-                "plan": plan.model_dump_json(),
-                "record_sk": record_sk,
-                "attempts": 1,
-            }
-        )
+        record_sk = record_key(plan, started_at)
+        item = run_item(plan, record_sk)
+        sk = item["sk"]["S"]
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
@@ -101,17 +127,7 @@ class RunStore(HistoryTable):
         return ExecutionPlan.model_validate_json(deserialize(item)["plan"]) if item else None
 
     def put_record(self, record: ExecutionRecord, record_sk: str) -> None:
-        started = record_sk.split(keys.SEPARATOR)[0]
-        item = serialize(
-            {
-                "pk": keys.user_pk(record.user_id),
-                "sk": record_sk,
-                "gsi1pk": keys.strategy_gsi1pk(record.strategy_id),
-                "gsi1sk": keys.execution_record_gsi1sk(started, record.run_name),
-                "entity": "EXECUTION",
-                "record": record.model_dump_json(),
-            }
-        )
+        item = record_item(record, record_sk)
         self._client.put_item(TableName=self._table, Item=item)
 
     def list_records(

@@ -135,7 +135,9 @@ class ExecutionService:
         *,
         leg_no: int | None,
         positions: list[PositionView] | None,
+        open_now: list[PositionView] | None = None,
     ) -> ExecutionRecord:
+        """`open_now`: every position of the strategy, read under this lease moments ago."""
         previous: ExecutionPlan | None = None
         for number in range(1, MAX_EXIT_RUNS + 1):
             run_name = exit_run_name(leg_no, number)
@@ -145,7 +147,10 @@ class ExecutionService:
             ):
                 return self._engine(user_id).run(stored)
             if stored is None:
-                open_now = positions if positions is not None else self._store.positions(user_id, strategy_id)
+                if positions is not None:
+                    open_now = positions
+                elif open_now is None or previous is not None:
+                    open_now = self._store.positions(user_id, strategy_id)
                 if previous is not None and positions is None and not _open(open_now, leg_no):
                     # Flat since the last exit (this exit was asked twice: two minutes' checks,
                     # a redelivered message): that exit's outcome stands, no empty follow-up run.
@@ -162,7 +167,8 @@ class ExecutionService:
                 )
                 provisional = any(self._calendar.is_provisional(o.instrument.expiry) for o in plan.orders)
                 return self._engine(user_id).run(
-                    plan.model_copy(update={"provisional_calendar": provisional})
+                    plan.model_copy(update={"provisional_calendar": provisional}),
+                    positions=open_now if positions is None else None,
                 )
             previous = stored
         raise ConfigurationError(f"{strategy_id}: still open after {MAX_EXIT_RUNS} exit runs on {trade_date}")
@@ -197,7 +203,8 @@ class ExecutionService:
 
     def _scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
         strategy = self._strategies.get_strategy(user_id, strategy_id)
-        positions = [p for p in self._store.positions(user_id, strategy_id) if p.net_quantity != 0]
+        every = self._store.positions(user_id, strategy_id)
+        positions = [p for p in every if p.net_quantity != 0]
         days_before = strategy.exit.days_before_expiry if strategy.exit is not None else None
         if days_before is not None:
             positions = [
@@ -212,7 +219,9 @@ class ExecutionService:
                 self._store.start_run(flat, self._clock.now())
             return None
         due = positions if days_before is not None else None  # None: everything open, follow-ups too
-        return self._exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=None, positions=due)
+        return self._exit(
+            user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=None, positions=due, open_now=every
+        )
 
     def _days_to_expiry(self, trade_date: date, expiry: date) -> int:
         if expiry <= trade_date:

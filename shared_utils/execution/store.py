@@ -9,7 +9,8 @@ from shared_utils.execution.kill_switch_store import KillSwitchStore
 from shared_utils.execution.ledger_store import LedgerStore
 from shared_utils.execution.position_store import PositionStore
 from shared_utils.execution.run_store import RunStore
+from shared_utils.execution.run_transactions import RunTransactions
 
 
-class ExecutionStore(LedgerStore, RunStore, PositionStore, KillSwitchStore):
+class ExecutionStore(RunTransactions, LedgerStore, RunStore, PositionStore, KillSwitchStore):
     """Every execution store over one client and table."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import boto3
 from moto.server import ThreadedMotoServer
 
+from shared_utils.local import moto_transactions
 from shared_utils.local.environment import REGION
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import (
@@ -43,6 +44,7 @@ class MotoEndpoint:
 def start_moto(port: int = 0) -> MotoEndpoint:
     """moto on 127.0.0.1 (`port` 0: a free port chosen by the OS); its request lines stay quiet."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto_transactions.install()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

@@ -402,9 +402,14 @@ def test_the_kill_switch_stops_an_entry_between_two_orders_and_its_square_off_cl
     switch = platform.kill_switch
     paper = platform.brokers.by_account["acct-1"]
     reports = []
-    broker = PressesTheKillSwitchDuringTheNthOrder(
-        paper, 2, lambda: reports.append(switch.press("user-a", "user-a"))
-    )
+
+    def press():
+        # The broker took 2 s over the hedge: longer than the engine goes without reading the
+        # switch again (`KILL_SWITCH_RECHECK`), so the next order sees the press.
+        platform.clock.advance(timedelta(seconds=2))
+        reports.append(switch.press("user-a", "user-a"))
+
+    broker = PressesTheKillSwitchDuringTheNthOrder(paper, 2, press)
     platform.brokers.by_account["acct-1"] = broker
 
     entry = platform.service.enter("user-a", sid, TRADE_DATE)

@@ -5,6 +5,8 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+
 from shared_utils.brokers.models import OrderRequest, OrderResult
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.brokers.port import BrokerUnavailableError
@@ -220,27 +222,40 @@ def test_an_unresolved_plan_is_recorded_as_not_entered_with_its_reason(engine, s
 
 
 class CrashOnceBeforeLedgerFill:
-    """The process dies right after a fill reached the position, before the ledger said FILLED."""
+    """The process dies once while storing a run's fills in one transaction, and once right
+    after a fill reached its position but before the ledger said FILLED (a retry's step-by-step
+    writes)."""
 
     def __init__(self, client):
         self._client = client
+        self.crashed_in_transaction = False
         self.crashed = False
 
     def __getattr__(self, name):
         return getattr(self._client, name)
 
-    def update_item(self, **kwargs):
-        values = kwargs.get("ExpressionAttributeValues", {})
-        is_ledger_fill = kwargs["Key"]["sk"]["S"].startswith("ORDER#") and {"S": "FILLED"} in [
+    @staticmethod
+    def _is_ledger_fill(update):
+        values = update.get("ExpressionAttributeValues", {})
+        return update["Key"]["sk"]["S"].startswith("ORDER#") and {"S": "FILLED"} in [
             v for k, v in values.items() if k.startswith(":v")
         ]
-        if is_ledger_fill and not self.crashed:
+
+    def transact_write_items(self, **kwargs):
+        updates = [item["Update"] for item in kwargs["TransactItems"] if "Update" in item]
+        if not self.crashed_in_transaction and any(self._is_ledger_fill(u) for u in updates):
+            self.crashed_in_transaction = True
+            raise RuntimeError("process killed")
+        return self._client.transact_write_items(**kwargs)
+
+    def update_item(self, **kwargs):
+        if self._is_ledger_fill(kwargs) and not self.crashed:
             self.crashed = True
             raise RuntimeError("process killed")
         return self._client.update_item(**kwargs)
 
 
-def test_a_crash_between_position_and_ledger_is_completed_once_by_the_retry(aws, brokers, clock, sim):
+def test_crashes_while_storing_fills_are_completed_once_by_the_retries(aws, brokers, clock, sim):
     from shared_utils.execution.engine import ExecutionEngine
     from shared_utils.execution.store import ExecutionStore
     from tests.integration.execution.conftest import SerializedClient
@@ -251,15 +266,21 @@ def test_a_crash_between_position_and_ledger_is_completed_once_by_the_retry(aws,
     paper = brokers.paper("acct-1")
     plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, sim, CALENDAR)
 
-    first = engine.run(plan)
-    assert crashing.crashed and first.status is ExecutionStatus.FAILED
-    assert store.get_ledger("user-a", plan.orders[0].order_key).status is LedgerStatus.PENDING
+    with pytest.raises(RuntimeError, match="process killed"):
+        engine.run(plan)  # every order filled at the broker, none of it stored
+    assert {store.get_ledger("user-a", o.order_key).status for o in plan.orders} == {LedgerStatus.PENDING}
+    assert store.positions("user-a", "strat-1") == []
 
     clock.advance(timedelta(minutes=2))  # past the lease of the dead process
-    retry = engine.run(plan)
+    second = engine.run(plan)  # reconciles by tag, dies between the first position and its ledger
+    assert crashing.crashed and second.status is ExecutionStatus.FAILED
+    assert store.get_ledger("user-a", plan.orders[0].order_key).status is LedgerStatus.PENDING
 
-    assert retry.status is ExecutionStatus.COMPLETE
-    assert net_quantities(paper) == expected_net(plan, "acct-1")
+    clock.advance(timedelta(minutes=2))
+    third = engine.run(plan)
+
+    assert third.status is ExecutionStatus.COMPLETE
+    assert net_quantities(paper) == expected_net(plan, "acct-1")  # each order sent once
     positions = {p.leg_no: p.net_quantity for p in store.positions("user-a", "strat-1")}
     assert positions == {1: -65, 2: 65, 3: -65, 4: 65}
 
