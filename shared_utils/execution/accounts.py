@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import threading
+
 from shared_utils.brokers.port import Broker
 from shared_utils.brokers.registry import BrokerRegistry
 from shared_utils.errors import ConfigurationError
+from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.repository.ports import BrokerAccountsReader
+
+# One page of the user's accounts: every account a run may use, in one request.
+ACCOUNTS_PAGE = 100
 
 
 class AccountBrokers:
-    """`BrokerProvider` of one user: an account must be the user's own; its broker comes from
-    the registry (paper for paper accounts, the SDK adapter otherwise, never a silent fall-back)."""
+    """`BrokerProvider` of one user for one run: an account must be the user's own; its broker
+    comes from the registry (paper for paper accounts, the SDK adapter otherwise, never a silent
+    fall-back). The user's accounts are read once, in one query, when the first is asked for; an
+    account not in that page is read on its own (strongly consistent: one linked a moment ago)."""
 
     def __init__(self, registry: BrokerRegistry, accounts: BrokerAccountsReader, user_id: str) -> None:
         self._registry = registry
         self._accounts = accounts
         self._user_id = user_id
+        self._listed: dict[str, BrokerAccount] | None = None
+        self._lock = threading.Lock()
+
+    def _account(self, broker_account_id: str) -> BrokerAccount | None:
+        with self._lock:
+            if self._listed is None:
+                page, _ = self._accounts.list_accounts(self._user_id, limit=ACCOUNTS_PAGE)
+                self._listed = {account.broker_account_id: account for account in page}
+            listed = self._listed.get(broker_account_id)
+        return listed or self._accounts.get_account(self._user_id, broker_account_id)
 
     def broker_for(self, broker_account_id: str, broker: str) -> Broker:
-        account = self._accounts.get_account(self._user_id, broker_account_id)
+        account = self._account(broker_account_id)
         if account is None:
             raise ConfigurationError(message=f"broker account {broker_account_id} is not linked to this user")
         return self._registry.broker_for(broker_account_id, account.broker, paper=account.paper)
