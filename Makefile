@@ -62,7 +62,7 @@ browser:
 # second lane's tests. The second (needs only the venv): the date-shift guard, then those
 # tests (chosen so both lanes end together; none of them needs the build or the browser).
 SIDE_TESTS ?= tests/reliability tests/integration/timer tests/integration/marketplace \
-	tests/integration/execution/test_exits_and_kill_switch.py
+	tests/integration/execution
 test: venv
 	@mkdir -p .build; \
 	{ $(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1; guard=$$?; \
@@ -73,18 +73,21 @@ test: venv
 	wait $$lane; second=$$?; cat .build/side-lane.log; \
 	test $$main -eq 0 -a $$second -eq 0
 
-# The date-shift guard: the API, marketplace, timer and execution integration tests again with the
-# platform's clock at far-apart instants: a year-end after the close, and a leap day in a year
-# without an official holiday list (the main run is the third: 2026-11-25 09:30 IST). The suite
-# must pass whatever the machine's date; PLATFORM_NOW sets the tests' clock. The schema fuzzing
-# and the Step Functions runs (real waits, fixed past dates) run once, in the main run. Alone,
-# the instants run side by side (one per core); beside `make test`'s main run, one after the
-# other (DATE_SHIFT_JOBS=1). Each one's output is in .build/date-shift/.
+# The date-shift guard: the tests that run on the platform's clock (the API, the marketplace, the
+# timer and the execution routes) again at far-apart instants: a year-end after the close, and a
+# leap day in a year without an official holiday list (the main run is the third: 2026-11-25
+# 09:30 IST). The suite must pass whatever the machine's date; PLATFORM_NOW sets the tests'
+# clock. The schema fuzzing and the Step Functions runs (real waits, fixed past dates) run once,
+# in the main run. Alone, the instants run side by side (one per core); beside `make test`'s main
+# run, one after the other (DATE_SHIFT_JOBS=1). Each one's output is in .build/date-shift/.
 DATE_SHIFT_INSTANTS ?= 2026-12-31T10:15:00Z 2028-02-29T04:30:00Z
 DATE_SHIFT_TESTS ?= tests/integration/api tests/integration/marketplace tests/integration/timer \
-	tests/integration/execution
-# Failure injection and tenant isolation neither set nor read a date: the main run covers them.
-DATE_FREE_TESTS ?= tests/integration/api/test_failures.py tests/integration/api/test_tenant_isolation.py
+	tests/integration/execution/test_routes.py
+# Not on the platform's clock, so the same at any PLATFORM_NOW: failure injection and tenant
+# isolation set no date; the marketplace repository's tests and the execution tests other than
+# the routes run their services on a clock of their own, at a fixed instant.
+DATE_FREE_TESTS ?= tests/integration/api/test_failures.py tests/integration/api/test_tenant_isolation.py \
+	tests/integration/marketplace/test_repository.py
 DATE_SHIFT_JOBS ?= 2
 date-shift: venv
 	@mkdir -p .build/date-shift; pids=""; status=0; \

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from shared_utils.calendar_service import CalendarService
     from shared_utils.execution.engine import BrokerProvider
     from shared_utils.execution.executor import StrategyRunExecutor
+    from shared_utils.execution.exits import PositionStopLossMonitor
     from shared_utils.execution.kill_switch import KillSwitch
     from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
     from shared_utils.repository.trading import DynamoTradingRepository
     from shared_utils.timer.calendar_view import CalendarMarketView
-    from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner, StopLossMonitor
+    from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner
     from shared_utils.timer.envelope import TimerEnvelope
     from shared_utils.timer.market_data import RefreshReport
     from shared_utils.timer.publisher import EventBridgePublisher
@@ -306,6 +307,7 @@ class Platform:
             ),
             kill_switch=self.kill_switch(metrics),
             entry_max_lag=timedelta(seconds=self.settings.entry_max_lag_seconds),
+            checks=self.stop_loss_monitor(),
             metrics=metrics,
         )
 
@@ -351,7 +353,7 @@ class Platform:
             self.execution_requester(),
         )
 
-    def stop_loss_monitor(self) -> StopLossMonitor:
+    def stop_loss_monitor(self) -> PositionStopLossMonitor:
         from shared_utils.execution.exits import PositionStopLossMonitor
         from shared_utils.marketplace.trading import SubscriberStrategyLookup
 

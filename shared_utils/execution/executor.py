@@ -14,17 +14,18 @@ message: the queue delivers it again and each redelivery completes only what is 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared_utils.clock import Clock
-from shared_utils.errors import NotFoundError, StrategyBusyError
+from shared_utils.errors import ConfigurationError, NotFoundError, StrategyBusyError
 from shared_utils.execution.models import ExecutionRecord, ExitReason
 from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.execution.service import ExecutionService
+from shared_utils.timer.checks import StopLossReport
 
 logger = Logger(child=True)
 
@@ -44,6 +45,12 @@ class SubscriberRunner(Protocol):
     def run(self, run: StrategyRun, *, refuse: str | None) -> ExecutionRecord | None:
         """One subscriber's run; `refuse`: why an entry must place nothing (it came too late)."""
         ...
+
+
+class PartitionChecker(Protocol):
+    """The stop-loss check of one open-positions partition (`PositionStopLossMonitor`)."""
+
+    def check_partition(self, partition: str, tick: datetime, trade_date: date) -> StopLossReport: ...
 
 
 class KillSwitchRunner(Protocol):
@@ -66,8 +73,10 @@ class StrategyRunExecutor:
         subscribers: SubscriberRunner,
         kill_switch: KillSwitchRunner,
         entry_max_lag: timedelta,
+        checks: PartitionChecker | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        self._checks = checks
         self._metrics = metrics
         self._service = service
         self._queue = queue
@@ -102,6 +111,12 @@ class StrategyRunExecutor:
             return f"queued {self._subscribers.fan_out(run)} subscriber run(s)"
         if run.kind is RunKind.KILL_USER:
             return f"queued {self._kill_switch.square_off_user(run)} exit(s)"
+        if run.kind is RunKind.CHECK:
+            # Never skipped for being late: the exits it finds are due whenever it runs.
+            if self._checks is None or run.partition is None:
+                raise ConfigurationError("this executor has no stop-loss check for CHECK runs")
+            report = self._checks.check_partition(run.partition, run.scheduled_at, run.trade_date)
+            return f"checked {report.positions_checked} position(s), queued {report.exits_count} exit(s)"
         refuse = self._too_late(run)
         if run.owner_id is not None:
             return _describe(self._subscribers.run(run, refuse=refuse))

@@ -10,6 +10,10 @@ then per-leg stop-losses (% or points against the leg's average entry price), wh
 leg only. The check decides and queues: each exit, and each of the day's runs a broker failure
 left incomplete (listed as RETRY_...), is a message for the executors, whose engine makes a tick
 delivered twice, or an exit asked in two minutes, close nothing twice.
+
+The minute's tick (`check`) reads nothing but the retry list: it queues a CHECK run per
+open-positions partition (`keys.open_positions_partitions`), and the executors check the
+partitions side by side (`check_partition`), each reading only its own positions.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
+from shared_utils import keys
 from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import ExitReason, PositionView
 from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
@@ -64,7 +69,7 @@ def mtm(positions: Sequence[PositionView]) -> Decimal:
 
 class MonitorStore(Protocol):
     def runs_to_retry(self, trade_date: date) -> list[tuple[str, str, str]]: ...
-    def open_positions(self) -> list[PositionView]: ...
+    def open_positions(self, partition: str | None = None) -> list[PositionView]: ...
     def pressed_kill_switches(self, user_ids: Iterable[str]) -> tuple[bool, set[str]]: ...
     def mtm_peaks(
         self, wanted: Iterable[tuple[str, str]], trade_date: date
@@ -91,28 +96,47 @@ class PositionStopLossMonitor:
         self._square_off_before = square_off_before
 
     def check(self, tick: datetime, trade_date: date) -> StopLossReport:
-        runs: list[StrategyRun] = []
-        requested: list[str] = []
+        """The minute's tick: a RETRY run per run of the day left incomplete, and a CHECK run per
+        open-positions partition, which the executors check side by side (`check_partition`)."""
+        retries = self._retries(tick, trade_date)
+        checks = [
+            StrategyRun(kind=RunKind.CHECK, partition=partition, trade_date=trade_date, scheduled_at=tick)
+            for partition in keys.open_positions_partitions()
+        ]
+        self._queue.send([*retries, *checks])
+        return StopLossReport(
+            tick=tick,
+            partitions_queued=len(checks),
+            exits_count=len(retries),
+            exits_requested=[_label(run) for run in retries[:REPORT_SAMPLE]],
+        )
 
-        def queue(kind: RunKind, user_id: str, strategy_id: str, label: str, **what: object) -> None:
-            runs.append(
-                StrategyRun.model_validate(
-                    {
-                        "kind": kind,
-                        "user_id": user_id,
-                        "strategy_id": strategy_id,
-                        "trade_date": trade_date,
-                        "scheduled_at": tick,
-                        **what,
-                    }
-                )
-            )
-            requested.append(f"{user_id}/{strategy_id}/{label}")
+    def check_all(self, tick: datetime, trade_date: date) -> StopLossReport:
+        """What the tick and every partition's CHECK run do together, in this process (tests,
+        benchmarks): the same retries and the same decisions, in one report."""
+        retries = self._retries(tick, trade_date)
+        self._queue.send(retries)
+        reports = [self.check_partition(p, tick, trade_date) for p in keys.open_positions_partitions()]
+        requested = [_label(run) for run in retries] + [x for r in reports for x in r.exits_requested]
+        return StopLossReport(
+            tick=tick,
+            positions_checked=sum(r.positions_checked for r in reports),
+            exits_count=len(retries) + sum(r.exits_count for r in reports),
+            exits_requested=requested[:REPORT_SAMPLE],
+        )
 
-        for user_id, strategy_id, run_name in self._store.runs_to_retry(trade_date):
-            queue(RunKind.RETRY, user_id, strategy_id, f"RETRY_{run_name}", run_name=run_name)
+    def _retries(self, tick: datetime, trade_date: date) -> list[StrategyRun]:
+        return [
+            _run(RunKind.RETRY, user_id, strategy_id, tick, trade_date, run_name=run_name)
+            for user_id, strategy_id, run_name in self._store.runs_to_retry(trade_date)
+        ]
+
+    def check_partition(self, partition: str, tick: datetime, trade_date: date) -> StopLossReport:
+        """One partition's open positions (a projection), marked to market: an EXIT run queued for
+        each strategy whose stop-loss, target, trailing stop, leg stop or square-off time is hit,
+        or whose user's (or everyone's) kill switch is pressed."""
         groups: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
-        for position in mark_positions(self._store.open_positions(), self._prices):
+        for position in mark_positions(self._store.open_positions(partition), self._prices):
             groups[(position.user_id, position.strategy_id)].append(position)
         checked = 0
         strategies = self._strategies.get_strategies(groups) if groups else {}
@@ -123,6 +147,7 @@ class PositionStopLossMonitor:
         everyone, pressed = (
             self._store.pressed_kill_switches({user for user, _ in groups}) if groups else (False, set())
         )
+        exits: list[StrategyRun] = []
         for (user_id, strategy_id), positions in sorted(groups.items()):
             checked += len(positions)
             strategy = strategies.get((user_id, strategy_id))
@@ -141,16 +166,17 @@ class PositionStopLossMonitor:
             if decision is None:
                 continue
             reason, leg_no = decision
-            label = reason.value + (f"/leg{leg_no}" if leg_no else "")
-            queue(RunKind.EXIT, user_id, strategy_id, label, reason=reason, leg_no=leg_no)
-        self._queue.send(runs)
-        if runs:
-            logger.info("Exits queued", extra={"runs": len(runs)})
+            exits.append(
+                _run(RunKind.EXIT, user_id, strategy_id, tick, trade_date, reason=reason, leg_no=leg_no)
+            )
+        self._queue.send(exits)
+        if exits:
+            logger.info("Exits queued", extra={"runs": len(exits), "partition": partition})
         return StopLossReport(
             tick=tick,
             positions_checked=checked,
-            exits_count=len(requested),
-            exits_requested=requested[:REPORT_SAMPLE],
+            exits_count=len(exits),
+            exits_requested=[_label(run) for run in exits[:REPORT_SAMPLE]],
         )
 
     def _decide(
@@ -190,3 +216,29 @@ class PositionStopLossMonitor:
             if leg_stop_hit(leg.stop_loss, [p for p in positions if p.leg_no == leg_no]):
                 return ExitReason.LEG_STOP_LOSS, leg_no
         return None
+
+
+def _run(
+    kind: RunKind, user_id: str, strategy_id: str, tick: datetime, trade_date: date, **what: object
+) -> StrategyRun:
+    return StrategyRun.model_validate(
+        {
+            "kind": kind,
+            "user_id": user_id,
+            "strategy_id": strategy_id,
+            "trade_date": trade_date,
+            "scheduled_at": tick,
+            **what,
+        }
+    )
+
+
+def _label(run: StrategyRun) -> str:
+    """How a report names a queued run: user/strategy/what."""
+    if run.kind is RunKind.RETRY:
+        what = f"RETRY_{run.run_name}"
+    else:
+        what = (run.reason.value if run.reason else run.kind.value) + (
+            f"/leg{run.leg_no}" if run.leg_no else ""
+        )
+    return f"{run.user_id}/{run.strategy_id}/{what}"

@@ -91,15 +91,17 @@ class PositionStore(HistoryTable):
             )
         ]
 
-    def open_positions(self) -> list[PositionView]:
-        """Every user's open positions (the sparse, sharded part of GSI1)."""
+    def open_positions(self, partition: str | None = None) -> list[PositionView]:
+        """Every user's open positions (the sparse, sharded part of GSI1): of one partition, or
+        of all of them."""
+        partitions = [partition] if partition is not None else keys.open_positions_partitions()
         found = [
             position_from_item(deserialize(raw))
-            for partition in keys.open_positions_partitions()
+            for shard in partitions
             for raw in self._query_all(
                 IndexName=EXECUTIONS_BY_STRATEGY,
                 KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": partition}},
+                ExpressionAttributeValues={":pk": {"S": shard}},
                 **POSITION_PROJECTION,
             )
         ]

@@ -14,7 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared_utils.execution.models import ExitReason
 
@@ -29,6 +29,7 @@ class RunKind(StrEnum):
     RETRY = "RETRY"  # complete `run_name`, a run a retryable broker failure left incomplete
     SUBSCRIBERS = "SUBSCRIBERS"  # one page of a published basket's subscriptions: a run for each
     KILL_USER = "KILL_USER"  # the kill switch for one user: pause every strategy, exit every one
+    CHECK = "CHECK"  # the minute's stop-loss check of one open-positions partition (no user)
 
 
 class StrategyRun(BaseModel):
@@ -37,7 +38,7 @@ class StrategyRun(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: RunKind
-    user_id: str = Field(min_length=1)
+    user_id: str = ""  # every kind but CHECK names its user
     strategy_id: str = ""
     trade_date: date
     # The minute the run belongs to: an entry is never placed before it, and one that arrives
@@ -57,11 +58,23 @@ class StrategyRun(BaseModel):
     operation_id: str | None = None
     # How many times a busy strategy sent this run back (bounded, see the executor).
     attempt: int = Field(default=0, ge=0)
+    # CHECK: the open-positions partition (GSI1 key) to check.
+    partition: str | None = None
+
+    @model_validator(mode="after")
+    def _names_its_subject(self) -> StrategyRun:
+        if self.kind is RunKind.CHECK and not self.partition:
+            raise ValueError("a CHECK run names its partition")
+        if self.kind is not RunKind.CHECK and not self.user_id:
+            raise ValueError(f"a {self.kind.value} run names its user")
+        return self
 
     @property
     def group(self) -> str:
         """Runs of one strategy (one user for a kill switch) share a group: the local queue runs
         a group's messages in order; the executor's lease keeps them apart on SQS."""
+        if self.kind is RunKind.CHECK:
+            return f"{self.kind.value}/{self.partition}"
         return f"{self.user_id}/{self.strategy_id or self.kind.value}"
 
     def dedup_id(self) -> str:
@@ -79,6 +92,7 @@ class StrategyRun(BaseModel):
             str(self.status_index),
             self.start_key or "",
             self.operation_id or "",
+            self.partition or "",
         ]
         return "|".join(parts)
 

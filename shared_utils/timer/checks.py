@@ -29,6 +29,7 @@ class StopLossReport(BaseModel):
 
     tick: AwareDatetime
     positions_checked: int = 0
+    partitions_queued: int = Field(default=0, description="open-positions partitions handed to the executors")
     exits_count: int = 0
     exits_requested: list[str] = Field(default=[], description=f"the first {REPORT_SAMPLE} runs queued")
 
@@ -122,7 +123,7 @@ class IdleDuplicateOrderScanner:
 
 def check_stop_losses(envelope: TimerEnvelope, monitor: StopLossMonitor) -> StopLossReport:
     report = monitor.check(envelope.tick, envelope.trade_date)
-    logger.info("Stop-loss check done", extra=report.model_dump(mode="json"))
+    logger.info("Stop-loss checks queued", extra=report.model_dump(mode="json"))
     return report
 
 

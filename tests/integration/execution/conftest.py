@@ -292,7 +292,9 @@ class CheckThenRun:
         self.outcomes: list[str] = []
 
     def check(self, tick: datetime, trade_date: Any) -> Any:
-        report = self.monitor.check(tick, trade_date)
+        """The tick and every partition's CHECK run in one report (the split itself is tested
+        in `test_stop_loss_partitions.py`)."""
+        report = self.monitor.check_all(tick, trade_date)
         self.outcomes = self.platform.drain()
         return report
 

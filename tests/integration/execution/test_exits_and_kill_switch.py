@@ -270,8 +270,10 @@ def test_trailing_peaks_are_read_in_one_batch_and_written_only_on_a_new_high(pla
     check.check(platform.clock.now(), TRADE_DATE)  # the same prices: no new high
 
     assert first.count("UpdateItem") == 3 and calls.count("UpdateItem") == 0
-    # strategies, kill switches, and the three peaks: one BatchGetItem each
-    assert first.count("BatchGetItem") == calls.count("BatchGetItem") == 3
+    # per open-positions partition holding them: strategies, kill switches and peaks, one
+    # BatchGetItem each
+    partitions = len({keys.open_positions_gsi1pk(user) for user in users})
+    assert first.count("BatchGetItem") == calls.count("BatchGetItem") == 3 * partitions
 
 
 def test_intraday_positions_are_squared_off_before_the_close(platform):
@@ -463,13 +465,15 @@ def test_a_quiet_check_writes_nothing_and_prices_each_contract_once(platform, aw
 
     report = check.check(platform.clock.now(), TRADE_DATE)
 
+    partitions = len({keys.open_positions_gsi1pk(user) for user in ("user-a", "user-b")})
     assert report.exits_requested == [] and report.positions_checked == 12
-    assert len(prices.asked) == len(set(prices.asked)) == 4  # the condor's four contracts
+    # The condor's four contracts, once per partition checked.
+    assert len(prices.asked) == 4 * partitions and len(set(prices.asked)) == 4
     writes = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
     assert [name for name in calls if name in writes] == []
-    # Both strategies in one batched read and both users' kill switches in another, not one read
-    # per strategy per minute.
-    assert calls.count("BatchGetItem") == 2 and "GetItem" not in calls
+    # Per partition, its strategies in one batched read and its users' kill switches in another,
+    # not one read per strategy per minute.
+    assert calls.count("BatchGetItem") == 2 * partitions and "GetItem" not in calls
 
 
 def test_positions_spread_over_shards_and_unsharded_ones_are_still_watched(platform, aws):

@@ -288,7 +288,7 @@ def test_the_published_strategys_stop_loss_protects_subscriber_positions(market)
     p.clock.set(tick)
     trade_date = to_ist(tick).date()
 
-    owner_only = PositionStopLossMonitor(p.store, p.repository, p.market, CALENDAR, p.queue).check(
+    owner_only = PositionStopLossMonitor(p.store, p.repository, p.market, CALENDAR, p.queue).check_all(
         tick, trade_date
     )
     market.run_queued()
@@ -297,7 +297,7 @@ def test_the_published_strategys_stop_loss_protects_subscriber_positions(market)
     assert len(market.held("t1-zerodha")) == 4  # the owner's lookup knows nothing of subscribers
 
     lookup = SubscriberStrategyLookup(p.repository, market.repository)
-    report = PositionStopLossMonitor(p.store, lookup, p.market, CALENDAR, p.queue).check(tick, trade_date)
+    report = PositionStopLossMonitor(p.store, lookup, p.market, CALENDAR, p.queue).check_all(tick, trade_date)
     market.run_queued()
 
     assert [label.split("/")[0] for label in report.exits_requested] == ["trader-1"]
