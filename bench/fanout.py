@@ -16,11 +16,10 @@ users and the GSI2 schedule shards, all due at 09:20 IST. Three measurements, ea
 
 moto runs in process (its calls serialised by one lock: it is not thread-safe), so wall times are
 moto's and Python's, not DynamoDB's; the request counts are the code's. One moto artefact is
-taken out of the trigger's timing: for its rollback, moto's TransactWriteItems deep-copies the
-whole table once per item of the transaction (O(items x table), 72 s per 100-claim transaction
-with 1,000 strategies seeded), which DynamoDB does not do. During the trigger that copy is an
-identity; this is sound here because the bench checks that no transaction was cancelled (a
-fresh minute: every claim is new), so no rollback is ever needed.
+taken out: for its rollback, moto's TransactWriteItems deep-copies the whole table once per item
+of the transaction (O(items x table), 72 s per 100-claim transaction with 1,000 strategies
+seeded), which DynamoDB does not do; the bench installs the embedded backend's fix
+(`shared_utils/local/moto_transactions.py`: a snapshot of the items the transaction names).
 
     .venv/bin/python bench/fanout.py [--strategies 1000 10000] [--sample 200] [--local 1000]
 """
@@ -205,21 +204,6 @@ def platform(queue: str) -> Iterator[tuple[Any, Any, Any]]:
             root.close()
 
 
-@contextmanager
-def without_rollback_copy() -> Iterator[None]:
-    """moto's per-item table copy in TransactWriteItems made an identity (see the docstring)."""
-    import types
-
-    import moto.dynamodb.models as models
-
-    original = models.copy
-    models.copy = types.SimpleNamespace(deepcopy=lambda value: value)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        models.copy = original
-
-
 def envelope() -> Any:
     from shared_utils.timer.plan import events_for
 
@@ -244,7 +228,7 @@ def trigger_and_executor(strategies: int, sample: int) -> None:
         seed(raw, root.settings, strategies, users=max(1, strategies // 4))
         seeding = time.perf_counter() - started
         requests = Requests(raw, sqs)
-        with requests.window() as calls, without_rollback_copy():
+        with requests.window() as calls:
             started = time.perf_counter()
             report = root.trigger(envelope())
             wall = time.perf_counter() - started
@@ -354,6 +338,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    from shared_utils.local import moto_transactions
+
+    moto_transactions.install()
     for count in args.strategies:
         trigger_and_executor(count, args.sample)
     if args.local:
