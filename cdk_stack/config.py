@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared_utils.settings import MarketDataSourceName
+
 ENVIRONMENTS_FILE = Path(__file__).resolve().parent / "environments.json"
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -102,6 +104,18 @@ class StrategyRuns(_Strict):
     batch_size: int = Field(default=1, ge=1, le=10)
 
 
+class MarketData(_Strict):
+    """Where the minute's quotes come from. `simulated` is the local platform's and dev's source;
+    staging and production refuse it unless `allow_simulated` says so in their own entry: a
+    deployed environment never prices real orders from a simulation by accident."""
+
+    source: MarketDataSourceName
+    allow_simulated: bool = False
+
+
+REAL_MONEY_ENVIRONMENTS = ("staging", "production")
+
+
 class EnvironmentConfig(_Strict):
     name: str
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -120,6 +134,17 @@ class EnvironmentConfig(_Strict):
     timer_window: TimerWindow
     auth_stack_exports: AuthStackExports | None
     broker_egress_vpc: BrokerEgressVpc
+    market_data: MarketData
+
+    @model_validator(mode="after")
+    def _no_simulated_market_by_accident(self) -> EnvironmentConfig:
+        simulated = self.market_data.source is MarketDataSourceName.SIMULATED
+        if simulated and self.name in REAL_MONEY_ENVIRONMENTS and not self.market_data.allow_simulated:
+            raise ValueError(
+                f"market_data.source is simulated in {self.name}: set market_data.allow_simulated to "
+                "true to price from a simulation here on purpose, or choose a real source"
+            )
+        return self
 
     @field_validator("log_retention_days")
     @classmethod

@@ -25,7 +25,7 @@ from cdk_stack.data import removal_policy
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cdk_stack.timer import MasterTimer
 from shared_utils.execution.duplicates import DUPLICATE_METRIC
-from shared_utils.execution.executor import LATE_ENTRY_METRIC
+from shared_utils.execution.executor import LATE_ENTRY_METRIC, UNPRICED_METRIC
 from shared_utils.execution.reconcile import CHECK_FAILED_METRIC, MISMATCH_METRIC, OVERDUE_METRIC
 from shared_utils.tables import resource_prefix
 from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
@@ -108,6 +108,9 @@ class Monitoring(Construct):
             LATE_ENTRY_METRIC: "An entry was refused because its run reached an executor more than "
             "ENTRY_MAX_LAG_SECONDS after its minute: the run queue is backed up (executor errors, "
             "max concurrency too low) or a dead-letter redrive replayed old entries.",
+            UNPRICED_METRIC: "Open positions had no quote fresher than QUOTE_MAX_AGE_SECONDS: their "
+            "stop-loss, target and trailing rules were not judged this minute (the market-data "
+            "refresh is failing or its source is down).",
         }
         self.order_path_alarms = [
             self._on_any(

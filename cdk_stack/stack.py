@@ -61,6 +61,7 @@ class OptionsTradingStack(Stack):
             schedule_shards=config.schedule_shards,
             square_off_minutes_before_close=config.square_off_minutes_before_close,
             strategy_run_queue_url=self.runs.queue.queue_url,
+            market_data_source=config.market_data.source,
         )
         factory = FunctionFactory(
             self,

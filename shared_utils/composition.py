@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from shared_utils.timer.calendar_view import CalendarMarketView
     from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner
     from shared_utils.timer.envelope import TimerEnvelope
-    from shared_utils.timer.market_data import RefreshReport
+    from shared_utils.timer.market_data import MarketDataSource, RefreshReport
     from shared_utils.timer.publisher import EventBridgePublisher
     from shared_utils.timer.schedule_view import RepositorySchedule
     from shared_utils.timer.triggers import ExecutionRequester, TriggerReport
@@ -208,7 +208,13 @@ class Platform:
         from shared_utils.execution.market import SimulatedOptionMarket
         from shared_utils.timer.market_data import QuoteCache
 
-        levels = CachedLevels(QuoteCache(self.dynamodb, self.settings.trading_table_name), self.clock)
+        # Option premiums are modelled (Black-Scholes) on the cached index level: a level missing
+        # or older than the bound prices nothing (no entry, no stop-loss decision on it).
+        levels = CachedLevels(
+            QuoteCache(self.dynamodb, self.settings.trading_table_name),
+            self.clock,
+            max_age=timedelta(seconds=self.settings.quote_max_age_seconds),
+        )
         return SimulatedOptionMarket(levels, self.clock, calendar=self.calendar)
 
     @cached_property
@@ -384,20 +390,32 @@ class Platform:
         )
 
     def refresh(self, envelope: TimerEnvelope) -> RefreshReport:
-        from shared_utils.timer.market_data import (
-            NoOpenPositions,
-            QuoteCache,
-            SimulatedMarketData,
-            refresh_market_data,
-        )
+        from shared_utils.timer.market_data import NoOpenPositions, QuoteCache, refresh_market_data
 
         return refresh_market_data(
             envelope,
             self.schedule(),
-            NoOpenPositions(),
-            SimulatedMarketData(),
+            NoOpenPositions(),  # every index level is refreshed: what open positions price from
+            self.market_data_source(),
             QuoteCache(self.dynamodb, self.settings.trading_table_name),
             self.clock.now(),
+        )
+
+    def market_data_source(self) -> MarketDataSource:
+        """The configured source of the minute's quotes. Unset, or one this build has no adapter
+        for: a `ConfigurationError` (the refresh fails, its alarm fires, and with no fresh quote
+        nothing is entered or judged), never a simulation in its place."""
+        from shared_utils.errors import ConfigurationError
+        from shared_utils.settings import MarketDataSourceName
+        from shared_utils.timer.market_data import SimulatedMarketData
+
+        source = self.settings.market_data_source
+        if source is MarketDataSourceName.SIMULATED:
+            return SimulatedMarketData()
+        if source is None:
+            raise ConfigurationError("MARKET_DATA_SOURCE is not set: no quotes are refreshed")
+        raise ConfigurationError(
+            f"market data source {source.value} has no adapter in this build: no quotes are refreshed"
         )
 
 

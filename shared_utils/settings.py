@@ -7,9 +7,17 @@ exports it with `as_environment()`, so the names are written in one place only.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class MarketDataSourceName(StrEnum):
+    SIMULATED = "simulated"
+    KITE = "kite"
+    ANGEL_ONE = "angel_one"
+    FINVASIA = "finvasia"
 
 
 class RuntimeSettings(BaseModel):
@@ -45,6 +53,12 @@ class RuntimeSettings(BaseModel):
     entry_max_lag_seconds: int = Field(alias="ENTRY_MAX_LAG_SECONDS", default=120, ge=10, le=3600)
     # Worker threads of the local platform's run queue.
     local_run_workers: int = Field(alias="LOCAL_RUN_WORKERS", default=4, ge=1, le=64)
+    # Where the minute's quotes come from (`market_data` in environments.json; the local platform:
+    # "simulated"). Unset, or a source this build has no adapter for: the refresh fails loudly and
+    # nothing is priced; never a silent simulation.
+    market_data_source: MarketDataSourceName | None = Field(alias="MARKET_DATA_SOURCE", default=None)
+    # A quote older than this prices nothing (no entry, no stop-loss decision on it).
+    quote_max_age_seconds: int = Field(alias="QUOTE_MAX_AGE_SECONDS", default=90, ge=30, le=3600)
 
     def as_environment(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(by_alias=True).items() if value is not None}

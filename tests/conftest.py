@@ -15,7 +15,7 @@ from moto import mock_aws
 from shared_utils.clock import FixedClock
 from shared_utils.composition import Platform, install
 from shared_utils.local import moto_transactions
-from shared_utils.settings import RuntimeSettings, load_settings
+from shared_utils.settings import MarketDataSourceName, RuntimeSettings, load_settings
 from shared_utils.tables import ALL_TABLES, resource_prefix
 
 TEST_REGION = "ap-south-1"
@@ -86,6 +86,7 @@ def test_settings() -> RuntimeSettings:
         idempotency_table_name=f"{TEST_PREFIX}-idempotency",
         event_bus_name=f"{TEST_PREFIX}-timer-bus",
         schedule_shards=2,
+        market_data_source=MarketDataSourceName.SIMULATED,
     )
 
 

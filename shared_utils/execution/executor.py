@@ -31,6 +31,8 @@ logger = Logger(child=True)
 
 # Entries refused because their run reached an executor too late: a backlog the operator must see.
 LATE_ENTRY_METRIC = "EntriesTooLate"
+# Open positions the minute's check could not price (no fresh quote): their stop-losses wait.
+UNPRICED_METRIC = "PositionsUnpriced"
 BUSY_DELAY_S = 5
 MAX_BUSY_ATTEMPTS = 6  # about 90 s of 10 s lease waits and 5 s delays: longer than a held lease lives
 
@@ -116,6 +118,8 @@ class StrategyRunExecutor:
             if self._checks is None or run.partition is None:
                 raise ConfigurationError("this executor has no stop-loss check for CHECK runs")
             report = self._checks.check_partition(run.partition, run.scheduled_at, run.trade_date)
+            if report.positions_unpriced:
+                self._count(UNPRICED_METRIC, report.positions_unpriced)
             return f"checked {report.positions_checked} position(s), queued {report.exits_count} exit(s)"
         refuse = self._too_late(run)
         if run.owner_id is not None:
@@ -144,10 +148,13 @@ class StrategyRunExecutor:
         late = self._clock.now() - run.scheduled_at
         if run.kind is not RunKind.ENTRY or late <= self._entry_max_lag:
             return None
-        if self._metrics is not None:
-            self._metrics.add_metric(name=LATE_ENTRY_METRIC, unit=MetricUnit.Count, value=1)
+        self._count(LATE_ENTRY_METRIC, 1)
         logger.warning("Entry refused: its run came too late", extra={"run": run.dedup_id()})
         return f"the entry arrived {int(late.total_seconds())} s after its minute"
+
+    def _count(self, name: str, value: int) -> None:
+        if self._metrics is not None:
+            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def _describe(record: ExecutionRecord | None) -> str:

@@ -121,6 +121,7 @@ class PositionStopLossMonitor:
         return StopLossReport(
             tick=tick,
             positions_checked=sum(r.positions_checked for r in reports),
+            positions_unpriced=sum(r.positions_unpriced for r in reports),
             exits_count=len(retries) + sum(r.exits_count for r in reports),
             exits_requested=requested[:REPORT_SAMPLE],
         )
@@ -136,8 +137,10 @@ class PositionStopLossMonitor:
         each strategy whose stop-loss, target, trailing stop, leg stop or square-off time is hit,
         or whose user's (or everyone's) kill switch is pressed."""
         groups: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
-        for position in mark_positions(self._store.open_positions(partition), self._prices):
+        unpriced: set[str] = set()
+        for position in mark_positions(self._store.open_positions(partition), self._prices, unpriced):
             groups[(position.user_id, position.strategy_id)].append(position)
+        stale: list[str] = []
         checked = 0
         strategies = self._strategies.get_strategies(groups) if groups else {}
         trailing = [
@@ -153,6 +156,11 @@ class PositionStopLossMonitor:
             strategy = strategies.get((user_id, strategy_id))
             if everyone or user_id in pressed:
                 decision: tuple[ExitReason, int | None] | None = (ExitReason.KILL_SWITCH, None)
+            elif any(p.position_sk in unpriced for p in positions):
+                # No fresh price: no stop-loss, target or trailing decision on a stale value. The
+                # square-off still goes (it needs no price); the next minute's check tries again.
+                decision = self._square_off(tick, trade_date, positions)
+                stale.append(f"{user_id}/{strategy_id}")
             else:
                 decision = self._decide(
                     tick,
@@ -172,12 +180,31 @@ class PositionStopLossMonitor:
         self._queue.send(exits)
         if exits:
             logger.info("Exits queued", extra={"runs": len(exits), "partition": partition})
+        if stale:
+            logger.warning(
+                "Strategies not judged: no fresh price",
+                extra={
+                    "partition": partition,
+                    "strategies": stale[:REPORT_SAMPLE],
+                    "positions": len(unpriced),
+                },
+            )
         return StopLossReport(
             tick=tick,
             positions_checked=checked,
+            positions_unpriced=len(unpriced),
             exits_count=len(exits),
             exits_requested=[_label(run) for run in exits[:REPORT_SAMPLE]],
         )
+
+    def _square_off(
+        self, tick: datetime, trade_date: date, positions: list[PositionView]
+    ) -> tuple[ExitReason, int | None] | None:
+        session = self._calendar.session(trade_date)
+        intraday = any(p.product is Product.MIS for p in positions)
+        if session is not None and intraday and tick >= session.close - self._square_off_before:
+            return ExitReason.SQUARE_OFF, None
+        return None
 
     def _decide(
         self,
@@ -189,10 +216,9 @@ class PositionStopLossMonitor:
         positions: list[PositionView],
         stored_peak: Decimal | None,
     ) -> tuple[ExitReason, int | None] | None:
-        session = self._calendar.session(trade_date)
-        intraday = any(p.product is Product.MIS for p in positions)
-        if session is not None and intraday and tick >= session.close - self._square_off_before:
-            return ExitReason.SQUARE_OFF, None
+        square_off = self._square_off(tick, trade_date, positions)
+        if square_off is not None:
+            return square_off
         if strategy is None:
             return None
         value = mtm(positions)

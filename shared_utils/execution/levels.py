@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from shared_utils.clock import Clock
-from shared_utils.timer.market_data import QuoteReader, SimulatedMarketData
+from shared_utils.timer.market_data import QuoteReader
+
+# A quote older than this prices nothing: planning records "no market data" and the stop-loss
+# check makes no price decision until a fresh one arrives (settings: QUOTE_MAX_AGE_SECONDS).
+QUOTE_MAX_AGE = timedelta(seconds=90)
 
 
 class CachedLevels:
-    """Index levels from the timer's quote cache; the simulated market where nothing is cached
-    (the source the market-data refresher uses in this build).
+    """Index levels from the timer's quote cache, only while fresh: a level missing from the
+    cache, or quoted longer than `max_age` ago, is None, never a simulated or remembered one.
 
     A level is read at most once per underlying per minute (the quote cache holds one level a
     minute anyway), so pricing many positions costs one read per underlying, not one per contract.
     """
 
-    def __init__(self, cache: QuoteReader, clock: Clock, fallback: SimulatedMarketData | None = None) -> None:
+    def __init__(self, cache: QuoteReader, clock: Clock, max_age: timedelta = QUOTE_MAX_AGE) -> None:
         self._cache = cache
         self._clock = clock
-        self._fallback = fallback or SimulatedMarketData()
+        self._max_age = max_age
         self._memo: tuple[int, dict[str, Decimal | None]] = (-1, {})
 
     def __call__(self, underlying: str) -> Decimal | None:
@@ -32,9 +37,6 @@ class CachedLevels:
         levels = memo[1]
         if underlying not in levels:
             quote = self._cache.get(underlying, now)
-            if quote is not None:
-                levels[underlying] = quote.last_price
-            else:
-                simulated = self._fallback.quotes([underlying], now)
-                levels[underlying] = simulated[0].last_price if simulated else None
+            fresh = quote is not None and now - quote.as_of <= self._max_age and quote.as_of <= now
+            levels[underlying] = quote.last_price if fresh and quote is not None else None
         return levels[underlying]

@@ -20,9 +20,12 @@ class PriceSource(Protocol):
     def price(self, instrument: OptionInstrument) -> Decimal | None: ...
 
 
-def mark_positions(positions: Iterable[PositionView], prices: PriceSource) -> list[PositionView]:
+def mark_positions(
+    positions: Iterable[PositionView], prices: PriceSource, unpriced: set[str] | None = None
+) -> list[PositionView]:
     """Each open position revalued at its contract's latest price (one lookup per contract);
-    closed positions and contracts without a price keep their stored valuation."""
+    closed positions and contracts without a price keep their stored valuation, and the
+    `position_sk` of each open one left unpriced is added to `unpriced`."""
     latest: dict[OptionInstrument, Decimal | None] = {}
     marked = []
     for position in positions:
@@ -32,5 +35,7 @@ def mark_positions(positions: Iterable[PositionView], prices: PriceSource) -> li
             price = latest[position.instrument]
             if price is not None:
                 position = revalue(position, price)
+            elif unpriced is not None:
+                unpriced.add(position.position_sk)
         marked.append(position)
     return marked

@@ -11,7 +11,7 @@ import os
 import warnings
 from pathlib import Path
 
-from shared_utils.settings import RuntimeSettings, load_settings
+from shared_utils.settings import MarketDataSourceName, RuntimeSettings, load_settings
 from shared_utils.tables import (
     BROKER_ACCOUNTS,
     EXECUTION_HISTORY,
@@ -33,10 +33,14 @@ _FAKE_CREDENTIALS = {
 
 
 def local_settings(
-    endpoint_url: str | None, schedule_shards: int = 1, timer_event_max_lag_seconds: int = 120
+    endpoint_url: str | None,
+    schedule_shards: int = 1,
+    timer_event_max_lag_seconds: int = 120,
+    quote_max_age_seconds: int = 90,
 ) -> RuntimeSettings:
-    """`timer_event_max_lag_seconds` grows with an accelerated clock: two real seconds of handler
-    work at x60 are two minutes of clock time."""
+    """`timer_event_max_lag_seconds` and `quote_max_age_seconds` grow with an accelerated clock:
+    two real seconds of handler work at x60 are two minutes of clock time. The local platform's
+    market data is the simulation, by configuration."""
     prefix = resource_prefix(LOCAL_ENVIRONMENT)
     return RuntimeSettings(
         environment=LOCAL_ENVIRONMENT,
@@ -48,6 +52,8 @@ def local_settings(
         schedule_shards=schedule_shards,
         dynamodb_endpoint_url=endpoint_url,
         timer_event_max_lag_seconds=timer_event_max_lag_seconds,
+        market_data_source=MarketDataSourceName.SIMULATED,
+        quote_max_age_seconds=quote_max_age_seconds,
     )
 
 

@@ -62,7 +62,11 @@ def start_backend(log_level: str, clock: LoopClock) -> Backend:
     export_client_environment(log_level)
     endpoint = start_moto()
     speed = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
-    settings = local_settings(endpoint.url, timer_event_max_lag_seconds=min(3600, int(120 * speed)))
+    settings = local_settings(
+        endpoint.url,
+        timer_event_max_lag_seconds=min(3600, int(120 * speed)),
+        quote_max_age_seconds=min(3600, int(90 * speed)),
+    )
     client = dynamodb(endpoint.url)
     create_tables(client, settings)
     export_runtime_settings(settings)

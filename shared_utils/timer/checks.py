@@ -29,6 +29,7 @@ class StopLossReport(BaseModel):
 
     tick: AwareDatetime
     positions_checked: int = 0
+    positions_unpriced: int = Field(default=0, description="open positions without a fresh price: not judged")
     partitions_queued: int = Field(default=0, description="open-positions partitions handed to the executors")
     exits_count: int = 0
     exits_requested: list[str] = Field(default=[], description=f"the first {REPORT_SAMPLE} runs queued")

@@ -73,8 +73,11 @@ class NoOpenPositions:
 def instruments_to_refresh(
     tick: datetime, schedule: DueSchedule, positions: OpenPositionInstruments
 ) -> list[str]:
+    """Every supported index's level each minute (planning, the stop-loss check and the paper
+    fills price from these and from nothing else), the underlyings due in the look-ahead, and
+    the instruments of open positions."""
     due = {str(entry.underlying) for entry in schedule.due_schedule_entries(tick, tick + LOOKAHEAD)}
-    return sorted(due | positions.open_instruments())
+    return sorted(_UNDERLYINGS | due | positions.open_instruments())
 
 
 class QuoteCache:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdk_stack.config import ENVIRONMENTS_FILE, ConfigError, environment_names, load_environment
+from shared_utils.settings import MarketDataSourceName
 
 
 def test_the_three_environments_differ_where_the_design_says() -> None:
@@ -92,3 +93,15 @@ def test_inconsistent_egress_options_are_rejected(
     dev["broker_egress_vpc"] = egress
     with pytest.raises(ConfigError, match=problem):
         load_environment("dev", _write(tmp_path, {"dev": dev}))
+
+
+def test_a_deployed_environment_never_prices_from_a_simulation_by_accident(tmp_path: Path) -> None:
+    environments = json.loads(ENVIRONMENTS_FILE.read_text(encoding="utf-8"))
+    assert environments["production"]["market_data"] == {"source": "kite"}
+    staging = environments["staging"] | {"market_data": {"source": "simulated"}}
+    path = tmp_path / "environments.json"
+    path.write_text(json.dumps({"staging": staging}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="allow_simulated"):
+        load_environment("staging", path)
+    dev = load_environment("dev")
+    assert dev.market_data.source is MarketDataSourceName.SIMULATED

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cdk_stack.execution import MAX_RECEIVES
-from shared_utils.execution.executor import LATE_ENTRY_METRIC
+from shared_utils.execution.executor import LATE_ENTRY_METRIC, UNPRICED_METRIC
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
     as_list,
@@ -76,10 +76,13 @@ def test_timer_handlers_and_the_kill_switch_only_queue_runs(synthesized: Synthes
         assert not {a for a in _sqs_actions(synthesized, module, queue_id) if "ReceiveMessage" in a}, module
 
 
-def test_an_entry_refused_as_too_late_alarms(synthesized: Synthesized) -> None:
+@pytest.mark.parametrize("metric", [LATE_ENTRY_METRIC, UNPRICED_METRIC])
+def test_an_entry_refused_as_too_late_and_positions_left_unpriced_alarm(
+    synthesized: Synthesized, metric: str
+) -> None:
     (alarm,) = [
         a["Properties"]
         for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()
-        if a["Properties"].get("MetricName") == LATE_ENTRY_METRIC
+        if a["Properties"].get("MetricName") == metric
     ]
     assert alarm["Threshold"] == 1 and alarm["AlarmActions"]

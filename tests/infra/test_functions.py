@@ -59,6 +59,7 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
         )
         assert set(variables) == _settings_names() | only_starter | {
             "STRATEGY_RUN_QUEUE_URL",
+            "MARKET_DATA_SOURCE",
             "POWERTOOLS_SERVICE_NAME",
             "POWERTOOLS_METRICS_NAMESPACE",
             "POWERTOOLS_LOG_LEVEL",
@@ -68,6 +69,7 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
         assert variables["POWERTOOLS_LOG_LEVEL"] == synthesized.config.log_level
         assert variables["PLATFORM_ENV"] == synthesized.config.name
         assert variables["SCHEDULE_SHARDS"] == str(synthesized.config.schedule_shards)
+        assert variables["MARKET_DATA_SOURCE"] == synthesized.config.market_data.source.value
         log_group = synthesized.resources[ref_target(properties["LoggingConfig"]["LogGroup"]) or ""]
         assert log_group["Properties"]["RetentionInDays"] == synthesized.config.log_retention_days
         roles.add(ref_target(properties["Role"]))

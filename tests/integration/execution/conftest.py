@@ -224,6 +224,19 @@ class Platform:
             for user, strategy, run_name in self.store.runs_to_retry(trade_date)
         ]
 
+    def checking_executor(self, check: CheckThenRun, metrics: Any = None) -> StrategyRunExecutor:
+        """The executor as deployed: it also runs the CHECK runs of `check`'s monitor."""
+        return StrategyRunExecutor(
+            self.service,
+            self.queue,
+            self.clock,
+            subscribers=NoSubscribers(),
+            kill_switch=self.kill_switch,
+            entry_max_lag=timedelta(minutes=2),
+            checks=check.monitor,
+            metrics=metrics,
+        )
+
     def monitor(self, prices: Any = None) -> CheckThenRun:
         """The minute's stop-loss check, and the exits and retries it queues run right after."""
         from shared_utils.execution.exits import PositionStopLossMonitor

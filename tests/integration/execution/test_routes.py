@@ -9,6 +9,7 @@ from shared_utils.composition import platform as root
 from shared_utils.errors import RunsNotQueuedError
 from shared_utils.execution.models import ExitReason, LedgerStatus
 from shared_utils.models.common import StrategyStatus
+from shared_utils.timer.market_data import Quote, QuoteCache
 from tests.conftest import install_platform
 from tests.integration.execution.conftest import SerializedClient, condor_body
 
@@ -17,6 +18,15 @@ POSITIONS = "/options/positions"
 KILL = "/options/kill-switch"
 TRADE_DATE = date(2026, 11, 25)
 DAY = {"from_date": "2026-11-25", "to_date": "2026-11-25"}
+
+
+@pytest.fixture(autouse=True)
+def quotes_refreshed(aws, platform):
+    """The minute's market-data refresh as the routes' process sees it: the index levels the
+    test's market uses, cached now (without them nothing is priced: no silent simulation)."""
+    now = aws["clock"].now()
+    quotes = [Quote(instrument=name, last_price=level, as_of=now) for name, level in platform.levels.items()]
+    QuoteCache(aws["dynamodb"], aws["settings"].trading_table_name).put(quotes, now)
 
 
 def test_executions_show_per_broker_orders_and_the_reason_a_strategy_was_not_entered(api, platform):

@@ -12,23 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from shared_utils import keys
-from shared_utils.execution.executor import StrategyRunExecutor
 from shared_utils.execution.runs import RunKind, StrategyRun
-from tests.integration.execution.conftest import NoSubscribers, condor_body
+from tests.integration.execution.conftest import condor_body
 
 TRADE_DATE = date(2026, 11, 25)
-
-
-def executor_with_checks(platform, check):
-    return StrategyRunExecutor(
-        platform.service,
-        platform.queue,
-        platform.clock,
-        subscribers=NoSubscribers(),
-        kill_switch=platform.kill_switch,
-        entry_max_lag=timedelta(minutes=2),
-        checks=check.monitor,
-    )
 
 
 def position_queries(aws):
@@ -52,7 +39,7 @@ def test_the_tick_queues_one_check_per_partition_and_each_reads_only_its_own(pla
     for user, sid in strategies.items():
         platform.service.enter(user, sid, TRADE_DATE)
     check = platform.monitor()
-    executor = executor_with_checks(platform, check)
+    executor = platform.checking_executor(check)
     platform.clock.advance(timedelta(minutes=5))
     platform.levels["NIFTY"] = Decimal("26600")  # every short call loses past its stop
     queries = position_queries(aws)
@@ -81,7 +68,7 @@ def test_a_check_delivered_twice_closes_nothing_twice(platform):
     sid = platform.strategy("user-a", condor_body(risk={"mtm_stop_loss": 2000}), {"acct-1": 1})
     platform.service.enter("user-a", sid, TRADE_DATE)
     check = platform.monitor()
-    executor = executor_with_checks(platform, check)
+    executor = platform.checking_executor(check)
     platform.clock.advance(timedelta(minutes=5))
     platform.levels["NIFTY"] = Decimal("26600")
     check.monitor.check(platform.clock.now(), TRADE_DATE)

@@ -18,6 +18,7 @@ from lambda_functions.option_baskets import (
 from shared_utils.clock import FixedClock
 from shared_utils.composition import Platform
 from shared_utils.market.expiries import ExpiryKind, valid_kinds
+from shared_utils.market.underlyings import Underlying
 from shared_utils.models import BasketCreate, StrategyCreate
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
@@ -165,18 +166,17 @@ def test_malformed_events_are_rejected_without_side_effects(
     assert platform["requester"].requests == []
 
 
-def test_market_data_is_cached_for_the_strategies_due_soon_and_expires(platform: dict[str, Any]) -> None:
+def test_every_index_level_is_cached_each_minute_and_expires(platform: dict[str, Any]) -> None:
     outcome = market_data_refresher.handler(load_event("refresh_market_data"), FakeLambdaContext())
-    # Due in [09:30, 09:35): NIFTY (09:32), BANKNIFTY (09:33, paused: its quotes are harmless),
-    # SENSEX (09:31, Mondays only: the repository drops it on a Wednesday).
-    assert set(outcome["result"]["instruments"]) >= {"NIFTY"}
-    assert "FINNIFTY" not in outcome["result"]["instruments"]
+    # Every supported index, due or not: open positions and the next minute's plans price from
+    # these levels alone (nothing falls back to a simulation).
+    assert set(outcome["result"]["instruments"]) == {u.value for u in Underlying}
     cache = QuoteCache(platform["dynamodb"], platform["settings"].trading_table_name)
     now = platform["clock"].now()
-    quote = cache.get("NIFTY", now)
-    assert quote is not None and quote.last_price > 0
+    for underlying in Underlying:
+        quote = cache.get(underlying.value, now)
+        assert quote is not None and quote.last_price > 0
     assert cache.get("NIFTY", now + timedelta(seconds=301)) is None  # TTL deletion lags: reads filter
-    assert cache.get("FINNIFTY", now) is None
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,10 @@ from shared_utils.execution.levels import CachedLevels
 from shared_utils.execution.market import SimulatedOptionMarket, expiry_close
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.greeks import greeks, year_fraction
-from shared_utils.market.simulation import IndexPaths
 from shared_utils.market.specs import spec_for
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import OptionType
-from shared_utils.timer.market_data import Quote, SimulatedMarketData
+from shared_utils.timer.market_data import Quote
 
 NOW = datetime(2026, 11, 25, 4, 0, 20, tzinfo=UTC)  # 09:30:20 IST
 EXPIRY = date(2026, 12, 29)
@@ -191,9 +190,22 @@ def test_cached_levels_read_each_underlying_once_a_minute() -> None:
     assert cache.reads.count("NIFTY") == 2
 
 
-def test_cached_levels_fall_back_to_the_simulated_index_level() -> None:
+def test_a_missing_stale_or_future_quote_is_no_level_never_a_simulated_one() -> None:
     clock = FixedClock(NOW)
-    paths = IndexPaths(seed=4)
-    levels = CachedLevels(CountingQuoteCache({}), clock, SimulatedMarketData(paths))
+    cache = CountingQuoteCache({})
+    levels = CachedLevels(cache, clock, max_age=timedelta(seconds=90))
 
-    assert levels("BANKNIFTY") == paths.level("BANKNIFTY", NOW)
+    assert levels("BANKNIFTY") is None  # nothing cached: no level, no simulation behind it
+
+    class Aged(CountingQuoteCache):
+        def __init__(self, age: timedelta) -> None:
+            super().__init__({"NIFTY": Decimal("26010")})
+            self.age = age
+
+        def get(self, instrument: str, now: datetime) -> Quote | None:
+            quote = super().get(instrument, now)
+            return None if quote is None else quote.model_copy(update={"as_of": now - self.age})
+
+    assert CachedLevels(Aged(timedelta(seconds=90)), clock)("NIFTY") == Decimal("26010")
+    assert CachedLevels(Aged(timedelta(seconds=91)), clock)("NIFTY") is None  # stale
+    assert CachedLevels(Aged(timedelta(seconds=-5)), clock)("NIFTY") is None  # from the future
