@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools import Metrics
 from moto import mock_aws
 
 from shared_utils.clock import FixedClock
@@ -27,6 +28,15 @@ TEST_PREFIX = resource_prefix("test")
 DEFAULT_PLATFORM_NOW = "2026-11-25T04:00:00Z"
 
 moto_transactions.install()  # one rollback snapshot per transaction, not one per item
+
+# What a Lambda's environment holds before its first import: handler modules build their Powertools
+# objects at import time (collection imports some of them, before any fixture runs).
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "options-platform-test",
+    "POWERTOOLS_METRICS_NAMESPACE": "OptionsPlatformTest",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+os.environ.update(POWERTOOLS_ENVIRONMENT)
 
 
 def platform_now() -> datetime:
@@ -67,13 +77,16 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "options-platform-test")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OptionsPlatformTest")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    for name, value in POWERTOOLS_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     load_settings.cache_clear()
+    # Powertools keeps one metric set for every Metrics() of the process: a metric a test adds
+    # without flushing would otherwise reach the next handler that flushes (their testing guide).
+    Metrics().clear_metrics()
     yield
     load_settings.cache_clear()
+    Metrics().clear_metrics()
 
 
 @pytest.fixture

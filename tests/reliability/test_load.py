@@ -9,7 +9,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from aws_lambda_powertools import Metrics
 
 from bench.load import run
 from shared_utils.settings import load_settings
@@ -18,14 +17,12 @@ from shared_utils.settings import load_settings
 @pytest.fixture(autouse=True)
 def _environment_restored() -> Iterator[None]:
     """The bench sets up a local process (Powertools metrics off, fake credentials, its tables):
-    the tests that run after it in this process must see the environment they had, and no metric
-    left in Powertools' shared store (metrics added while disabled are never flushed)."""
+    the tests that run after it in this process must see the environment they had."""
     saved = dict(os.environ)
     yield
     os.environ.clear()
     os.environ.update(saved)
     load_settings.cache_clear()
-    Metrics().clear_metrics()
 
 
 def assert_invariants(figures, strategies: int, requests: int) -> None:

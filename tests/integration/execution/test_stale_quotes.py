@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from shared_utils.execution.executor import UNPRICED_METRIC
 from shared_utils.execution.runs import RunKind
@@ -56,7 +57,7 @@ def test_unpriced_positions_are_counted_in_the_alarmed_metric(platform):
     sid = platform.strategy("user-a", condor_body(risk={"mtm_stop_loss": 2000}), {"acct-1": 1})
     platform.service.enter("user-a", sid, TRADE_DATE)
     check = platform.monitor()
-    metrics = Metrics(namespace="test", service="test")
+    metrics = Metrics(provider=AmazonCloudWatchEMFProvider(namespace="test"))  # as the executor handler
     executor = platform.checking_executor(check, metrics)
     del platform.levels["NIFTY"]
 
@@ -64,5 +65,5 @@ def test_unpriced_positions_are_counted_in_the_alarmed_metric(platform):
     assert {run.kind for run in platform.queue.sent} == {RunKind.CHECK}
     platform.queue.drain(executor)
 
-    assert sum(metrics.metric_set[UNPRICED_METRIC]["Value"]) == 4
+    assert sum(metrics.provider.metric_set[UNPRICED_METRIC]["Value"]) == 4
     assert len(open_legs(platform)) == 4 and sid

@@ -70,12 +70,10 @@ class Emitter:
 
 
 @pytest.fixture
-def emitter_setup(sfn_aws: dict[str, Any], lambda_router: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
+def emitter_setup(sfn_aws: dict[str, Any], lambda_router: dict[str, Any]):
     def make(start: datetime, fail_at: set[str] | None = None, dead_from: str | None = None) -> Emitter:
         emitter = Emitter(start, fail_at, dead_from)
         install_platform(sfn_aws["settings"], emitter.clock, sfn_aws["dynamodb"])
-        # Metrics() read the namespace when the module was imported, before the test environment.
-        monkeypatch.setattr(event_emitter.metrics.provider, "namespace", "OptionsPlatformTest")
         lambda_router[EMITTER_ARN] = emitter
         return emitter
 
