@@ -26,6 +26,7 @@ from constructs import Construct
 
 from cdk_stack.config import BrokerEgressVpc, EnvironmentConfig
 from cdk_stack.data import log_retention, removal_policy
+from shared_utils.settings import MarketDataSourceName
 from shared_utils.tables import resource_prefix
 
 # Functions that build broker adapters (`Platform.brokers_for_user`, `shared_utils/composition.py`):
@@ -42,6 +43,7 @@ BROKER_CALLING_MODULES = frozenset(
     }
 )
 SECRET_NAMESPACE = "ql-algo-trading"
+MARKET_DATA_SECRET_NAME = "market-data"
 HTTPS = 443
 # What Lambda needs to attach a function to a VPC; AWS documents these with resource "*".
 LAMBDA_ENI_ACTIONS = (
@@ -56,6 +58,14 @@ LAMBDA_ENI_ACTIONS = (
 
 def broker_secret_prefix(config: EnvironmentConfig) -> str:
     return f"{SECRET_NAMESPACE}/{config.name}/broker/"
+
+
+def market_data_secret(config: EnvironmentConfig) -> str | None:
+    """The market-data source's login (api key, daily access token), kept like a broker
+    account's; None for the simulated source, which needs none."""
+    if config.market_data.source is MarketDataSourceName.SIMULATED:
+        return None
+    return f"{broker_secret_prefix(config)}{MARKET_DATA_SECRET_NAME}"
 
 
 def calls_brokers(module: str) -> bool:
@@ -204,22 +214,7 @@ class BrokerAccess(Construct):
 
     def grant(self, function: lambda_.Function) -> None:
         """Read any broker secret under the prefix (and nothing else), decrypting via Secrets Manager."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"], resources=[self.secrets_arn_pattern]
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt"],
-                resources=[self.key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
-                    }
-                },
-            )
-        )
+        self._grant_secrets(function, self.secrets_arn_pattern)
         if self.egress is not None:
             # Lambda's own ENI management; the factory's `Resource::*` acknowledgement says so.
             function.add_to_role_policy(
@@ -231,6 +226,32 @@ class BrokerAccess(Construct):
                 reason="Broker credentials are one secret per broker account, created at onboarding "
                 "under this prefix (Secrets Manager also appends a random suffix), so the ARN "
                 "pattern names only this environment's broker-secret prefix.",
+            )
+        )
+
+    def grant_market_data(self, function: lambda_.Function, secret_name: str) -> None:
+        """Read the market-data source's one secret (not any broker account's)."""
+        arn = Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{secret_name}-??????",  # Secrets Manager's random suffix
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self._grant_secrets(function, arn)
+
+    def _grant_secrets(self, function: lambda_.Function, arn_pattern: str) -> None:
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[arn_pattern])
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
+                    }
+                },
             )
         )
 

@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_stack.brokers import market_data_secret
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import DataTables, TableHandle, removal_policy
 from cdk_stack.functions import FunctionFactory, grant_table
@@ -85,13 +86,15 @@ def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
 # listings there); stop_loss_checker reads positions, the retry list and kill switches and keeps
 # trailing peaks (history) and reads strategies: both only queue strategy runs (the executor
 # places the orders; `execution.StrategyRunQueue`). market_data_refresher caches quotes in the
-# trading table. The duplicate-order checker flags ledger entries and stores broker-position
-# mismatches (history), and reads the accounts whose positions it asks the brokers for.
+# trading table (and reads the open positions whose contracts it quotes; a real source logs in
+# with a secret under the broker-secret prefix). The duplicate-order checker flags ledger
+# entries and stores broker-position mismatches (history), and reads the accounts whose
+# positions it asks the brokers for.
 HANDLER_ACCESS: dict[str, dict[str, bool]] = {
     "schedule_trigger": {"trading": True},
     "stop_loss_checker": {"trading": False, "history": True},
     "duplicate_order_checker": {"trading": False, "history": True, "broker_accounts": False},
-    "market_data_refresher": {"trading": True},
+    "market_data_refresher": {"trading": True, "history": False},
 }
 
 HANDLER_DESCRIPTIONS: dict[DetailType, str] = {
@@ -132,6 +135,9 @@ class TimerEvents(Construct):
             )
             for table_key, write in HANDLER_ACCESS[module].items():
                 grant_table(function, tables[table_key], write=write)
+            secret = market_data_secret(config)
+            if module == "market_data_refresher" and secret is not None:
+                factory.grant_market_data_secret(function, secret)
             # Every handler is idempotent (at-least-once delivery) through Powertools Idempotency.
             grant_table(function, data.idempotency, write=True)
 

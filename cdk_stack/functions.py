@@ -156,6 +156,10 @@ class FunctionFactory(Construct):
         self.functions[module] = function
         return function
 
+    def grant_market_data_secret(self, function: lambda_.Function, secret_name: str) -> None:
+        """Read the market-data source's login (kept beside the broker secrets, same key)."""
+        self._brokers.grant_market_data(function, secret_name)
+
 
 def grant_table(function: lambda_.Function, handle: TableHandle, *, write: bool) -> None:
     """Read-only or read/write access to one table (and its own indexes, if it has any).

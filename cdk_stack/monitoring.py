@@ -29,6 +29,7 @@ from shared_utils.execution.executor import LATE_ENTRY_METRIC, UNPRICED_METRIC
 from shared_utils.execution.reconcile import CHECK_FAILED_METRIC, MISMATCH_METRIC, OVERDUE_METRIC
 from shared_utils.tables import resource_prefix
 from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
+from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC
 
 
 @implements(IAspect)
@@ -111,6 +112,9 @@ class Monitoring(Construct):
             UNPRICED_METRIC: "Open positions had no quote fresher than QUOTE_MAX_AGE_SECONDS: their "
             "stop-loss, target and trailing rules were not judged this minute (the market-data "
             "refresh is failing or its source is down).",
+            QUOTES_DROPPED_METRIC: "The market-data source answered quotes the platform does not trust "
+            "(a price at or below zero, a timestamp in the future: a bad feed or a wrong clock); "
+            "they were dropped, so those instruments may go unpriced.",
         }
         self.order_path_alarms = [
             self._on_any(

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from cdk_stack.api import RestApi, Route
 from cdk_stack.auth import Auth
-from cdk_stack.brokers import BrokerAccess
+from cdk_stack.brokers import BrokerAccess, market_data_secret
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import DataTables
 from cdk_stack.events import TimerEvents, event_bus_name
@@ -62,6 +62,7 @@ class OptionsTradingStack(Stack):
             square_off_minutes_before_close=config.square_off_minutes_before_close,
             strategy_run_queue_url=self.runs.queue.queue_url,
             market_data_source=config.market_data.source,
+            market_data_secret=market_data_secret(config),
         )
         factory = FunctionFactory(
             self,

@@ -18,13 +18,19 @@ from aws_lambda_powertools import Metrics
 from shared_utils.clock import Clock, SystemClock
 from shared_utils.settings import RuntimeSettings, load_settings
 
+# The market-data source's credentials are read again after this long (a daily token rotation
+# reaches a warm container within minutes).
+MARKET_DATA_SECRET_MAX_AGE_S = 300
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+    from shared_utils.brokers.credentials import BrokerCredentials
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
     from shared_utils.execution.engine import BrokerProvider
@@ -33,10 +39,12 @@ if TYPE_CHECKING:
     from shared_utils.execution.kill_switch import KillSwitch
     from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
+    from shared_utils.execution.quoted_market import QuotedOptionMarket
     from shared_utils.execution.runs import RunQueue
     from shared_utils.execution.service import ExecutionService, StrategyReader
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.market.calendar import TradingCalendar
+    from shared_utils.market_data.models import MarketDataSource
     from shared_utils.marketplace.repository import DynamoMarketplaceRepository
     from shared_utils.marketplace.service import MarketplaceService
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
@@ -44,7 +52,7 @@ if TYPE_CHECKING:
     from shared_utils.timer.calendar_view import CalendarMarketView
     from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner
     from shared_utils.timer.envelope import TimerEnvelope
-    from shared_utils.timer.market_data import MarketDataSource, RefreshReport
+    from shared_utils.timer.market_data import RefreshReport
     from shared_utils.timer.publisher import EventBridgePublisher
     from shared_utils.timer.schedule_view import RepositorySchedule
     from shared_utils.timer.triggers import ExecutionRequester, TriggerReport
@@ -67,6 +75,7 @@ class Platform:
         events: EventBridgeClient | None = None,
         stepfunctions: SFNClient | None = None,
         sqs: SQSClient | None = None,
+        secretsmanager: SecretsManagerClient | None = None,
         one_process: bool = False,
         wait_for_runs: bool = False,
     ) -> None:
@@ -83,6 +92,7 @@ class Platform:
             "events": events,
             "stepfunctions": stepfunctions,
             "sqs": sqs,
+            "secretsmanager": secretsmanager,
         }
 
     def close(self) -> None:
@@ -118,6 +128,10 @@ class Platform:
     @cached_property
     def sqs(self) -> SQSClient:
         return self._client("sqs")
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self._client("secretsmanager")
 
     @cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:
@@ -203,19 +217,29 @@ class Platform:
     # ------------------------------------------------------------------ market and brokers
 
     @cached_property
-    def option_market(self) -> SimulatedOptionMarket:
+    def option_market(self) -> SimulatedOptionMarket | QuotedOptionMarket:
+        """Premiums from the market's own quotes; with the simulated source (configured, never a
+        fallback), modelled with Black-Scholes on the simulated level. Either way a level or a
+        quote missing or older than the bound prices nothing (no entry, no stop-loss decision)."""
         from shared_utils.execution.levels import CachedLevels
         from shared_utils.execution.market import SimulatedOptionMarket
-        from shared_utils.timer.market_data import QuoteCache
+        from shared_utils.execution.quoted_market import QuotedOptionMarket
+        from shared_utils.market_data.cache import QuoteCache
+        from shared_utils.settings import MarketDataSourceName
 
-        # Option premiums are modelled (Black-Scholes) on the cached index level: a level missing
-        # or older than the bound prices nothing (no entry, no stop-loss decision on it).
-        levels = CachedLevels(
-            QuoteCache(self.dynamodb, self.settings.trading_table_name),
+        cache = QuoteCache(self.dynamodb, self.settings.trading_table_name)
+        max_age = timedelta(seconds=self.settings.quote_max_age_seconds)
+        levels = CachedLevels(cache, self.clock, max_age=max_age)
+        if self.settings.market_data_source is MarketDataSourceName.SIMULATED:
+            return SimulatedOptionMarket(levels, self.clock, calendar=self.calendar)
+        return QuotedOptionMarket(
+            cache,
+            levels,
             self.clock,
-            max_age=timedelta(seconds=self.settings.quote_max_age_seconds),
+            max_age=max_age,
+            rate=self.settings.option_pricing_rate,
+            calendar=self.calendar,
         )
-        return SimulatedOptionMarket(levels, self.clock, calendar=self.calendar)
 
     @cached_property
     def broker_registry(self) -> BrokerRegistry:
@@ -390,15 +414,22 @@ class Platform:
         )
 
     def refresh(self, envelope: TimerEnvelope) -> RefreshReport:
-        from shared_utils.timer.market_data import NoOpenPositions, QuoteCache, refresh_market_data
+        from shared_utils.market_data.cache import QuoteCache
+        from shared_utils.settings import MarketDataSourceName
+        from shared_utils.timer.market_data import ContractPlan, refresh_market_data
 
+        contracts = None
+        if self.settings.market_data_source is not MarketDataSourceName.SIMULATED:
+            contracts = ContractPlan(
+                self.execution_store, self.calendar, self.settings.chain_strikes_each_side
+            )
         return refresh_market_data(
             envelope,
             self.schedule(),
-            NoOpenPositions(),  # every index level is refreshed: what open positions price from
             self.market_data_source(),
             QuoteCache(self.dynamodb, self.settings.trading_table_name),
             self.clock.now(),
+            contracts,
         )
 
     def market_data_source(self) -> MarketDataSource:
@@ -407,16 +438,38 @@ class Platform:
         nothing is entered or judged), never a simulation in its place."""
         from shared_utils.errors import ConfigurationError
         from shared_utils.settings import MarketDataSourceName
-        from shared_utils.timer.market_data import SimulatedMarketData
 
         source = self.settings.market_data_source
         if source is MarketDataSourceName.SIMULATED:
+            from shared_utils.market_data.simulated import SimulatedMarketData
+
             return SimulatedMarketData()
         if source is None:
             raise ConfigurationError("MARKET_DATA_SOURCE is not set: no quotes are refreshed")
+        if source is MarketDataSourceName.KITE:
+            from shared_utils.brokers._common import BrokerEndpoint
+            from shared_utils.market_data.kite import KiteMarketData
+
+            endpoint = BrokerEndpoint(base_url=self.settings.market_data_url)
+            return KiteMarketData(self.market_data_credentials(), endpoint)
         raise ConfigurationError(
             f"market data source {source.value} has no adapter in this build: no quotes are refreshed"
         )
+
+    def market_data_credentials(self) -> BrokerCredentials:
+        """The market-data source's credentials from Secrets Manager (cached for 5 minutes)."""
+        from aws_lambda_powertools.utilities import parameters
+
+        from shared_utils.brokers.credentials import BrokerCredentials
+        from shared_utils.errors import ConfigurationError
+
+        name = self.settings.market_data_secret
+        if not name:
+            raise ConfigurationError("MARKET_DATA_SECRET is not set: the market-data source cannot log in")
+        raw = parameters.SecretsProvider(boto3_client=self.secretsmanager).get(
+            name, max_age=MARKET_DATA_SECRET_MAX_AGE_S, transform="json"
+        )
+        return BrokerCredentials.model_validate(raw)
 
 
 _installed: Platform | None = None

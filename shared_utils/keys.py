@@ -129,7 +129,17 @@ def trigger_claim_sk(user_id: str, strategy_id: str, kind: ScheduleKind, schedul
 
 
 def market_quote_pk(instrument: str) -> str:
+    """An index level's item (sk MARKET_QUOTE_SK)."""
     return f"{MARKET_QUOTE_PREFIX}{instrument}"
+
+
+def market_chain_pk(underlying: str, expiry: date) -> str:
+    """The partition of one expiry's contracts: a chain is one query."""
+    return f"{MARKET_QUOTE_PREFIX}{underlying}{SEPARATOR}{expiry.isoformat()}"
+
+
+def market_contract_sk(strike: str, option_type: str) -> str:
+    return f"{strike}{SEPARATOR}{option_type}"
 
 
 # --- Execution history (owned by the execution engine) -----------------------------------------

@@ -59,6 +59,14 @@ class RuntimeSettings(BaseModel):
     market_data_source: MarketDataSourceName | None = Field(alias="MARKET_DATA_SOURCE", default=None)
     # A quote older than this prices nothing (no entry, no stop-loss decision on it).
     quote_max_age_seconds: int = Field(alias="QUOTE_MAX_AGE_SECONDS", default=90, ge=30, le=3600)
+    # The source's credentials (a Secrets Manager secret shaped like a broker account's:
+    # api_key, access_token ...) and, for a stub or a proxy, its base URL (unset: the SDK's own).
+    market_data_secret: str | None = Field(alias="MARKET_DATA_SECRET", default=None)
+    market_data_url: str | None = Field(alias="MARKET_DATA_URL", default=None)
+    # Chains refreshed for due strategies: ATM ± this many strike steps, every listed expiry kind.
+    chain_strikes_each_side: int = Field(alias="CHAIN_STRIKES_EACH_SIDE", default=30, ge=1, le=100)
+    # The annual rate of the forward and Black-76 (the 91-day T-bill yield; set per environment).
+    option_pricing_rate: float = Field(alias="OPTION_PRICING_RATE", default=0.065, ge=0, le=0.25)
 
     def as_environment(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(by_alias=True).items() if value is not None}

@@ -1,14 +1,17 @@
-"""RefreshMarketData handler: cache quotes of the instruments that matter this minute (300 s TTL)."""
+"""RefreshMarketData handler: cache the quotes the minute needs (index levels, the chains of due
+strategies and every open contract; 300 s TTL)."""
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.handler import build_timer_handler
-from shared_utils.timer.market_data import RefreshReport
+from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC, RefreshReport
 
 
 def _refresh(envelope: TimerEnvelope) -> RefreshReport:
     return platform().refresh(envelope)
 
 
-handler = build_timer_handler(DetailType.REFRESH_MARKET_DATA, _refresh)
+# Quotes the source answered but the platform does not trust (a price at or below zero, a
+# timestamp in the future) are counted; the alarm is on the first one.
+handler = build_timer_handler(DetailType.REFRESH_MARKET_DATA, _refresh, (QUOTES_DROPPED_METRIC, "dropped"))

@@ -6,9 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from shared_utils.clock import Clock
-from shared_utils.timer.market_data import QuoteReader
+from shared_utils.market_data.cache import QuoteReader
+from shared_utils.market_data.models import fresh
 
-# A quote older than this prices nothing: planning records "no market data" and the stop-loss
+# A quote older than this prices nothing: planning records "no fresh quote" and the stop-loss
 # check makes no price decision until a fresh one arrives (settings: QUOTE_MAX_AGE_SECONDS).
 QUOTE_MAX_AGE = timedelta(seconds=90)
 
@@ -37,6 +38,7 @@ class CachedLevels:
         levels = memo[1]
         if underlying not in levels:
             quote = self._cache.get(underlying, now)
-            fresh = quote is not None and now - quote.as_of <= self._max_age and quote.as_of <= now
-            levels[underlying] = quote.last_price if fresh and quote is not None else None
+            levels[underlying] = (
+                quote.last_price if quote is not None and fresh(quote, now, self._max_age) else None
+            )
         return levels[underlying]

@@ -100,7 +100,7 @@ def resolve_legs(
         chain = market.chain(strategy.underlying, expiry)
         if chain is None:
             raise MarketDataUnavailableError(
-                f"leg {leg_no}: no market data for {strategy.underlying} {expiry.isoformat()}"
+                f"leg {leg_no}: no fresh quote for {strategy.underlying} {expiry.isoformat()}"
             )
         try:
             strike = _strike(chain, leg, spec.strike_step)

@@ -107,6 +107,10 @@ class PositionStore(HistoryTable):
         ]
         return [position for position in found if position.net_quantity != 0]
 
+    def open_contracts(self) -> set[OptionInstrument]:
+        """Every contract held in an open position (what the minute's refresh must quote)."""
+        return {position.instrument for position in self.open_positions()}
+
     def mtm_peaks(
         self, wanted: Iterable[tuple[str, str]], trade_date: date
     ) -> dict[tuple[str, str], Decimal]:

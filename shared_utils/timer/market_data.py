@@ -1,163 +1,144 @@
-"""RefreshMarketData: fetch quotes for the instruments that matter this minute (open positions and
-strategies due in the next 5 minutes) from the market-data port and cache them for 300 seconds.
+"""RefreshMarketData: each minute, fetch what the minute needs from the configured source and
+cache it for 300 seconds (`QuoteCache`).
 
-DynamoDB's TTL deletes late (and moto never), so every read filters expired items itself.
+What the minute needs, in two requests to the source:
+1. every supported index level (planning, the paper fills and the stop-loss check price from the
+   cache and from nothing else);
+2. for a source that quotes contracts: the chains (ATM ± `strikes_each_side` strike steps around
+   the level just fetched, calls and puts) of every listed expiry kind of the underlyings of
+   strategies due in the look-ahead, and every contract held in an open position.
+
+The simulated source quotes index levels only: with it, premiums are modelled on the level
+(`SimulatedOptionMarket`), so no contract is requested.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt
 
-from shared_utils import keys
-from shared_utils.market.simulation import IndexPaths, default_paths
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.market.calendar import TradingCalendar
+from shared_utils.market.expiries import expiry_for, listed_expiries, valid_kinds
+from shared_utils.market.specs import SpecTable, default_specs
 from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.cache import QuoteCache
+from shared_utils.market_data.models import MarketDataSource, Quote, QuoteRequest
+from shared_utils.models.common import OptionType
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.triggers import DueSchedule
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
 logger = Logger(child=True)
 
-QUOTE_TTL = timedelta(seconds=300)
 LOOKAHEAD = timedelta(minutes=5)
-_UNDERLYINGS = frozenset(u.value for u in Underlying)
-
-
-class Quote(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    instrument: str = Field(min_length=1)
-    last_price: Decimal = Field(gt=0)
-    as_of: AwareDatetime
+QUOTES_DROPPED_METRIC = "MarketQuotesDropped"
 
 
 class RefreshReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tick: AwareDatetime
-    instruments: list[str]
-    cached: int
+    indices: NonNegativeInt
+    contracts: NonNegativeInt
+    cached: NonNegativeInt
+    dropped: NonNegativeInt
+    source_requests: NonNegativeInt
 
 
-class MarketDataSource(Protocol):
-    def quotes(self, instruments: Sequence[str], at: datetime) -> list[Quote]: ...
-
-
-class QuoteReader(Protocol):
-    def get(self, instrument: str, now: datetime) -> Quote | None:
-        """The latest unexpired quote of `instrument`, or None."""
+class OpenContracts(Protocol):
+    def open_contracts(self) -> set[OptionInstrument]:
+        """Every contract held in an open position."""
         ...
 
 
-class OpenPositionInstruments(Protocol):
-    def open_instruments(self) -> set[str]:
-        """Instruments of every open position (the positions store arrives with execution)."""
-        ...
+@dataclass(frozen=True)
+class ContractPlan:
+    """How the refresh picks contracts, for a source that quotes them."""
+
+    open_contracts: OpenContracts
+    calendar: Callable[[], TradingCalendar]
+    strikes_each_side: int
+    specs: SpecTable | None = None
+
+    def chain_contracts(
+        self, underlying: Underlying, trade_date: date, level: Decimal
+    ) -> set[OptionInstrument]:
+        """ATM ± strikes_each_side around `level`, calls and puts, of each listed expiry kind."""
+        calendar = self.calendar()
+        table = self.specs or default_specs()
+        listed = {e.expiry: e for e in listed_expiries(underlying, trade_date, calendar, table)}
+        wanted = {
+            expiry_for(underlying, trade_date, kind, calendar, table)
+            for kind in valid_kinds(underlying, trade_date, table)
+        }
+        contracts: set[OptionInstrument] = set()
+        for expiry in sorted(wanted):
+            step = Decimal(str(table.spec_for(underlying, expiry).strike_step))
+            atm = (level / step).to_integral_value() * step
+            for offset in range(-self.strikes_each_side, self.strikes_each_side + 1):
+                strike = atm + offset * step
+                if strike <= 0:
+                    continue
+                for option_type in OptionType:
+                    contracts.add(
+                        OptionInstrument(
+                            underlying=underlying,
+                            expiry=expiry,
+                            strike=strike.normalize(),
+                            option_type=option_type,
+                            monthly=listed[expiry].monthly,
+                        )
+                    )
+        return contracts
 
 
-class NoOpenPositions:
-    """No position store exists before the execution issue: nothing is open."""
-
-    def open_instruments(self) -> set[str]:
-        return set()
-
-
-def instruments_to_refresh(
-    tick: datetime, schedule: DueSchedule, positions: OpenPositionInstruments
-) -> list[str]:
-    """Every supported index's level each minute (planning, the stop-loss check and the paper
-    fills price from these and from nothing else), the underlyings due in the look-ahead, and
-    the instruments of open positions."""
-    due = {str(entry.underlying) for entry in schedule.due_schedule_entries(tick, tick + LOOKAHEAD)}
-    return sorted(_UNDERLYINGS | due | positions.open_instruments())
-
-
-class QuoteCache:
-    """Latest quote per instrument in the trading table, expiring after `ttl`."""
-
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        ttl: timedelta = QUOTE_TTL,
-        ttl_attribute: str = "expires_at",
-    ) -> None:
-        self._client = client
-        self._table = table_name
-        self._ttl = ttl
-        self._ttl_attribute = ttl_attribute
-
-    def put(self, quotes: Iterable[Quote], now: datetime) -> int:
-        expires = int((now + self._ttl).timestamp())
-        count = 0
-        for quote in quotes:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": keys.market_quote_pk(quote.instrument)},
-                    "sk": {"S": keys.MARKET_QUOTE_SK},
-                    "instrument": {"S": quote.instrument},
-                    "last_price": {"N": str(quote.last_price)},
-                    "as_of": {"S": quote.as_of.astimezone(UTC).isoformat()},
-                    self._ttl_attribute: {"N": str(expires)},
-                },
-            )
-            count += 1
-        return count
-
-    def get(self, instrument: str, now: datetime) -> Quote | None:
-        """The cached quote, or None when missing or expired (TTL deletion lags)."""
-        response = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": keys.market_quote_pk(instrument)}, "sk": {"S": keys.MARKET_QUOTE_SK}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        if item is None or int(item[self._ttl_attribute]["N"]) <= int(now.timestamp()):
-            return None
-        return Quote(
-            instrument=item["instrument"]["S"],
-            last_price=Decimal(item["last_price"]["N"]),
-            as_of=datetime.fromisoformat(item["as_of"]["S"]),
-        )
+def due_underlyings(tick: datetime, schedule: DueSchedule) -> set[Underlying]:
+    return {Underlying(entry.underlying) for entry in schedule.due_schedule_entries(tick, tick + LOOKAHEAD)}
 
 
 def refresh_market_data(
     envelope: TimerEnvelope,
     schedule: DueSchedule,
-    positions: OpenPositionInstruments,
     source: MarketDataSource,
     cache: QuoteCache,
     now: datetime,
+    contracts: ContractPlan | None = None,
 ) -> RefreshReport:
-    instruments = instruments_to_refresh(envelope.tick, schedule, positions)
-    quotes = source.quotes(instruments, envelope.tick) if instruments else []
-    cached = cache.put(quotes, now)
-    report = RefreshReport(tick=envelope.tick, instruments=instruments, cached=cached)
+    tick = envelope.tick
+    first = source.quotes(QuoteRequest(indices=list(Underlying)), now)
+    cached = cache.put(first.quotes, now)
+    dropped, requests, wanted = first.dropped, first.requests, 0
+    if contracts is not None:
+        levels = _levels(first.quotes)
+        trade_date = envelope.trade_date
+        wanted_contracts = set(contracts.open_contracts.open_contracts())
+        for underlying in sorted(due_underlyings(tick, schedule)):
+            level = levels.get(underlying.value)
+            if level is None:
+                continue  # no level, no chain: its entries record "no fresh quote"
+            wanted_contracts |= contracts.chain_contracts(underlying, trade_date, level)
+        if wanted_contracts:
+            ordered = sorted(wanted_contracts, key=lambda c: c.key)
+            second = source.quotes(QuoteRequest(contracts=ordered), now)
+            cached += cache.put(second.quotes, now)
+            dropped, requests, wanted = dropped + second.dropped, requests + second.requests, len(ordered)
+    report = RefreshReport(
+        tick=tick,
+        indices=len(Underlying),
+        contracts=wanted,
+        cached=cached,
+        dropped=dropped,
+        source_requests=requests,
+    )
     logger.info("Market data refreshed", extra=report.model_dump(mode="json"))
     return report
 
 
-class SimulatedMarketData:
-    """The local market-data source: supported indices follow the simulated index paths; any
-    other instrument gets a constant level derived from its name, so it still has a quote."""
-
-    def __init__(self, paths: IndexPaths | None = None) -> None:
-        self._paths = paths or default_paths()
-
-    def quotes(self, instruments: Sequence[str], at: datetime) -> list[Quote]:
-        return [Quote(instrument=i, last_price=self._level(i, at), as_of=at) for i in instruments]
-
-    def _level(self, instrument: str, at: datetime) -> Decimal:
-        if instrument in _UNDERLYINGS:
-            return self._paths.level(instrument, at)
-        seed = int.from_bytes(hashlib.sha256(instrument.encode()).digest()[:4], "big")
-        return Decimal(50 + seed % 500)
+def _levels(quotes: Iterable[Quote]) -> dict[str, Decimal]:
+    return {quote.instrument: quote.last_price for quote in quotes}

@@ -12,7 +12,13 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
-from cdk_stack.brokers import BROKER_CALLING_MODULES, LAMBDA_ENI_ACTIONS, BrokerAccess, broker_secret_prefix
+from cdk_stack.brokers import (
+    BROKER_CALLING_MODULES,
+    LAMBDA_ENI_ACTIONS,
+    BrokerAccess,
+    broker_secret_prefix,
+    market_data_secret,
+)
 from cdk_stack.config import BrokerEgressVpc, load_environment
 from shared_utils.brokers.credentials import SecretsManagerCredentialsProvider
 from tests.infra.conftest import Synthesized
@@ -70,6 +76,9 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
             s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
         ]
         variable = function["Environment"]["Variables"]["BROKER_SECRET_PREFIX"]
+        if module == "market_data_refresher" and market_data_secret(synthesized.config) is not None:
+            assert variable == ""
+            continue  # its own secret only: test_the_refresher_reads_the_market_data_secret_only
         if module not in callers:
             assert secret_statements == [], module
             assert variable == "", f"{module} must have no prefix (its credentials lookup fails closed)"
@@ -87,6 +96,27 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
             assert not fnmatchcase(_secret_arn(synthesized, outside), pattern), (module, outside)
 
 
+def test_the_refresher_reads_the_market_data_secret_only(synthesized: Synthesized) -> None:
+    secret = market_data_secret(synthesized.config)
+    refresher = _functions_by_module(synthesized)["market_data_refresher"]
+    statements = [
+        s
+        for s in _statements(synthesized, refresher)
+        if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+    ]
+    variables = refresher["Environment"]["Variables"]
+    if secret is None:  # the simulated source logs in nowhere
+        assert statements == [] and "MARKET_DATA_SECRET" not in variables
+        return
+    assert variables["MARKET_DATA_SECRET"] == secret
+    (statement,) = statements
+    assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
+    (pattern,) = [_render(resource, synthesized) for resource in as_list(statement["Resource"])]
+    assert fnmatchcase(_secret_arn(synthesized, secret), pattern)
+    prefix = broker_secret_prefix(synthesized.config)
+    assert not fnmatchcase(_secret_arn(synthesized, f"{prefix}ZERODHA-AB1234"), pattern)
+
+
 def test_broker_secrets_key_rotates_and_decrypts_only_through_secrets_manager_for_callers(
     synthesized: Synthesized,
 ) -> None:
@@ -96,9 +126,12 @@ def test_broker_secrets_key_rotates_and_decrypts_only_through_secrets_manager_fo
     assert synthesized.template["Outputs"]["BrokerSecretPrefix"]["Value"] == broker_secret_prefix(
         synthesized.config
     )
+    readers = set(BROKER_CALLING_MODULES)
+    if market_data_secret(synthesized.config) is not None:
+        readers.add("market_data_refresher")
     for module, function in _functions_by_module(synthesized).items():
         decrypts = [s for s in _statements(synthesized, function) if "kms:Decrypt" in as_list(s["Action"])]
-        if module not in BROKER_CALLING_MODULES:
+        if module not in readers:
             assert decrypts == [], module
             continue
         (statement,) = decrypts

@@ -8,6 +8,7 @@ import pytest
 
 from cdk_stack.api import API_ACCESS
 from cdk_stack.application import default_routes
+from cdk_stack.brokers import market_data_secret
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
@@ -57,7 +58,9 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
         only_starter = (
             {"TIMER_STATE_MACHINE_ARN"} if properties["Handler"] == handler_path("timer_starter") else set()
         )
-        assert set(variables) == _settings_names() | only_starter | {
+        # A real market-data source logs in with a secret; the simulated one needs none.
+        login = {"MARKET_DATA_SECRET"} if market_data_secret(synthesized.config) else set()
+        assert set(variables) == _settings_names() | only_starter | login | {
             "STRATEGY_RUN_QUEUE_URL",
             "MARKET_DATA_SOURCE",
             "POWERTOOLS_SERVICE_NAME",
@@ -117,7 +120,8 @@ def test_checkers_only_read_orders_and_writers_write_them(standalone: Synthesize
     assert executor[history] & executor[trading] & WRITE_ACTIONS  # ledger and runs; pauses
     # The duplicate checker writes its findings on the ledger entries and the brokers' mismatches.
     assert _access(standalone, "duplicate_order_checker")[history] & WRITE_ACTIONS
-    assert history not in _access(standalone, "market_data_refresher")
+    # The refresher quotes the contracts of open positions: it reads them, and writes no order.
+    assert not _access(standalone, "market_data_refresher")[history] & WRITE_ACTIONS
     # The emitter and the starter read the calendar's admin changes, and write nothing.
     for timer_function in ("event_emitter", "timer_starter"):
         access = _access(standalone, timer_function)

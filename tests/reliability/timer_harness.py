@@ -23,10 +23,11 @@ from shared_utils.clock import FixedClock
 from shared_utils.composition import platform
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.cache import QuoteCache
+from shared_utils.market_data.models import QuoteRequest
 from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
 from shared_utils.models.strategy import StrategyCreate
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
-from shared_utils.timer.market_data import QuoteCache
 from tests.conftest import TEST_REGION, install_platform
 from tests.integration.execution.conftest import SerializedClient, condor_body
 
@@ -61,8 +62,8 @@ class TradingDay:
         """The clock at `instant`, and what that minute's RefreshMarketData caches: every index
         level from the configured source (without a fresh quote nothing is priced)."""
         self.clock.set(instant)
-        quotes = platform().market_data_source().quotes([u.value for u in Underlying], instant)
-        QuoteCache(self.client, self.settings.trading_table_name).put(quotes, instant)
+        batch = platform().market_data_source().quotes(QuoteRequest(indices=list(Underlying)), instant)
+        QuoteCache(self.client, self.settings.trading_table_name).put(batch.quotes, instant)
 
     def strategy(self, user: str, entry: str, allocations: dict[str, int], **extra: Any) -> str:
         basket = self.repo.create_basket(user, BasketCreate(name=f"{user} {entry}")).basket_id

@@ -5,14 +5,28 @@ Weekly:  {NAME}{YY}{M}{DD}{STRIKE}{CE|PE}, M = 1-9 for Jan-Sep, O/N/D for Oct-De
 Monthly: {NAME}{YY}{MON}{STRIKE}{CE|PE}, e.g. NIFTY25JAN24000CE (the month's last expiry).
 Whether an expiry is the monthly one comes from the instrument (`monthly`), which the planner sets
 from the expiry calendar. Source: Kite instruments dump naming; check against it on a new index.
+
+An index is quoted by its spot name, which is not the options' name (`NSE:NIFTY 50`, not
+`NSE:NIFTY`): `INDEX_QUOTE_NAMES`, the `exchange:tradingsymbol` of the index in the same dump.
 """
 
 from __future__ import annotations
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.brokers.symbols import MONTHS, strike_text
+from shared_utils.market.underlyings import Underlying
 
 _WEEKLY_MONTH = "123456789OND"
+
+INDEX_QUOTE_NAMES: dict[Underlying, str] = {
+    Underlying.NIFTY: "NSE:NIFTY 50",
+    Underlying.BANKNIFTY: "NSE:NIFTY BANK",
+    Underlying.FINNIFTY: "NSE:NIFTY FIN SERVICE",
+    Underlying.MIDCPNIFTY: "NSE:NIFTY MID SELECT",
+    Underlying.NIFTYNXT50: "NSE:NIFTY NEXT 50",
+    Underlying.SENSEX: "BSE:SENSEX",
+    Underlying.BANKEX: "BSE:BANKEX",
+}
 
 
 def tradingsymbol(instrument: OptionInstrument) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubOrder
 
 API_KEY, ACCESS_TOKEN = "kite-key", "kite-token"
+MAX_QUOTE_INSTRUMENTS = 500  # /quote's documented limit
 
 
 def _error(status: int, message: str, error_type: str) -> Response:
@@ -20,6 +22,9 @@ def _ok(data: object) -> Response:
 
 @dataclass
 class KiteStub(BrokerStub):
+    # `GET /quote`: `exchange:tradingsymbol` -> that instrument's full-quote payload, as Kite sends it.
+    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
     def _render(self, order: StubOrder) -> dict[str, object]:
         return {
             "order_id": order.order_id,
@@ -70,6 +75,8 @@ class KiteStub(BrokerStub):
                 for symbol, (order, quantity, average) in self.net_positions().items()
             ]
             return _ok({"net": net, "day": net})
+        if method == "GET" and path == "/quote":
+            return self._quote(request.query.get("i", []))
         if path == "/quote/ltp":
             names = request.query.get("i", [])
             return _ok(
@@ -80,6 +87,15 @@ class KiteStub(BrokerStub):
                 }
             )
         return _error(404, "Route not found", "GeneralException")
+
+    def _quote(self, names: list[str]) -> Response:
+        """Known names only: Kite leaves out an instrument it has no data for."""
+        if not names:
+            message = "At least one instrument in the format `exchange:tradingsymbol` is required."
+            return _error(400, message, "InputException")
+        if len(names) > MAX_QUOTE_INSTRUMENTS:
+            return _error(400, f"Too many instruments (max {MAX_QUOTE_INSTRUMENTS}).", "InputException")
+        return _ok({name: self.quotes[name] for name in names if name in self.quotes})
 
     def _place(self, form: dict[str, str]) -> Response:
         tag = form.get("tag", "")

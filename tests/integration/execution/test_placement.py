@@ -218,7 +218,7 @@ def test_an_unresolved_plan_is_recorded_as_not_entered_with_its_reason(engine, s
 
     assert record.status is ExecutionStatus.NOT_ENTERED
     listed, _ = store.list_records("user-a", record.started_at - timedelta(hours=1), record.started_at)
-    assert listed[0].reason is not None and "no market data" in listed[0].reason
+    assert listed[0].reason is not None and "no fresh quote" in listed[0].reason
 
 
 class CrashOnceBeforeLedgerFill:

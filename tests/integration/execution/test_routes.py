@@ -8,8 +8,9 @@ import pytest
 from shared_utils.composition import platform as root
 from shared_utils.errors import RunsNotQueuedError
 from shared_utils.execution.models import ExitReason, LedgerStatus
+from shared_utils.market_data.cache import QuoteCache
+from shared_utils.market_data.models import Quote
 from shared_utils.models.common import StrategyStatus
-from shared_utils.timer.market_data import Quote, QuoteCache
 from tests.conftest import install_platform
 from tests.integration.execution.conftest import SerializedClient, condor_body
 
@@ -48,7 +49,7 @@ def test_executions_show_per_broker_orders_and_the_reason_a_strategy_was_not_ent
     assert isinstance(order["average_price"], float) and order["average_price"] > 0
     not_entered = by_strategy[skipped]
     assert not_entered["status"] == "NOT_ENTERED"
-    assert "no market data for SENSEX" in not_entered["reason"]
+    assert "no fresh quote for SENSEX" in not_entered["reason"]
 
     only = api("GET", EXECUTIONS, query={**DAY, "strategy_id": skipped})
     assert [item["strategy_id"] for item in only.body["items"]] == [skipped]

@@ -19,13 +19,13 @@ from shared_utils.clock import FixedClock
 from shared_utils.composition import Platform
 from shared_utils.market.expiries import ExpiryKind, valid_kinds
 from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.cache import QuoteCache
 from shared_utils.models import BasketCreate, StrategyCreate
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
 from shared_utils.timer import handler as timer_handler
 from shared_utils.timer.checks import DuplicateFinding
-from shared_utils.timer.market_data import QuoteCache
 from shared_utils.timer.triggers import ExecutionRequest
 from tests.events.timer import load_event
 from tests.integration.timer.conftest import FakeLambdaContext
@@ -170,7 +170,7 @@ def test_every_index_level_is_cached_each_minute_and_expires(platform: dict[str,
     outcome = market_data_refresher.handler(load_event("refresh_market_data"), FakeLambdaContext())
     # Every supported index, due or not: open positions and the next minute's plans price from
     # these levels alone (nothing falls back to a simulation).
-    assert set(outcome["result"]["instruments"]) == {u.value for u in Underlying}
+    assert outcome["result"]["indices"] == len(Underlying) and outcome["result"]["contracts"] == 0
     cache = QuoteCache(platform["dynamodb"], platform["settings"].trading_table_name)
     now = platform["clock"].now()
     for underlying in Underlying:

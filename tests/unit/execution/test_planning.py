@@ -201,7 +201,7 @@ def test_no_market_data_means_not_entered_with_the_reason():
 
     assert plan.orders == []
     assert plan.unresolved_reason is not None
-    assert "no market data for NIFTY" in plan.unresolved_reason
+    assert "no fresh quote for NIFTY" in plan.unresolved_reason
 
 
 def test_a_fixed_strike_outside_the_chain_means_not_entered():

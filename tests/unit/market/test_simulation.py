@@ -9,18 +9,21 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.simulation import IndexPaths, default_parameters
 from shared_utils.market.underlyings import Underlying
-from shared_utils.timer.market_data import SimulatedMarketData
+from shared_utils.market_data.models import QuoteRequest
+from shared_utils.market_data.simulated import SimulatedMarketData
+from shared_utils.models.common import OptionType
 
 MONDAY = date(2026, 11, 23)
 AT = datetime(2026, 11, 23, 11, 7, 30, tzinfo=IST)
 
 
 def test_every_supported_underlying_is_quoted_near_its_reference_level() -> None:
-    quotes = SimulatedMarketData(IndexPaths(seed=7)).quotes([u.value for u in Underlying], AT)
+    quotes = SimulatedMarketData(IndexPaths(seed=7)).quotes(QuoteRequest(indices=list(Underlying)), AT).quotes
 
     assert [q.instrument for q in quotes] == [u.value for u in Underlying]
     for quote in quotes:
@@ -103,15 +106,15 @@ def test_a_day_without_a_session_still_quotes_over_the_usual_hours() -> None:
     assert f"{provisional.open:%H:%M}" == "09:15" and f"{provisional.close:%H:%M}" == "15:40"
 
 
-def test_an_unknown_instrument_gets_a_stable_quote() -> None:
-    market = SimulatedMarketData(IndexPaths(seed=1))
-    later = AT + timedelta(hours=3)
+def test_no_contract_is_quoted() -> None:
+    """The simulation models premiums on the level (SimulatedOptionMarket): it never invents a
+    contract's quote for the cache."""
+    contract = OptionInstrument(
+        underlying=Underlying.NIFTY, expiry=MONDAY, strike=Decimal(26000), option_type=OptionType.CE
+    )
+    batch = SimulatedMarketData(IndexPaths(seed=1)).quotes(QuoteRequest(contracts=[contract]), AT)
 
-    (now,) = market.quotes(["INDIAVIX"], AT)
-    (then,) = market.quotes(["INDIAVIX"], later)
-    (other_seed,) = SimulatedMarketData(IndexPaths(seed=2)).quotes(["INDIAVIX"], AT)
-
-    assert now.last_price == then.last_price == other_seed.last_price > 0
+    assert batch.quotes == [] and batch.dropped == 0
 
 
 def test_the_shipped_parameters_say_they_are_simulation_parameters() -> None:

@@ -1,0 +1,166 @@
+"""Kite Connect market data on the official `kiteconnect` SDK: full quotes from `GET /quote`.
+
+- one `exchange:tradingsymbol` name per instrument: an index by its spot name
+  (`INDEX_QUOTE_NAMES`), a contract by its NFO/BFO tradingsymbol
+- at most 500 names per call (Kite's limit for /quote), and 1 s between the calls of one refresh
+  (the quote endpoints allow 1 request a second); the pause is injected, time is an input
+- `as_of` is `timestamp`, the exchange's time of the quote packet: IST wall-clock, which the SDK
+  parses naive; `last_trade_time` stands in only when it is missing
+- any failed call fails the whole refresh (`MarketDataUnavailableError`): a batch is never partial
+- the SDK's requests session is `BrokerHttpSession` (timeouts, 429/5xx), as for Zerodha orders
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import requests
+from pydantic import ValidationError
+
+from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decimal
+from shared_utils.brokers.credentials import BrokerCredentials
+from shared_utils.brokers.http import BrokerHttpSession
+from shared_utils.brokers.models import BrokerName
+from shared_utils.brokers.port import BrokerError, BrokerRateLimitedError
+from shared_utils.brokers.symbols import zerodha as symbols
+from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest, keep_trusted
+
+MAX_INSTRUMENTS_PER_CALL = 500  # Kite's documented limit for /quote
+SECONDS_BETWEEN_CALLS = 1.0  # Kite's quote endpoints: 1 request per second
+_TS_FORMATS = ("%Y-%m-%d %H:%M:%S",)
+# The SDK indexes the answer without checking its shape (and parses 19-character timestamps):
+# a malformed body surfaces as one of these, and is no more usable than an error.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, UnboundLocalError)
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    instrument: str  # the broker-neutral name a Quote carries
+    index: bool  # an index has no depth, volume or open interest
+
+
+def _names(request: QuoteRequest) -> dict[str, _Wanted]:
+    """Kite name -> what it stands for, in request order (a repeated instrument is asked once)."""
+    names = {symbols.INDEX_QUOTE_NAMES[u]: _Wanted(u.value, index=True) for u in request.indices}
+    for contract in request.contracts:
+        name = f"{contract.exchange.value}:{symbols.tradingsymbol(contract)}"
+        names[name] = _Wanted(contract.key, index=False)
+    return names
+
+
+def _best(depth: object, side: str) -> Decimal | None:
+    """The best price of one side of the book; Kite fills empty levels with price 0."""
+    levels = depth.get(side) if isinstance(depth, Mapping) else None
+    if not isinstance(levels, list) or not levels or not isinstance(levels[0], Mapping):
+        return None
+    price = to_decimal(levels[0].get("price"))
+    return price if price is not None and price > 0 else None
+
+
+def _to_quote(wanted: _Wanted, payload: object) -> Quote | None:
+    """The answer as a Quote, or None when it cannot be trusted (no price, no time, invalid)."""
+    if not isinstance(payload, Mapping):
+        return None
+    price = to_decimal(payload.get("last_price"))
+    stamp = payload.get("timestamp") or payload.get("last_trade_time")
+    as_of = ist_timestamp(stamp, *_TS_FORMATS)
+    if price is None or price <= 0 or as_of is None:
+        return None
+    extra: dict[str, Any] = {}
+    if not wanted.index:
+        depth = payload.get("depth")
+        extra = {
+            "bid": _best(depth, "buy"),
+            "ask": _best(depth, "sell"),
+            "volume": payload.get("volume"),
+            "open_interest": payload.get("oi"),
+        }
+    try:
+        return Quote(instrument=wanted.instrument, last_price=price, as_of=as_of, **extra)
+    except ValidationError:
+        return None
+
+
+def _unavailable(error: Exception) -> MarketDataUnavailableError:
+    """One error for every way a call fails, its message naming the cause for the alarm."""
+    from kiteconnect import exceptions as kite
+
+    if isinstance(error, BrokerError):  # from the session: "ZERODHA: HTTP 429" -> "HTTP 429"
+        detail = error.message.split(": ", 1)[-1]
+    else:
+        detail = str(error) or type(error).__name__
+    code = getattr(error, "code", None)
+    if isinstance(error, kite.TokenException | kite.PermissionException):
+        cause = "token or permission refused"
+    elif isinstance(error, BrokerRateLimitedError) or code == 429:
+        cause = "rate limited"
+    elif isinstance(error, BrokerError | requests.RequestException) or (
+        isinstance(code, int) and code >= 500
+    ):
+        cause = "unavailable"  # 5xx, timeout, refused or dropped connection
+    elif isinstance(error, kite.KiteException):
+        cause = "request refused"
+    else:
+        cause = "malformed answer"
+    return MarketDataUnavailableError(message=f"kite: {cause}: {detail}")
+
+
+class KiteMarketData:
+    """A `MarketDataSource` on one Kite Connect session (the api key and its access token)."""
+
+    def __init__(
+        self,
+        credentials: BrokerCredentials,
+        endpoint: BrokerEndpoint | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from kiteconnect import KiteConnect
+
+        endpoint = endpoint or BrokerEndpoint()
+        self._sleep = sleep
+        self._kite: Any = KiteConnect(
+            api_key=credentials.api_key.get_secret_value(),
+            access_token=credentials.access_token.get_secret_value(),
+            root=endpoint.base_url,
+            timeout=endpoint.timeout_s,
+        )
+        self._kite.reqsession = BrokerHttpSession(BrokerName.ZERODHA.value, endpoint.timeout_s)
+
+    def quotes(self, request: QuoteRequest, at: datetime) -> QuoteBatch:
+        wanted = _names(request)
+        names = list(wanted)
+        found: list[Quote] = []
+        dropped = calls = 0
+        for start in range(0, len(names), MAX_INSTRUMENTS_PER_CALL):
+            if calls:
+                self._sleep(SECONDS_BETWEEN_CALLS)
+            answer = self._quote(names[start : start + MAX_INSTRUMENTS_PER_CALL])
+            calls += 1
+            for name, payload in answer.items():
+                target = wanted.get(name)
+                if target is None:  # not asked for: nothing to map it to
+                    continue
+                quote = _to_quote(target, payload)
+                if quote is None:
+                    dropped += 1
+                else:
+                    found.append(quote)
+        return keep_trusted(found, at, dropped=dropped, requests=calls)
+
+    def _quote(self, names: Sequence[str]) -> Mapping[str, Any]:
+        from kiteconnect.exceptions import KiteException
+
+        try:
+            answer = self._kite.quote(list(names))
+        except (KiteException, BrokerError, requests.RequestException, *_MALFORMED) as error:
+            raise _unavailable(error) from error
+        if not isinstance(answer, Mapping):
+            raise MarketDataUnavailableError(message=f"kite: malformed answer: {type(answer).__name__}")
+        return answer
