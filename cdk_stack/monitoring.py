@@ -25,6 +25,7 @@ from cdk_stack.data import removal_policy
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cdk_stack.timer import MasterTimer
 from shared_utils.execution.duplicates import DUPLICATE_METRIC
+from shared_utils.execution.engine import NO_FRESH_QUOTE_METRIC
 from shared_utils.execution.executor import LATE_ENTRY_METRIC, UNPRICED_METRIC
 from shared_utils.execution.reconcile import CHECK_FAILED_METRIC, MISMATCH_METRIC, OVERDUE_METRIC
 from shared_utils.tables import resource_prefix
@@ -112,6 +113,9 @@ class Monitoring(Construct):
             UNPRICED_METRIC: "Open positions had no quote fresher than QUOTE_MAX_AGE_SECONDS: their "
             "stop-loss, target and trailing rules were not judged this minute (the market-data "
             "refresh is failing or its source is down).",
+            NO_FRESH_QUOTE_METRIC: "An entry was not placed because no quote fresher than "
+            "QUOTE_MAX_AGE_SECONDS priced it (stored NOT_ENTERED, 'no fresh quote'): the market-data "
+            "refresh is failing or its source is down.",
             QUOTES_DROPPED_METRIC: "The market-data source answered quotes the platform does not trust "
             "(a price at or below zero, a timestamp in the future: a bad feed or a wrong clock); "
             "they were dropped, so those instruments may go unpriced.",

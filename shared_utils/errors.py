@@ -72,6 +72,13 @@ class MarketDataUnavailableError(DomainError):
 
 
 @dataclass
+class NoFreshQuoteError(MarketDataUnavailableError):
+    """The cache holds no quote fresh enough to price from (the source is down or slow)."""
+
+    code: str = "NO_FRESH_QUOTE"
+
+
+@dataclass
 class ConfigurationError(DomainError):
     """Missing or invalid configuration (environment, data files, unsupported year or index)."""
 

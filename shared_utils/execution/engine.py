@@ -70,6 +70,8 @@ logger = Logger(child=True)
 PENDING_LEASE = timedelta(seconds=60)
 KILL_SWITCH_RECHECK = timedelta(seconds=1)
 MAX_ATTEMPTS = 10
+# An entry left unplaced because no fresh quote priced it (alarmed: the market data is down).
+NO_FRESH_QUOTE_METRIC = "EntriesWithoutFreshQuote"
 _RETRYABLE = (LedgerStatus.PENDING, LedgerStatus.PLACED, LedgerStatus.UNKNOWN, LedgerStatus.NOT_SENT, None)
 NOT_ATTEMPTED = "not attempted: an earlier order of this broker account did not fill"
 KILLED = "not placed: the kill switch was pressed during the entry"
@@ -339,6 +341,8 @@ class ExecutionEngine:
             record = record.model_copy(update={"reason": refusal})
             self._store.put_record(record, record_sk)
             self._metric("ExecutionsNotEntered")
+            if plan.no_fresh_quote:
+                self._metric(NO_FRESH_QUOTE_METRIC)
             logger.info("Execution not entered", extra={"strategy_id": plan.strategy_id, "reason": refusal})
             return record
         if not plan.orders:

@@ -105,6 +105,7 @@ class ExecutionPlan(BaseModel):
     reason: ExitReason | None = None
     orders: list[PlannedOrder] = []
     unresolved_reason: str | None = None
+    no_fresh_quote: bool = Field(default=False, description="unresolved for want of a fresh quote")
     provisional_calendar: bool = Field(
         default=False, description="an expiry was worked out on a year without an official holiday list"
     )

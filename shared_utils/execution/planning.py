@@ -22,7 +22,13 @@ from typing import Protocol
 from shared_utils import keys
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.brokers.tag import order_key
-from shared_utils.errors import ConfigurationError, DomainError, InvalidInputError, MarketDataUnavailableError
+from shared_utils.errors import (
+    ConfigurationError,
+    DomainError,
+    InvalidInputError,
+    MarketDataUnavailableError,
+    NoFreshQuoteError,
+)
 from shared_utils.execution.models import ExecutionPlan, ExitReason, PlannedOrder, PositionView, RunAction
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import ExpiryKind, expiry_for
@@ -99,7 +105,7 @@ def resolve_legs(
             raise MarketDataUnavailableError(f"leg {leg_no}: {error.message}") from error
         chain = market.chain(strategy.underlying, expiry)
         if chain is None:
-            raise MarketDataUnavailableError(
+            raise NoFreshQuoteError(
                 f"leg {leg_no}: no fresh quote for {strategy.underlying} {expiry.isoformat()}"
             )
         try:
@@ -159,6 +165,8 @@ def plan_entry(
             reason = f"{exchange.value} has no session on {trade_date.isoformat()} (a holiday)"
             return base.model_copy(update={"unresolved_reason": reason})
         contracts = resolve_legs(strategy, trade_date, market, calendar, specs)
+    except NoFreshQuoteError as error:
+        return base.model_copy(update={"unresolved_reason": error.message, "no_fresh_quote": True})
     except DomainError as error:
         return base.model_copy(update={"unresolved_reason": error.message})
     orders: list[PlannedOrder] = []

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from shared_utils.brokers.models import OrderRequest, OrderResult
 from shared_utils.brokers.paper import PaperBroker
@@ -112,21 +111,10 @@ def order_log(monkeypatch: pytest.MonkeyPatch) -> OrderLog:
 
 
 @pytest.fixture
-def trading_day(
-    aws: dict[str, Any], order_log: OrderLog, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TradingDay]:
+def trading_day(aws: dict[str, Any], order_log: OrderLog) -> Iterator[TradingDay]:
     """Handlers wired exactly as deployed; their one DynamoDB client serialises calls, because the
     engine's broker threads would otherwise run moto transactions concurrently (TESTING_NOTES)."""
     client = SerializedClient(boto3.client("dynamodb", region_name=TEST_REGION))
     clock = FixedClock(TRADE_DAY_START)
     install_platform(aws["settings"], clock, client)
-    # Handler modules built their Metrics at import, maybe before the test environment named a
-    # namespace; a flush without one raises. Give them the test namespace.
-    original = AmazonCloudWatchEMFProvider.serialize_metric_set
-
-    def serialize(self: AmazonCloudWatchEMFProvider, *args: Any, **kwargs: Any) -> Any:
-        self.namespace = self.namespace or "OptionsPlatformTest"
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(AmazonCloudWatchEMFProvider, "serialize_metric_set", serialize)
     yield TradingDay(aws, client, order_log, clock)
