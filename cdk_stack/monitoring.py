@@ -30,6 +30,7 @@ from shared_utils.execution.executor import LATE_ENTRY_METRIC, UNPRICED_METRIC
 from shared_utils.execution.reconcile import CHECK_FAILED_METRIC, MISMATCH_METRIC, OVERDUE_METRIC
 from shared_utils.tables import resource_prefix
 from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
+from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJECTED_METRIC
 from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC
 
 
@@ -116,6 +117,12 @@ class Monitoring(Construct):
             NO_FRESH_QUOTE_METRIC: "An entry was not placed because no quote fresher than "
             "QUOTE_MAX_AGE_SECONDS priced it (stored NOT_ENTERED, 'no fresh quote'): the market-data "
             "refresh is failing or its source is down.",
+            LISTING_REJECTED_METRIC: "The day's instrument master failed to download or was rejected "
+            "(empty, unreadable, or missing too many of yesterday's contracts): yesterday's listing "
+            "stays; check the source before the open.",
+            LISTING_DISAGREEMENT_METRIC: "The exchange's listing disagrees with the platform's rules "
+            "(an expiry moved by a holiday, a revised lot or strike step): see the starter's log and "
+            "update the rules' data.",
             QUOTES_DROPPED_METRIC: "The market-data source answered quotes the platform does not trust "
             "(a price at or below zero, a timestamp in the future: a bad feed or a wrong clock); "
             "they were dropped, so those instruments may go unpriced.",

@@ -24,6 +24,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from cdk_stack.brokers import market_data_secret
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, log_retention, removal_policy
 from cdk_stack.events import dead_letter_queue, route_failures_to
@@ -106,11 +107,17 @@ class MasterTimer(Construct):
         self.starter = factory.create(
             self,
             "timer_starter",
-            description="Starts the trade date's master-timer execution",
+            description="Starts the trade date's master-timer execution, takes in the instrument master",
             settings={"timer_state_machine_arn": self.state_machine.state_machine_arn},
+            timeout=Duration.seconds(60),  # the instrument master is a few megabytes of CSV
         )
         self.state_machine.grant_start_execution(self.starter)
-        grant_table(self.starter, calendar_table, write=False)
+        # A real market-data source: the starter downloads its instrument master with the feed's
+        # login and stores the accepted listing (the only item it writes); otherwise it only reads.
+        secret = market_data_secret(config)
+        grant_table(self.starter, calendar_table, write=secret is not None)
+        if secret is not None:
+            factory.grant_market_data_secret(self.starter, secret)
         self.start_dlq = dead_letter_queue(self, "StartDlq", config)
         route_failures_to(self.starter, self.start_dlq)
 

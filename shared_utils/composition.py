@@ -9,7 +9,7 @@ caches one.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from shared_utils.timer.calendar_view import CalendarMarketView
     from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner
     from shared_utils.timer.envelope import TimerEnvelope
+    from shared_utils.timer.listing import ListingReport
     from shared_utils.timer.market_data import RefreshReport
     from shared_utils.timer.publisher import EventBridgePublisher
     from shared_utils.timer.schedule_view import RepositorySchedule
@@ -454,6 +455,24 @@ class Platform:
             return KiteMarketData(self.market_data_credentials(), endpoint)
         raise ConfigurationError(
             f"market data source {source.value} has no adapter in this build: no quotes are refreshed"
+        )
+
+    def refresh_listing(self, trade_date: date) -> ListingReport | None:
+        """Download, check and store the day's instrument master from the configured source;
+        None for the simulated source (it lists nothing: the rules are its listing)."""
+        from shared_utils.market_data.listing_store import ListingStore
+        from shared_utils.timer.listing import InstrumentSource, refresh_listing
+
+        source = self.market_data_source()
+        if not isinstance(source, InstrumentSource):
+            return None
+        assert self.settings.market_data_source is not None
+        return refresh_listing(
+            source,
+            self.settings.market_data_source.value,
+            ListingStore(self.dynamodb, self.settings.trading_table_name),
+            trade_date,
+            self.calendar(),
         )
 
     def market_data_credentials(self) -> BrokerCredentials:

@@ -128,6 +128,11 @@ def trigger_claim_sk(user_id: str, strategy_id: str, kind: ScheduleKind, schedul
     return SEPARATOR.join((strategy_id, kind.value, scheduled_hhmm_utc, user_id))
 
 
+# The exchange's listing as last accepted (sk CURRENT), and each trade date's accepted listing.
+INSTRUMENT_LISTING_PK = "INSTRUMENT_LISTING"
+INSTRUMENT_LISTING_CURRENT_SK = "CURRENT"
+
+
 def market_quote_pk(instrument: str) -> str:
     """An index level's item (sk MARKET_QUOTE_SK)."""
     return f"{MARKET_QUOTE_PREFIX}{instrument}"

@@ -1,15 +1,18 @@
-"""Daily schedule target: start the trade date's master-timer execution (a repeat is harmless)."""
+"""Daily schedule target: start the trade date's master-timer execution (a repeat is harmless),
+then take in the day's instrument master."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared_utils.composition import platform
-from shared_utils.errors import ConfigurationError
+from shared_utils.composition import Platform, platform
+from shared_utils.errors import ConfigurationError, DomainError
+from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJECTED_METRIC
 from shared_utils.timer.starter import start_daily_timer
 
 logger = Logger()
@@ -27,4 +30,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise ConfigurationError("TIMER_STATE_MACHINE_ARN is not set")
     outcome = start_daily_timer(root.stepfunctions, arn, root.clock, root.market_view())
     metrics.add_metric(name="TimerStarts", unit=MetricUnit.Count, value=1 if outcome.started else 0)
+    _refresh_listing(root, outcome.trade_date)
     return outcome.model_dump(mode="json")
+
+
+def _refresh_listing(root: Platform, trade_date: date) -> None:
+    """The day's instrument master, after the timer is started: a failed or rejected download
+    never stops the day (yesterday's listing and the rules stay), it raises the alarm."""
+    try:
+        report = root.refresh_listing(trade_date)
+    except DomainError as error:
+        logger.error("Instrument master download failed", extra={"error": error.message})
+        metrics.add_metric(name=LISTING_REJECTED_METRIC, unit=MetricUnit.Count, value=1)
+        return
+    if report is None:
+        return
+    logger.info("Instrument master", extra=report.model_dump(mode="json"))
+    metrics.add_metric(name=LISTING_REJECTED_METRIC, unit=MetricUnit.Count, value=0 if report.accepted else 1)
+    metrics.add_metric(
+        name=LISTING_DISAGREEMENT_METRIC, unit=MetricUnit.Count, value=len(report.disagreements)
+    )

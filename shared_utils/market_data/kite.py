@@ -29,8 +29,12 @@ from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.port import BrokerError, BrokerRateLimitedError
 from shared_utils.brokers.symbols import zerodha as symbols
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest, keep_trusted
+from shared_utils.models.common import OptionType
 
+INSTRUMENT_EXCHANGES = ("NFO", "BFO")  # the index options of NSE and BSE
 MAX_INSTRUMENTS_PER_CALL = 500  # Kite's documented limit for /quote
 SECONDS_BETWEEN_CALLS = 1.0  # Kite's quote endpoints: 1 request per second
 _TS_FORMATS = ("%Y-%m-%d %H:%M:%S",)
@@ -153,6 +157,40 @@ class KiteMarketData:
                 else:
                     found.append(quote)
         return keep_trusted(found, at, dropped=dropped, requests=calls)
+
+    def listed_contracts(self) -> list[ListedContract]:
+        """The index options of Kite's instrument dump (`GET /instruments/NFO` and `/BFO`, CSV).
+
+        Rows of other names (stock options), futures and anything unreadable are skipped; a dump
+        that fails to download or parse fails whole (the day keeps yesterday's listing)."""
+        from kiteconnect.exceptions import KiteException
+
+        supported = {u.value for u in Underlying}
+        found: list[ListedContract] = []
+        for exchange in INSTRUMENT_EXCHANGES:
+            try:
+                rows = self._kite.instruments(exchange)
+            except (KiteException, BrokerError, requests.RequestException, *_MALFORMED) as error:
+                raise _unavailable(error) from error
+            for row in rows:
+                if row.get("name") not in supported or row.get("instrument_type") not in ("CE", "PE"):
+                    continue
+                try:
+                    found.append(
+                        ListedContract(
+                            underlying=Underlying(row["name"]),
+                            expiry=row["expiry"],
+                            strike=Decimal(str(row["strike"])),
+                            option_type=OptionType(row["instrument_type"]),
+                            lot_size=row["lot_size"],
+                            tick_size=Decimal(str(row["tick_size"])),
+                            tradingsymbol=row["tradingsymbol"],
+                            token=str(row["instrument_token"]),
+                        )
+                    )
+                except (KeyError, ValueError, ValidationError):
+                    continue
+        return found
 
     def _quote(self, names: Sequence[str]) -> Mapping[str, Any]:
         from kiteconnect.exceptions import KiteException

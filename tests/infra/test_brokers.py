@@ -76,9 +76,9 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
             s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
         ]
         variable = function["Environment"]["Variables"]["BROKER_SECRET_PREFIX"]
-        if module == "market_data_refresher" and market_data_secret(synthesized.config) is not None:
+        if module in MARKET_DATA_READERS and market_data_secret(synthesized.config) is not None:
             assert variable == ""
-            continue  # its own secret only: test_the_refresher_reads_the_market_data_secret_only
+            continue  # the feed's secret only: test_the_feed_secret_is_read_by_its_readers_only
         if module not in callers:
             assert secret_statements == [], module
             assert variable == "", f"{module} must have no prefix (its credentials lookup fails closed)"
@@ -96,15 +96,20 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
             assert not fnmatchcase(_secret_arn(synthesized, outside), pattern), (module, outside)
 
 
-def test_the_refresher_reads_the_market_data_secret_only(synthesized: Synthesized) -> None:
+# The minute's refresh quotes from the feed; the daily start downloads its instrument master.
+MARKET_DATA_READERS = frozenset({"market_data_refresher", "timer_starter"})
+
+
+@pytest.mark.parametrize("module", sorted(MARKET_DATA_READERS))
+def test_the_feed_secret_is_read_by_its_readers_only(synthesized: Synthesized, module: str) -> None:
     secret = market_data_secret(synthesized.config)
-    refresher = _functions_by_module(synthesized)["market_data_refresher"]
+    function = _functions_by_module(synthesized)[module]
     statements = [
         s
-        for s in _statements(synthesized, refresher)
+        for s in _statements(synthesized, function)
         if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
     ]
-    variables = refresher["Environment"]["Variables"]
+    variables = function["Environment"]["Variables"]
     if secret is None:  # the simulated source logs in nowhere
         assert statements == [] and "MARKET_DATA_SECRET" not in variables
         return
@@ -128,7 +133,7 @@ def test_broker_secrets_key_rotates_and_decrypts_only_through_secrets_manager_fo
     )
     readers = set(BROKER_CALLING_MODULES)
     if market_data_secret(synthesized.config) is not None:
-        readers.add("market_data_refresher")
+        readers |= MARKET_DATA_READERS
     for module, function in _functions_by_module(synthesized).items():
         decrypts = [s for s in _statements(synthesized, function) if "kms:Decrypt" in as_list(s["Action"])]
         if module not in readers:

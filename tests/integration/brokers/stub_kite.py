@@ -24,6 +24,8 @@ def _ok(data: object) -> Response:
 class KiteStub(BrokerStub):
     # `GET /quote`: `exchange:tradingsymbol` -> that instrument's full-quote payload, as Kite sends it.
     quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # `GET /instruments/{exchange}`: the instrument dump, CSV as Kite serves it.
+    instruments: dict[str, str] = field(default_factory=dict)
 
     def _render(self, order: StubOrder) -> dict[str, object]:
         return {
@@ -75,6 +77,11 @@ class KiteStub(BrokerStub):
                 for symbol, (order, quantity, average) in self.net_positions().items()
             ]
             return _ok({"net": net, "day": net})
+        if method == "GET" and (match := re.fullmatch(r"/instruments/(\w+)", path)):
+            dump = self.instruments.get(match.group(1))
+            if dump is None:
+                return _error(404, "Route not found", "GeneralException")
+            return Response(200, dump, "text/csv")
         if method == "GET" and path == "/quote":
             return self._quote(request.query.get("i", []))
         if path == "/quote/ltp":
