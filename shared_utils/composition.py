@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from shared_utils.execution.service import ExecutionService, StrategyReader
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.market.calendar import TradingCalendar
+    from shared_utils.market_data.listing_store import CurrentListing
     from shared_utils.market_data.models import MarketDataSource
     from shared_utils.marketplace.repository import DynamoMarketplaceRepository
     from shared_utils.marketplace.service import MarketplaceService
@@ -287,7 +288,19 @@ class Platform:
             self.clock,
             leases=self.strategy_leases,
             metrics=metrics,
+            listing=self.current_listing,
         )
+
+    @cached_property
+    def current_listing(self) -> CurrentListing | None:
+        """The exchange's listing planning trusts; None with the simulated source (it lists
+        nothing: the rules decide)."""
+        from shared_utils.market_data.listing_store import CurrentListing, ListingStore
+        from shared_utils.settings import MarketDataSourceName
+
+        if self.settings.market_data_source is MarketDataSourceName.SIMULATED:
+            return None
+        return CurrentListing(ListingStore(self.dynamodb, self.settings.trading_table_name), self.clock)
 
     def kill_switch(self, metrics: Metrics | None = None) -> KillSwitch:
         from shared_utils.execution.kill_switch import KillSwitch

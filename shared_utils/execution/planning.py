@@ -41,6 +41,8 @@ from shared_utils.market.strikes import (
     strike_by_delta,
     strike_by_premium,
 )
+from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.listing import InstrumentListing
 from shared_utils.models.allocation import BrokerAllocation, split_lots
 from shared_utils.models.common import Action, StrikeMethod
 from shared_utils.models.strategy import Leg, Strategy
@@ -91,18 +93,38 @@ def resolve_legs(
     market: MarketSnapshot,
     calendar: TradingCalendar,
     specs: SpecTable | None = None,
+    listing: InstrumentListing | None = None,
 ) -> list[LegContract]:
-    """Every leg's contract; raises `MarketDataUnavailableError` with the reason otherwise."""
+    """Every leg's contract; raises `MarketDataUnavailableError` with the reason otherwise.
+
+    With the exchange's `listing`, its expiries, lot sizes and strike steps are the truth (an
+    expiry moved by an ad-hoc holiday, a revised lot); the rules decide only which kinds an index
+    offers. Without one (the simulated source, no listing accepted yet), the rules decide."""
     table = specs or default_specs()
+    index = listing.indices.get(Underlying(strategy.underlying)) if listing is not None else None
     contracts: list[LegContract] = []
     for leg_no, leg in enumerate(strategy.legs, start=1):
+        kind = ExpiryKind[leg.expiry.value]
         try:
-            expiry = expiry_for(
-                strategy.underlying, trade_date, ExpiryKind[leg.expiry.value], calendar, table
-            )
+            expiry = expiry_for(strategy.underlying, trade_date, kind, calendar, table)
             spec = table.spec_for(strategy.underlying, expiry)
         except (InvalidInputError, ConfigurationError) as error:
             raise MarketDataUnavailableError(f"leg {leg_no}: {error.message}") from error
+        monthly = _is_monthly(
+            expiry,
+            spec.monthly_rule.nominal_expiry(expiry.year, expiry.month),
+            calendar.for_exchange(spec.exchange),
+        )
+        if index is not None:
+            listed = index.of_kind(kind, trade_date)
+            if listed is None:
+                raise MarketDataUnavailableError(
+                    f"leg {leg_no}: the exchange lists no {kind.value} expiry of {strategy.underlying}"
+                )
+            expiry, monthly = listed.expiry, index.is_monthly(listed.expiry)
+            spec = table.spec_for(strategy.underlying, expiry).model_copy(
+                update={"lot_size": listed.lot_size, "strike_step": float(listed.strike_step)}
+            )
         chain = market.chain(strategy.underlying, expiry)
         if chain is None:
             raise NoFreshQuoteError(
@@ -117,11 +139,7 @@ def resolve_legs(
             expiry=expiry,
             strike=Decimal(str(strike)).quantize(Decimal("0.01")).normalize(),
             option_type=leg.option_type,
-            monthly=_is_monthly(
-                expiry,
-                spec.monthly_rule.nominal_expiry(expiry.year, expiry.month),
-                calendar.for_exchange(spec.exchange),
-            ),
+            monthly=monthly,
         )
         contracts.append(LegContract(leg_no, leg, instrument, spec.lot_size, spec.max_lots_per_order))
     return contracts
@@ -147,6 +165,7 @@ def plan_entry(
     market: MarketSnapshot,
     calendar: TradingCalendar,
     specs: SpecTable | None = None,
+    listing: InstrumentListing | None = None,
 ) -> ExecutionPlan:
     """The entry orders of every allocation, or an unresolved plan with the reason."""
     base = ExecutionPlan(
@@ -164,7 +183,7 @@ def plan_entry(
             # The timer runs while any exchange trades; this index's exchange may be shut.
             reason = f"{exchange.value} has no session on {trade_date.isoformat()} (a holiday)"
             return base.model_copy(update={"unresolved_reason": reason})
-        contracts = resolve_legs(strategy, trade_date, market, calendar, specs)
+        contracts = resolve_legs(strategy, trade_date, market, calendar, specs, listing)
     except NoFreshQuoteError as error:
         return base.model_copy(update={"unresolved_reason": error.message, "no_fresh_quote": True})
     except DomainError as error:

@@ -23,6 +23,7 @@ from shared_utils.execution.planning import MarketSnapshot, exit_run_name, plan_
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
+from shared_utils.market_data.listing import InstrumentListing
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
@@ -57,6 +58,7 @@ class ExecutionService:
         metrics: Metrics | None = None,
         engine_config: EngineConfig | None = None,
         specs: SpecTable | None = None,
+        listing: Callable[[date], InstrumentListing | None] | None = None,
     ) -> None:
         self._store = store
         self._leases = leases
@@ -68,6 +70,8 @@ class ExecutionService:
         self._metrics = metrics
         self._engine_config = engine_config
         self._specs = specs
+        # The exchange's listing (a real market-data source): its expiries and lots win.
+        self._listing = listing
 
     @property
     def store(self) -> ExecutionStore:
@@ -97,7 +101,13 @@ class ExecutionService:
             detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
             allocations = detail.allocations.allocations
             plan = plan_entry(
-                detail.strategy, allocations, trade_date, self._market, self._calendar, self._specs
+                detail.strategy,
+                allocations,
+                trade_date,
+                self._market,
+                self._calendar,
+                self._specs,
+                self._listing(trade_date) if self._listing is not None else None,
             )
             if detail.strategy.status is not StrategyStatus.ACTIVE:
                 # Paused (by the trader or the kill switch): the day's target is flat.

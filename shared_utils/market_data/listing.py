@@ -18,6 +18,7 @@ from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from shared_utils.market.expiries import ExpiryKind
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import OptionType
 
@@ -61,6 +62,19 @@ class IndexListing(BaseModel):
     @property
     def expiry_dates(self) -> list[date]:
         return [e.expiry for e in self.expiries]
+
+    def is_monthly(self, day: date) -> bool:
+        """The month's last listed expiry is its monthly contract (symbol formats differ)."""
+        return day == max(d for d in self.expiry_dates if (d.year, d.month) == (day.year, day.month))
+
+    def of_kind(self, kind: ExpiryKind, trade_date: date) -> ExpiryListing | None:
+        """The listed expiry a strategy's expiry kind means on `trade_date`: the first or second
+        live expiry for the weekly kinds, the first or second monthly one for the monthly kinds."""
+        live = [e for e in self.expiries if e.expiry >= trade_date]
+        if kind in (ExpiryKind.CURRENT_MONTHLY, ExpiryKind.NEXT_MONTHLY):
+            live = [e for e in live if self.is_monthly(e.expiry)]
+        wanted = 0 if kind in (ExpiryKind.CURRENT_WEEKLY, ExpiryKind.CURRENT_MONTHLY) else 1
+        return live[wanted] if len(live) > wanted else None
 
 
 class InstrumentListing(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from shared_utils.brokers._common import BrokerEndpoint
 from shared_utils.brokers.credentials import BrokerCredentials
+from shared_utils.clock import FixedClock
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import listed_expiries
@@ -22,7 +23,7 @@ from shared_utils.market.specs import spec_for
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.kite import KiteMarketData
 from shared_utils.market_data.listing import ListedContract
-from shared_utils.market_data.listing_store import ListingStore
+from shared_utils.market_data.listing_store import CurrentListing, ListingStore
 from shared_utils.timer.listing import refresh_listing
 from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub
 from tests.integration.brokers.stub_server import StubHttpServer
@@ -211,3 +212,33 @@ def test_a_moved_expiry_and_a_revised_lot_are_disagreements_and_the_listing_is_k
     assert any("lot size 75 listed, 65 by the rules" in line for line in report.disagreements)
     current = store.current()
     assert current is not None and current.indices[Underlying.NIFTY].expiries[0].lot_size == 75
+
+
+def test_planning_reads_the_listing_once_a_day_and_again_until_the_mornings_lands(
+    kite: tuple[KiteStub, KiteMarketData], store: ListingStore
+) -> None:
+    stub, source = kite
+    calendar = TradingCalendar.default()
+    refresh_listing(
+        Listed(listed(source, stub, dump(rows("NIFTY", YESTERDAY)))), "kite", store, YESTERDAY, calendar
+    )
+    clock = FixedClock(datetime(2026, 11, 25, 3, 25, tzinfo=UTC))  # 08:55 IST, before the download
+    current = CurrentListing(store, clock)
+    reads = 0
+    original = store.current
+
+    def counted() -> Any:
+        nonlocal reads
+        reads += 1
+        return original()
+
+    store.current = counted  # type: ignore[method-assign]
+
+    assert current(TODAY).trade_date == YESTERDAY  # type: ignore[union-attr]
+    assert current(TODAY).trade_date == YESTERDAY and reads == 1  # type: ignore[union-attr]
+    refresh_listing(Listed(listed(source, stub, dump(rows("NIFTY", TODAY)))), "kite", store, TODAY, calendar)
+    clock.set(clock.now() + timedelta(minutes=5))
+    assert current(TODAY).trade_date == TODAY  # type: ignore[union-attr]
+    clock.set(clock.now() + timedelta(hours=1))
+    current(TODAY)
+    assert reads == 3  # (one was the download's own check) today's is held: no more reads

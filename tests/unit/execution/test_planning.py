@@ -14,6 +14,8 @@ from shared_utils.execution.planning import plan_entry, plan_exit
 from shared_utils.execution.position_store import position_from_item
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable, load_specs, spec_for
+from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.listing import ExpiryListing, IndexListing, InstrumentListing
 from shared_utils.models.common import Action
 from tests.unit.execution.builders import NOW, allocation, iron_condor, leg, market, strategy
 
@@ -246,3 +248,65 @@ def test_exit_mirrors_open_quantities_per_broker():
     assert all(o.quantity <= 1756 for o in exit_plan.orders)
     assert exit_plan.orders[0].order_key.startswith("2026-11-25#strat-1#EXIT#acct-1#3#")
     assert NOW.date() == TRADE_DATE
+
+
+def listing_of(underlying: str, expiries: list[tuple[date, int]]) -> InstrumentListing:
+    """The exchange's listing of one index: (expiry, lot size) pairs, 50-point strikes."""
+    return InstrumentListing(
+        trade_date=TRADE_DATE,
+        source="kite",
+        indices={
+            Underlying(underlying): IndexListing(
+                underlying=Underlying(underlying),
+                tick_size=Decimal("0.05"),
+                expiries=[
+                    ExpiryListing(expiry=day, lot_size=lot, strike_step=Decimal(50), contracts=122)
+                    for day, lot in expiries
+                ],
+            )
+        },
+    )
+
+
+def test_the_listing_wins_over_the_rules_for_expiry_and_lot() -> None:
+    # The rules put NIFTY's weekly on Tuesday 1 Dec; the exchange moved it to Monday 30 Nov (an
+    # ad-hoc holiday) and lists a revised lot of 75.
+    moved = listing_of("NIFTY", [(date(2026, 11, 30), 75), (date(2026, 12, 8), 75), (date(2026, 12, 29), 75)])
+    s = strategy([leg("SELL", "PE", lots=2)], underlying="NIFTY")
+
+    plan = plan_entry(s, [allocation("acct-1", lots=1)], TRADE_DATE, market(), CALENDAR, listing=moved)
+    by_rules = plan_entry(s, [allocation("acct-1", lots=1)], TRADE_DATE, market(), CALENDAR)
+
+    assert plan.unresolved_reason is None, plan.unresolved_reason
+    assert {o.instrument.expiry for o in plan.orders} == {date(2026, 11, 30)}
+    assert sum(o.quantity for o in plan.orders) == 2 * 75
+    assert {o.instrument.expiry for o in by_rules.orders} == {date(2026, 12, 1)}
+    assert sum(o.quantity for o in by_rules.orders) == 2 * 65
+
+
+def test_the_month_last_listed_expiry_is_the_monthly_contract() -> None:
+    listed = listing_of("NIFTY", [(date(2026, 12, 1), 65), (date(2026, 12, 22), 65), (date(2027, 1, 25), 65)])
+    s = strategy([leg("SELL", "CE", expiry="CURRENT_MONTHLY")], underlying="NIFTY")
+
+    plan = plan_entry(s, [allocation("acct-1")], TRADE_DATE, market(), CALENDAR, listing=listed)
+
+    (order,) = plan.orders
+    assert order.instrument.expiry == date(2026, 12, 22) and order.instrument.monthly
+
+
+def test_a_kind_the_exchange_does_not_list_is_not_entered_with_the_reason() -> None:
+    only_one = listing_of("NIFTY", [(date(2026, 12, 1), 65)])
+    s = strategy([leg("SELL", "CE", expiry="NEXT_WEEKLY")], underlying="NIFTY")
+
+    plan = plan_entry(s, [allocation("acct-1")], TRADE_DATE, market(), CALENDAR, listing=only_one)
+
+    assert plan.orders == [] and "lists no next_weekly expiry of NIFTY" in (plan.unresolved_reason or "")
+
+
+def test_an_index_missing_from_the_listing_is_planned_by_the_rules() -> None:
+    s = strategy([leg("SELL", "PE", expiry="CURRENT_MONTHLY")], underlying="BANKNIFTY")
+    listed = listing_of("NIFTY", [(date(2026, 12, 1), 75)])
+
+    plan = plan_entry(s, [allocation("acct-1")], TRADE_DATE, market(), CALENDAR, listing=listed)
+
+    assert sum(o.quantity for o in plan.orders) == CURRENT_LOTS["BANKNIFTY"]
