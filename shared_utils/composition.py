@@ -466,8 +466,11 @@ class Platform:
 
             endpoint = BrokerEndpoint(base_url=self.settings.market_data_url)
             return KiteMarketData(self.market_data_credentials(), endpoint)
+        # Angel One and Finvasia quote by symbol token (market_data/angel_one.py, finvasia.py):
+        # their token masters are not downloaded yet, so neither can be the minute's source.
         raise ConfigurationError(
-            f"market data source {source.value} has no adapter in this build: no quotes are refreshed"
+            f"market data source {source.value} needs its broker's symbol-token master, which this "
+            "build does not download yet: no quotes are refreshed"
         )
 
     def refresh_listing(self, trade_date: date) -> ListingReport | None:

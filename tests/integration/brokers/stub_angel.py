@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubOrder
 
 API_KEY, JWT = "angel-key", "angel-jwt"
 BASE = "/rest/secure/angelbroking"
+MAX_QUOTE_TOKENS = 50  # /quote's documented limit
 _PRODUCTS = {"INTRADAY": "MIS", "CARRYFORWARD": "NRML"}
 
 
@@ -22,6 +24,9 @@ def _ok(data: object) -> Response:
 @dataclass
 class AngelStub(BrokerStub):
     tokens: dict[str, str] = field(default_factory=dict)  # symboltoken -> tradingsymbol
+    # `/market/v1/quote`: `exchange:symboltoken` -> that instrument's FULL-mode entry, as Angel sends
+    # it in `data.fetched`; a token found neither here nor in `tokens`/`prices` is `unfetched`.
+    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _render(self, order: StubOrder) -> dict[str, object]:
         return {
@@ -73,20 +78,34 @@ class AngelStub(BrokerStub):
                 ]
             )
         if path == f"{BASE}/market/v1/quote":
-            body = request.json()
-            fetched = [
-                {
-                    "exchange": exchange,
-                    "tradingSymbol": self.tokens[token],
-                    "symbolToken": token,
-                    "ltp": self.prices[self.tokens[token]],
-                }
-                for exchange, tokens in body["exchangeTokens"].items()
-                for token in tokens
-                if token in self.tokens and self.tokens[token] in self.prices
-            ]
-            return _ok({"fetched": fetched, "unfetched": []})
+            return self._quote(request.json())
         return Response(404, "not found", "text/html")
+
+    def _quote(self, body: dict[str, Any]) -> Response:
+        asked = [(exchange, token) for exchange, tokens in body["exchangeTokens"].items() for token in tokens]
+        if len(asked) > MAX_QUOTE_TOKENS:
+            return _fail(f"Too many tokens (max {MAX_QUOTE_TOKENS})", "STUB50")
+        fetched: list[dict[str, Any]] = []
+        unfetched: list[dict[str, Any]] = []
+        for exchange, token in asked:
+            entry = self.quotes.get(f"{exchange}:{token}")
+            if entry is not None:
+                fetched.append({**entry, "exchange": exchange, "symbolToken": token})
+            elif token in self.tokens and self.tokens[token] in self.prices:
+                symbol = self.tokens[token]
+                fetched.append(
+                    {
+                        "exchange": exchange,
+                        "tradingSymbol": symbol,
+                        "symbolToken": token,
+                        "ltp": self.prices[symbol],
+                    }
+                )
+            else:  # the entry's fields beyond exchange and token are the stub's guess
+                unfetched.append(
+                    {"exchange": exchange, "symbolToken": token, "message": "No data", "errorCode": ""}
+                )
+        return _ok({"fetched": fetched, "unfetched": unfetched})
 
     def _place(self, body: dict[str, str]) -> Response:
         if len(body.get("ordertag", "")) > 20:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_plus
 
 from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubOrder
@@ -16,6 +17,8 @@ _SIDES = {"B": "BUY", "S": "SELL"}
 @dataclass
 class NorenStub(BrokerStub):
     tokens: dict[str, str] = field(default_factory=dict)  # token -> tsym
+    # `GetQuotes`: `exch|token` -> Noren's answer for it (without `stat`); others as before.
+    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _render(self, order: StubOrder) -> dict[str, object]:
         return {
@@ -71,6 +74,9 @@ class NorenStub(BrokerStub):
             ]
             return Response(200, rows or NO_DATA)
         if path.endswith("/GetQuotes"):
+            answer = self.quotes.get(f"{data.get('exch')}|{data['token']}")
+            if answer is not None:
+                return Response(200, {"request_time": "10:00:00 24-11-2026", "stat": "Ok", **answer})
             symbol = self.tokens.get(data["token"])
             if symbol is None or symbol not in self.prices:
                 return Response(200, NO_DATA)
