@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decimal
 from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
-from shared_utils.brokers.models import BrokerName
+from shared_utils.brokers.models import BrokerName, OptionInstrument
 from shared_utils.brokers.port import BrokerError, BrokerRateLimitedError
 from shared_utils.brokers.symbols import zerodha as symbols
 from shared_utils.errors import MarketDataUnavailableError
@@ -157,6 +157,10 @@ class KiteMarketData:
                 else:
                     found.append(quote)
         return keep_trusted(found, at, dropped=dropped, requests=calls)
+
+    def tradingsymbol(self, contract: OptionInstrument) -> str:
+        """What a Zerodha order names the contract (the order adapter's formatting)."""
+        return symbols.tradingsymbol(contract)
 
     def listed_contracts(self) -> list[ListedContract]:
         """The index options of Kite's instrument dump (`GET /instruments/NFO` and `/BFO`, CSV).

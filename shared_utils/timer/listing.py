@@ -1,19 +1,24 @@
 """The morning's instrument master: downloaded at the timer's daily start, accepted only whole
 (`market_data.listing.problems`), then checked against the effective-dated rules of
-`shared_utils/market`: an expiry moved by an ad-hoc holiday or a revised lot shows up as a
+`shared_utils/market`: an expiry moved by an ad-hoc holiday, a revised lot, or a trading symbol
+the platform would format differently (an order with it would be rejected) shows up as a
 disagreement (logged, counted, alarmed), and the listing is what the day trades on."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
+from shared_utils.brokers.models import OptionInstrument
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import listed_expiries
 from shared_utils.market.specs import SpecTable, default_specs
+from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import InstrumentListing, ListedContract, problems, summarize
 from shared_utils.market_data.listing_store import ListingStore
 
@@ -28,6 +33,10 @@ class InstrumentSource(Protocol):
     def listed_contracts(self) -> list[ListedContract]:
         """Every index option the source lists; raises `MarketDataUnavailableError` when the
         download fails."""
+        ...
+
+    def tradingsymbol(self, contract: OptionInstrument) -> str:
+        """The symbol the platform's orders give this contract at the source's broker."""
         ...
 
 
@@ -50,7 +59,8 @@ def refresh_listing(
     calendar: TradingCalendar,
     specs: SpecTable | None = None,
 ) -> ListingReport:
-    listing = summarize(source.listed_contracts(), trade_date, source_name)
+    contracts = source.listed_contracts()
+    listing = summarize(contracts, trade_date, source_name)
     found = problems(listing, store.current())
     if found:
         logger.error("Instrument master rejected: yesterday's listing stays", extra={"problems": found})
@@ -62,7 +72,7 @@ def refresh_listing(
             problems=found,
         )
     store.accept(listing)
-    disagreements = cross_check(listing, calendar, specs)
+    disagreements = cross_check(listing, calendar, specs) + symbol_check(source, contracts, listing)
     for line in disagreements:
         logger.warning("The listing disagrees with the rules; the listing wins", extra={"disagreement": line})
     return ListingReport(
@@ -72,6 +82,33 @@ def refresh_listing(
         contracts=listing.contracts,
         disagreements=disagreements,
     )
+
+
+def symbol_check(
+    source: InstrumentSource, contracts: Sequence[ListedContract], listing: InstrumentListing, shown: int = 3
+) -> list[str]:
+    """Contracts whose listed symbol is not the one the platform's orders would send (a symbol
+    format the rules got wrong, e.g. a new weekly scheme): per index, the count and a few
+    examples. An order with such a symbol would be rejected at the broker."""
+    wrong: dict[Underlying, list[str]] = defaultdict(list)
+    for listed in contracts:
+        index = listing.indices.get(listed.underlying)
+        if index is None or index.expiry(listed.expiry) is None:
+            continue  # expired, or not kept
+        contract = OptionInstrument(
+            underlying=listed.underlying,
+            expiry=listed.expiry,
+            strike=listed.strike,
+            option_type=listed.option_type,
+            monthly=index.is_monthly(listed.expiry),
+        )
+        ours = source.tradingsymbol(contract)
+        if ours != listed.tradingsymbol:
+            wrong[listed.underlying].append(f"{listed.tradingsymbol} (ours {ours})")
+    return [
+        f"{u.value}: {len(lines)} listed symbols differ from the platform's, e.g. {', '.join(lines[:shown])}"
+        for u, lines in sorted(wrong.items())
+    ]
 
 
 def cross_check(

@@ -8,6 +8,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from pydantic import SecretStr
 
 from shared_utils.brokers._common import BrokerEndpoint
 from shared_utils.brokers.credentials import BrokerCredentials
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.brokers.symbols import zerodha as kite_symbols
 from shared_utils.clock import FixedClock
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.calendar import TradingCalendar
@@ -24,6 +27,7 @@ from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.kite import KiteMarketData
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.listing_store import CurrentListing, ListingStore
+from shared_utils.models.common import OptionType
 from shared_utils.timer.listing import refresh_listing
 from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub
 from tests.integration.brokers.stub_server import StubHttpServer
@@ -61,11 +65,18 @@ def rows(
             strike = centre + offset * int(spec.strike_step)
             for kind in ("CE", "PE"):
                 token = len(found) + 1000
+                contract = OptionInstrument(
+                    underlying=Underlying(underlying),
+                    expiry=expiry.expiry,
+                    strike=Decimal(strike),
+                    option_type=OptionType(kind),
+                    monthly=expiry.monthly,
+                )
                 found.append(
                     {
                         "instrument_token": token,
                         "exchange_token": token // 256,
-                        "tradingsymbol": f"{underlying}{expiry.expiry:%y%m%d}{strike}{kind}",
+                        "tradingsymbol": kite_symbols.tradingsymbol(contract),
                         "name": underlying,
                         "last_price": 0,
                         "expiry": expiry.expiry.isoformat(),
@@ -114,11 +125,16 @@ def store(aws: dict[str, Any]) -> ListingStore:
 
 
 class Listed:
+    """A source that already downloaded `contracts`; it names contracts as Zerodha orders do."""
+
     def __init__(self, contracts: list[ListedContract]) -> None:
         self.contracts = contracts
 
     def listed_contracts(self) -> list[ListedContract]:
         return self.contracts
+
+    def tradingsymbol(self, contract: OptionInstrument) -> str:
+        return kite_symbols.tradingsymbol(contract)
 
 
 def listed(kite: KiteMarketData, stub: KiteStub, nfo: str, bfo: str | None = None) -> list[ListedContract]:
@@ -242,3 +258,28 @@ def test_planning_reads_the_listing_once_a_day_and_again_until_the_mornings_land
     clock.set(clock.now() + timedelta(hours=1))
     current(TODAY)
     assert reads == 3  # (one was the download's own check) today's is held: no more reads
+
+
+def test_a_listed_symbol_the_orders_would_not_send_is_a_disagreement(
+    kite: tuple[KiteStub, KiteMarketData], store: ListingStore
+) -> None:
+    stub, source = kite
+    weekly = listed_expiries("SENSEX", TODAY, TradingCalendar.default())[1].expiry
+    # BSE weeklies under another scheme than NFO's (what the rules assume): every order on them
+    # would be rejected, so the morning says so.
+    renamed = [
+        {
+            **row,
+            "tradingsymbol": f"SENSEX{weekly:%d%b%y}".upper() + f"{row['strike']}{row['instrument_type']}",
+        }
+        if row["expiry"] == weekly.isoformat()
+        else row
+        for row in rows("SENSEX", TODAY)
+    ]
+
+    report = refresh_listing(
+        Listed(listed(source, stub, dump(), dump(renamed))), "kite", store, TODAY, TradingCalendar.default()
+    )
+
+    (line,) = report.disagreements
+    assert line.startswith(f"SENSEX: {2 * (2 * STRIKES_EACH_SIDE + 1)} listed symbols differ")
