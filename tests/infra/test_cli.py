@@ -33,7 +33,11 @@ def _run_app(
     )
 
 
-@pytest.mark.parametrize(("args", "context"), [(("--env", "qa"), None), ((), {"env": "qa"})])
+@pytest.mark.parametrize(
+    ("args", "context"),
+    # The same check through CDK's context: a second CDK app start (~20 s), in `make test-all`.
+    [(("--env", "qa"), None), pytest.param((), {"env": "qa"}, marks=pytest.mark.slow)],
+)
 def test_unknown_environment_names_the_valid_ones(
     tmp_path: Path, args: tuple[str, ...], context: dict[str, str] | None
 ) -> None:

@@ -89,7 +89,18 @@ def test_wildcard_resources_only_where_aws_allows_nothing_narrower(synthesized: 
             assert not any(action.endswith(":*") or action == "*" for action in as_list(statement["Action"]))
 
 
-def test_cfn_lint_finds_no_errors(synthesized: Synthesized) -> None:
+# cfn-lint takes ~30 s a template on this machine: `make test` lints the standalone stack, the
+# other two configurations run in `make test-all`.
+@pytest.mark.parametrize(
+    "configuration",
+    [
+        "standalone",
+        pytest.param("cross_stack", marks=pytest.mark.slow),
+        pytest.param("staging", marks=pytest.mark.slow),
+    ],
+)
+def test_cfn_lint_finds_no_errors(configuration: str, request: pytest.FixtureRequest) -> None:
+    synthesized: Synthesized = request.getfixturevalue(configuration)
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "cfn-lint"),
