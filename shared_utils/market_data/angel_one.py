@@ -27,14 +27,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import requests
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
 
 from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decimal
 from shared_utils.brokers.angel_one import (
@@ -46,13 +43,16 @@ from shared_utils.brokers.angel_one import (
 )
 from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
-from shared_utils.brokers.port import BrokerAuthError, BrokerError, BrokerRateLimitedError
+from shared_utils.brokers.port import BrokerError, BrokerRateLimitedError
 from shared_utils.brokers.symbols import angel_one as symbols
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import EXCHANGE_OF
+from shared_utils.market_data.answers import Wanted, best_price, to_quote, unavailable
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest, keep_trusted
 
 logger = Logger(child=True)
+
+SOURCE = "angel one"
 
 MAX_TOKENS_PER_CALL = 50  # Angel's limit for /quote
 SECONDS_BETWEEN_CALLS = 1.0  # /quote: 1 request a second (see the module docstring)
@@ -63,12 +63,6 @@ _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 
 # (exchange, symboltoken): what a quote is asked for and answered by.
 _Key = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class _Wanted:
-    instrument: str  # the broker-neutral name a Quote carries
-    index: bool  # an index has no depth, volume or open interest
 
 
 class _QuoteSession(BrokerHttpSession):
@@ -85,55 +79,25 @@ class _QuoteSession(BrokerHttpSession):
         return response
 
 
-def _best(depth: object, side: str) -> Decimal | None:
-    """The best price of one side of the book; Angel fills empty levels with price 0."""
-    levels = depth.get(side) if isinstance(depth, Mapping) else None
-    if not isinstance(levels, list) or not levels or not isinstance(levels[0], Mapping):
-        return None
-    price = to_decimal(levels[0].get("price"))
-    return price if price is not None and price > 0 else None
-
-
-def _to_quote(wanted: _Wanted, item: Mapping[str, Any]) -> Quote | None:
-    """The answer as a Quote, or None when it cannot be trusted (no price, no time, invalid)."""
-    price = to_decimal(item.get("ltp"))
-    as_of = ist_timestamp(item.get("exchFeedTime") or item.get("exchTradeTime"), *_TS_FORMATS)
-    if price is None or price <= 0 or as_of is None:
-        return None
-    extra: dict[str, Any] = {}
-    if not wanted.index:
-        depth = item.get("depth")
-        extra = {
-            "bid": _best(depth, "buy"),
-            "ask": _best(depth, "sell"),
-            "volume": item.get("tradeVolume"),
-            "open_interest": item.get("opnInterest"),
-        }
-    try:
-        return Quote(instrument=wanted.instrument, last_price=price, as_of=as_of, **extra)
-    except ValidationError:
-        return None
+def _to_quote(wanted: Wanted, item: Mapping[str, Any]) -> Quote | None:
+    depth = item.get("depth")
+    return to_quote(
+        wanted,
+        to_decimal(item.get("ltp")),
+        ist_timestamp(item.get("exchFeedTime") or item.get("exchTradeTime"), *_TS_FORMATS),
+        bid=best_price(depth, "buy"),
+        ask=best_price(depth, "sell"),
+        volume=item.get("tradeVolume"),
+        open_interest=item.get("opnInterest"),
+    )
 
 
 def _malformed(detail: str) -> MarketDataUnavailableError:
-    return MarketDataUnavailableError(message=f"angel one: malformed answer: {detail}")
+    return MarketDataUnavailableError(message=f"{SOURCE}: malformed answer: {detail}")
 
 
 def _unavailable(error: Exception) -> MarketDataUnavailableError:
-    """One error for every way a call fails, its message naming the cause for the alarm."""
-    if isinstance(error, BrokerError):  # "ANGEL_ONE: HTTP 429" -> "HTTP 429"
-        detail = error.message.split(": ", 1)[-1]
-    else:
-        detail = str(error) or type(error).__name__
-    if isinstance(error, BrokerAuthError):
-        cause = "token or permission refused"
-    elif isinstance(error, BrokerRateLimitedError):
-        cause = "rate limited"
-    elif isinstance(error, BrokerError | requests.RequestException):
-        cause = "unavailable"  # 5xx, timeout, refused or dropped connection, unreadable body
-    else:
-        cause = "malformed answer"
-    return MarketDataUnavailableError(message=f"angel one: {cause}: {detail}")
+    return unavailable(SOURCE, error)
 
 
 def _data(answer: object) -> Mapping[str, Any]:
@@ -187,9 +151,9 @@ class AngelOneMarketData:
             endpoint.client_public_ip or _SDK_DEFAULT_PUBLIC_IP,
         )
 
-    def _wanted(self, request: QuoteRequest) -> dict[_Key, _Wanted]:
+    def _wanted(self, request: QuoteRequest) -> dict[_Key, Wanted]:
         """(exchange, token) -> what it stands for, in request order (a repeat is asked once)."""
-        wanted: dict[_Key, _Wanted] = {}
+        wanted: dict[_Key, Wanted] = {}
         unknown: list[str] = []
         for underlying in request.indices:
             exchange = EXCHANGE_OF[underlying].value
@@ -197,7 +161,7 @@ class AngelOneMarketData:
             if token is None:
                 unknown.append(f"{exchange}:{underlying.value}")
                 continue
-            wanted[(exchange, token)] = _Wanted(underlying.value, index=True)
+            wanted[(exchange, token)] = Wanted(underlying.value, index=True)
         for contract in request.contracts:
             exchange = contract.exchange.value
             symbol = symbols.tradingsymbol(contract)
@@ -205,7 +169,7 @@ class AngelOneMarketData:
             if token is None:
                 unknown.append(f"{exchange}:{symbol}")
                 continue
-            wanted[(exchange, str(token))] = _Wanted(contract.key, index=False)
+            wanted[(exchange, str(token))] = Wanted(contract.key, index=False)
         if unknown:
             logger.warning(
                 "instruments without an Angel One symboltoken are left out",

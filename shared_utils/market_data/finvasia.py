@@ -31,12 +31,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import requests
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
 
 from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decimal
 from shared_utils.brokers.credentials import BrokerCredentials
@@ -50,11 +48,12 @@ from shared_utils.brokers.finvasia import (
     _noren_class,
 )
 from shared_utils.brokers.http import BrokerHttpSession
-from shared_utils.brokers.port import BrokerAuthError, BrokerError, BrokerRateLimitedError
+from shared_utils.brokers.port import BrokerError
 from shared_utils.brokers.symbols import finvasia as symbols
 from shared_utils.clock import IST
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import EXCHANGE_OF
+from shared_utils.market_data.answers import Wanted, positive_price, to_quote, unavailable
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest, keep_trusted
 
 logger = Logger(child=True)
@@ -72,8 +71,7 @@ _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 class _Wanted:
     exchange: str
     token: str
-    instrument: str  # the broker-neutral name a Quote carries
-    index: bool  # an index has no depth, volume or open interest
+    wanted: Wanted
 
 
 def _as_of(payload: Mapping[str, Any]) -> datetime | None:
@@ -89,46 +87,20 @@ def _as_of(payload: Mapping[str, Any]) -> datetime | None:
     return ist_timestamp(f"{day} {clock}", *_TS_FORMATS)
 
 
-def _side(value: object) -> Decimal | None:
-    price = to_decimal(value)
-    return price if price is not None and price > 0 else None
-
-
 def _to_quote(wanted: _Wanted, payload: Mapping[str, Any]) -> Quote | None:
-    """The answer as a Quote, or None when it cannot be trusted (no price, no time, invalid)."""
-    price = to_decimal(payload.get("lp"))
-    as_of = _as_of(payload)
-    if price is None or price <= 0 or as_of is None:
-        return None
-    extra: dict[str, Any] = {}
-    if not wanted.index:
-        extra = {
-            "bid": _side(payload.get("bp1")),
-            "ask": _side(payload.get("sp1")),
-            "volume": payload.get("v"),
-            "open_interest": payload.get("oi"),
-        }
-    try:
-        return Quote(instrument=wanted.instrument, last_price=price, as_of=as_of, **extra)
-    except ValidationError:
-        return None
+    return to_quote(
+        wanted.wanted,
+        to_decimal(payload.get("lp")),
+        _as_of(payload),
+        bid=positive_price(payload.get("bp1")),
+        ask=positive_price(payload.get("sp1")),
+        volume=payload.get("v"),
+        open_interest=payload.get("oi"),
+    )
 
 
 def _unavailable(error: Exception) -> MarketDataUnavailableError:
-    """One error for every way a call fails, its message naming the cause for the alarm."""
-    if isinstance(error, BrokerError):  # "FINVASIA: HTTP 429" -> "HTTP 429"
-        detail = error.message.split(": ", 1)[-1]
-    else:
-        detail = str(error) or type(error).__name__
-    if isinstance(error, BrokerAuthError):
-        cause = "token or permission refused"
-    elif isinstance(error, BrokerRateLimitedError):
-        cause = "rate limited"
-    elif isinstance(error, BrokerError | requests.RequestException):
-        cause = "unavailable"  # 5xx, timeout, refused or dropped connection
-    else:
-        cause = "malformed answer"
-    return MarketDataUnavailableError(message=f"finvasia: {cause}: {detail}")
+    return unavailable("finvasia", error)
 
 
 def _refusal(binding: _Binding) -> str:
@@ -178,7 +150,7 @@ class FinvasiaMarketData:
             if token is None:
                 unknown.append(f"{exchange}:{underlying.value}")
                 continue
-            wanted[(exchange, token)] = _Wanted(exchange, token, underlying.value, index=True)
+            wanted[(exchange, token)] = _Wanted(exchange, token, Wanted(underlying.value, index=True))
         for contract in request.contracts:
             exchange = contract.exchange.value
             symbol = symbols.tradingsymbol(contract)
@@ -187,7 +159,7 @@ class FinvasiaMarketData:
                 unknown.append(f"{exchange}:{symbol}")
                 continue
             token = str(found)
-            wanted[(exchange, token)] = _Wanted(exchange, token, contract.key, index=False)
+            wanted[(exchange, token)] = _Wanted(exchange, token, Wanted(contract.key, index=False))
         if unknown:
             logger.warning(
                 "instruments without a Noren token are left out", count=len(unknown), examples=unknown[:5]

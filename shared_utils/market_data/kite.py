@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,10 +25,11 @@ from shared_utils.brokers._common import BrokerEndpoint, ist_timestamp, to_decim
 from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import BrokerName, OptionInstrument
-from shared_utils.brokers.port import BrokerError, BrokerRateLimitedError
+from shared_utils.brokers.port import BrokerError
 from shared_utils.brokers.symbols import zerodha as symbols
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.answers import Wanted, best_price, to_quote, unavailable
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest, keep_trusted
 from shared_utils.models.common import OptionType
@@ -43,76 +43,45 @@ _TS_FORMATS = ("%Y-%m-%d %H:%M:%S",)
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, UnboundLocalError)
 
 
-@dataclass(frozen=True)
-class _Wanted:
-    instrument: str  # the broker-neutral name a Quote carries
-    index: bool  # an index has no depth, volume or open interest
-
-
-def _names(request: QuoteRequest) -> dict[str, _Wanted]:
+def _names(request: QuoteRequest) -> dict[str, Wanted]:
     """Kite name -> what it stands for, in request order (a repeated instrument is asked once)."""
-    names = {symbols.INDEX_QUOTE_NAMES[u]: _Wanted(u.value, index=True) for u in request.indices}
+    names = {symbols.INDEX_QUOTE_NAMES[u]: Wanted(u.value, index=True) for u in request.indices}
     for contract in request.contracts:
         name = f"{contract.exchange.value}:{symbols.tradingsymbol(contract)}"
-        names[name] = _Wanted(contract.key, index=False)
+        names[name] = Wanted(contract.key, index=False)
     return names
 
 
-def _best(depth: object, side: str) -> Decimal | None:
-    """The best price of one side of the book; Kite fills empty levels with price 0."""
-    levels = depth.get(side) if isinstance(depth, Mapping) else None
-    if not isinstance(levels, list) or not levels or not isinstance(levels[0], Mapping):
-        return None
-    price = to_decimal(levels[0].get("price"))
-    return price if price is not None and price > 0 else None
-
-
-def _to_quote(wanted: _Wanted, payload: object) -> Quote | None:
-    """The answer as a Quote, or None when it cannot be trusted (no price, no time, invalid)."""
+def _to_quote(wanted: Wanted, payload: object) -> Quote | None:
     if not isinstance(payload, Mapping):
         return None
-    price = to_decimal(payload.get("last_price"))
-    stamp = payload.get("timestamp") or payload.get("last_trade_time")
-    as_of = ist_timestamp(stamp, *_TS_FORMATS)
-    if price is None or price <= 0 or as_of is None:
-        return None
-    extra: dict[str, Any] = {}
-    if not wanted.index:
-        depth = payload.get("depth")
-        extra = {
-            "bid": _best(depth, "buy"),
-            "ask": _best(depth, "sell"),
-            "volume": payload.get("volume"),
-            "open_interest": payload.get("oi"),
-        }
-    try:
-        return Quote(instrument=wanted.instrument, last_price=price, as_of=as_of, **extra)
-    except ValidationError:
-        return None
+    depth = payload.get("depth")
+    return to_quote(
+        wanted,
+        to_decimal(payload.get("last_price")),
+        ist_timestamp(payload.get("timestamp") or payload.get("last_trade_time"), *_TS_FORMATS),
+        bid=best_price(depth, "buy"),
+        ask=best_price(depth, "sell"),
+        volume=payload.get("volume"),
+        open_interest=payload.get("oi"),
+    )
 
 
 def _unavailable(error: Exception) -> MarketDataUnavailableError:
-    """One error for every way a call fails, its message naming the cause for the alarm."""
+    """Kite's own exceptions name their cause; the session's errors are the brokers' ones."""
     from kiteconnect import exceptions as kite
 
-    if isinstance(error, BrokerError):  # from the session: "ZERODHA: HTTP 429" -> "HTTP 429"
-        detail = error.message.split(": ", 1)[-1]
-    else:
-        detail = str(error) or type(error).__name__
     code = getattr(error, "code", None)
+    cause = None
     if isinstance(error, kite.TokenException | kite.PermissionException):
         cause = "token or permission refused"
-    elif isinstance(error, BrokerRateLimitedError) or code == 429:
+    elif code == 429:
         cause = "rate limited"
-    elif isinstance(error, BrokerError | requests.RequestException) or (
-        isinstance(code, int) and code >= 500
-    ):
-        cause = "unavailable"  # 5xx, timeout, refused or dropped connection
+    elif isinstance(code, int) and code >= 500:
+        cause = "unavailable"
     elif isinstance(error, kite.KiteException):
         cause = "request refused"
-    else:
-        cause = "malformed answer"
-    return MarketDataUnavailableError(message=f"kite: {cause}: {detail}")
+    return unavailable("kite", error, cause)
 
 
 class KiteMarketData:
