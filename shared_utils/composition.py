@@ -24,6 +24,7 @@ MARKET_DATA_SECRET_MAX_AGE_S = 300
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -482,10 +483,9 @@ class Platform:
         source = self.market_data_source()
         if not isinstance(source, InstrumentSource):
             return None
-        assert self.settings.market_data_source is not None
         return refresh_listing(
             source,
-            self.settings.market_data_source.value,
+            str(self.settings.market_data_source),
             ListingStore(self.dynamodb, self.settings.trading_table_name),
             trade_date,
             self.calendar(),
@@ -493,18 +493,22 @@ class Platform:
 
     def market_data_credentials(self) -> BrokerCredentials:
         """The market-data source's credentials from Secrets Manager (cached for 5 minutes)."""
-        from aws_lambda_powertools.utilities import parameters
-
         from shared_utils.brokers.credentials import BrokerCredentials
         from shared_utils.errors import ConfigurationError
 
         name = self.settings.market_data_secret
         if not name:
             raise ConfigurationError("MARKET_DATA_SECRET is not set: the market-data source cannot log in")
-        raw = parameters.SecretsProvider(boto3_client=self.secretsmanager).get(
-            name, max_age=MARKET_DATA_SECRET_MAX_AGE_S, transform="json"
-        )
+        raw = self.secrets.get(name, max_age=MARKET_DATA_SECRET_MAX_AGE_S, transform="json")
         return BrokerCredentials.model_validate(raw)
+
+    @cached_property
+    def secrets(self) -> SecretsProvider:
+        """One provider per process: its cache is what keeps a warm container from asking
+        Secrets Manager every minute."""
+        from aws_lambda_powertools.utilities import parameters
+
+        return parameters.SecretsProvider(boto3_client=self.secretsmanager)
 
 
 _installed: Platform | None = None

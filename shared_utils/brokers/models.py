@@ -79,6 +79,17 @@ class OptionInstrument(BaseModel):
         strike = format(self.strike.normalize(), "f")
         return f"{self.underlying.value}|{self.expiry.isoformat()}|{strike}|{self.option_type.value}"
 
+    @classmethod
+    def from_key(cls, key: str) -> OptionInstrument:
+        """The contract a `key` names (`monthly` is not part of the key: False)."""
+        underlying, expiry, strike, option_type = key.split("|")
+        return cls(
+            underlying=Underlying(underlying),
+            expiry=date.fromisoformat(expiry),
+            strike=Decimal(strike),
+            option_type=OptionType(option_type),
+        )
+
 
 class OrderRequest(BaseModel):
     """One order (one slice of one leg for one broker account).

@@ -93,8 +93,10 @@ class QuotedOptionMarket:
             return None
         by_strike: dict[float, dict[str, float]] = {}
         for quote in quotes.values():
-            _, _, strike, option_type = quote.instrument.split("|")
-            by_strike.setdefault(float(strike), {})[option_type] = float(quote.last_price)
+            contract = OptionInstrument.from_key(quote.instrument)
+            by_strike.setdefault(float(contract.strike), {})[contract.option_type.value] = float(
+                quote.last_price
+            )
         strikes = np.array(sorted(by_strike))
         calls = np.array([by_strike[k].get("CE", np.nan) for k in strikes])
         puts = np.array([by_strike[k].get("PE", np.nan) for k in strikes])

@@ -41,14 +41,14 @@ class ChainReader(Protocol):
 
 
 def _contract_key(instrument: str) -> dict[str, Any] | None:
-    """The item key of a contract named `UNDERLYING|YYYY-MM-DD|STRIKE|TYPE`, None for an index."""
-    parts = instrument.split("|")
-    if len(parts) != 4:
+    """The item key of a contract (named by `OptionInstrument.key`), None for an index."""
+    if "|" not in instrument:
         return None
-    underlying, expiry, strike, option_type = parts
+    contract = OptionInstrument.from_key(instrument)
+    strike = format(contract.strike.normalize(), "f")
     return {
-        "pk": {"S": keys.market_chain_pk(underlying, date.fromisoformat(expiry))},
-        "sk": {"S": keys.market_contract_sk(strike, option_type)},
+        "pk": {"S": keys.market_chain_pk(contract.underlying.value, contract.expiry)},
+        "sk": {"S": keys.market_contract_sk(strike, contract.option_type.value)},
     }
 
 

@@ -163,21 +163,11 @@ def kite_day(
     yield TradingDay({**aws, "settings": settings}, client, order_log, stub.clock), stub
 
 
-def contract_of(key: str) -> OptionInstrument:
-    underlying, expiry, strike, option_type = key.split("|")
-    return OptionInstrument(
-        underlying=Underlying(underlying),
-        expiry=date.fromisoformat(expiry),
-        strike=Decimal(strike),
-        option_type=OptionType(option_type),
-    )
-
-
 def fills(day: TradingDay, user: str, strategy_id: str, run: str) -> dict[OptionInstrument, Decimal | None]:
     """The run's orders: each contract and its fill price (every order filled)."""
     entries = [e for e in day.ledger(user, strategy_id) if f"#{run}#" in e.order_key]
     assert entries and all(e.status is LedgerStatus.FILLED for e in entries), entries
-    return {contract_of(e.instrument_key): e.average_price for e in entries}
+    return {OptionInstrument.from_key(e.instrument_key): e.average_price for e in entries}
 
 
 def records(day: TradingDay, user: str, strategy_id: str) -> list[ExecutionRecord]:

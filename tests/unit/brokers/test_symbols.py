@@ -70,3 +70,16 @@ def test_scrip_master_lookup_keeps_derivatives_only() -> None:
     assert tokens("NFO", "NIFTY26DEC2424000CE") == "43650"
     assert tokens("NSE", "RELIANCE-EQ") is None
     assert len(tokens) == 1
+
+
+@pytest.mark.parametrize("strike", ["24000", "24012.5"])
+def test_a_contract_key_names_the_contract_back(strike: str) -> None:
+    contract = OptionInstrument(
+        underlying=Underlying.BANKEX,
+        expiry=date(2026, 12, 28),
+        strike=Decimal(strike),
+        option_type=OptionType.PE,
+    )
+
+    assert contract.key == f"BANKEX|2026-12-28|{strike}|PE"
+    assert OptionInstrument.from_key(contract.key) == contract
