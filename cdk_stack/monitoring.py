@@ -24,6 +24,7 @@ from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import removal_policy
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cdk_stack.timer import MasterTimer
+from shared_utils.brokers.credentials import CREDENTIALS_UNAVAILABLE_METRIC
 from shared_utils.execution.duplicates import DUPLICATE_METRIC
 from shared_utils.execution.engine import NO_FRESH_QUOTE_METRIC
 from shared_utils.execution.executor import LATE_ENTRY_METRIC, UNPRICED_METRIC
@@ -117,6 +118,9 @@ class Monitoring(Construct):
             NO_FRESH_QUOTE_METRIC: "An entry was not placed because no quote fresher than "
             "QUOTE_MAX_AGE_SECONDS priced it (stored NOT_ENTERED, 'no fresh quote'): the market-data "
             "refresh is failing or its source is down.",
+            CREDENTIALS_UNAVAILABLE_METRIC: "A broker account's credentials could not be read from "
+            "Secrets Manager (missing, unreadable or malformed secret): its orders fail closed "
+            "until the secret is fixed.",
             LISTING_REJECTED_METRIC: "The day's instrument master failed to download or was rejected "
             "(empty, unreadable, or missing too many of yesterday's contracts): yesterday's listing "
             "stays; check the source before the open.",

@@ -3,7 +3,8 @@
 Partial batch responses (Powertools batch utilities): a message that fails goes back to the queue
 alone; the queue's redrive policy moves it to the dead-letter queue (alarmed) after a few
 receives. Each invocation has its own metric set, so invocations sharing a process (the local
-platform's workers) never flush each other's metrics.
+platform's workers) never flush each other's metrics; what the process-wide services (the broker
+registry's credentials provider) counted is flushed after it.
 """
 
 from __future__ import annotations
@@ -55,3 +56,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return dict(response)
     finally:
         metrics.flush_metrics()
+        _flush_process_metrics()
+
+
+def _flush_process_metrics() -> None:
+    """What the platform's process-wide services counted during the invocation (the broker
+    credentials provider's `BrokerCredentialsUnavailable`) goes out with it; Lambda runs one
+    invocation at a time per container, so nothing of another invocation is in the set."""
+    shared = Metrics()
+    if shared.metric_set:
+        shared.flush_metrics()
