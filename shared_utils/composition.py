@@ -492,15 +492,29 @@ class Platform:
         )
 
     def market_data_credentials(self) -> BrokerCredentials:
-        """The market-data source's credentials from Secrets Manager (cached for 5 minutes)."""
+        """The market-data source's credentials from Secrets Manager (cached for 5 minutes); a
+        missing or malformed secret is a `ConfigurationError` naming it."""
+        from aws_lambda_powertools.utilities import parameters
+        from pydantic import ValidationError
+
         from shared_utils.brokers.credentials import BrokerCredentials
         from shared_utils.errors import ConfigurationError
 
         name = self.settings.market_data_secret
         if not name:
             raise ConfigurationError("MARKET_DATA_SECRET is not set: the market-data source cannot log in")
-        raw = self.secrets.get(name, max_age=MARKET_DATA_SECRET_MAX_AGE_S, transform="json")
-        return BrokerCredentials.model_validate(raw)
+        try:
+            raw = self.secrets.get(name, max_age=MARKET_DATA_SECRET_MAX_AGE_S, transform="json")
+            return BrokerCredentials.model_validate(raw)
+        except (
+            parameters.exceptions.GetParameterError,
+            parameters.exceptions.TransformParameterError,
+            ValidationError,
+        ) as error:
+            # The secret's name and the error's type only: a message may quote the content.
+            raise ConfigurationError(
+                f"the market-data login {name} is unreadable ({type(error).__name__})"
+            ) from None
 
     @cached_property
     def secrets(self) -> SecretsProvider:

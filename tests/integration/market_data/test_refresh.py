@@ -10,17 +10,22 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
 
 from shared_utils.brokers.models import OptionInstrument
+from shared_utils.composition import Platform
+from shared_utils.errors import ConfigurationError
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import expiry_for, valid_kinds
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.cache import QuoteCache
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest
 from shared_utils.models.common import OptionType
+from shared_utils.settings import MarketDataSourceName
 from shared_utils.timer.envelope import ENVELOPE_VERSION, TimerEnvelope
 from shared_utils.timer.market_data import ContractPlan, refresh_market_data
+from tests.conftest import TEST_REGION
 
 TICK = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # Wednesday 09:30 IST
 TRADE_DATE = date(2026, 11, 25)
@@ -154,3 +159,22 @@ def test_the_simulated_source_is_asked_for_levels_only(cache: QuoteCache) -> Non
     report = refresh_market_data(ENVELOPE, Schedule(Underlying.NIFTY), source, cache, TICK, None)
 
     assert len(source.requests) == 1 and report.contracts == 0 and report.cached == 7
+
+
+@pytest.mark.parametrize("secret", [None, '{"api_key": "k"}', "not json"])
+def test_an_unreadable_feed_login_is_a_configuration_error_naming_the_secret(
+    aws: dict[str, Any], secret: str | None
+) -> None:
+    """Missing, without an access token, or not JSON: the refresh (and the morning's download)
+    fail with the secret's name, never its content."""
+    name = "test/market-data"
+    if secret is not None:
+        boto3.client("secretsmanager", region_name=TEST_REGION).create_secret(Name=name, SecretString=secret)
+    settings = aws["settings"].model_copy(
+        update={"market_data_source": MarketDataSourceName.KITE, "market_data_secret": name}
+    )
+    root = Platform(settings, aws["clock"], dynamodb=aws["dynamodb"])
+
+    with pytest.raises(ConfigurationError, match=f"market-data login {name} is unreadable") as raised:
+        root.market_data_source()
+    assert '"k"' not in raised.value.message
