@@ -14,10 +14,17 @@ from lambda_functions.option_baskets import timer_starter
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConfigurationError
 from shared_utils.market.calendar import TradingCalendar, special_session
-from shared_utils.settings import load_settings
+from shared_utils.market.underlyings import Underlying
+from shared_utils.market_data.listing_store import ListingStore
+from shared_utils.settings import MarketDataSourceName, load_settings
 from shared_utils.timer.calendar_view import CalendarMarketView
+from shared_utils.timer.listing import LISTING_REJECTED_METRIC
 from shared_utils.timer.starter import start_daily_timer
 from tests.conftest import TEST_REGION, install_platform
+from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub
+from tests.integration.brokers.stub_server import StubHttpServer
+from tests.integration.execution.test_executor_metrics import emitted
+from tests.integration.market_data.test_listing import dump, rows
 from tests.integration.timer.conftest import FakeLambdaContext
 
 ASL = Path(__file__).resolve().parents[3] / "step_functions" / "master_timer.asl.json"
@@ -129,3 +136,39 @@ def test_handler_starts_the_execution(
     outcome = timer_starter.handler({"source": "aws.scheduler"}, FakeLambdaContext())
     assert outcome["started"] is True
     assert outcome["execution_name"].startswith("master-timer-")
+
+
+@pytest.mark.parametrize("downloadable", [True, False])
+def test_the_start_takes_in_the_feeds_instrument_master_and_a_failed_download_does_not_stop_the_day(
+    aws: dict[str, Any],
+    machine: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    downloadable: bool,
+) -> None:
+    stub = KiteStub()
+    if downloadable:
+        stub.instruments = {"NFO": dump(rows("NIFTY", date(2026, 11, 25))), "BFO": dump()}
+    boto3.client("secretsmanager", region_name=TEST_REGION).create_secret(
+        Name="test/market-data", SecretString=json.dumps({"api_key": API_KEY, "access_token": ACCESS_TOKEN})
+    )
+    aws["clock"].set(datetime(2026, 11, 25, 3, 30, tzinfo=UTC))  # 09:00 IST
+    with StubHttpServer(stub) as server:
+        settings = aws["settings"].model_copy(
+            update={
+                "timer_state_machine_arn": machine,
+                "market_data_source": MarketDataSourceName.KITE,
+                "market_data_url": server.url,
+                "market_data_secret": "test/market-data",
+            }
+        )
+        install_platform(settings, aws["clock"], aws["dynamodb"])
+        outcome = timer_starter.handler({"source": "aws.scheduler"}, FakeLambdaContext())
+
+    assert outcome["started"] is True  # the day runs whatever the download did
+    listing = ListingStore(aws["dynamodb"], settings.trading_table_name).current()
+    rejected = emitted(capsys.readouterr().out)[LISTING_REJECTED_METRIC]
+    if downloadable:
+        assert listing is not None and set(listing.indices) == {Underlying.NIFTY} and rejected == 0
+    else:
+        assert listing is None and rejected == 1
