@@ -28,19 +28,16 @@ from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data import angel_one
 from shared_utils.market_data.angel_one import AngelOneMarketData
-from shared_utils.market_data.models import CLOCK_SKEW_ALLOWANCE, MarketDataSource, Quote, QuoteRequest
-from shared_utils.models.common import OptionType
+from shared_utils.market_data.models import CLOCK_SKEW_ALLOWANCE, MarketDataSource, QuoteRequest
 from tests.integration.brokers.stub_angel import API_KEY, BASE, JWT, AngelStub
 from tests.integration.brokers.stub_server import Fault, Request, StubHttpServer
+from tests.integration.market_data.recorded import CE, CE_QUOTE, NIFTY_QUOTE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "angel_quote.json"
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=IST)  # a Tuesday in the session; never today
 CLIENT_TIMEOUT_S = 1.0
 STALL_S = 3.0
 QUOTE_PATH = f"{BASE}/market/v1/quote"
-CE = OptionInstrument(
-    underlying=Underlying.NIFTY, expiry=date(2026, 12, 1), strike=Decimal(26200), option_type=OptionType.CE
-)
 CE_TOKEN = "54820"  # NIFTY01DEC2626200CE in the recorded answer
 
 
@@ -110,21 +107,9 @@ def test_recorded_answer_is_mapped_field_by_field(venue: Venue) -> None:
     assert call.headers["authorization"] == f"Bearer {JWT}" and call.headers["x-privatekey"] == API_KEY
     assert venue.sleeps == []
     by_instrument = {quote.instrument: quote for quote in batch.quotes}
-    assert by_instrument[CE.key] == Quote(
-        instrument="NIFTY|2026-12-01|26200|CE",
-        last_price=Decimal("118.40"),
-        as_of=datetime(2026, 11, 24, 9, 59, 58, tzinfo=IST),
-        bid=Decimal("118.35"),
-        ask=Decimal("118.45"),
-        volume=18573100,
-        open_interest=9842170,
-    )
+    assert by_instrument[CE.key] == CE_QUOTE
     # Angel sends an index zeros for depth, volume and OI: none of them is a fact about it
-    assert by_instrument["NIFTY"] == Quote(
-        instrument="NIFTY",
-        last_price=Decimal("26143.75"),
-        as_of=datetime(2026, 11, 24, 9, 59, 59, tzinfo=IST),
-    )
+    assert by_instrument["NIFTY"] == NIFTY_QUOTE
 
 
 def test_every_index_goes_by_its_fixed_token_on_its_exchange(venue: Venue) -> None:

@@ -26,18 +26,15 @@ from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data import kite
 from shared_utils.market_data.kite import KiteMarketData
-from shared_utils.market_data.models import CLOCK_SKEW_ALLOWANCE, MarketDataSource, Quote, QuoteRequest
-from shared_utils.models.common import OptionType
+from shared_utils.market_data.models import CLOCK_SKEW_ALLOWANCE, MarketDataSource, QuoteRequest
 from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub
 from tests.integration.brokers.stub_server import Fault, Request, StubHttpServer
+from tests.integration.market_data.recorded import CE, CE_QUOTE, NIFTY_QUOTE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kite_quote.json"
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=IST)  # a Tuesday in the session; never today
 CLIENT_TIMEOUT_S = 1.0
 STALL_S = 3.0
-CE = OptionInstrument(
-    underlying=Underlying.NIFTY, expiry=date(2026, 12, 1), strike=Decimal(26200), option_type=OptionType.CE
-)
 CE_NAME = "NFO:NIFTY26D0126200CE"
 
 
@@ -93,20 +90,8 @@ def test_recorded_answer_is_mapped_field_by_field(venue: Venue) -> None:
     assert call.headers["x-kite-version"] == "3"
     assert venue.sleeps == []
     by_instrument = {quote.instrument: quote for quote in batch.quotes}
-    assert by_instrument[CE.key] == Quote(
-        instrument="NIFTY|2026-12-01|26200|CE",
-        last_price=Decimal("118.40"),
-        as_of=datetime(2026, 11, 24, 9, 59, 58, tzinfo=IST),
-        bid=Decimal("118.35"),
-        ask=Decimal("118.45"),
-        volume=18573100,
-        open_interest=9842170,
-    )
-    assert by_instrument["NIFTY"] == Quote(
-        instrument="NIFTY",
-        last_price=Decimal("26143.75"),
-        as_of=datetime(2026, 11, 24, 9, 59, 59, tzinfo=IST),
-    )
+    assert by_instrument[CE.key] == CE_QUOTE
+    assert by_instrument["NIFTY"] == NIFTY_QUOTE
 
 
 def test_an_index_has_no_depth_volume_or_oi_even_when_kite_sends_zeros(venue: Venue) -> None:
