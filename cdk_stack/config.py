@@ -104,6 +104,9 @@ class StrategyRuns(_Strict):
     batch_size: int = Field(default=1, ge=1, le=10)
 
 
+SymbolBookBroker = Literal["ANGEL_ONE", "FINVASIA"]
+
+
 class MarketData(_Strict):
     """Where the minute's quotes come from. `simulated` is the local platform's and dev's source;
     staging and production refuse it unless `allow_simulated` says so in their own entry: a
@@ -111,6 +114,10 @@ class MarketData(_Strict):
 
     source: MarketDataSourceName
     allow_simulated: bool = False
+    # Brokers whose instrument master the morning keeps as a symbol book, so their orders carry
+    # the listed symbol and token (Angel One and Shoonya address contracts by token only). The
+    # source's own broker (Kite: Zerodha) is kept from the listing's download.
+    symbol_books: tuple[SymbolBookBroker, ...] = ()
 
 
 REAL_MONEY_ENVIRONMENTS = ("staging", "production")

@@ -33,6 +33,7 @@ from shared_utils.tables import resource_prefix
 from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
 from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJECTED_METRIC
 from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC
+from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 
 
 @implements(IAspect)
@@ -127,6 +128,10 @@ class Monitoring(Construct):
             LISTING_DISAGREEMENT_METRIC: "The exchange's listing disagrees with the platform's rules "
             "(an expiry moved by a holiday, a revised lot or strike step): see the starter's log and "
             "update the rules' data.",
+            SYMBOL_BOOK_REJECTED_METRIC: "A broker's instrument master failed to download or was "
+            "rejected (empty, unreadable, or missing too many of yesterday's contracts): its orders "
+            "use yesterday's symbol book, and a contract that book does not list (a new expiry) is "
+            "refused unsent; see the starter's log.",
             QUOTES_DROPPED_METRIC: "The market-data source answered quotes the platform does not trust "
             "(a price at or below zero, a timestamp in the future: a bad feed or a wrong clock); "
             "they were dropped, so those instruments may go unpriced.",

@@ -63,6 +63,7 @@ class OptionsTradingStack(Stack):
             strategy_run_queue_url=self.runs.queue.queue_url,
             market_data_source=config.market_data.source,
             market_data_secret=market_data_secret(config),
+            symbol_book_brokers=",".join(config.market_data.symbol_books),
         )
         factory = FunctionFactory(
             self,

@@ -107,15 +107,20 @@ class MasterTimer(Construct):
         self.starter = factory.create(
             self,
             "timer_starter",
-            description="Starts the trade date's master-timer execution, takes in the instrument master",
+            description="Starts the trade date's master-timer execution, takes in the instrument masters",
             settings={"timer_state_machine_arn": self.state_machine.state_machine_arn},
-            timeout=Duration.seconds(60),  # the instrument master is a few megabytes of CSV
+            # Kite's master is a few megabytes of CSV; Angel One's scrip master is tens of
+            # megabytes of JSON, parsed whole.
+            timeout=Duration.seconds(180),
+            memory_size=1536,
         )
         self.state_machine.grant_start_execution(self.starter)
         # A real market-data source: the starter downloads its instrument master with the feed's
-        # login and stores the accepted listing (the only item it writes); otherwise it only reads.
+        # login and stores the accepted listing; with symbol books it stores each broker's. It
+        # writes nothing else; with neither it only reads.
         secret = market_data_secret(config)
-        grant_table(self.starter, calendar_table, write=secret is not None)
+        writes = secret is not None or bool(config.market_data.symbol_books)
+        grant_table(self.starter, calendar_table, write=writes)
         if secret is not None:
             factory.grant_market_data_secret(self.starter, secret)
         self.start_dlq = dead_letter_queue(self, "StartDlq", config)

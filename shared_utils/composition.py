@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from shared_utils.brokers.credentials import BrokerCredentials
+    from shared_utils.brokers.models import BrokerName
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
     from shared_utils.execution.engine import BrokerProvider
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from shared_utils.market.calendar import TradingCalendar
     from shared_utils.market_data.listing_store import CurrentListing
     from shared_utils.market_data.models import MarketDataSource
+    from shared_utils.market_data.symbol_book import SymbolBooks
     from shared_utils.marketplace.repository import DynamoMarketplaceRepository
     from shared_utils.marketplace.service import MarketplaceService
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
@@ -54,10 +56,11 @@ if TYPE_CHECKING:
     from shared_utils.timer.calendar_view import CalendarMarketView
     from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner
     from shared_utils.timer.envelope import TimerEnvelope
-    from shared_utils.timer.listing import ListingReport
+    from shared_utils.timer.listing import DownloadedOnce, InstrumentSource, ListingReport
     from shared_utils.timer.market_data import RefreshReport
     from shared_utils.timer.publisher import EventBridgePublisher
     from shared_utils.timer.schedule_view import RepositorySchedule
+    from shared_utils.timer.symbol_books import BookReport, InstrumentMaster
     from shared_utils.timer.triggers import ExecutionRequester, TriggerReport
 
 
@@ -97,6 +100,7 @@ class Platform:
             "sqs": sqs,
             "secretsmanager": secretsmanager,
         }
+        self._downloads: dict[date, DownloadedOnce] = {}
 
     def close(self) -> None:
         """Stop what this root started in process (the local run queue's workers)."""
@@ -251,7 +255,8 @@ class Platform:
             SecretsManagerCredentialsProvider,
             StaticCredentialsProvider,
         )
-        from shared_utils.brokers.registry import BrokerRegistry
+        from shared_utils.brokers.models import BrokerName
+        from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
 
         credentials: CredentialsProvider
         if not self.settings.broker_secret_prefix:
@@ -263,7 +268,20 @@ class Platform:
             credentials = SecretsManagerCredentialsProvider(
                 self.settings.broker_secret_prefix, parameters.SecretsProvider(), Metrics()
             )
-        return BrokerRegistry(credentials, self.clock, prices=self.option_market.price)
+        books = self.symbol_books
+        config = RegistryConfig(
+            symbol_book=books,
+            angel_one_tokens=lambda exchange, symbol: books.token(BrokerName.ANGEL_ONE, exchange, symbol),
+            finvasia_tokens=lambda exchange, symbol: books.token(BrokerName.FINVASIA, exchange, symbol),
+        )
+        return BrokerRegistry(credentials, self.clock, prices=self.option_market.price, config=config)
+
+    @cached_property
+    def symbol_books(self) -> SymbolBooks:
+        """Each broker's listed symbols and tokens, as the morning kept them."""
+        from shared_utils.market_data.symbol_book import SymbolBooks, SymbolBookStore
+
+        return SymbolBooks(SymbolBookStore(self.dynamodb, self.settings.trading_table_name), self.clock)
 
     # ------------------------------------------------------------------ services
 
@@ -484,12 +502,59 @@ class Platform:
         if not isinstance(source, InstrumentSource):
             return None
         return refresh_listing(
-            source,
+            self._morning_download(trade_date, source),
             str(self.settings.market_data_source),
             ListingStore(self.dynamodb, self.settings.trading_table_name),
             trade_date,
             self.calendar(),
         )
+
+    def refresh_symbol_books(self, trade_date: date) -> list[BookReport]:
+        """Keep the day's instrument master of every configured broker (and of the market-data
+        source's broker, from the listing's own download) as its symbol book."""
+        from shared_utils.market_data.symbol_book import SymbolBookStore
+        from shared_utils.timer.symbol_books import refresh_symbol_books
+
+        return refresh_symbol_books(
+            self.instrument_masters(trade_date),
+            SymbolBookStore(self.dynamodb, self.settings.trading_table_name),
+            trade_date,
+        )
+
+    def instrument_masters(self, trade_date: date) -> dict[BrokerName, InstrumentMaster]:
+        from shared_utils.brokers.models import BrokerName
+        from shared_utils.brokers.registry import parse_broker_name
+        from shared_utils.errors import ConfigurationError
+        from shared_utils.settings import MarketDataSourceName
+        from shared_utils.timer.listing import InstrumentSource
+
+        masters: dict[BrokerName, InstrumentMaster] = {}
+        for name in self.settings.symbol_books:
+            broker = parse_broker_name(name)
+            if broker is BrokerName.ANGEL_ONE:
+                from shared_utils.market_data.angel_master import AngelScripMaster
+
+                masters[broker] = AngelScripMaster()
+            elif broker is BrokerName.FINVASIA:
+                from shared_utils.market_data.noren_master import NorenSymbolFiles
+
+                masters[broker] = NorenSymbolFiles()
+            elif broker is not BrokerName.ZERODHA:
+                raise ConfigurationError(f"no instrument master download for {broker.value}")
+        if self.settings.market_data_source is MarketDataSourceName.KITE:
+            # Kite's dump needs the source's login; it is the listing's download, read once.
+            source = self.market_data_source()
+            if isinstance(source, InstrumentSource):
+                masters[BrokerName.ZERODHA] = self._morning_download(trade_date, source)
+        return masters
+
+    def _morning_download(self, trade_date: date, source: InstrumentSource) -> DownloadedOnce:
+        from shared_utils.timer.listing import DownloadedOnce
+
+        held = self._downloads.get(trade_date)
+        if held is None:
+            held = self._downloads[trade_date] = DownloadedOnce(source)
+        return held
 
     def market_data_credentials(self) -> BrokerCredentials:
         """The market-data source's credentials from Secrets Manager (cached for 5 minutes); a

@@ -133,6 +133,20 @@ INSTRUMENT_LISTING_PK = "INSTRUMENT_LISTING"
 INSTRUMENT_LISTING_CURRENT_SK = "CURRENT"
 
 
+# Each broker's symbol book: the contracts its instrument master lists, one item per index and
+# expiry (sk `{underlying}#{expiry}`), and a header (sk CURRENT) naming the kept expiries.
+SYMBOL_BOOK_PREFIX = "SYMBOL_BOOK#"
+SYMBOL_BOOK_HEADER_SK = "CURRENT"
+
+
+def symbol_book_pk(broker: str) -> str:
+    return f"{SYMBOL_BOOK_PREFIX}{broker}"
+
+
+def symbol_book_sk(underlying: str, expiry: date) -> str:
+    return f"{underlying}{SEPARATOR}{expiry.isoformat()}"
+
+
 def market_quote_pk(instrument: str) -> str:
     """An index level's item (sk MARKET_QUOTE_SK)."""
     return f"{MARKET_QUOTE_PREFIX}{instrument}"
@@ -297,3 +311,23 @@ def open_positions_partitions() -> list[str]:
     positions opened before sharding stay in until they close."""
     shards = [f"{OPEN_POSITIONS_GSI1PK}{SEPARATOR}{shard}" for shard in range(OPEN_POSITIONS_SHARDS)]
     return [*shards, OPEN_POSITIONS_GSI1PK]
+
+
+# --- Shared broker guards (owned by the broker layer) ------------------------------------------
+# Items that expire through the table's TTL attribute, shared by every container sending orders:
+#   `ORDER_RATE#{scope}` / `WINDOWS`   the order-rate windows of one scope (client id + exchange)
+#   `CIRCUIT#{account_id}` / `STATE`   a broker account's circuit breaker
+
+ORDER_RATE_PREFIX = "ORDER_RATE#"
+ORDER_RATE_SK = "WINDOWS"
+CIRCUIT_PREFIX = "CIRCUIT#"
+CIRCUIT_SK = "STATE"
+
+
+def order_rate_pk(scope: str) -> str:
+    """One item per scope: every window of the scope lives in it, so a send is one conditional write."""
+    return f"{ORDER_RATE_PREFIX}{scope}"
+
+
+def circuit_pk(account_id: str) -> str:
+    return f"{CIRCUIT_PREFIX}{account_id}"

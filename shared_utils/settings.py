@@ -68,6 +68,15 @@ class RuntimeSettings(BaseModel):
     # The annual rate of the forward and Black-76 (the 91-day T-bill yield; set per environment).
     option_pricing_rate: float = Field(alias="OPTION_PRICING_RATE", default=0.065, ge=0, le=0.25)
 
+    # The brokers whose instrument master is kept each morning as a symbol book (orders then
+    # carry the broker's listed symbol and token): comma-separated broker names. The market-data
+    # source's broker is kept too, from the same download.
+    symbol_book_brokers: str = Field(alias="SYMBOL_BOOK_BROKERS", default="", pattern=r"^[A-Z_,]*$")
+
+    @property
+    def symbol_books(self) -> tuple[str, ...]:
+        return tuple(name for name in self.symbol_book_brokers.split(",") if name)
+
     def as_environment(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(by_alias=True).items() if value is not None}
 

@@ -1,5 +1,5 @@
 """Daily schedule target: start the trade date's master-timer execution (a repeat is harmless),
-then take in the day's instrument master."""
+then take in the day's instrument master and each broker's symbol book."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared_utils.composition import Platform, platform
 from shared_utils.errors import ConfigurationError, DomainError
 from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJECTED_METRIC
 from shared_utils.timer.starter import start_daily_timer
+from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 
 logger = Logger()
 metrics = Metrics()
@@ -31,6 +32,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = start_daily_timer(root.stepfunctions, arn, root.clock, root.market_view())
     metrics.add_metric(name="TimerStarts", unit=MetricUnit.Count, value=1 if outcome.started else 0)
     _refresh_listing(root, outcome.trade_date)
+    _refresh_symbol_books(root, outcome.trade_date)
     return outcome.model_dump(mode="json")
 
 
@@ -50,3 +52,18 @@ def _refresh_listing(root: Platform, trade_date: date) -> None:
     metrics.add_metric(
         name=LISTING_DISAGREEMENT_METRIC, unit=MetricUnit.Count, value=len(report.disagreements)
     )
+
+
+def _refresh_symbol_books(root: Platform, trade_date: date) -> None:
+    """Each broker's master as its symbol book; a broker whose download fails keeps yesterday's
+    book (its orders for a contract that book does not list are refused unsent) and is counted."""
+    try:
+        reports = root.refresh_symbol_books(trade_date)
+    except DomainError as error:
+        logger.error("Symbol books not refreshed", extra={"error": error.message})
+        metrics.add_metric(name=SYMBOL_BOOK_REJECTED_METRIC, unit=MetricUnit.Count, value=1)
+        return
+    for report in reports:
+        logger.info("Symbol book", extra=report.model_dump(mode="json"))
+    rejected = sum(1 for report in reports if not report.accepted)
+    metrics.add_metric(name=SYMBOL_BOOK_REJECTED_METRIC, unit=MetricUnit.Count, value=rejected)

@@ -26,6 +26,7 @@ from shared_utils.brokers.credentials import BrokerCredentials, CredentialsProvi
 from shared_utils.brokers.finvasia import FinvasiaBroker
 from shared_utils.brokers.finvasia import SymbolTokenLookup as NorenTokens
 from shared_utils.brokers.guarded import GuardedBroker
+from shared_utils.brokers.listed import ListedSymbolBroker, SymbolBook
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.paper import PaperBroker, PaperConfig, PriceSource
 from shared_utils.brokers.port import Broker
@@ -54,6 +55,8 @@ class RegistryConfig:
     circuit_cool_down: timedelta = timedelta(seconds=30)
     rate_limit_max_wait: timedelta = timedelta(seconds=5)
     sebi_unregistered_cap: bool = True
+    # Each broker's listed symbols (the morning's instrument masters); None: the rules' symbols.
+    symbol_book: SymbolBook | None = None
 
 
 class BrokerRegistry:
@@ -95,7 +98,9 @@ class BrokerRegistry:
             adapter = self._build_adapter(name, credentials)
             with self._lock:
                 self._adapters[account_id] = (fingerprint, adapter)
-        return GuardedBroker(adapter, account_id, limiter, circuit)
+        guarded = GuardedBroker(adapter, account_id, limiter, circuit)
+        book = self._config.symbol_book
+        return guarded if book is None else ListedSymbolBroker(guarded, book)
 
     def circuit_state(self, account_id: str) -> CircuitSnapshot | None:
         with self._lock:

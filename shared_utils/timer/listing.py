@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 from shared_utils.brokers.models import OptionInstrument
+from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import listed_expiries
 from shared_utils.market.specs import SpecTable, default_specs
@@ -38,6 +39,30 @@ class InstrumentSource(Protocol):
     def tradingsymbol(self, contract: OptionInstrument) -> str:
         """The symbol the platform's orders give this contract at the source's broker."""
         ...
+
+
+class DownloadedOnce:
+    """The source's master read at most once a morning: it is both the listing and its broker's
+    symbol book (`timer/symbol_books.py`). A failed download fails both, without a second try."""
+
+    def __init__(self, source: InstrumentSource) -> None:
+        self._source = source
+        self._contracts: list[ListedContract] | None = None
+        self._failure: MarketDataUnavailableError | None = None
+
+    def listed_contracts(self) -> list[ListedContract]:
+        if self._failure is not None:
+            raise self._failure
+        if self._contracts is None:
+            try:
+                self._contracts = self._source.listed_contracts()
+            except MarketDataUnavailableError as error:
+                self._failure = error
+                raise
+        return self._contracts
+
+    def tradingsymbol(self, contract: OptionInstrument) -> str:
+        return self._source.tradingsymbol(contract)
 
 
 class ListingReport(BaseModel):

@@ -97,7 +97,7 @@ def test_inconsistent_egress_options_are_rejected(
 
 def test_a_deployed_environment_never_prices_from_a_simulation_by_accident(tmp_path: Path) -> None:
     environments = json.loads(ENVIRONMENTS_FILE.read_text(encoding="utf-8"))
-    assert environments["production"]["market_data"] == {"source": "kite"}
+    assert environments["production"]["market_data"]["source"] == "kite"
     staging = environments["staging"] | {"market_data": {"source": "simulated"}}
     path = tmp_path / "environments.json"
     path.write_text(json.dumps({"staging": staging}), encoding="utf-8")

@@ -11,15 +11,18 @@ import boto3
 import pytest
 
 from lambda_functions.option_baskets import timer_starter
+from shared_utils.brokers.models import BrokerName
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConfigurationError
 from shared_utils.market.calendar import TradingCalendar, special_session
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing_store import ListingStore
+from shared_utils.market_data.symbol_book import SymbolBookStore
 from shared_utils.settings import MarketDataSourceName, load_settings
 from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.listing import LISTING_REJECTED_METRIC
 from shared_utils.timer.starter import start_daily_timer
+from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 from tests.conftest import TEST_REGION, install_platform
 from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub
 from tests.integration.brokers.stub_server import StubHttpServer
@@ -167,8 +170,14 @@ def test_the_start_takes_in_the_feeds_instrument_master_and_a_failed_download_do
 
     assert outcome["started"] is True  # the day runs whatever the download did
     listing = ListingStore(aws["dynamodb"], settings.trading_table_name).current()
-    rejected = emitted(capsys.readouterr().out)[LISTING_REJECTED_METRIC]
+    # The same download is Zerodha's symbol book: the dump is fetched once.
+    book = SymbolBookStore(aws["dynamodb"], settings.trading_table_name).header(BrokerName.ZERODHA)
+    assert len([r for r in stub.requests if r.path == "/instruments/NFO"]) == 1
+    metrics = emitted(capsys.readouterr().out)
+    rejected, books_rejected = metrics[LISTING_REJECTED_METRIC], metrics[SYMBOL_BOOK_REJECTED_METRIC]
     if downloadable:
         assert listing is not None and set(listing.indices) == {Underlying.NIFTY} and rejected == 0
+        assert book is not None and book.contracts == listing.contracts and books_rejected == 0
     else:
         assert listing is None and rejected == 1
+        assert book is None and books_rejected == 1
