@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+    from shared_utils.accounts.linking import AccountLinking
     from shared_utils.brokers.credentials import BrokerCredentials
+    from shared_utils.brokers.login import BrokerLogin
     from shared_utils.brokers.models import BrokerName
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
@@ -289,7 +291,44 @@ class Platform:
         """The brokers of one user's accounts (the registry caches the clients)."""
         from shared_utils.execution.accounts import AccountBrokers
 
-        return AccountBrokers(self.broker_registry, self.broker_accounts, user_id)
+        return AccountBrokers(
+            self.broker_registry,
+            self.broker_accounts,
+            user_id,
+            clock=self.clock,
+            on_refused=lambda user, account: self.account_linking.needs_login(user, account),
+        )
+
+    @cached_property
+    def account_linking(self) -> AccountLinking:
+        """Linking, the daily login and logout of broker accounts. Secrets go to Secrets Manager
+        under two prefixes (app credentials apart from sessions); without them (the local
+        platform) they are held in memory."""
+        from shared_utils.accounts.linking import AccountLinking
+        from shared_utils.accounts.secrets import (
+            AccountSecrets,
+            MemoryAccountSecrets,
+            SecretsManagerAccountSecrets,
+        )
+        from shared_utils.brokers.angel_login import AngelOneLogin
+        from shared_utils.brokers.kite_login import KiteLogin
+        from shared_utils.brokers.models import BrokerName
+
+        store: AccountSecrets
+        if self.settings.broker_secret_prefix and self.settings.broker_app_secret_prefix:
+            store = SecretsManagerAccountSecrets(
+                self.secretsmanager,
+                self.settings.broker_app_secret_prefix,
+                self.settings.broker_secret_prefix,
+                self.settings.broker_secret_kms_key,
+            )
+        else:
+            store = MemoryAccountSecrets()
+        logins: dict[BrokerName, BrokerLogin] = {
+            BrokerName.ZERODHA: KiteLogin(self.clock),
+            BrokerName.ANGEL_ONE: AngelOneLogin(self.clock),
+        }
+        return AccountLinking(self.broker_accounts, store, logins, self.clock)
 
     def execution_service(
         self, metrics: Metrics | None = None, strategies: StrategyReader | None = None

@@ -31,6 +31,10 @@ class RuntimeSettings(BaseModel):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     schedule_shards: int = Field(alias="SCHEDULE_SHARDS", default=1, ge=1, le=100)
     broker_secret_prefix: str = Field(alias="BROKER_SECRET_PREFIX", default="")
+    # Linked accounts' app credentials (API secret, PIN, TOTP secret): only the account routes
+    # and the morning's login read them, never the order path. And the key new secrets use.
+    broker_app_secret_prefix: str = Field(alias="BROKER_APP_SECRET_PREFIX", default="")
+    broker_secret_kms_key: str | None = Field(alias="BROKER_SECRET_KMS_KEY", default=None)
     # Set by the local platform to point boto3 at the moto server; unset on AWS.
     dynamodb_endpoint_url: str | None = Field(alias="DYNAMODB_ENDPOINT_URL", default=None)
     # The master timer's state machine; only the timer starter needs it (set by the timer construct).

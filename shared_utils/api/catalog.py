@@ -30,6 +30,9 @@ MARKET_CALENDAR = "market_calendar"
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
+    ApiRoute("POST", "/options/broker-accounts", BROKER_ACCOUNTS),
+    ApiRoute("POST", "/options/broker-accounts/{broker_account_id}/login", BROKER_ACCOUNTS),
+    ApiRoute("POST", "/options/broker-accounts/{broker_account_id}/session", BROKER_ACCOUNTS),
     ApiRoute("GET", "/options/strategy-templates", STRATEGY_TEMPLATES),
     ApiRoute("GET", "/options/baskets", BASKET_MANAGER),
     ApiRoute("POST", "/options/baskets", BASKET_MANAGER),

@@ -79,8 +79,24 @@ class BrokerAuthError(BrokerError):
 
 
 @dataclass
+class BrokerLoginNeededError(BrokerAuthError):
+    """The account has no session the broker accepts (NEEDS_LOGIN, LINKED, DISABLED, or its
+    session ended): nothing is sent until it logs in."""
+
+    code: str = "BROKER_LOGIN_NEEDED"
+
+
+@dataclass
 class BrokerOrderNotFoundError(BrokerError):
     code: str = "BROKER_ORDER_NOT_FOUND"
+
+
+@dataclass
+class BrokerNoProtectionPriceError(BrokerError):
+    """A MARKET order could not be given its protection price (no fresh quote of the contract, or
+    none to look up): it was not sent. Not accepted, safe to place again later with the same tag."""
+
+    code: str = "NO_PROTECTION_PRICE"
 
 
 @runtime_checkable

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
-from shared_utils.brokers.port import Broker
+from shared_utils.brokers.port import Broker, BrokerLoginNeededError
 from shared_utils.brokers.registry import BrokerRegistry
+from shared_utils.brokers.session_watch import SessionWatch
+from shared_utils.clock import Clock
 from shared_utils.errors import ConfigurationError
-from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.broker_account import LOGIN_NEEDED_REASON, AccountState, BrokerAccount
 from shared_utils.repository.ports import BrokerAccountsReader
 
 # One page of the user's accounts: every account a run may use, in one request.
@@ -20,10 +23,19 @@ class AccountBrokers:
     fall-back). The user's accounts are read once, in one query, when the first is asked for; an
     account not in that page is read on its own (strongly consistent: one linked a moment ago)."""
 
-    def __init__(self, registry: BrokerRegistry, accounts: BrokerAccountsReader, user_id: str) -> None:
+    def __init__(
+        self,
+        registry: BrokerRegistry,
+        accounts: BrokerAccountsReader,
+        user_id: str,
+        clock: Clock | None = None,
+        on_refused: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._registry = registry
         self._accounts = accounts
         self._user_id = user_id
+        self._clock = clock
+        self._on_refused = on_refused
         self._listed: dict[str, BrokerAccount] | None = None
         self._lock = threading.Lock()
 
@@ -39,4 +51,21 @@ class AccountBrokers:
         account = self._account(broker_account_id)
         if account is None:
             raise ConfigurationError(message=f"broker account {broker_account_id} is not linked to this user")
-        return self._registry.broker_for(broker_account_id, account.broker, paper=account.paper)
+        if not self._can_trade(account):
+            raise BrokerLoginNeededError(
+                message=f"{LOGIN_NEEDED_REASON}: account {broker_account_id} is {account.state.value}",
+                broker=account.broker,
+            )
+        built = self._registry.broker_for(broker_account_id, account.broker, paper=account.paper)
+        if self._on_refused is None or account.paper:
+            return built
+        return SessionWatch(built, lambda: self._refused(broker_account_id))
+
+    def _can_trade(self, account: BrokerAccount) -> bool:
+        if self._clock is not None:
+            return account.can_trade(self._clock.now())
+        return account.paper or account.state is AccountState.ACTIVE
+
+    def _refused(self, broker_account_id: str) -> None:
+        if self._on_refused is not None:
+            self._on_refused(self._user_id, broker_account_id)

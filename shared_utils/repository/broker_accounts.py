@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -9,7 +11,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from shared_utils.errors import AlreadyExistsError, InvalidInputError
-from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.broker_account import AccountState, BrokerAccount
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
 from shared_utils.repository.transactions import error_code
@@ -20,7 +22,17 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 # Only these attributes are ever read: credentials stored next to them never leave the table.
-PUBLIC_ATTRIBUTES = ("user_id", "broker_account_id", "broker", "label", "paper", "created_at")
+PUBLIC_ATTRIBUTES = (
+    "user_id",
+    "broker_account_id",
+    "broker",
+    "label",
+    "paper",
+    "created_at",
+    "state",
+    "session_expires_at",
+    "client_id",
+)
 MAX_PAGE_SIZE = 100
 
 
@@ -100,3 +112,75 @@ class DynamoBrokerAccounts:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise AlreadyExistsError("broker account already exists") from error
             raise
+
+    def set_state(
+        self,
+        user_id: str,
+        broker_account_id: str,
+        state: AccountState,
+        session_expires_at: datetime | None = None,
+    ) -> None:
+        """The account's state (and its session's end); the account must exist."""
+        names = {"#state": "state", "#ends": "session_expires_at"}
+        values: dict[str, Any] = {":state": {"S": state.value}}
+        if session_expires_at is None:
+            update = "SET #state = :state REMOVE #ends"
+        else:
+            update = "SET #state = :state, #ends = :ends"
+            values[":ends"] = {"S": session_expires_at.isoformat()}
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(user_id, broker_account_id),
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(broker_account_id)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def set_login_nonce(
+        self, user_id: str, broker_account_id: str, digest: str, expires_at: datetime
+    ) -> None:
+        """The pending browser login's state (its hash), valid until `expires_at`."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(user_id, broker_account_id),
+            UpdateExpression="SET login_nonce = :digest, login_nonce_expires_at = :ends",
+            ConditionExpression="attribute_exists(broker_account_id)",
+            ExpressionAttributeValues={":digest": {"S": digest}, ":ends": {"S": expires_at.isoformat()}},
+        )
+
+    def take_login_nonce(self, user_id: str, broker_account_id: str, digest: str, now: datetime) -> bool:
+        """Use the pending login's state once: True when it matched and had not expired."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(user_id, broker_account_id),
+                UpdateExpression="REMOVE login_nonce, login_nonce_expires_at",
+                ConditionExpression="login_nonce = :digest AND login_nonce_expires_at > :now",
+                ExpressionAttributeValues={":digest": {"S": digest}, ":now": {"S": now.isoformat()}},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def delete_account(self, user_id: str, broker_account_id: str) -> None:
+        self._client.delete_item(TableName=self._table, Key=self._key(user_id, broker_account_id))
+
+    def all_accounts(self) -> Iterator[BrokerAccount]:
+        """Every readable account of every user (the morning's logins, the evening's logouts)."""
+        kwargs: dict[str, Any] = {"TableName": self._table, **self._projection()}
+        while True:
+            page = self._client.scan(**kwargs)
+            for item in page.get("Items", []):
+                account = self._account(item)
+                if account is not None:
+                    yield account
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _key(user_id: str, broker_account_id: str) -> dict[str, Any]:
+        return {"user_id": {"S": user_id}, "broker_account_id": {"S": broker_account_id}}

@@ -1,4 +1,4 @@
-"""GET /options/broker-accounts: the caller's broker accounts, without credentials."""
+"""Broker accounts: list (without credentials), link, log in, complete a broker's login."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared_utils.accounts.linking import LinkRequest, LoginStep, SessionAnswer
 from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
+from shared_utils.api.params import BrokerAccountId
 from shared_utils.composition import platform
 from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.views import Page
@@ -29,3 +31,56 @@ def list_broker_accounts(
 ) -> Page[BrokerAccount]:
     accounts, token = platform().broker_accounts.list_accounts(caller.user_id, limit, next_token)
     return Page[BrokerAccount](items=accounts, next_token=token)
+
+
+@router.post(
+    "/options/broker-accounts",
+    summary="Link a broker account",
+    description=(
+        "Stores the app's credentials in Secrets Manager (never returned). A broker the platform "
+        "logs in by itself (Angel One: client code, PIN, TOTP secret) is logged in at once: a "
+        "refusal is a 422 BROKER_LOGIN_REFUSED and nothing is stored. For a broker with a login "
+        "page (Zerodha) the answer carries `login_url`; the broker redirects back with a one-time "
+        "token that the front end posts to `/session`. A wrong app secret is found there: the "
+        "account and its secrets are then deleted."
+    ),
+    tags=["broker-accounts"],
+    operation_id="linkBrokerAccount",
+    status_code=HTTPStatus.CREATED,
+    responses=route_responses(HTTPStatus.CREATED, body=True),
+)
+def link_broker_account(caller: Caller, data: LinkRequest) -> LoginStep:
+    return platform().account_linking.link(caller.user_id, data)
+
+
+@router.post(
+    "/options/broker-accounts/<broker_account_id>/login",
+    summary="Log a broker account in",
+    description=(
+        "Angel One: logs in now with the stored PIN and TOTP (the account turns ACTIVE). Zerodha: "
+        "answers the broker's `login_url` for the user to open (valid 10 minutes, used once)."
+    ),
+    tags=["broker-accounts"],
+    operation_id="loginBrokerAccount",
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
+)
+def login_broker_account(caller: Caller, broker_account_id: BrokerAccountId) -> LoginStep:
+    return platform().account_linking.start_login(caller.user_id, broker_account_id)
+
+
+@router.post(
+    "/options/broker-accounts/<broker_account_id>/session",
+    summary="Complete a broker login with the redirect's one-time token",
+    description=(
+        "The broker's redirect query (`state`, and Kite's `request_token` or an OAuth `code`), "
+        "passed on by the front end. The token is exchanged with the stored app secret; the "
+        "session is stored with its expiry and the account turns ACTIVE."
+    ),
+    tags=["broker-accounts"],
+    operation_id="completeBrokerLogin",
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, body=True),
+)
+def complete_broker_login(
+    caller: Caller, broker_account_id: BrokerAccountId, data: SessionAnswer
+) -> LoginStep:
+    return platform().account_linking.complete_login(caller.user_id, broker_account_id, data)

@@ -86,6 +86,7 @@ def test_operations_on_existing_items_honour_the_published_contract(
             "basket_id": existing["basket_id"],
             "strategy_id": existing["strategy_id"],
             "allocation_id": existing[scope],
+            "broker_account_id": "acct-zerodha",
             "exchange": "NSE",
             "day": "2030-01-15",
         }

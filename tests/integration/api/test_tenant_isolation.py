@@ -32,6 +32,8 @@ def body_for(method: str, path: str, b_account: str) -> dict | None:
             if path.endswith("{allocation_id}")
             else {"version": 1, "name": "hijack"}
         )
+    if method == "POST" and path.endswith("/session"):
+        return {"state": "a-login-state-of-user-b", "request_token": "token"}
     if method == "POST":
         return (
             strategy_body() if path.endswith("/strategies") else {"broker_account_id": b_account, "lots": 1}
@@ -50,7 +52,12 @@ def test_user_b_gets_404_for_user_a_ids(api, worlds, route):
     allocation_id = (
         a.basket_allocation_id if route.path.startswith("/options/baskets") else a.strategy_allocation_id
     )
-    ids = {"basket_id": a.basket_id, "strategy_id": a.strategy_id, "allocation_id": allocation_id}
+    ids = {
+        "basket_id": a.basket_id,
+        "strategy_id": a.strategy_id,
+        "allocation_id": allocation_id,
+        "broker_account_id": a.broker_account_id,
+    }
     params = {name: ids[name] for name in re.findall(r"\{(\w+)\}", route.path)}
 
     response = api(
@@ -73,7 +80,12 @@ def test_user_a_items_are_untouched_after_user_b_tried_everything(api, worlds):
         allocation_id = (
             a.basket_allocation_id if route.path.startswith("/options/baskets") else a.strategy_allocation_id
         )
-        ids = {"basket_id": a.basket_id, "strategy_id": a.strategy_id, "allocation_id": allocation_id}
+        ids = {
+            "basket_id": a.basket_id,
+            "strategy_id": a.strategy_id,
+            "allocation_id": allocation_id,
+            "broker_account_id": a.broker_account_id,
+        }
         params = {name: ids[name] for name in re.findall(r"\{(\w+)\}", route.path)}
         api(
             route.method,
@@ -122,7 +134,8 @@ def test_created_items_belong_to_the_caller_whatever_the_body_says(api, worlds):
     assert "Mine" not in names
 
 
-CREATE_ROUTES = [("POST", "/options/baskets")]
+# Creates write only under the caller: linking an account stores it in the caller's partition.
+CREATE_ROUTES = [("POST", "/options/baskets"), ("POST", "/options/broker-accounts")]
 
 
 def test_isolation_matrix_covers_every_route():

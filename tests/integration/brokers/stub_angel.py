@@ -8,6 +8,8 @@ from typing import Any
 from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubOrder
 
 API_KEY, JWT = "angel-key", "angel-jwt"
+CLIENT_CODE, PIN = "A123456", "4321"
+TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # base32, as Angel's enrolment page shows one
 BASE = "/rest/secure/angelbroking"
 MAX_QUOTE_TOKENS = 50  # /quote's documented limit
 _PRODUCTS = {"INTRADAY": "MIS", "CARRYFORWARD": "NRML"}
@@ -24,6 +26,9 @@ def _ok(data: object) -> Response:
 @dataclass
 class AngelStub(BrokerStub):
     tokens: dict[str, str] = field(default_factory=dict)  # symboltoken -> tradingsymbol
+    # The TOTP the login must carry (the test computes it from TOTP_SECRET at its clock's time).
+    expected_totp: str = ""
+    logged_out: int = 0
     # `/market/v1/quote`: `exchange:symboltoken` -> that instrument's FULL-mode entry, as Angel sends
     # it in `data.fetched`; a token found neither here nor in `tokens`/`prices` is `unfetched`.
     quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -46,6 +51,16 @@ class AngelStub(BrokerStub):
         }
 
     def route(self, request: Request) -> Response:
+        if request.path == "/rest/auth/angelbroking/user/v1/loginByPassword":
+            if request.headers.get("x-privatekey") != API_KEY:
+                return _fail("Invalid API Key", "AG8004")
+            return self._login(request.json())
+        if (
+            request.path == f"{BASE}/user/v1/logout"
+            and request.headers.get("authorization") == f"Bearer {JWT}"
+        ):
+            self.logged_out += 1
+            return _ok(None)
         if (
             request.headers.get("authorization") != f"Bearer {JWT}"
             or request.headers.get("x-privatekey") != API_KEY
@@ -131,3 +146,10 @@ class AngelStub(BrokerStub):
         return _ok(
             {"script": order.symbol, "orderid": order.order_id, "uniqueorderid": f"u-{order.order_id}"}
         )
+
+    def _login(self, body: dict[str, str]) -> Response:
+        if body.get("clientcode") != CLIENT_CODE or body.get("password") != PIN:
+            return _fail("Invalid clientcode or password", "AB1007")
+        if body.get("totp") != self.expected_totp:
+            return _fail("Invalid totp", "AB1050")
+        return _ok({"jwtToken": JWT, "refreshToken": "angel-refresh", "feedToken": "angel-feed"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubOrder
 
 API_KEY, ACCESS_TOKEN = "kite-key", "kite-token"
+API_SECRET, REQUEST_TOKEN = "kite-secret", "kite-request-token"
 MAX_QUOTE_INSTRUMENTS = 500  # /quote's documented limit
 
 
@@ -26,6 +28,7 @@ class KiteStub(BrokerStub):
     quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # `GET /instruments/{exchange}`: the instrument dump, CSV as Kite serves it.
     instruments: dict[str, str] = field(default_factory=dict)
+    logged_out: int = 0
 
     def _render(self, order: StubOrder) -> dict[str, object]:
         return {
@@ -45,6 +48,8 @@ class KiteStub(BrokerStub):
         }
 
     def route(self, request: Request) -> Response:
+        if request.path == "/session/token":
+            return self._session(request)
         if request.headers.get("authorization") != f"token {API_KEY}:{ACCESS_TOKEN}":
             return _error(403, "Incorrect `api_key` or `access_token`.", "TokenException")
         path, method = request.path, request.method
@@ -94,6 +99,29 @@ class KiteStub(BrokerStub):
                 }
             )
         return _error(404, "Route not found", "GeneralException")
+
+    def _session(self, request: Request) -> Response:
+        """`POST`: the request token's exchange, checked by checksum; `DELETE`: the logout."""
+        if request.method == "DELETE":
+            form = request.query if request.query else {k: [v] for k, v in request.form().items()}
+            if form.get("access_token", [""])[-1] != ACCESS_TOKEN:
+                return _error(403, "Invalid session.", "TokenException")
+            self.logged_out += 1
+            return _ok(True)
+        form = request.form()
+        expected = hashlib.sha256(f"{API_KEY}{REQUEST_TOKEN}{API_SECRET}".encode()).hexdigest()
+        if form.get("request_token") != REQUEST_TOKEN:
+            return _error(403, "Token is invalid or has expired.", "TokenException")
+        if form.get("checksum") != expected:
+            return _error(403, "Invalid `checksum`.", "TokenException")
+        return _ok(
+            {
+                "user_id": "ZR1234",
+                "access_token": ACCESS_TOKEN,
+                "login_time": "2026-11-24 08:45:01",
+                "api_key": API_KEY,
+            }
+        )
 
     def _quote(self, names: list[str]) -> Response:
         """Known names only: Kite leaves out an instrument it has no data for."""

@@ -1,0 +1,1 @@
+"""Broker accounts: linking, the daily login and logout, each account's state."""
