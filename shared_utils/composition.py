@@ -259,6 +259,8 @@ class Platform:
         )
         from shared_utils.brokers.models import BrokerName
         from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
+        from shared_utils.market_data.cache import QuoteCache
+        from shared_utils.market_data.protection_prices import CachedProtectionPrices
 
         credentials: CredentialsProvider
         if not self.settings.broker_secret_prefix:
@@ -272,6 +274,10 @@ class Platform:
             )
         books = self.symbol_books
         config = RegistryConfig(
+            protection_prices=CachedProtectionPrices(
+                QuoteCache(self.dynamodb, self.settings.trading_table_name)
+            ),
+            protection_max_age=timedelta(seconds=self.settings.quote_max_age_seconds),
             symbol_book=books,
             angel_one_tokens=lambda exchange, symbol: books.token(BrokerName.ANGEL_ONE, exchange, symbol),
             finvasia_tokens=lambda exchange, symbol: books.token(BrokerName.FINVASIA, exchange, symbol),

@@ -30,6 +30,12 @@ from shared_utils.brokers.listed import ListedSymbolBroker, SymbolBook
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.paper import PaperBroker, PaperConfig, PriceSource
 from shared_utils.brokers.port import Broker
+from shared_utils.brokers.protection import (
+    DEFAULT_MAX_AGE,
+    ProtectedMarketOrders,
+    ProtectionPrices,
+    needs_protection,
+)
 from shared_utils.brokers.rate_limit import OrderRateLimiter, order_limits
 from shared_utils.brokers.zerodha import ZerodhaBroker
 from shared_utils.clock import Clock
@@ -57,6 +63,10 @@ class RegistryConfig:
     sebi_unregistered_cap: bool = True
     # Each broker's listed symbols (the morning's instrument masters); None: the rules' symbols.
     symbol_book: SymbolBook | None = None
+    # Quotes that price a MARKET order as a protected LIMIT for brokers without native market
+    # protection (`protection.needs_protection`). Unset: such a broker's account is refused.
+    protection_prices: ProtectionPrices | None = None
+    protection_max_age: timedelta = DEFAULT_MAX_AGE
 
 
 class BrokerRegistry:
@@ -98,9 +108,22 @@ class BrokerRegistry:
             adapter = self._build_adapter(name, credentials)
             with self._lock:
                 self._adapters[account_id] = (fingerprint, adapter)
-        guarded = GuardedBroker(adapter, account_id, limiter, circuit)
-        book = self._config.symbol_book
-        return guarded if book is None else ListedSymbolBroker(guarded, book)
+        built: Broker = GuardedBroker(adapter, account_id, limiter, circuit)
+        if self._config.symbol_book is not None:
+            built = ListedSymbolBroker(built, self._config.symbol_book)
+        if needs_protection(name):
+            # Outside the guard: an order refused for want of a price takes no rate-limit token.
+            built = ProtectedMarketOrders(
+                built, self._protection_prices(name), self._clock, max_age=self._config.protection_max_age
+            )
+        return built
+
+    def _protection_prices(self, name: BrokerName) -> ProtectionPrices:
+        if self._config.protection_prices is None:
+            raise ConfigurationError(
+                message=f"{name.value} has no market protection: its orders need a protection price source"
+            )
+        return self._config.protection_prices
 
     def circuit_state(self, account_id: str) -> CircuitSnapshot | None:
         with self._lock:

@@ -158,10 +158,16 @@ def angel() -> Iterator[tuple[stub_angel.AngelStub, str]]:
         yield server.stub, server.url
 
 
+class FixedPrices:
+    def last_price(self, instrument: OptionInstrument, now: datetime, max_age: timedelta) -> Decimal | None:
+        return Decimal("100")
+
+
 def registry(
     books: SymbolBooks, urls: dict[BrokerName, str], credentials: dict[str, BrokerCredentials]
 ) -> BrokerRegistry:
     config = RegistryConfig(
+        protection_prices=FixedPrices(),
         endpoints={name: BrokerEndpoint(base_url=url, timeout_s=2.0) for name, url in urls.items()},
         symbol_book=books,
         angel_one_tokens=lambda exchange, symbol: books.token(BrokerName.ANGEL_ONE, exchange, symbol),
@@ -186,6 +192,8 @@ def test_an_order_reaches_the_broker_with_the_listed_symbol_and_token(
     broker.place(order(nifty(), BrokerName.ANGEL_ONE))
     [sent] = stub.orders
     assert sent.symbol == "LISTED-NIFTY-261124-24000CE"
+    # Angel One has no market protection: the SELL went as a LIMIT 2 % under the last price.
+    assert (sent.order_type, sent.price) == ("LIMIT", 98.0)
     [request] = [r for r in stub.requests if r.path.endswith("placeOrder")]
     assert request.json()["symboltoken"] == "NI2424000CE"
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,7 +9,7 @@ from pydantic import SecretStr
 from shared_utils.brokers.circuit import CircuitState
 from shared_utils.brokers.credentials import BrokerCredentials, StaticCredentialsProvider
 from shared_utils.brokers.guarded import GuardedBroker
-from shared_utils.brokers.models import BrokerName, OrderState
+from shared_utils.brokers.models import BrokerName, OptionInstrument, OrderState
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.brokers.port import Broker, BrokerAuthError
 from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
@@ -26,6 +27,7 @@ def registry(
 ) -> BrokerRegistry:
     if not isinstance(credentials, StaticCredentialsProvider):
         credentials = StaticCredentialsProvider(credentials or {})
+    config.setdefault("protection_prices", FixedProtectionPrices())
     return BrokerRegistry(
         credentials,
         clock,
@@ -33,6 +35,18 @@ def registry(
         config=RegistryConfig(**config),  # type: ignore[arg-type]
         sleep=clock.sleep,
     )
+
+
+class FixedProtectionPrices:
+    def last_price(self, instrument: OptionInstrument, now: datetime, max_age: timedelta) -> Decimal | None:
+        return Decimal("100")
+
+
+def test_a_broker_without_market_protection_needs_protection_prices(clock: SleepingClock) -> None:
+    creds = BrokerCredentials(user_id="FA123", access_token=SecretStr("susertoken"))
+    with pytest.raises(ConfigurationError, match="protection price"):
+        registry(clock, {"f1": creds}, protection_prices=None).broker_for("f1", "FINVASIA")
+    assert registry(clock, {"f1": creds}).broker_for("f1", "FINVASIA").name is BrokerName.FINVASIA
 
 
 def test_paper_accounts_get_one_paper_broker_each(clock: SleepingClock) -> None:
