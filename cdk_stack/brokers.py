@@ -42,6 +42,11 @@ BROKER_CALLING_MODULES = frozenset(
         "basket_manager",
     }
 )
+# Functions that link accounts and keep their daily sessions (`shared_utils/accounts/linking.py`):
+# the account routes (link, log in, complete a login) and the timer starter (the morning's
+# logins, the evening's logouts). They write app credentials and sessions; nothing else reads
+# the app credentials.
+SESSION_MANAGING_MODULES = frozenset({"broker_accounts", "timer_starter"})
 SECRET_NAMESPACE = "ql-algo-trading"
 MARKET_DATA_SECRET_NAME = "market-data"
 HTTPS = 443
@@ -58,6 +63,15 @@ LAMBDA_ENI_ACTIONS = (
 
 def broker_secret_prefix(config: EnvironmentConfig) -> str:
     return f"{SECRET_NAMESPACE}/{config.name}/broker/"
+
+
+def broker_app_secret_prefix(config: EnvironmentConfig) -> str:
+    """Linked accounts' app credentials: apart from the sessions, so no order path reads them."""
+    return f"{SECRET_NAMESPACE}/{config.name}/broker-app/"
+
+
+def manages_sessions(module: str) -> bool:
+    return module in SESSION_MANAGING_MODULES
 
 
 def market_data_secret(config: EnvironmentConfig) -> str | None:
@@ -173,10 +187,17 @@ class BrokerAccess(Construct):
         super().__init__(scope, construct_id)
         prefix = resource_prefix(config.name)
         self.secret_prefix = broker_secret_prefix(config)
+        self.app_secret_prefix = broker_app_secret_prefix(config)
         self.secrets_arn_pattern = Stack.of(self).format_arn(
             service="secretsmanager",
             resource="secret",
             resource_name=f"{self.secret_prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.app_secrets_arn_pattern = Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{self.app_secret_prefix}*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         self.key = kms.Key(
@@ -228,6 +249,41 @@ class BrokerAccess(Construct):
                 "pattern names only this environment's broker-secret prefix.",
             )
         )
+
+    def grant_sessions(self, function: lambda_.Function) -> None:
+        """Create, read, replace and delete the app credentials and sessions of linked accounts
+        (under the two prefixes only), encrypting with this construct's key."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DeleteSecret",
+                ],
+                resources=[self.secrets_arn_pattern, self.app_secrets_arn_pattern],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[self.key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
+                    }
+                },
+            )
+        )
+        stack = Stack.of(self)
+        for prefix in (self.secret_prefix, self.app_secret_prefix):
+            Validations.of(function.role).acknowledge(  # type: ignore[arg-type]
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{_nag_arn(stack, prefix)}]",
+                    reason="One secret per linked broker account (app credentials, daily session), "
+                    "created at linking under this environment's prefix with a random suffix.",
+                )
+            )
 
     def grant_market_data(self, function: lambda_.Function, secret_name: str) -> None:
         """Read the market-data source's one secret (not any broker account's)."""

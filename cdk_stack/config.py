@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared_utils.brokers.egress import GROUP_ID_PATTERN, MEMBER_PATTERN
 from shared_utils.settings import MarketDataSourceName
 
 ENVIRONMENTS_FILE = Path(__file__).resolve().parent / "environments.json"
@@ -120,6 +122,71 @@ class MarketData(_Strict):
     symbol_books: tuple[SymbolBookBroker, ...] = ()
 
 
+ClientEgressInstanceType = Literal[
+    "t4g.nano", "t4g.micro", "t4g.small", "t4g.medium", "t4g.large", "t4g.xlarge", "t4g.2xlarge"
+]
+
+
+class ClientEgressGroup(_Strict):
+    """One client, or one client's immediate family (spouse, dependent children, dependent
+    parents may share an address), and the static IP they register with their brokers.
+
+    `members`: user ids (all of that user's broker accounts) or `user_id/broker_account_id`
+    (that account only). `eip_allocation_id` + `public_ip`: an address allocated outside the stack
+    (already registered; brokers allow one change a week), kept across a stack replacement."""
+
+    id: str = Field(pattern=GROUP_ID_PATTERN)
+    members: tuple[str, ...] = Field(min_length=1)
+    eip_allocation_id: str | None = Field(default=None, pattern=r"^eipalloc-[0-9a-f]{8,17}$")
+    public_ip: IPv4Address | None = None
+
+    @field_validator("members")
+    @classmethod
+    def _members(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for member in value:
+            if not re.fullmatch(MEMBER_PATTERN, member):
+                raise ValueError(f"{member!r} is neither a user id nor user_id/broker_account_id")
+        return value
+
+    @model_validator(mode="after")
+    def _allocation_and_address(self) -> ClientEgressGroup:
+        if (self.eip_allocation_id is None) != (self.public_ip is None):
+            raise ValueError("eip_allocation_id and public_ip go together (the allocation's address)")
+        return self
+
+    @property
+    def output_name(self) -> str:
+        """`client-a` -> `ClientA`: the group's part of CloudFormation logical ids."""
+        return "".join(part[:1].upper() + part[1:] for part in self.id.split("-"))
+
+
+class ClientEgressConfig(_Strict):
+    """A static IP per client group (`cdk_stack.egress.ClientEgress`): an Elastic IP each, on
+    proxy instances of `instance_type`; group n's proxy listens on `first_port + n`."""
+
+    instance_type: ClientEgressInstanceType = "t4g.small"
+    first_port: int = Field(default=8401, ge=1024, le=60000)
+    groups: tuple[ClientEgressGroup, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unambiguous(self) -> ClientEgressConfig:
+        ids: set[str] = set()
+        names: set[str] = set()
+        owner: dict[str, str] = {}
+        for group in self.groups:
+            if group.id in ids or group.output_name in names:
+                raise ValueError(f"group {group.id!r} appears twice (or names the same outputs as another)")
+            ids.add(group.id)
+            names.add(group.output_name)
+            for member in group.members:
+                other = owner.setdefault(member, group.id)
+                if other != group.id:
+                    raise ValueError(f"{member!r} is in groups {other!r} and {group.id!r}: one address each")
+        if self.first_port + len(self.groups) > 65536:
+            raise ValueError("first_port leaves no port for every group")
+        return self
+
+
 REAL_MONEY_ENVIRONMENTS = ("staging", "production")
 
 
@@ -142,6 +209,21 @@ class EnvironmentConfig(_Strict):
     auth_stack_exports: AuthStackExports | None
     broker_egress_vpc: BrokerEgressVpc
     market_data: MarketData
+    # The exchange-registered algo id sent on every order where the broker takes one; unset until
+    # the algo is registered (then orders go as an unregistered algo, within 10 a second).
+    algo_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # A static IP per client (group): the SEBI rule's one address per client. None: every broker
+    # call leaves through `broker_egress_vpc`'s shared NAT address(es).
+    client_egress: ClientEgressConfig | None = None
+
+    @model_validator(mode="after")
+    def _client_egress_in_the_vpc(self) -> EnvironmentConfig:
+        if self.client_egress is not None and not self.broker_egress_vpc.enabled:
+            raise ValueError(
+                "client_egress needs broker_egress_vpc.enabled: the broker-calling functions reach "
+                "the egress proxies by their private addresses"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_simulated_market_by_accident(self) -> EnvironmentConfig:

@@ -13,6 +13,7 @@ function through an event source mapping.
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -69,6 +70,10 @@ class StrategyRunQueue(Construct):
         grant_table(function, data.trading, write=True)
         grant_table(function, data.history, write=True)
         grant_table(function, broker_accounts, write=False)
+        # A session the broker refuses mid-day marks its account NEEDS_LOGIN (one UpdateItem).
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[broker_accounts.table.table_arn])
+        )
         self.queue.grant_send_messages(function)
         function.add_event_source(
             sources.SqsEventSource(

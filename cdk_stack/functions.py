@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_stack.brokers import BrokerAccess, calls_brokers
+from cdk_stack.brokers import BrokerAccess, calls_brokers, manages_sessions
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, log_retention, removal_policy
 from shared_utils.settings import RuntimeSettings
@@ -97,6 +97,13 @@ class FunctionFactory(Construct):
         broker_caller = calls_brokers(module)
         if broker_caller:
             settings = {**(settings or {}), "broker_secret_prefix": self._brokers.secret_prefix}
+        if manages_sessions(module):
+            settings = {
+                **(settings or {}),
+                "broker_secret_prefix": self._brokers.secret_prefix,
+                "broker_app_secret_prefix": self._brokers.app_secret_prefix,
+                "broker_secret_kms_key": self._brokers.key.key_arn,
+            }
         in_vpc = broker_caller and self._brokers.egress is not None
         construct_id = "".join(part.capitalize() for part in module.split("_"))
         function_name = f"{resource_prefix(self._config.name)}-{module.replace('_', '-')}"
@@ -139,6 +146,8 @@ class FunctionFactory(Construct):
         )
         if broker_caller:
             self._brokers.grant(function)
+        if manages_sessions(module):
+            self._brokers.grant_sessions(function)
         Validations.of(function).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-L1",

@@ -33,6 +33,7 @@ from shared_utils.tables import resource_prefix
 from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
 from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJECTED_METRIC
 from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC
+from shared_utils.timer.sessions import LOGIN_FAILED_METRIC, LOGOUT_FAILED_METRIC
 from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 
 
@@ -128,6 +129,11 @@ class Monitoring(Construct):
             LISTING_DISAGREEMENT_METRIC: "The exchange's listing disagrees with the platform's rules "
             "(an expiry moved by a holiday, a revised lot or strike step): see the starter's log and "
             "update the rules' data.",
+            LOGIN_FAILED_METRIC: "A broker account that logs itself in (Angel One: PIN + TOTP) was "
+            "refused or unreachable at the morning's login: it is NEEDS_LOGIN and its orders are "
+            "refused until the user logs in; see the starter's log for the account.",
+            LOGOUT_FAILED_METRIC: "A broker session could not be logged out after the close (the "
+            "exchange asks for it); it ends by itself at the broker's cut-off.",
             SYMBOL_BOOK_REJECTED_METRIC: "A broker's instrument master failed to download or was "
             "rejected (empty, unreadable, or missing too many of yesterday's contracts): its orders "
             "use yesterday's symbol book, and a contract that book does not list (a new expiry) is "

@@ -64,6 +64,7 @@ class OptionsTradingStack(Stack):
             market_data_source=config.market_data.source,
             market_data_secret=market_data_secret(config),
             symbol_book_brokers=",".join(config.market_data.symbol_books),
+            broker_algo_id=config.algo_id,
         )
         factory = FunctionFactory(
             self,
@@ -90,6 +91,7 @@ class OptionsTradingStack(Stack):
             bus=self.events.bus,
             definition_file=timer_definition,
             calendar_table=data.trading,
+            broker_accounts=auth.broker_accounts,
         )
         self.api = RestApi(
             self,

@@ -22,6 +22,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.aws_scheduler import ScheduleTargetInput
 from constructs import Construct
 
 from cdk_stack.brokers import market_data_secret
@@ -30,11 +31,15 @@ from cdk_stack.data import TableHandle, log_retention, removal_policy
 from cdk_stack.events import dead_letter_queue, route_failures_to
 from cdk_stack.functions import FunctionFactory, grant_table
 from shared_utils.tables import resource_prefix
+from shared_utils.timer.sessions import END_OF_DAY_ACTION
 
 EMITTER_SUBSTITUTION = "EmitterFunctionArn"
 START_RETRY_ATTEMPTS = 3
 # The starter may run late (a retried start after an outage) but not after the session is over.
 START_MAX_EVENT_AGE = Duration.hours(1)
+# Broker sessions are logged out at this time (hour, minute) of the timer window's time zone:
+# past the 15:30 IST close and the brokers' own square-off.
+LOGOUT_AT = (16, 0)
 
 
 def state_machine_name(config: EnvironmentConfig) -> str:
@@ -52,6 +57,7 @@ class MasterTimer(Construct):
         bus: events.IEventBus,
         definition_file: Path,
         calendar_table: TableHandle,
+        broker_accounts: TableHandle,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = resource_prefix(config.name)
@@ -123,6 +129,8 @@ class MasterTimer(Construct):
         grant_table(self.starter, calendar_table, write=writes)
         if secret is not None:
             factory.grant_market_data_secret(self.starter, secret)
+        # The morning's logins and the evening's logouts set each account's state.
+        grant_table(self.starter, broker_accounts, write=True)
         self.start_dlq = dead_letter_queue(self, "StartDlq", config)
         route_failures_to(self.starter, self.start_dlq)
 
@@ -158,6 +166,28 @@ class MasterTimer(Construct):
             ),
             target=scheduler_targets.LambdaInvoke(
                 self.starter,
+                role=scheduler_role,
+                dead_letter_queue=self.start_dlq,
+                max_event_age=START_MAX_EVENT_AGE,
+                retry_attempts=START_RETRY_ATTEMPTS,
+            ),
+        )
+        # After the close every broker session is logged out, as the exchange asks.
+        self.logout_schedule = scheduler.Schedule(
+            self,
+            "AfterClose",
+            schedule_name=f"{prefix}-broker-logout",
+            description=f"Log every broker session out at {LOGOUT_AT[0]:02d}:{LOGOUT_AT[1]:02d} "
+            f"{window.time_zone}, after the session's close",
+            schedule=scheduler.ScheduleExpression.cron(
+                minute=str(LOGOUT_AT[1]),
+                hour=str(LOGOUT_AT[0]),
+                week_day=window.weekdays,
+                time_zone=TimeZone.of(window.time_zone),
+            ),
+            target=scheduler_targets.LambdaInvoke(
+                self.starter,
+                input=ScheduleTargetInput.from_object({"action": END_OF_DAY_ACTION}),
                 role=scheduler_role,
                 dead_letter_queue=self.start_dlq,
                 max_event_age=START_MAX_EVENT_AGE,

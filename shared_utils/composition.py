@@ -252,13 +252,14 @@ class Platform:
 
     @cached_property
     def broker_registry(self) -> BrokerRegistry:
+        from shared_utils.brokers._common import BrokerEndpoint
         from shared_utils.brokers.credentials import (
             CredentialsProvider,
             SecretsManagerCredentialsProvider,
             StaticCredentialsProvider,
         )
         from shared_utils.brokers.models import BrokerName
-        from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
+        from shared_utils.brokers.registry import ADAPTERS, BrokerRegistry, RegistryConfig
         from shared_utils.market_data.cache import QuoteCache
         from shared_utils.market_data.protection_prices import CachedProtectionPrices
 
@@ -273,7 +274,9 @@ class Platform:
                 self.settings.broker_secret_prefix, parameters.SecretsProvider(), Metrics()
             )
         books = self.symbol_books
+        endpoint = BrokerEndpoint(algo_id=self.settings.broker_algo_id)
         config = RegistryConfig(
+            endpoints={name: endpoint for name in ADAPTERS},
             protection_prices=CachedProtectionPrices(
                 QuoteCache(self.dynamodb, self.settings.trading_table_name)
             ),

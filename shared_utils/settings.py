@@ -35,6 +35,9 @@ class RuntimeSettings(BaseModel):
     # and the morning's login read them, never the order path. And the key new secrets use.
     broker_app_secret_prefix: str = Field(alias="BROKER_APP_SECRET_PREFIX", default="")
     broker_secret_kms_key: str | None = Field(alias="BROKER_SECRET_KMS_KEY", default=None)
+    # The exchange-registered algo id every order carries where its broker takes one (Kite's
+    # `algo_id`; for Upstox, the algo name configured in its app). `algo_id` in environments.json.
+    broker_algo_id: str | None = Field(alias="BROKER_ALGO_ID", default=None, min_length=1, max_length=64)
     # Set by the local platform to point boto3 at the moto server; unset on AWS.
     dynamodb_endpoint_url: str | None = Field(alias="DYNAMODB_ENDPOINT_URL", default=None)
     # The master timer's state machine; only the timer starter needs it (set by the timer construct).

@@ -1,5 +1,6 @@
 """Daily schedule target: start the trade date's master-timer execution (a repeat is harmless),
-then take in the day's instrument master and each broker's symbol book."""
+then take in the day's instrument master and each broker's symbol book, and log the broker
+accounts in; invoked after the close with `{"action": "end_of_day"}`, log every session out."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared_utils.composition import Platform, platform
 from shared_utils.errors import ConfigurationError, DomainError
 from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJECTED_METRIC
+from shared_utils.timer.sessions import (
+    END_OF_DAY_ACTION,
+    LOGIN_FAILED_METRIC,
+    LOGINS_NEEDED_METRIC,
+    LOGOUT_FAILED_METRIC,
+)
 from shared_utils.timer.starter import start_daily_timer
 from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 
@@ -26,13 +33,17 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     root = platform()
+    if event.get("action") == END_OF_DAY_ACTION:
+        return _log_out_accounts(root)
     arn = root.settings.timer_state_machine_arn
     if not arn:
         raise ConfigurationError("TIMER_STATE_MACHINE_ARN is not set")
     outcome = start_daily_timer(root.stepfunctions, arn, root.clock, root.market_view())
     metrics.add_metric(name="TimerStarts", unit=MetricUnit.Count, value=1 if outcome.started else 0)
-    _refresh_listing(root, outcome.trade_date)
-    _refresh_symbol_books(root, outcome.trade_date)
+    if outcome.session_ahead:
+        _refresh_listing(root, outcome.trade_date)
+        _refresh_symbol_books(root, outcome.trade_date)
+        _log_in_accounts(root)
     return outcome.model_dump(mode="json")
 
 
@@ -67,3 +78,19 @@ def _refresh_symbol_books(root: Platform, trade_date: date) -> None:
         logger.info("Symbol book", extra=report.model_dump(mode="json"))
     rejected = sum(1 for report in reports if not report.accepted)
     metrics.add_metric(name=SYMBOL_BOOK_REJECTED_METRIC, unit=MetricUnit.Count, value=rejected)
+
+
+def _log_in_accounts(root: Platform) -> None:
+    """Before the first entry: self-login accounts log in; the rest keep a live session or are
+    marked NEEDS_LOGIN (their orders are then refused, never sent on a dead token)."""
+    report = root.account_linking.morning()
+    logger.info("Broker logins", extra=report.model_dump(mode="json"))
+    metrics.add_metric(name=LOGINS_NEEDED_METRIC, unit=MetricUnit.Count, value=report.needs_login)
+    metrics.add_metric(name=LOGIN_FAILED_METRIC, unit=MetricUnit.Count, value=len(report.failed))
+
+
+def _log_out_accounts(root: Platform) -> dict[str, Any]:
+    report = root.account_linking.evening()
+    logger.info("Broker logouts", extra=report.model_dump(mode="json"))
+    metrics.add_metric(name=LOGOUT_FAILED_METRIC, unit=MetricUnit.Count, value=len(report.failed))
+    return report.model_dump(mode="json")

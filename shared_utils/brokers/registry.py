@@ -125,6 +125,10 @@ class BrokerRegistry:
             )
         return self._config.protection_prices
 
+    @property
+    def config(self) -> RegistryConfig:
+        return self._config
+
     def circuit_state(self, account_id: str) -> CircuitSnapshot | None:
         with self._lock:
             guard = self._guards.get(account_id)

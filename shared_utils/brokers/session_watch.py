@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from aws_lambda_powertools import Logger
+
 from shared_utils.brokers.models import (
     BrokerName,
     OptionInstrument,
@@ -19,6 +21,7 @@ from shared_utils.brokers.models import (
 from shared_utils.brokers.port import Broker, BrokerAuthError
 
 T = TypeVar("T")
+logger = Logger(child=True)
 
 
 class SessionWatch:
@@ -41,7 +44,10 @@ class SessionWatch:
         except BrokerAuthError:
             if not self._reported:
                 self._reported = True
-                self._on_refused()
+                try:
+                    self._on_refused()
+                except Exception:  # the refusal must reach the engine whatever the report did
+                    logger.exception("Could not mark the account NEEDS_LOGIN; its next run will try again")
             raise
 
     def place(self, order: OrderRequest) -> OrderResult:

@@ -35,6 +35,8 @@ class StartOutcome(BaseModel):
     started: bool
     execution_arn: str | None = None
     reason: str
+    # False on a day without a session, or once it is over: nothing of the day's set-up runs.
+    session_ahead: bool = True
 
 
 def start_daily_timer(
@@ -45,11 +47,21 @@ def start_daily_timer(
     name = execution_name(trade_date, 0)
     if not market.is_trading_day(trade_date):
         logger.info("No session today: the timer stays off", extra={"trade_date": trade_date.isoformat()})
-        return StartOutcome(trade_date=trade_date, execution_name=name, started=False, reason="no session")
+        return StartOutcome(
+            trade_date=trade_date,
+            execution_name=name,
+            started=False,
+            reason="no session",
+            session_ahead=False,
+        )
     first_tick, close = market.session_bounds(trade_date)
     if now > close:
         return StartOutcome(
-            trade_date=trade_date, execution_name=name, started=False, reason="the session is over"
+            trade_date=trade_date,
+            execution_name=name,
+            started=False,
+            reason="the session is over",
+            session_ahead=False,
         )
     state = {"next_tick": utc_iso(max(now, first_tick)), "iteration": 0, "generation": 0}
     try:

@@ -15,7 +15,9 @@ from aws_cdk.assertions import Template
 from cdk_stack.brokers import (
     BROKER_CALLING_MODULES,
     LAMBDA_ENI_ACTIONS,
+    SESSION_MANAGING_MODULES,
     BrokerAccess,
+    broker_app_secret_prefix,
     broker_secret_prefix,
     market_data_secret,
 )
@@ -76,6 +78,8 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
             s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
         ]
         variable = function["Environment"]["Variables"]["BROKER_SECRET_PREFIX"]
+        if module in SESSION_MANAGING_MODULES:
+            continue  # test_linking_functions_write_app_credentials_and_sessions_only
         if module in MARKET_DATA_READERS and market_data_secret(synthesized.config) is not None:
             assert variable == ""
             continue  # the feed's secret only: test_the_feed_secret_is_read_by_its_readers_only
@@ -89,6 +93,7 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
         (pattern,) = [_render(resource, synthesized) for resource in as_list(statement["Resource"])]
         assert fnmatchcase(_secret_arn(synthesized, provider.secret_name("ZERODHA-AB1234")), pattern)
         for outside in (
+            f"{broker_app_secret_prefix(synthesized.config)}ZERODHA-AB1234",  # app credentials
             f"{synthesized.config.name}-broker-AB1234",
             f"ql-algo-trading/{synthesized.config.name}/other/AB1234",
             "ql-algo-trading/someotherenv/broker/AB1234",
@@ -107,7 +112,7 @@ def test_the_feed_secret_is_read_by_its_readers_only(synthesized: Synthesized, m
     statements = [
         s
         for s in _statements(synthesized, function)
-        if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+        if as_list(s["Action"]) == ["secretsmanager:GetSecretValue"]
     ]
     variables = function["Environment"]["Variables"]
     if secret is None:  # the simulated source logs in nowhere
@@ -135,6 +140,8 @@ def test_broker_secrets_key_rotates_and_decrypts_only_through_secrets_manager_fo
     if market_data_secret(synthesized.config) is not None:
         readers |= MARKET_DATA_READERS
     for module, function in _functions_by_module(synthesized).items():
+        if module in SESSION_MANAGING_MODULES:
+            continue  # test_linking_functions_write_app_credentials_and_sessions_only
         decrypts = [s for s in _statements(synthesized, function) if "kms:Decrypt" in as_list(s["Action"])]
         if module not in readers:
             assert decrypts == [], module
@@ -144,6 +151,30 @@ def test_broker_secrets_key_rotates_and_decrypts_only_through_secrets_manager_fo
         assert [ref_target(resource) for resource in as_list(statement["Resource"])] == [key_id]
         assert statement["Condition"] == {
             "StringEquals": {"kms:ViaService": f"secretsmanager.{synthesized.config.region}.amazonaws.com"}
+        }
+
+
+def test_linking_functions_write_app_credentials_and_sessions_only(synthesized: Synthesized) -> None:
+    """The account routes and the starter (the morning's logins, the evening's logouts) write
+    both kinds of secret, under their two prefixes only, encrypting with the brokers' key."""
+    config = synthesized.config
+    sessions, apps = broker_secret_prefix(config), broker_app_secret_prefix(config)
+    functions = _functions_by_module(synthesized)
+    for module in SESSION_MANAGING_MODULES:
+        function = functions[module]
+        variables = function["Environment"]["Variables"]
+        assert (variables["BROKER_SECRET_PREFIX"], variables["BROKER_APP_SECRET_PREFIX"]) == (sessions, apps)
+        assert variables["BROKER_SECRET_KMS_KEY"]
+        statements = _statements(synthesized, function)
+        (write,) = [s for s in statements if "secretsmanager:CreateSecret" in as_list(s["Action"])]
+        patterns = [_render(resource, synthesized) for resource in as_list(write["Resource"])]
+        for name in (f"{sessions}acct-1", f"{apps}acct-1"):
+            assert any(fnmatchcase(_secret_arn(synthesized, name), p) for p in patterns), (module, name)
+        outside = _secret_arn(synthesized, f"ql-algo-trading/{config.name}/other/acct-1")
+        assert not any(fnmatchcase(outside, p) for p in patterns)
+        (encrypt,) = [s for s in statements if "kms:Encrypt" in as_list(s["Action"])]
+        assert encrypt["Condition"] == {
+            "StringEquals": {"kms:ViaService": f"secretsmanager.{config.region}.amazonaws.com"}
         }
 
 

@@ -42,10 +42,12 @@ def test_every_async_target_has_a_dlq_and_a_maximum_event_age(synthesized: Synth
             assert ref_target(target["DeadLetterConfig"]["Arn"]) in queues
             assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 300
             assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
-    (schedule,) = synthesized.of_type("AWS::Scheduler::Schedule").values()
-    target = schedule["Properties"]["Target"]
-    assert ref_target(target["DeadLetterConfig"]["Arn"]) in queues
-    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600
+    schedules = synthesized.of_type("AWS::Scheduler::Schedule").values()
+    assert len(schedules) == 2  # the day's start, the sessions' logout after the close
+    for schedule in schedules:
+        target = schedule["Properties"]["Target"]
+        assert ref_target(target["DeadLetterConfig"]["Arn"]) in queues
+        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600
 
     # The functions EventBridge and the scheduler invoke asynchronously also keep their failures.
     async_functions = {

@@ -8,7 +8,7 @@ import pytest
 
 from cdk_stack.api import API_ACCESS
 from cdk_stack.application import default_routes
-from cdk_stack.brokers import market_data_secret
+from cdk_stack.brokers import SESSION_MANAGING_MODULES, market_data_secret
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
@@ -58,9 +58,15 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
         only_starter = (
             {"TIMER_STATE_MACHINE_ARN"} if properties["Handler"] == handler_path("timer_starter") else set()
         )
+        # The functions that link accounts and keep their sessions encrypt with the brokers' key.
+        sessions = (
+            {"BROKER_SECRET_KMS_KEY"}
+            if properties["Handler"] in {handler_path(m) for m in SESSION_MANAGING_MODULES}
+            else set()
+        )
         # A real market-data source logs in with a secret; the simulated one needs none.
         login = {"MARKET_DATA_SECRET"} if market_data_secret(synthesized.config) else set()
-        assert set(variables) == _settings_names() | only_starter | login | {
+        assert set(variables) == _settings_names() | only_starter | sessions | login | {
             "STRATEGY_RUN_QUEUE_URL",
             "MARKET_DATA_SOURCE",
             "POWERTOOLS_SERVICE_NAME",
@@ -122,10 +128,13 @@ def test_checkers_only_read_orders_and_writers_write_them(standalone: Synthesize
     assert _access(standalone, "duplicate_order_checker")[history] & WRITE_ACTIONS
     # The refresher quotes the contracts of open positions: it reads them, and writes no order.
     assert not _access(standalone, "market_data_refresher")[history] & WRITE_ACTIONS
-    # The emitter and the starter read the calendar's admin changes, and write nothing.
-    for timer_function in ("event_emitter", "timer_starter"):
-        access = _access(standalone, timer_function)
-        assert set(access) == {trading} and not access[trading] & WRITE_ACTIONS, timer_function
+    # The emitter reads the calendar's admin changes and writes nothing; the starter reads them
+    # too, and writes the accounts' states (the morning's logins, the evening's logouts).
+    emitter = _access(standalone, "event_emitter")
+    assert set(emitter) == {trading} and not emitter[trading] & WRITE_ACTIONS
+    starter = _access(standalone, "timer_starter")
+    accounts = _table_id(standalone, "broker-accounts")
+    assert set(starter) == {trading, accounts} and starter[accounts] & WRITE_ACTIONS
 
 
 def test_the_starter_is_told_which_state_machine_to_start(synthesized: Synthesized) -> None:
@@ -141,8 +150,10 @@ def test_read_only_api_modules_cannot_write_any_table(standalone: Synthesized) -
         if methods <= {"GET", "HEAD"}:
             for table_id, actions in _access(standalone, module).items():
                 assert not actions & WRITE_ACTIONS, (module, table_id)
+    # Linking writes the accounts table (and, as every mutating route, may keep idempotency records).
     broker_accounts = _table_id(standalone, "broker-accounts")
-    assert set(_access(standalone, "broker_accounts")) == {broker_accounts}
+    idempotency = _table_id(standalone, "idempotency")
+    assert set(_access(standalone, "broker_accounts")) == {broker_accounts, idempotency}
 
 
 def test_every_api_module_gets_exactly_its_declared_tables(staging: Synthesized) -> None:

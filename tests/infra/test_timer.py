@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from cdk_stack.timer import EMITTER_SUBSTITUTION, state_machine_name
+from shared_utils.timer.sessions import END_OF_DAY_ACTION
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import as_list, function_by_module, policy_statements_of_role, ref_target
 
@@ -68,8 +69,15 @@ def test_schedule_asks_the_starter_at_nine_ist_every_day_the_calendar_decides(
             "Target": Match.object_like({"RetryPolicy": Match.object_like({"MaximumRetryAttempts": 3})}),
         },
     )
-    (schedule,) = synthesized.of_type("AWS::Scheduler::Schedule").values()
-    properties = schedule["Properties"]
+    schedules = {
+        s["Properties"]["ScheduleExpression"]: s["Properties"]
+        for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
+    }
+    assert set(schedules) == {"cron(0 9 ? * SUN-SAT *)", "cron(0 16 ? * SUN-SAT *)"}
+    logout = schedules["cron(0 16 ? * SUN-SAT *)"]
+    assert json.loads(logout["Target"]["Input"]) == {"action": END_OF_DAY_ACTION}
+    assert ref_target(logout["Target"]["Arn"]) == function_by_module(synthesized, "timer_starter")
+    properties = schedules["cron(0 9 ? * SUN-SAT *)"]
     assert properties["ScheduleExpression"] == "cron(0 9 ? * SUN-SAT *)"
     assert properties["ScheduleExpressionTimezone"] == "Asia/Kolkata"
     assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}

@@ -27,6 +27,8 @@ PRIVATE_ID_ROUTES = {  # routes addressing one of A's private items: B must get 
 
 
 def body_for(method: str, path: str) -> dict[str, Any] | None:
+    if path.endswith("/session"):
+        return {"state": "a-login-state-of-user-b", "request_token": "token"}
     if path.endswith("/holidays"):
         return {"date": "2030-01-15", "label": "not B's to add"}
     if path.endswith("/sessions"):
@@ -95,6 +97,7 @@ def call_as_b(api: Any, a: dict[str, Any], route: Any) -> Any:
         "allocation_id": a["basket_allocation"]
         if route.path.startswith("/options/baskets")
         else a["strategy_allocation"],
+        "broker_account_id": "a-paper",
         "exchange": "NSE",
         "day": "2030-01-15",
     }

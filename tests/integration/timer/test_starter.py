@@ -11,6 +11,10 @@ import boto3
 import pytest
 
 from lambda_functions.option_baskets import timer_starter
+from shared_utils.accounts.linking import AccountLinking, LinkRequest
+from shared_utils.accounts.secrets import MemoryAccountSecrets
+from shared_utils.brokers._common import BrokerEndpoint
+from shared_utils.brokers.kite_login import KiteLogin
 from shared_utils.brokers.models import BrokerName
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConfigurationError
@@ -18,12 +22,21 @@ from shared_utils.market.calendar import TradingCalendar, special_session
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing_store import ListingStore
 from shared_utils.market_data.symbol_book import SymbolBookStore
+from shared_utils.models.broker_account import AccountState
+from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
 from shared_utils.settings import MarketDataSourceName, load_settings
 from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.listing import LISTING_REJECTED_METRIC
+from shared_utils.timer.sessions import (
+    END_OF_DAY_ACTION,
+    LOGIN_FAILED_METRIC,
+    LOGINS_NEEDED_METRIC,
+    LOGOUT_FAILED_METRIC,
+)
 from shared_utils.timer.starter import start_daily_timer
 from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 from tests.conftest import TEST_REGION, install_platform
+from tests.integration.accounts.test_linking import KITE_APP, kite_redirect
 from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub
 from tests.integration.brokers.stub_server import StubHttpServer
 from tests.integration.execution.test_executor_metrics import emitted
@@ -181,3 +194,40 @@ def test_the_start_takes_in_the_feeds_instrument_master_and_a_failed_download_do
     else:
         assert listing is None and rejected == 1
         assert book is None and books_rejected == 1
+
+
+def _linking_on(stub_url: str, aws: dict[str, Any], clock: FixedClock) -> AccountLinking:
+    accounts = DynamoBrokerAccounts(aws["dynamodb"], aws["settings"].broker_accounts_table_name)
+    logins = {BrokerName.ZERODHA: KiteLogin(clock, BrokerEndpoint(base_url=stub_url, timeout_s=2))}
+    return AccountLinking(accounts, MemoryAccountSecrets(), logins, clock, new_id=lambda: "acct-kite")
+
+
+def test_the_start_marks_accounts_without_a_session_and_the_close_logs_sessions_out(
+    aws: dict[str, Any], machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = aws["clock"]
+    clock.set(datetime(2026, 11, 24, 3, 0, tzinfo=UTC))  # 08:30 IST: link and log in on the 24th
+    with StubHttpServer(KiteStub()) as server:
+        settings = aws["settings"].model_copy(update={"timer_state_machine_arn": machine})
+        root = install_platform(settings, clock, aws["dynamodb"])
+        root.account_linking = _linking_on(server.url, aws, clock)  # the stub broker's login
+        step = root.account_linking.link(
+            "user-k", LinkRequest(broker=BrokerName.ZERODHA, credentials=KITE_APP)
+        )
+        assert step.login_url is not None
+        root.account_linking.complete_login("user-k", "acct-kite", kite_redirect(step.login_url))
+
+        out = timer_starter.handler({"action": END_OF_DAY_ACTION}, FakeLambdaContext())
+        assert out["logged_out"] == 1 and server.stub.logged_out == 1
+        assert emitted(capsys.readouterr().out)[LOGOUT_FAILED_METRIC] == 0
+        executions = boto3.client("stepfunctions", region_name=TEST_REGION).list_executions(
+            stateMachineArn=machine
+        )
+        assert executions["executions"] == []  # the close starts nothing
+
+        clock.set(datetime(2026, 11, 25, 3, 30, tzinfo=UTC))  # 09:00 IST the next day
+        timer_starter.handler({"source": "aws.scheduler"}, FakeLambdaContext())
+    metrics = emitted(capsys.readouterr().out)
+    assert metrics[LOGINS_NEEDED_METRIC] == 1 and metrics[LOGIN_FAILED_METRIC] == 0
+    [account], _ = root.broker_accounts.list_accounts("user-k")
+    assert account.state is AccountState.NEEDS_LOGIN
