@@ -259,7 +259,7 @@ class Platform:
             StaticCredentialsProvider,
         )
         from shared_utils.brokers.models import BrokerName
-        from shared_utils.brokers.registry import ADAPTERS, BrokerRegistry, RegistryConfig
+        from shared_utils.brokers.registry import ADAPTERS, BrokerRegistry, RegistryConfig, SharedGuards
         from shared_utils.market_data.cache import QuoteCache
         from shared_utils.market_data.protection_prices import CachedProtectionPrices
 
@@ -277,6 +277,7 @@ class Platform:
         endpoint = BrokerEndpoint(algo_id=self.settings.broker_algo_id)
         config = RegistryConfig(
             endpoints={name: endpoint for name in ADAPTERS},
+            shared_guards=SharedGuards(self.dynamodb, self.settings.trading_table_name),
             protection_prices=CachedProtectionPrices(
                 QuoteCache(self.dynamodb, self.settings.trading_table_name)
             ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from shared_utils.brokers.circuit import CircuitBreaker
+from shared_utils.brokers.guards import Circuit, OrderLimiter
 from shared_utils.brokers.models import (
     BrokerName,
     OptionInstrument,
@@ -28,7 +28,6 @@ from shared_utils.brokers.port import (
     BrokerTimeoutError,
     BrokerUnavailableError,
 )
-from shared_utils.brokers.rate_limit import OrderRateLimiter
 
 T = TypeVar("T")
 
@@ -37,7 +36,7 @@ _UNHEALTHY = (BrokerTimeoutError, BrokerUnavailableError, BrokerAuthError)
 
 class GuardedBroker:
     def __init__(
-        self, inner: Broker, account_id: str, limiter: OrderRateLimiter | None, circuit: CircuitBreaker
+        self, inner: Broker, account_id: str, limiter: OrderLimiter | None, circuit: Circuit
     ) -> None:
         self._inner = inner
         self._account_id = account_id
@@ -53,7 +52,7 @@ class GuardedBroker:
         return self._inner
 
     @property
-    def circuit(self) -> CircuitBreaker:
+    def circuit(self) -> Circuit:
         return self._circuit
 
     def _call(self, operation: Callable[[], T], *, is_order: bool) -> T:

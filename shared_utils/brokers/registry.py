@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from shared_utils.brokers._common import BrokerEndpoint
 from shared_utils.brokers.angel_one import AngelOneBroker
@@ -26,6 +27,7 @@ from shared_utils.brokers.credentials import BrokerCredentials, CredentialsProvi
 from shared_utils.brokers.finvasia import FinvasiaBroker
 from shared_utils.brokers.finvasia import SymbolTokenLookup as NorenTokens
 from shared_utils.brokers.guarded import GuardedBroker
+from shared_utils.brokers.guards import Circuit, OrderLimiter
 from shared_utils.brokers.listed import ListedSymbolBroker, SymbolBook
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.paper import PaperBroker, PaperConfig, PriceSource
@@ -41,6 +43,9 @@ from shared_utils.brokers.zerodha import ZerodhaBroker
 from shared_utils.clock import Clock
 from shared_utils.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 ADAPTERS = frozenset({BrokerName.ZERODHA, BrokerName.ANGEL_ONE, BrokerName.FINVASIA})
 
 
@@ -49,6 +54,14 @@ def parse_broker_name(value: str) -> BrokerName:
         return BrokerName(value.strip().upper())
     except ValueError:
         raise ConfigurationError(message=f"unknown broker {value!r}") from None
+
+
+@dataclass(frozen=True)
+class SharedGuards:
+    """Where the shared rate limits and circuits live (the trading table)."""
+
+    client: DynamoDBClient
+    table_name: str
 
 
 @dataclass
@@ -67,6 +80,8 @@ class RegistryConfig:
     # protection (`protection.needs_protection`). Unset: such a broker's account is refused.
     protection_prices: ProtectionPrices | None = None
     protection_max_age: timedelta = DEFAULT_MAX_AGE
+    # Rate limits and circuits kept in DynamoDB for every container (None: in this process).
+    shared_guards: SharedGuards | None = None
 
 
 class BrokerRegistry:
@@ -85,7 +100,7 @@ class BrokerRegistry:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._paper: dict[str, PaperBroker] = {}
-        self._guards: dict[str, tuple[OrderRateLimiter, CircuitBreaker]] = {}
+        self._guards: dict[str, tuple[OrderLimiter, Circuit]] = {}
         self._adapters: dict[str, tuple[str, Broker]] = {}
 
     def broker_for(
@@ -144,25 +159,50 @@ class BrokerRegistry:
                 self._paper[account_id] = broker
             return broker
 
-    def _guard(self, account_id: str, name: BrokerName) -> tuple[OrderRateLimiter, CircuitBreaker]:
+    def _guard(self, account_id: str, name: BrokerName) -> tuple[OrderLimiter, Circuit]:
         with self._lock:
             guard = self._guards.get(account_id)
             if guard is None:
-                limiter = OrderRateLimiter(
-                    order_limits(name, sebi_unregistered_cap=self._config.sebi_unregistered_cap),
-                    self._clock,
-                    self._sleep,
-                    self._config.rate_limit_max_wait,
-                )
-                circuit = CircuitBreaker(
-                    account_id,
-                    self._clock,
-                    self._config.circuit_failure_threshold,
-                    self._config.circuit_cool_down,
-                )
-                guard = (limiter, circuit)
+                guard = self._new_guard(account_id, name)
                 self._guards[account_id] = guard
             return guard
+
+    def _new_guard(self, account_id: str, name: BrokerName) -> tuple[OrderLimiter, Circuit]:
+        """The account's limiter and circuit: in this process, or shared by every container
+        through DynamoDB (`shared_guards`; the exchange counts the client's orders, whichever
+        container sends them). Per account, across both exchanges: stricter than the rule's
+        per-exchange count, never looser."""
+        config = self._config
+        limits = order_limits(name, sebi_unregistered_cap=config.sebi_unregistered_cap)
+        shared = config.shared_guards
+        if shared is None:
+            return (
+                OrderRateLimiter(limits, self._clock, self._sleep, config.rate_limit_max_wait),
+                CircuitBreaker(
+                    account_id, self._clock, config.circuit_failure_threshold, config.circuit_cool_down
+                ),
+            )
+        from shared_utils.brokers.shared_limits import SharedCircuitBreaker, SharedOrderRateLimiter
+
+        return (
+            SharedOrderRateLimiter(
+                shared.client,
+                shared.table_name,
+                account_id,
+                limits,
+                self._clock,
+                self._sleep,
+                config.rate_limit_max_wait,
+            ),
+            SharedCircuitBreaker(
+                shared.client,
+                shared.table_name,
+                account_id,
+                self._clock,
+                config.circuit_failure_threshold,
+                config.circuit_cool_down,
+            ),
+        )
 
     def _build_adapter(self, name: BrokerName, credentials: BrokerCredentials) -> Broker:
         endpoint = self._config.endpoints.get(name, BrokerEndpoint())

@@ -11,7 +11,7 @@ without another read. A random token (not a counter) cannot come back after TTL 
 and it is created again, so a stale copy can never pass for the current one.
 
 Both take the same calls as the in-process classes (`GuardedBroker` can take them unchanged);
-`OrderLimiter` and `Circuit` name that interface.
+`guards.OrderLimiter` and `guards.Circuit` name that interface.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,26 +60,6 @@ CIRCUIT_RETENTION = timedelta(days=1)
 ORDER_RATE_ENTITY = "ORDER_RATE"
 CIRCUIT_ENTITY = "CIRCUIT"
 _TOKEN = "token"
-
-
-class OrderLimiter(Protocol):
-    """What `GuardedBroker` asks of a rate limiter (`OrderRateLimiter` or the shared one)."""
-
-    def try_acquire(self) -> float: ...
-
-    def acquire(self) -> bool: ...
-
-
-class Circuit(Protocol):
-    """What `GuardedBroker` asks of a circuit breaker (`CircuitBreaker` or the shared one)."""
-
-    def allow(self) -> bool: ...
-
-    def record_success(self) -> None: ...
-
-    def record_failure(self, code: str) -> None: ...
-
-    def snapshot(self) -> CircuitSnapshot: ...
 
 
 def micros(instant: datetime) -> int:
