@@ -26,6 +26,8 @@ from constructs import Construct
 
 from cdk_stack.config import BrokerEgressVpc, EnvironmentConfig
 from cdk_stack.data import log_retention, removal_policy
+from cdk_stack.egress import ClientEgress
+from shared_utils.brokers.egress import EGRESS_ENVIRONMENT_VARIABLE
 from shared_utils.settings import MarketDataSourceName
 from shared_utils.tables import resource_prefix
 
@@ -213,6 +215,20 @@ class BrokerAccess(Construct):
             BrokerEgress(self, "Egress", config=config, options=options) if options.enabled else None
         )
 
+        # One static IP per client group (the exchange's rule since 2026-04-01), inside the
+        # egress VPC: the broker callers reach each group's proxy from their security group.
+        self.client_egress: ClientEgress | None = None
+        if self.egress is not None and config.client_egress is not None:
+            self.client_egress = ClientEgress(
+                self,
+                "ClientEgress",
+                options=config.client_egress,
+                vpc=self.egress.vpc,
+                clients=self.egress.security_group,
+                name_prefix=prefix,
+                removal_policy=removal_policy(config),
+            )
+
         CfnOutput(self, "SecretPrefix", value=self.secret_prefix).override_logical_id("BrokerSecretPrefix")
         CfnOutput(self, "SecretsKeyArn", value=self.key.key_arn).override_logical_id("BrokerSecretsKeyArn")
         if self.egress is not None and self.egress.addresses is not None:
@@ -232,6 +248,12 @@ class BrokerAccess(Construct):
 
     def function_options(self) -> dict[str, Any]:
         return self.egress.function_options() if self.egress is not None else {}
+
+    def client_egress_document(self) -> str | None:
+        """What broker callers get as `CLIENT_EGRESS` (None: no per-client egress here)."""
+        if self.client_egress is None:
+            return None
+        return self.client_egress.environment()[EGRESS_ENVIRONMENT_VARIABLE]
 
     def grant(self, function: lambda_.Function) -> None:
         """Read any broker secret under the prefix (and nothing else), decrypting via Secrets Manager."""

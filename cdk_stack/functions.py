@@ -97,6 +97,9 @@ class FunctionFactory(Construct):
         broker_caller = calls_brokers(module)
         if broker_caller:
             settings = {**(settings or {}), "broker_secret_prefix": self._brokers.secret_prefix}
+            document = self._brokers.client_egress_document()
+            if document is not None:
+                settings["client_egress"] = document
         if manages_sessions(module):
             settings = {
                 **(settings or {}),

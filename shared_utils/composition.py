@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from shared_utils.accounts.linking import AccountLinking
     from shared_utils.brokers.credentials import BrokerCredentials
+    from shared_utils.brokers.egress import StaticEgressDirectory
     from shared_utils.brokers.login import BrokerLogin
     from shared_utils.brokers.models import BrokerName
     from shared_utils.brokers.registry import BrokerRegistry
@@ -307,7 +308,17 @@ class Platform:
             user_id,
             clock=self.clock,
             on_refused=lambda user, account: self.account_linking.needs_login(user, account),
+            egress=self.egress_directory,
         )
+
+    @cached_property
+    def egress_directory(self) -> StaticEgressDirectory | None:
+        """Each client group's static-IP egress, as the stack published it; None where the
+        environment has none (dev, the local platform: orders leave from the function)."""
+        from shared_utils.brokers.egress import StaticEgressDirectory
+
+        document = self.settings.client_egress
+        return None if document is None else StaticEgressDirectory.from_json(document)
 
     @cached_property
     def account_linking(self) -> AccountLinking:
@@ -321,6 +332,7 @@ class Platform:
             SecretsManagerAccountSecrets,
         )
         from shared_utils.brokers.angel_login import AngelOneLogin
+        from shared_utils.brokers.finvasia_login import FinvasiaLogin
         from shared_utils.brokers.kite_login import KiteLogin
         from shared_utils.brokers.models import BrokerName
 
@@ -337,6 +349,7 @@ class Platform:
         logins: dict[BrokerName, BrokerLogin] = {
             BrokerName.ZERODHA: KiteLogin(self.clock),
             BrokerName.ANGEL_ONE: AngelOneLogin(self.clock),
+            BrokerName.FINVASIA: FinvasiaLogin(self.clock),
         }
         return AccountLinking(self.broker_accounts, store, logins, self.clock)
 

@@ -37,6 +37,9 @@ class RuntimeSettings(BaseModel):
     broker_secret_kms_key: str | None = Field(alias="BROKER_SECRET_KMS_KEY", default=None)
     # The exchange-registered algo id every order carries where its broker takes one (Kite's
     # `algo_id`; for Upstox, the algo name configured in its app). `algo_id` in environments.json.
+    # Each client group's static-IP egress (`brokers/egress.EgressDocument`, JSON, set by the
+    # stack from `client_egress`): an account without one gets no broker built when required.
+    client_egress: str | None = Field(alias="CLIENT_EGRESS", default=None, max_length=4096)
     broker_algo_id: str | None = Field(alias="BROKER_ALGO_ID", default=None, min_length=1, max_length=64)
     # Set by the local platform to point boto3 at the moto server; unset on AWS.
     dynamodb_endpoint_url: str | None = Field(alias="DYNAMODB_ENDPOINT_URL", default=None)

@@ -52,6 +52,9 @@ class LoginStep(BaseModel):
 
     account: BrokerAccount
     login_url: str | None = None
+    # The one-time state to post back with the redirect's code: Kite echoes it; Shoonya and Dhan
+    # redirect without it, so the front end keeps it from here.
+    login_state: str | None = None
 
 
 class SessionAnswer(BaseModel):
@@ -134,12 +137,12 @@ class AccountLinking:
             return LoginStep(account=active)
         self._secrets.put_app(account.broker_account_id, request.credentials)
         self._accounts.put_account(account)
-        return LoginStep(account=account, login_url=self._login_url(account, login, request.credentials))
+        return self._browser_step(account, login, request.credentials)
 
     def start_login(self, user_id: str, broker_account_id: str) -> LoginStep:
         account, login, app = self._owned(user_id, broker_account_id)
         if not login.logs_in_by_itself:
-            return LoginStep(account=account, login_url=self._login_url(account, login, app))
+            return self._browser_step(account, login, app)
         try:
             session = login.login(app, self._clock.now())
         except BrokerAuthError as error:
@@ -263,7 +266,7 @@ class AccountLinking:
             )
         return account, login, app
 
-    def _login_url(self, account: BrokerAccount, login: BrokerLogin, app: AppCredentials) -> str:
+    def _browser_step(self, account: BrokerAccount, login: BrokerLogin, app: AppCredentials) -> LoginStep:
         state = secrets.token_urlsafe(24)
         self._accounts.set_login_nonce(
             account.user_id,
@@ -271,7 +274,7 @@ class AccountLinking:
             _digest(state),
             self._clock.now() + LOGIN_STATE_VALIDITY,
         )
-        return login.login_url(app, state)
+        return LoginStep(account=account, login_url=login.login_url(app, state), login_state=state)
 
     def _reread(self, user_id: str, broker_account_id: str) -> BrokerAccount:
         account = self._accounts.get_account(user_id, broker_account_id)

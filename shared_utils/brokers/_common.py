@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared_utils.brokers.http import DEFAULT_TIMEOUT_S
+from shared_utils.brokers.http import DEFAULT_TIMEOUT_S, BrokerHttpSession
 from shared_utils.brokers.models import BrokerName, DerivativesExchange, Position
 from shared_utils.clock import IST
 from shared_utils.models.common import Product
@@ -27,6 +27,13 @@ class BrokerEndpoint(BaseModel):
     algo_id: str | None = None
     # The registered static IP the orders leave from (Angel One sends it as X-ClientPublicIP).
     client_public_ip: str | None = None
+    # The client's static-IP egress (a forward proxy leaving from that address; `egress.py`):
+    # every request of the adapter goes through it. None: the function's own route out.
+    proxy_url: str | None = None
+
+    def http_session(self, broker: str) -> BrokerHttpSession:
+        """The adapter's session: this endpoint's timeout, through its egress when it has one."""
+        return BrokerHttpSession(broker, self.timeout_s, proxy_url=self.proxy_url)
 
 
 def to_decimal(value: object) -> Decimal | None:

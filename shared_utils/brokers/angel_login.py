@@ -20,7 +20,6 @@ from pydantic import SecretStr
 
 from shared_utils.brokers._common import BrokerEndpoint
 from shared_utils.brokers.angel_one import _SDK_DEFAULT_PUBLIC_IP, BROKER, _client_class
-from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.login import AppCredentials, Session
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.port import BrokerAuthError
@@ -54,7 +53,7 @@ class AngelOneLogin:
         return True
 
     def _api(self, app: AppCredentials, access_token: str = "") -> Any:
-        session = BrokerHttpSession(BROKER.value, self._endpoint.timeout_s)
+        session = self._endpoint.http_session(BROKER.value)
         return _client_class()(
             app.api_key.get_secret_value(),
             access_token,

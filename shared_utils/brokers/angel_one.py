@@ -160,7 +160,7 @@ class AngelOneBroker:
         self._endpoint = endpoint or BrokerEndpoint()
         self._clock = clock
         self._tokens = symbol_tokens
-        session = BrokerHttpSession(BROKER.value, self._endpoint.timeout_s)
+        session = self._endpoint.http_session(BROKER.value)
         self._api: Any = _client_class()(
             credentials.api_key.get_secret_value(),
             credentials.access_token.get_secret_value(),

@@ -224,7 +224,7 @@ class DhanBroker:
         self._clock = clock
         self._tokens = symbol_tokens
         self._sleep = sleep
-        session = BrokerHttpSession(BROKER.value, self._endpoint.timeout_s)
+        session = self._endpoint.http_session(BROKER.value)
         root = (self._endpoint.base_url or API_ROOT).rstrip("/")
         self._api: Any = _client(
             credentials.user_id, credentials.access_token.get_secret_value(), root + API_PATH, session

@@ -46,7 +46,6 @@ from urllib.parse import urlencode
 import requests
 
 from shared_utils.brokers._common import BrokerEndpoint
-from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.login import AppCredentials, Session
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.port import BrokerAuthError
@@ -83,7 +82,7 @@ class DhanBrokerLogin:
         self._clock = clock
         endpoint = endpoint or BrokerEndpoint()
         self._root = (endpoint.base_url or AUTH_ROOT).rstrip("/")
-        self._session = BrokerHttpSession(BROKER.value, endpoint.timeout_s)
+        self._session = endpoint.http_session(BROKER.value)
 
     @property
     def name(self) -> BrokerName:

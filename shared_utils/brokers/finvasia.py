@@ -129,7 +129,7 @@ class FinvasiaBroker:
         self._clock = clock
         self._tokens = symbol_tokens
         base_url = self._endpoint.base_url or DEFAULT_BASE_URL
-        self._binding = _Binding(BrokerHttpSession(BROKER.value, self._endpoint.timeout_s), base_url)
+        self._binding = _Binding(self._endpoint.http_session(BROKER.value), base_url)
         self._api: Any = _noren_class()(host=base_url, websocket=DEFAULT_WEBSOCKET)
         self._api.set_session(credentials.user_id, "", credentials.access_token.get_secret_value())
 

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from shared_utils.brokers._common import BrokerEndpoint
-from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.login import AppCredentials, Session
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.port import BrokerAuthError, BrokerError
@@ -59,7 +58,7 @@ class KiteLogin:
             root=self._endpoint.base_url,
             timeout=self._endpoint.timeout_s,
         )
-        kite.reqsession = BrokerHttpSession(BROKER.value, self._endpoint.timeout_s)
+        kite.reqsession = self._endpoint.http_session(BROKER.value)
         return kite
 
     def login_url(self, app: AppCredentials, state: str) -> str:

@@ -24,6 +24,7 @@ from shared_utils.brokers.angel_one import AngelOneBroker
 from shared_utils.brokers.angel_one import SymbolTokenLookup as AngelTokens
 from shared_utils.brokers.circuit import CircuitBreaker, CircuitSnapshot
 from shared_utils.brokers.credentials import BrokerCredentials, CredentialsProvider
+from shared_utils.brokers.egress import ClientEgress, with_egress_ip
 from shared_utils.brokers.finvasia import FinvasiaBroker
 from shared_utils.brokers.finvasia import SymbolTokenLookup as NorenTokens
 from shared_utils.brokers.guarded import GuardedBroker
@@ -104,9 +105,16 @@ class BrokerRegistry:
         self._adapters: dict[str, tuple[str, Broker]] = {}
 
     def broker_for(
-        self, account_id: str, broker: str, *, paper: bool = False, refresh_credentials: bool = False
+        self,
+        account_id: str,
+        broker: str,
+        *,
+        paper: bool = False,
+        refresh_credentials: bool = False,
+        egress: ClientEgress | None = None,
     ) -> Broker:
-        """`refresh_credentials` re-reads the secret past its cache (after a `BrokerAuthError`)."""
+        """`refresh_credentials` re-reads the secret past its cache (after a `BrokerAuthError`).
+        `egress`: the client's static-IP route; every request of the adapter leaves through it."""
         name = parse_broker_name(broker)
         if paper or name is BrokerName.PAPER:
             return self._paper_broker(account_id)
@@ -116,11 +124,14 @@ class BrokerRegistry:
         limiter, circuit = self._guard(account_id, name)
         with self._lock:
             cached = self._adapters.get(account_id)
-        fingerprint = f"{name.value}:{credentials.fingerprint()}"
+        endpoint = self._config.endpoints.get(name, BrokerEndpoint())
+        if egress is not None:
+            endpoint = with_egress_ip(endpoint, egress).model_copy(update={"proxy_url": egress.proxy_url})
+        fingerprint = f"{name.value}:{credentials.fingerprint()}:{endpoint.proxy_url}"
         if cached is not None and cached[0] == fingerprint:
             adapter = cached[1]
         else:
-            adapter = self._build_adapter(name, credentials)
+            adapter = self._build_adapter(name, credentials, endpoint)
             with self._lock:
                 self._adapters[account_id] = (fingerprint, adapter)
         built: Broker = GuardedBroker(adapter, account_id, limiter, circuit)
@@ -204,8 +215,9 @@ class BrokerRegistry:
             ),
         )
 
-    def _build_adapter(self, name: BrokerName, credentials: BrokerCredentials) -> Broker:
-        endpoint = self._config.endpoints.get(name, BrokerEndpoint())
+    def _build_adapter(
+        self, name: BrokerName, credentials: BrokerCredentials, endpoint: BrokerEndpoint
+    ) -> Broker:
         if name is BrokerName.ZERODHA:
             return ZerodhaBroker(credentials, self._clock, endpoint)
         if name is BrokerName.ANGEL_ONE:

@@ -283,7 +283,7 @@ class UpstoxBroker:
         self._endpoint = endpoint or BrokerEndpoint()
         self._clock = clock
         self._tokens = symbol_tokens
-        session = BrokerHttpSession(BROKER.value, self._endpoint.timeout_s)
+        session = self._endpoint.http_session(BROKER.value)
         settings = ClientSettings.for_endpoint(self._endpoint, credentials.access_token.get_secret_value())
         client = api_client(settings, session)
         self._orders_v3: Any = upstox_client.OrderApiV3(client)

@@ -33,7 +33,6 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from shared_utils.brokers._common import BrokerEndpoint
-from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.login import AppCredentials, Session
 from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.port import BrokerAuthError, BrokerUnavailableError
@@ -74,7 +73,7 @@ class UpstoxBrokerLogin:
     def _api(self, access_token: str = "") -> Any:
         from upstox_client import LoginApi
 
-        session = BrokerHttpSession(BROKER.value, self._endpoint.timeout_s)
+        session = self._endpoint.http_session(BROKER.value)
         return LoginApi(api_client(ClientSettings.for_endpoint(self._endpoint, access_token), session))
 
     def login_url(self, app: AppCredentials, state: str) -> str:

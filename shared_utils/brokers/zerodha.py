@@ -20,7 +20,6 @@ from shared_utils.brokers._common import (
     to_int,
 )
 from shared_utils.brokers.credentials import BrokerCredentials
-from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import (
     BrokerName,
     OptionInstrument,
@@ -93,7 +92,7 @@ class ZerodhaBroker:
             root=self._endpoint.base_url,
             timeout=self._endpoint.timeout_s,
         )
-        self._kite.reqsession = BrokerHttpSession(BROKER.value, self._endpoint.timeout_s)
+        self._kite.reqsession = self._endpoint.http_session(BROKER.value)
 
     @property
     def name(self) -> BrokerName:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from shared_utils.brokers.egress import StaticEgressDirectory, egress_for
 from shared_utils.brokers.port import Broker, BrokerLoginNeededError
 from shared_utils.brokers.registry import BrokerRegistry
 from shared_utils.brokers.session_watch import SessionWatch
@@ -30,12 +31,14 @@ class AccountBrokers:
         user_id: str,
         clock: Clock | None = None,
         on_refused: Callable[[str, str], None] | None = None,
+        egress: StaticEgressDirectory | None = None,
     ) -> None:
         self._registry = registry
         self._accounts = accounts
         self._user_id = user_id
         self._clock = clock
         self._on_refused = on_refused
+        self._egress = egress
         self._listed: dict[str, BrokerAccount] | None = None
         self._lock = threading.Lock()
 
@@ -56,7 +59,12 @@ class AccountBrokers:
                 message=f"{LOGIN_NEEDED_REASON}: account {broker_account_id} is {account.state.value}",
                 broker=account.broker,
             )
-        built = self._registry.broker_for(broker_account_id, account.broker, paper=account.paper)
+        route = None
+        if self._egress is not None and not account.paper:
+            route = egress_for(self._egress, self._user_id, broker_account_id, required=self._egress.required)
+        built = self._registry.broker_for(
+            broker_account_id, account.broker, paper=account.paper, egress=route
+        )
         if self._on_refused is None or account.paper:
             return built
         return SessionWatch(built, lambda: self._refused(broker_account_id))

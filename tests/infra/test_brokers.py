@@ -3,6 +3,7 @@ enables it, leave through NAT gateways with Elastic IPs; everything else stays o
 
 from __future__ import annotations
 
+import json
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from cdk_stack.brokers import (
     broker_secret_prefix,
     market_data_secret,
 )
-from cdk_stack.config import BrokerEgressVpc, load_environment
+from cdk_stack.config import BrokerEgressVpc, ClientEgressConfig, load_environment
 from shared_utils.brokers.credentials import SecretsManagerCredentialsProvider
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import as_list, policy_statements_of_role, ref_target
@@ -310,3 +311,26 @@ def test_pre_allocated_elastic_ips_are_used_instead_of_new_ones(tmp_path: Path) 
     assert sorted(nat["AllocationId"] for nat in nats) == sorted(allocations)
     assert template["Outputs"]["BrokerEgressEipAllocationIds"]["Value"] == ", ".join(allocations)
     assert "BrokerEgressIps" not in template["Outputs"]
+
+
+def test_with_client_egress_every_broker_caller_is_told_each_groups_route(tmp_path: Path) -> None:
+    """Per-client static IPs: the stack builds the group proxies inside the egress VPC and gives
+    every broker-calling function the document its accounts' routes are resolved from."""
+    groups = [{"id": "client-a", "members": ["user-a"]}, {"id": "family-b", "members": ["user-b", "user-c"]}]
+    config = load_environment("production").model_copy(
+        update={
+            "client_egress": ClientEgressConfig.model_validate(
+                {"instance_type": "t4g.nano", "groups": groups}
+            )
+        }
+    )
+    stack = Stack(App(outdir=str(tmp_path)), "Brokers")
+    access = BrokerAccess(stack, "Brokers", config=config)
+    assert access.client_egress is not None
+    document = access.client_egress_document()
+    assert document is not None
+    rendered = json.dumps(stack.resolve(document))  # the addresses are known once deployed
+    assert "client-a" in rendered and "family-b" in rendered and "user-c" in rendered
+    template = Template.from_stack(stack).to_json()
+    eips = [r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::EIP"]
+    assert len(eips) == 2 + len(groups)  # the NAT gateways' and one per client group

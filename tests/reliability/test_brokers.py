@@ -19,6 +19,7 @@ import time_machine
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities import parameters
 
+from shared_utils.brokers._common import BrokerEndpoint
 from shared_utils.brokers.circuit import CircuitBreaker, CircuitState
 from shared_utils.brokers.credentials import (
     CREDENTIALS_UNAVAILABLE_METRIC,
@@ -265,7 +266,9 @@ def zerodha_via_registry(
     built: list[BrokerCredentials] = []
     book = desk.paper("zerodha-1")
 
-    def build_adapter(self: BrokerRegistry, name: BrokerName, credentials: BrokerCredentials) -> Broker:
+    def build_adapter(
+        self: BrokerRegistry, name: BrokerName, credentials: BrokerCredentials, endpoint: BrokerEndpoint
+    ) -> Broker:
         built.append(credentials)
         return book
 

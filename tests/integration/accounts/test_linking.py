@@ -135,6 +135,7 @@ def test_kite_logs_in_through_the_redirect_once_and_the_session_ends_at_six(desk
     step = desk.linking.link(USER, LinkRequest(broker=BrokerName.ZERODHA, credentials=KITE_APP))
     assert step.login_url is not None
     answer = kite_redirect(step.login_url)
+    assert step.login_state == answer.state  # kept by the front end for brokers that drop it
     done = desk.linking.complete_login(USER, step.account.broker_account_id, answer)
     assert done.account.state is AccountState.ACTIVE
     assert done.account.session_expires_at == datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 06:00 IST

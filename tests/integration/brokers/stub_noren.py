@@ -1,7 +1,14 @@
-"""Finvasia Noren REST as `NorenApi` sees it (`jData=<json>&jKey=<token>` posts, `stat`/`emsg`)."""
+"""Finvasia Noren REST as `NorenApi` sees it (`jData=<json>&jKey=<token>` posts, `stat`/`emsg`).
+
+Logins too: `QuickAuth` checks the documented hashes (`pwd` = SHA-256 of the password, `appkey` =
+SHA-256 of `<uid>|<api secret>`), the vendor code and the TOTP the test expects; `GenAcsTok`
+checks the checksum (SHA-256 of client id + secret code + code) and spends the code; both answer
+the one `SESSION` the order routes accept. `Logout` counts what reaches it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +18,20 @@ from tests.integration.brokers.stub_server import BrokerStub, Request, Response,
 
 USER, SESSION = "FA12345", "noren-session"
 NO_DATA = {"stat": "Not_Ok", "emsg": 'Error Occurred : 5 "no data"'}
+# Logins. The vendor code of an API user and the OAuth client id are both `<uid>_U`.
+PASSWORD, TOTP_SECRET = "Shoonya@Pass1", "JBSWY3DPEHPK3PXP"
+CLIENT_ID = f"{USER}_U"
+API_SECRET = "quickauth-api-key"  # QuickAuth's API key, hashed with the uid
+SECRET_CODE = "oauth-secret-code"  # the OAuth app's secret code, in GenAcsTok's checksum
+AUTH_CODE = "c61de38b-7c0c-46e4-8abe-acb1f6a15089"
+ACCESS_TOKEN, REFRESH_TOKEN = "oauth-access-token", "oauth-refresh-token"
+EXPIRED = {"stat": "Not_Ok", "emsg": "Session Expired :  Invalid Session Key"}
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 _SIDES = {"B": "BUY", "S": "SELL"}
 
 
@@ -19,6 +40,12 @@ class NorenStub(BrokerStub):
     tokens: dict[str, str] = field(default_factory=dict)  # token -> tsym
     # `GetQuotes`: `exch|token` -> Noren's answer for it (without `stat`); others as before.
     quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The TOTP QuickAuth must carry (the test computes it from TOTP_SECRET at its clock's time).
+    expected_totp: str = ""
+    # GenAcsTok: the codes Shoonya's login page handed out (each good once), and `expires_in`.
+    auth_codes: set[str] = field(default_factory=lambda: {AUTH_CODE})
+    expires_in: str | None = None
+    logged_out: int = 0
 
     def _render(self, order: StubOrder) -> dict[str, object]:
         return {
@@ -39,9 +66,16 @@ class NorenStub(BrokerStub):
     def route(self, request: Request) -> Response:
         form = request.form()
         data = json.loads(form.get("jData", "{}"))
-        if form.get("jKey") != SESSION or data.get("uid") != USER:
-            return Response(200, {"stat": "Not_Ok", "emsg": "Session Expired :  Invalid Session Key"})
         path = request.path
+        if path.endswith("/QuickAuth"):
+            return self._quick_auth(data)
+        if path.endswith("/GenAcsTok"):
+            return self._gen_access_token(data)
+        if form.get("jKey") != SESSION or data.get("uid") != USER:
+            return Response(200, EXPIRED)
+        if path.endswith("/Logout"):
+            self.logged_out += 1
+            return Response(200, {"stat": "Ok", "request_time": "16:00:01 24-11-2026"})
         if path.endswith("/PlaceOrder"):
             return self._place(data)
         if path.endswith("/OrderBook"):
@@ -103,3 +137,46 @@ class NorenStub(BrokerStub):
         return Response(
             200, {"request_time": "09:30:00 24-11-2026", "stat": "Ok", "norenordno": order.order_id}
         )
+
+    def _quick_auth(self, data: dict[str, str]) -> Response:
+        def refused(emsg: str) -> Response:
+            return Response(200, {"request_time": "08:30:00 24-11-2026", "stat": "Not_Ok", "emsg": emsg})
+
+        if data.get("source") != "API" or not data.get("apkversion") or not data.get("imei"):
+            return refused("Invalid Input : Missing Fields")
+        if data.get("uid") != USER or data.get("pwd") != _sha256(PASSWORD):
+            return refused("Invalid Input : Wrong Password")
+        if data.get("vc") != CLIENT_ID or data.get("appkey") != _sha256(f"{USER}|{API_SECRET}"):
+            return refused("Invalid Input : Invalid Vendor code or App Key")
+        if not self.expected_totp or data.get("factor2") != self.expected_totp:
+            return refused("Invalid Input : Invalid OTP")
+        return Response(
+            200,
+            {
+                "request_time": "08:30:00 24-11-2026",
+                "stat": "Ok",
+                "susertoken": SESSION,
+                "lastaccesstime": "1795492800",
+                "actid": USER,
+                "uname": "TEST USER",
+            },
+        )
+
+    def _gen_access_token(self, data: dict[str, str]) -> Response:
+        code = data.get("code", "")
+        if code not in self.auth_codes or data.get("checksum") != _sha256(CLIENT_ID + SECRET_CODE + code):
+            return Response(200, {"stat": "Not_Ok", "emsg": "Invalid Input : INVALID_VERIFIER", "uid": USER})
+        self.auth_codes.discard(code)
+        answer: dict[str, object] = {
+            "request_time": "08:30:00 24-11-2026",
+            "stat": "Ok",
+            "USERID": USER,
+            "uid": USER,
+            "actid": USER,
+            "susertoken": SESSION,
+            "access_token": ACCESS_TOKEN,
+            "refresh_token": REFRESH_TOKEN,
+        }
+        if self.expires_in is not None:
+            answer["expires_in"] = self.expires_in
+        return Response(200, answer)

@@ -18,13 +18,16 @@ import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from pydantic import SecretStr
 
 from shared_utils.brokers._common import BrokerEndpoint
+from shared_utils.brokers.credentials import BrokerCredentials, StaticCredentialsProvider
 from shared_utils.brokers.egress import (
     ClientEgress,
     EgressDirectory,
@@ -35,9 +38,15 @@ from shared_utils.brokers.egress import (
     with_egress_ip,
 )
 from shared_utils.brokers.http import BrokerHttpSession
+from shared_utils.brokers.models import BrokerName
 from shared_utils.brokers.port import Broker, BrokerUnavailableError
+from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
+from shared_utils.clock import FixedClock
 from shared_utils.errors import ConfigurationError
-from tests.integration.brokers.conftest import Venue, make_stub, make_venue
+from shared_utils.execution.accounts import AccountBrokers
+from shared_utils.models.broker_account import BrokerAccount
+from tests.integration.brokers import stub_kite
+from tests.integration.brokers.conftest import CLIENT_TIMEOUT_S, Venue, make_stub, make_venue
 from tests.integration.brokers.egress_proxy import EgressProxy
 from tests.integration.brokers.stub_kite import KiteStub
 from tests.integration.brokers.stub_server import BrokerStub, Request, Response, StubHttpServer, _Handler
@@ -145,13 +154,61 @@ def _directory(proxies: dict[str, EgressProxy]) -> StaticEgressDirectory:
 def _broker_for(
     venue: Venue, directory: EgressDirectory, user_id: str, account_id: str, *, required: bool = True
 ) -> Broker:
-    """What the composition root does for an account: resolve its egress (failing closed), then
-    build the adapter on that egress."""
+    """What the platform does for an account: resolve its egress (failing closed), then let the
+    registry build the adapter on it (the endpoint's proxy and registered address)."""
     egress = egress_for(directory, user_id, account_id, required=required)
-    broker = venue.build()
-    if egress is not None:
-        proxied_session(broker._kite.reqsession, egress)  # type: ignore[attr-defined]
-    return broker
+    credentials = BrokerCredentials(
+        api_key=SecretStr(stub_kite.API_KEY), access_token=SecretStr(stub_kite.ACCESS_TOKEN)
+    )
+    registry = BrokerRegistry(
+        StaticCredentialsProvider({account_id: credentials}),
+        FixedClock(datetime(2026, 11, 24, 4, 0, tzinfo=UTC)),
+        config=RegistryConfig(
+            endpoints={BrokerName.ZERODHA: BrokerEndpoint(base_url=venue.url, timeout_s=CLIENT_TIMEOUT_S)}
+        ),
+    )
+    return registry.broker_for(account_id, "ZERODHA", egress=egress)
+
+
+class _OneAccount:
+    """The accounts table as `AccountBrokers` reads it: one live Zerodha account."""
+
+    def __init__(self, user_id: str, account_id: str) -> None:
+        self.account = BrokerAccount(user_id=user_id, broker_account_id=account_id, broker="ZERODHA")
+
+    def get_account(self, user_id: str, broker_account_id: str) -> BrokerAccount | None:
+        return self.account if broker_account_id == self.account.broker_account_id else None
+
+    def list_accounts(
+        self, user_id: str, limit: int = 50, next_token: str | None = None
+    ) -> tuple[list[BrokerAccount], str | None]:
+        return [self.account], None
+
+
+def test_the_order_path_resolves_each_accounts_egress_and_refuses_one_without(
+    kite: PeerStubServer, proxies: dict[str, EgressProxy]
+) -> None:
+    venue = make_venue("zerodha", kite)
+    stub: PeerKiteStub = kite.stub  # type: ignore[assignment]
+    credentials = BrokerCredentials(
+        api_key=SecretStr(stub_kite.API_KEY), access_token=SecretStr(stub_kite.ACCESS_TOKEN)
+    )
+    registry = BrokerRegistry(
+        StaticCredentialsProvider({"zerodha-a": credentials, "zerodha-c": credentials}),
+        FixedClock(datetime(2026, 11, 24, 4, 0, tzinfo=UTC)),
+        config=RegistryConfig(
+            endpoints={BrokerName.ZERODHA: BrokerEndpoint(base_url=venue.url, timeout_s=CLIENT_TIMEOUT_S)}
+        ),
+    )
+    directory = _directory(proxies)
+    own = AccountBrokers(registry, _OneAccount("user-a", "zerodha-a"), "user-a", egress=directory)
+    order = venue.order(leg=1)
+    own.broker_for("zerodha-a", "ZERODHA").place(order)
+    assert stub.peers_of_orders() == {order.tag: CLIENT_A}
+    stranger = AccountBrokers(registry, _OneAccount("user-c", "zerodha-c"), "user-c", egress=directory)
+    with pytest.raises(ConfigurationError, match="no static-IP egress"):
+        stranger.broker_for("zerodha-c", "ZERODHA")
+    assert len(stub.orders) == 1
 
 
 def _tags(venue: Venue, legs: range) -> list[str]:
