@@ -14,6 +14,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from cdk_stack.api import Route
+from cdk_stack.brokers import manages_broker_sessions
 from cdk_stack.config import ConfigError, EnvironmentConfig
 from cdk_stack.stack import OptionsTradingStack
 
@@ -24,10 +25,14 @@ LAYER_ASSET = BUILD_DIR / "layer"
 TIMER_DEFINITION = REPO_ROOT / "step_functions" / "master_timer.asl.json"
 
 
-def default_routes() -> Sequence[Route]:
-    from shared_utils.api.catalog import API_ROUTES
+def default_routes(config: EnvironmentConfig | None = None) -> Sequence[Route]:
+    """The catalog's routes; in cross-stack mode without the linking routes (the auth stack
+    links accounts and runs their broker logins)."""
+    from shared_utils.api.catalog import API_ROUTES, LINKING_ROUTES
 
-    return API_ROUTES
+    if config is None or manages_broker_sessions(config):
+        return API_ROUTES
+    return tuple(route for route in API_ROUTES if route not in LINKING_ROUTES)
 
 
 def build_app(
@@ -55,7 +60,7 @@ def build_app(
         app_asset=app_asset,
         layer_asset=layer_asset,
         timer_definition=timer_definition,
-        routes=default_routes() if routes is None else routes,
+        routes=default_routes(config) if routes is None else routes,
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
     return app, stack

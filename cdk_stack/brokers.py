@@ -72,8 +72,14 @@ def broker_app_secret_prefix(config: EnvironmentConfig) -> str:
     return f"{SECRET_NAMESPACE}/{config.name}/broker-app/"
 
 
-def manages_sessions(module: str) -> bool:
-    return module in SESSION_MANAGING_MODULES
+def manages_broker_sessions(config: EnvironmentConfig) -> bool:
+    """Standalone: this stack links accounts and keeps their sessions. Cross-stack: the auth
+    stack does both, and this stack only reads its accounts and tokens."""
+    return config.auth_stack_exports is None
+
+
+def manages_sessions(module: str, config: EnvironmentConfig) -> bool:
+    return module in SESSION_MANAGING_MODULES and manages_broker_sessions(config)
 
 
 def market_data_secret(config: EnvironmentConfig) -> str | None:

@@ -100,7 +100,7 @@ class FunctionFactory(Construct):
             document = self._brokers.client_egress_document()
             if document is not None:
                 settings["client_egress"] = document
-        if manages_sessions(module):
+        if manages_sessions(module, self._config):
             settings = {
                 **(settings or {}),
                 "broker_secret_prefix": self._brokers.secret_prefix,
@@ -149,7 +149,7 @@ class FunctionFactory(Construct):
         )
         if broker_caller:
             self._brokers.grant(function)
-        if manages_sessions(module):
+        if manages_sessions(module, self._config):
             self._brokers.grant_sessions(function)
         Validations.of(function).acknowledge(
             Acknowledgment(

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from cdk_stack.api import RestApi, Route
 from cdk_stack.auth import Auth
-from cdk_stack.brokers import BrokerAccess, market_data_secret
+from cdk_stack.brokers import BrokerAccess, manages_broker_sessions, market_data_secret
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import DataTables
 from cdk_stack.events import TimerEvents, event_bus_name
@@ -65,6 +65,7 @@ class OptionsTradingStack(Stack):
             market_data_secret=market_data_secret(config),
             symbol_book_brokers=",".join(config.market_data.symbol_books),
             broker_algo_id=config.algo_id,
+            manage_broker_sessions=manages_broker_sessions(config),
         )
         factory = FunctionFactory(
             self,

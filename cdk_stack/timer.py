@@ -25,7 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.aws_scheduler import ScheduleTargetInput
 from constructs import Construct
 
-from cdk_stack.brokers import market_data_secret
+from cdk_stack.brokers import manages_broker_sessions, market_data_secret
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, log_retention, removal_policy
 from cdk_stack.events import dead_letter_queue, route_failures_to
@@ -130,7 +130,7 @@ class MasterTimer(Construct):
         if secret is not None:
             factory.grant_market_data_secret(self.starter, secret)
         # The morning's logins and the evening's logouts set each account's state.
-        grant_table(self.starter, broker_accounts, write=True)
+        grant_table(self.starter, broker_accounts, write=manages_broker_sessions(config))
         self.start_dlq = dead_letter_queue(self, "StartDlq", config)
         route_failures_to(self.starter, self.start_dlq)
 
@@ -172,27 +172,32 @@ class MasterTimer(Construct):
                 retry_attempts=START_RETRY_ATTEMPTS,
             ),
         )
-        # After the close every broker session is logged out, as the exchange asks.
-        self.logout_schedule = scheduler.Schedule(
-            self,
-            "AfterClose",
-            schedule_name=f"{prefix}-broker-logout",
-            description=f"Log every broker session out at {LOGOUT_AT[0]:02d}:{LOGOUT_AT[1]:02d} "
-            f"{window.time_zone}, after the session's close",
-            schedule=scheduler.ScheduleExpression.cron(
-                minute=str(LOGOUT_AT[1]),
-                hour=str(LOGOUT_AT[0]),
-                week_day=window.weekdays,
-                time_zone=TimeZone.of(window.time_zone),
-            ),
-            target=scheduler_targets.LambdaInvoke(
-                self.starter,
-                input=ScheduleTargetInput.from_object({"action": END_OF_DAY_ACTION}),
-                role=scheduler_role,
-                dead_letter_queue=self.start_dlq,
-                max_event_age=START_MAX_EVENT_AGE,
-                retry_attempts=START_RETRY_ATTEMPTS,
-            ),
+        # After the close every broker session is logged out, as the exchange asks (by the auth
+        # stack where it keeps the sessions).
+        self.logout_schedule = (
+            None
+            if not manages_broker_sessions(config)
+            else scheduler.Schedule(
+                self,
+                "AfterClose",
+                schedule_name=f"{prefix}-broker-logout",
+                description=f"Log every broker session out at {LOGOUT_AT[0]:02d}:{LOGOUT_AT[1]:02d} "
+                f"{window.time_zone}, after the session's close",
+                schedule=scheduler.ScheduleExpression.cron(
+                    minute=str(LOGOUT_AT[1]),
+                    hour=str(LOGOUT_AT[0]),
+                    week_day=window.weekdays,
+                    time_zone=TimeZone.of(window.time_zone),
+                ),
+                target=scheduler_targets.LambdaInvoke(
+                    self.starter,
+                    input=ScheduleTargetInput.from_object({"action": END_OF_DAY_ACTION}),
+                    role=scheduler_role,
+                    dead_letter_queue=self.start_dlq,
+                    max_event_age=START_MAX_EVENT_AGE,
+                    retry_attempts=START_RETRY_ATTEMPTS,
+                ),
+            )
         )
 
     @property

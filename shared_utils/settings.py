@@ -34,6 +34,9 @@ class RuntimeSettings(BaseModel):
     # Linked accounts' app credentials (API secret, PIN, TOTP secret): only the account routes
     # and the morning's login read them, never the order path. And the key new secrets use.
     broker_app_secret_prefix: str = Field(alias="BROKER_APP_SECRET_PREFIX", default="")
+    # False where another stack (the auth stack) links accounts and keeps their broker sessions:
+    # the platform then neither logs accounts in each morning nor logs them out after the close.
+    manage_broker_sessions: bool = Field(alias="MANAGE_BROKER_SESSIONS", default=True)
     broker_secret_kms_key: str | None = Field(alias="BROKER_SECRET_KMS_KEY", default=None)
     # The exchange-registered algo id every order carries where its broker takes one (Kite's
     # `algo_id`; for Upstox, the algo name configured in its app). `algo_id` in environments.json.

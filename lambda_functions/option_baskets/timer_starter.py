@@ -43,7 +43,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if outcome.session_ahead:
         _refresh_listing(root, outcome.trade_date)
         _refresh_symbol_books(root, outcome.trade_date)
-        _log_in_accounts(root)
+        if root.settings.manage_broker_sessions:
+            _log_in_accounts(root)
     return outcome.model_dump(mode="json")
 
 

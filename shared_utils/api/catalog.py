@@ -28,11 +28,16 @@ MARKETPLACE = "marketplace"
 SUBSCRIPTIONS = "subscriptions"
 MARKET_CALENDAR = "market_calendar"
 
-API_ROUTES: tuple[ApiRoute, ...] = (
-    ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
+# Linking accounts and their logins: served here in standalone mode; in cross-stack mode the auth
+# stack owns the accounts and their broker logins, and these are not deployed.
+LINKING_ROUTES = (
     ApiRoute("POST", "/options/broker-accounts", BROKER_ACCOUNTS),
     ApiRoute("POST", "/options/broker-accounts/{broker_account_id}/login", BROKER_ACCOUNTS),
     ApiRoute("POST", "/options/broker-accounts/{broker_account_id}/session", BROKER_ACCOUNTS),
+)
+API_ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
+    *LINKING_ROUTES,
     ApiRoute("GET", "/options/strategy-templates", STRATEGY_TEMPLATES),
     ApiRoute("GET", "/options/baskets", BASKET_MANAGER),
     ApiRoute("POST", "/options/baskets", BASKET_MANAGER),

@@ -20,6 +20,7 @@ from cdk_stack.brokers import (
     BrokerAccess,
     broker_app_secret_prefix,
     broker_secret_prefix,
+    manages_broker_sessions,
     market_data_secret,
 )
 from cdk_stack.config import BrokerEgressVpc, ClientEgressConfig, load_environment
@@ -161,6 +162,12 @@ def test_linking_functions_write_app_credentials_and_sessions_only(synthesized: 
     config = synthesized.config
     sessions, apps = broker_secret_prefix(config), broker_app_secret_prefix(config)
     functions = _functions_by_module(synthesized)
+    if not manages_broker_sessions(config):  # cross-stack: the auth stack keeps them
+        for module in SESSION_MANAGING_MODULES & set(functions):
+            statements = _statements(synthesized, functions[module])
+            assert not [s for s in statements if "secretsmanager:CreateSecret" in as_list(s["Action"])]
+            assert functions[module]["Environment"]["Variables"]["BROKER_APP_SECRET_PREFIX"] == ""
+        return
     for module in SESSION_MANAGING_MODULES:
         function = functions[module]
         variables = function["Environment"]["Variables"]

@@ -8,7 +8,7 @@ import pytest
 
 from cdk_stack.api import API_ACCESS
 from cdk_stack.application import default_routes
-from cdk_stack.brokers import SESSION_MANAGING_MODULES, market_data_secret
+from cdk_stack.brokers import SESSION_MANAGING_MODULES, manages_broker_sessions, market_data_secret
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
@@ -61,7 +61,8 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
         # The functions that link accounts and keep their sessions encrypt with the brokers' key.
         sessions = (
             {"BROKER_SECRET_KMS_KEY"}
-            if properties["Handler"] in {handler_path(m) for m in SESSION_MANAGING_MODULES}
+            if manages_broker_sessions(synthesized.config)
+            and properties["Handler"] in {handler_path(m) for m in SESSION_MANAGING_MODULES}
             else set()
         )
         # A real market-data source logs in with a secret; the simulated one needs none.
@@ -132,7 +133,7 @@ def test_checkers_only_read_orders_and_writers_write_them(standalone: Synthesize
     # too, and writes the accounts' states (the morning's logins, the evening's logouts).
     emitter = _access(standalone, "event_emitter")
     assert set(emitter) == {trading} and not emitter[trading] & WRITE_ACTIONS
-    starter = _access(standalone, "timer_starter")
+    starter = _access(standalone, "timer_starter")  # standalone: this stack keeps the sessions
     accounts = _table_id(standalone, "broker-accounts")
     assert set(starter) == {trading, accounts} and starter[accounts] & WRITE_ACTIONS
 

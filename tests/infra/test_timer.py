@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from cdk_stack.brokers import manages_broker_sessions
 from cdk_stack.timer import EMITTER_SUBSTITUTION, state_machine_name
 from shared_utils.timer.sessions import END_OF_DAY_ACTION
 from tests.infra.conftest import Synthesized
@@ -73,10 +74,13 @@ def test_schedule_asks_the_starter_at_nine_ist_every_day_the_calendar_decides(
         s["Properties"]["ScheduleExpression"]: s["Properties"]
         for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
     }
-    assert set(schedules) == {"cron(0 9 ? * SUN-SAT *)", "cron(0 16 ? * SUN-SAT *)"}
-    logout = schedules["cron(0 16 ? * SUN-SAT *)"]
-    assert json.loads(logout["Target"]["Input"]) == {"action": END_OF_DAY_ACTION}
-    assert ref_target(logout["Target"]["Arn"]) == function_by_module(synthesized, "timer_starter")
+    if manages_broker_sessions(synthesized.config):
+        assert set(schedules) == {"cron(0 9 ? * SUN-SAT *)", "cron(0 16 ? * SUN-SAT *)"}
+        logout = schedules["cron(0 16 ? * SUN-SAT *)"]
+        assert json.loads(logout["Target"]["Input"]) == {"action": END_OF_DAY_ACTION}
+        assert ref_target(logout["Target"]["Arn"]) == function_by_module(synthesized, "timer_starter")
+    else:  # the auth stack keeps the sessions and logs them out
+        assert set(schedules) == {"cron(0 9 ? * SUN-SAT *)"}
     properties = schedules["cron(0 9 ? * SUN-SAT *)"]
     assert properties["ScheduleExpression"] == "cron(0 9 ? * SUN-SAT *)"
     assert properties["ScheduleExpressionTimezone"] == "Asia/Kolkata"

@@ -231,3 +231,15 @@ def test_the_start_marks_accounts_without_a_session_and_the_close_logs_sessions_
     assert metrics[LOGINS_NEEDED_METRIC] == 1 and metrics[LOGIN_FAILED_METRIC] == 0
     [account], _ = root.broker_accounts.list_accounts("user-k")
     assert account.state is AccountState.NEEDS_LOGIN
+
+
+def test_where_the_auth_stack_keeps_the_sessions_the_start_logs_nobody_in(
+    aws: dict[str, Any], machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws["clock"].set(datetime(2026, 11, 25, 3, 30, tzinfo=UTC))  # 09:00 IST
+    settings = aws["settings"].model_copy(
+        update={"timer_state_machine_arn": machine, "manage_broker_sessions": False}
+    )
+    install_platform(settings, aws["clock"], aws["dynamodb"])
+    assert timer_starter.handler({"source": "aws.scheduler"}, FakeLambdaContext())["started"] is True
+    assert LOGINS_NEEDED_METRIC not in emitted(capsys.readouterr().out)
