@@ -106,7 +106,7 @@ class StrategyRuns(_Strict):
     batch_size: int = Field(default=1, ge=1, le=10)
 
 
-SymbolBookBroker = Literal["ANGEL_ONE", "FINVASIA"]
+SymbolBookBroker = Literal["ANGEL_ONE", "FINVASIA", "UPSTOX", "DHAN"]
 
 
 class MarketData(_Strict):

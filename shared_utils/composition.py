@@ -286,6 +286,8 @@ class Platform:
             symbol_book=books,
             angel_one_tokens=lambda exchange, symbol: books.token(BrokerName.ANGEL_ONE, exchange, symbol),
             finvasia_tokens=lambda exchange, symbol: books.token(BrokerName.FINVASIA, exchange, symbol),
+            upstox_tokens=lambda exchange, symbol: books.token(BrokerName.UPSTOX, exchange, symbol),
+            dhan_tokens=lambda exchange, symbol: books.token(BrokerName.DHAN, exchange, symbol),
         )
         return BrokerRegistry(credentials, self.clock, prices=self.option_market.price, config=config)
 
@@ -332,9 +334,11 @@ class Platform:
             SecretsManagerAccountSecrets,
         )
         from shared_utils.brokers.angel_login import AngelOneLogin
+        from shared_utils.brokers.dhan_login import DhanBrokerLogin
         from shared_utils.brokers.finvasia_login import FinvasiaLogin
         from shared_utils.brokers.kite_login import KiteLogin
         from shared_utils.brokers.models import BrokerName
+        from shared_utils.brokers.upstox_login import UpstoxBrokerLogin
 
         store: AccountSecrets
         if self.settings.broker_secret_prefix and self.settings.broker_app_secret_prefix:
@@ -350,6 +354,8 @@ class Platform:
             BrokerName.ZERODHA: KiteLogin(self.clock),
             BrokerName.ANGEL_ONE: AngelOneLogin(self.clock),
             BrokerName.FINVASIA: FinvasiaLogin(self.clock),
+            BrokerName.UPSTOX: UpstoxBrokerLogin(self.clock),
+            BrokerName.DHAN: DhanBrokerLogin(self.clock),
         }
         return AccountLinking(self.broker_accounts, store, logins, self.clock)
 
@@ -601,6 +607,14 @@ class Platform:
                 from shared_utils.market_data.noren_master import NorenSymbolFiles
 
                 masters[broker] = NorenSymbolFiles()
+            elif broker is BrokerName.UPSTOX:
+                from shared_utils.market_data.upstox_master import UpstoxInstruments
+
+                masters[broker] = UpstoxInstruments()
+            elif broker is BrokerName.DHAN:
+                from shared_utils.market_data.dhan_master import DhanScripMaster
+
+                masters[broker] = DhanScripMaster()
             elif broker is not BrokerName.ZERODHA:
                 raise ConfigurationError(f"no instrument master download for {broker.value}")
         if self.settings.market_data_source is MarketDataSourceName.KITE:

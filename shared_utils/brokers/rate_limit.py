@@ -39,8 +39,19 @@ DOCUMENTED_ORDER_LIMITS: dict[BrokerName, tuple[RateLimit, ...]] = {
     BrokerName.ZERODHA: (RateLimit(10, _SECOND), RateLimit(400, _MINUTE), RateLimit(5000, _DAY)),
     BrokerName.ANGEL_ONE: (RateLimit(20, _SECOND), RateLimit(500, _MINUTE), RateLimit(1000, _HOUR)),
     BrokerName.FINVASIA: (RateLimit(10, _SECOND),),
-    BrokerName.UPSTOX: (RateLimit(10, _SECOND), RateLimit(500, _MINUTE)),
-    BrokerName.DHAN: (RateLimit(10, _SECOND),),
+    # Upstox's rate-limiting page: 50 a second, 500 a minute, 2,000 in 30 minutes (per API, user).
+    BrokerName.UPSTOX: (
+        RateLimit(50, _SECOND),
+        RateLimit(500, _MINUTE),
+        RateLimit(2000, timedelta(minutes=30)),
+    ),
+    # DhanHQ v2: orders 25 a second, 250 a minute, 1,000 an hour, 7,000 a day.
+    BrokerName.DHAN: (
+        RateLimit(25, _SECOND),
+        RateLimit(250, _MINUTE),
+        RateLimit(1000, _HOUR),
+        RateLimit(7000, _DAY),
+    ),
     BrokerName.FYERS: (RateLimit(10, _SECOND),),
 }
 # SEBI retail-algo framework: an unregistered algo may send at most 10 orders/s per exchange.

@@ -1,10 +1,10 @@
 """Builds the `Broker` for a broker account: the only place adapters are chosen.
 
 - PAPER accounts (or any account flagged `paper`) get the paper broker.
-- ZERODHA / ANGEL_ONE / FINVASIA get their SDK adapter, wrapped with the account's rate limiter
-  and circuit breaker, built from credentials read through the `CredentialsProvider` (a failure
-  there raises `BrokerAuthError` before anything is sent).
-- A broker name that is unknown, known without an adapter (UPSTOX, DHAN, FYERS) or missing the
+- ZERODHA / ANGEL_ONE / FINVASIA / UPSTOX / DHAN get their SDK adapter, wrapped with the
+  account's rate limiter and circuit breaker, built from credentials read through the
+  `CredentialsProvider` (a failure there raises `BrokerAuthError` before anything is sent).
+- A broker name that is unknown, known without an adapter (FYERS) or missing the
   configuration its adapter needs raises `ConfigurationError`: never a silent fall-back to paper.
 Rate limiters, circuit breakers and built adapters are kept per account for the life of the
 registry (one warm Lambda container); an adapter is rebuilt when its credentials change.
@@ -47,7 +47,9 @@ from shared_utils.errors import ConfigurationError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-ADAPTERS = frozenset({BrokerName.ZERODHA, BrokerName.ANGEL_ONE, BrokerName.FINVASIA})
+ADAPTERS = frozenset(
+    {BrokerName.ZERODHA, BrokerName.ANGEL_ONE, BrokerName.FINVASIA, BrokerName.UPSTOX, BrokerName.DHAN}
+)
 
 
 def parse_broker_name(value: str) -> BrokerName:
@@ -71,6 +73,9 @@ class RegistryConfig:
     paper: PaperConfig = field(default_factory=PaperConfig)
     angel_one_tokens: AngelTokens | None = None
     finvasia_tokens: NorenTokens | None = None
+    # Upstox and Dhan address a contract by their own token (instrument key, security id).
+    upstox_tokens: AngelTokens | None = None
+    dhan_tokens: AngelTokens | None = None
     circuit_failure_threshold: int = 5
     circuit_cool_down: timedelta = timedelta(seconds=30)
     rate_limit_max_wait: timedelta = timedelta(seconds=5)
@@ -224,4 +229,16 @@ class BrokerRegistry:
             if self._config.angel_one_tokens is None:
                 raise ConfigurationError(message="Angel One needs a symbol-token lookup (scrip master)")
             return AngelOneBroker(credentials, self._clock, self._config.angel_one_tokens, endpoint)
+        if name is BrokerName.UPSTOX:
+            from shared_utils.brokers.upstox import UpstoxBroker
+
+            if self._config.upstox_tokens is None:
+                raise ConfigurationError(message="Upstox needs an instrument-key lookup (its instruments)")
+            return UpstoxBroker(credentials, self._clock, self._config.upstox_tokens, endpoint)
+        if name is BrokerName.DHAN:
+            from shared_utils.brokers.dhan import DhanBroker
+
+            if self._config.dhan_tokens is None:
+                raise ConfigurationError(message="Dhan needs a security-id lookup (its scrip master)")
+            return DhanBroker(credentials, self._clock, self._config.dhan_tokens, endpoint)
         return FinvasiaBroker(credentials, self._clock, endpoint, self._config.finvasia_tokens)

@@ -63,10 +63,19 @@ def test_a_real_broker_account_flagged_paper_trades_on_paper(clock: SleepingCloc
     assert registry(clock).broker_for("z1", "ZERODHA", paper=True).name is BrokerName.PAPER
 
 
-@pytest.mark.parametrize("name", ["ROBINHOOD", "", "UPSTOX", "DHAN", "FYERS"])
+@pytest.mark.parametrize("name", ["ROBINHOOD", "", "FYERS"])
 def test_unknown_or_adapterless_broker_is_a_configuration_error(clock: SleepingClock, name: str) -> None:
     with pytest.raises(ConfigurationError):
         registry(clock, {"a1": ZERODHA_CREDS}).broker_for("a1", name)
+
+
+@pytest.mark.parametrize(("name", "lookup"), [("UPSTOX", "upstox_tokens"), ("DHAN", "dhan_tokens")])
+def test_upstox_and_dhan_need_their_token_lookup(clock: SleepingClock, name: str, lookup: str) -> None:
+    creds = BrokerCredentials(api_key=SecretStr("k"), access_token=SecretStr("t"), user_id="C1")
+    with pytest.raises(ConfigurationError, match="lookup"):
+        registry(clock, {"a1": creds}).broker_for("a1", name)
+    tokens = {lookup: lambda exchange, symbol: None}
+    assert registry(clock, {"a1": creds}, **tokens).broker_for("a1", name).name is BrokerName(name)
 
 
 def test_missing_credentials_fail_closed(clock: SleepingClock) -> None:
