@@ -278,7 +278,8 @@ class Platform:
         endpoint = BrokerEndpoint(algo_id=self.settings.broker_algo_id)
         config = RegistryConfig(
             endpoints={name: endpoint for name in ADAPTERS},
-            shared_guards=SharedGuards(self.dynamodb, self.settings.trading_table_name),
+            # The history table: every function that calls brokers may write it.
+            shared_guards=SharedGuards(self.dynamodb, self.settings.history_table_name),
             protection_prices=CachedProtectionPrices(
                 QuoteCache(self.dynamodb, self.settings.trading_table_name)
             ),

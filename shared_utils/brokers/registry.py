@@ -61,7 +61,7 @@ def parse_broker_name(value: str) -> BrokerName:
 
 @dataclass(frozen=True)
 class SharedGuards:
-    """Where the shared rate limits and circuits live (the trading table)."""
+    """Where the shared rate limits and circuits live (the execution-history table)."""
 
     client: DynamoDBClient
     table_name: str
