@@ -40,7 +40,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared_utils.brokers.models import BrokerName, OrderRequest, OrderResult, OrderState
-from shared_utils.brokers.port import Broker, BrokerError, BrokerRejectedError
+from shared_utils.brokers.port import Broker, BrokerError, BrokerLoginNeededError, BrokerRejectedError
 from shared_utils.brokers.tag import broker_tag
 from shared_utils.clock import Clock
 from shared_utils.errors import ConflictError, DomainError
@@ -64,6 +64,7 @@ from shared_utils.execution.models import (
 )
 from shared_utils.execution.risk import has_limits, risk_blocks
 from shared_utils.models.allocation import AllocationLimits
+from shared_utils.models.broker_account import LOGIN_NEEDED_REASON
 
 logger = Logger(child=True)
 
@@ -72,6 +73,8 @@ KILL_SWITCH_RECHECK = timedelta(seconds=1)
 MAX_ATTEMPTS = 10
 # An entry left unplaced because no fresh quote priced it (alarmed: the market data is down).
 NO_FRESH_QUOTE_METRIC = "EntriesWithoutFreshQuote"
+# An entry placed nothing on an account without a live broker session ("broker login needed").
+LOGIN_NEEDED_METRIC = "EntriesNeedingBrokerLogin"
 _RETRYABLE = (LedgerStatus.PENDING, LedgerStatus.PLACED, LedgerStatus.UNKNOWN, LedgerStatus.NOT_SENT, None)
 NOT_ATTEMPTED = "not attempted: an earlier order of this broker account did not fill"
 KILLED = "not placed: the kill switch was pressed during the entry"
@@ -176,8 +179,10 @@ class ExecutionEngine:
         config: EngineConfig | None = None,
         sleep: Callable[[float], None] = _no_sleep,
         lease: RunLease | None = None,
+        on_login_needed: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_login_needed = on_login_needed
         self._lease = lease
         self._brokers = brokers
         self._clock = clock
@@ -245,7 +250,7 @@ class ExecutionEngine:
         step-by-step path takes it."""
         if plan.unresolved_reason is not None or not plan.orders:
             return None
-        blocked = self._risk_blocks(plan, limits) if plan.action is RunAction.ENTRY else {}
+        blocked = self._entry_blocks(plan, limits, resolved) if plan.action is RunAction.ENTRY else {}
         outcomes = self._blocked(plan, blocked)
         brokers: dict[str, Broker] = {}
         unavailable: dict[str, DomainError] = {}
@@ -286,6 +291,7 @@ class ExecutionEngine:
         accounts = [outcomes[account] for account in plan.accounts()]
         now = self._clock.now()
         record = self._finished_record(self._base_record(plan, started, 1), accounts, now)
+        self._report_login_needed(plan, accounts)
         unclaimed = [entry for key, entry in entries.items() if key not in run.attempted]
         writes = list(run.writes.values())
         exiting = plan.action is RunAction.EXIT
@@ -351,7 +357,7 @@ class ExecutionEngine:
             )
             self._store.put_record(record, record_sk)
             return record
-        blocked = self._risk_blocks(plan, limits) if plan.action is RunAction.ENTRY else {}
+        blocked = self._entry_blocks(plan, limits, resolved) if plan.action is RunAction.ENTRY else {}
         outcomes = self._blocked(plan, blocked)
         to_place = [account for account in plan.accounts() if account not in blocked]
         room = (
@@ -370,6 +376,7 @@ class ExecutionEngine:
         outcomes |= self._place_accounts(run, dict.fromkeys(to_place))
         accounts = [outcomes[account] for account in plan.accounts()]
         record = self._finished_record(record, accounts, self._clock.now())
+        self._report_login_needed(plan, accounts)
         if plan.action is RunAction.EXIT:
             record = record.model_copy(update={"realised_pnl": self._realised(plan)})
         self._store.put_record(record, record_sk)
@@ -448,6 +455,40 @@ class ExecutionEngine:
             # redelivered or late entry must not open what that exit will never close.
             return "the day's exit already ran: nothing enters after it"
         return None
+
+    def _entry_blocks(
+        self,
+        plan: ExecutionPlan,
+        limits: Mapping[str, AllocationLimits],
+        resolved: dict[str, Broker | DomainError],
+    ) -> dict[str, str]:
+        """The accounts an entry places nothing on, and why: a risk limit, or no broker session
+        the broker accepts ("broker login needed": nothing is sent, nothing retried; an entry
+        every account of which needs a login is not entered)."""
+        blocked = self._risk_blocks(plan, limits)
+        for account in plan.accounts():
+            if account in blocked:
+                continue
+            try:
+                self._broker(resolved, account, plan.orders_of(account)[0].broker)
+            except BrokerLoginNeededError as error:
+                blocked[account] = error.message
+            except DomainError:
+                continue  # recorded as unavailable where its orders would go
+        return blocked
+
+    def _report_login_needed(self, plan: ExecutionPlan, accounts: Sequence[BrokerOutcome]) -> None:
+        """The hook the notifications work listens on: which of the user's accounts need a login."""
+        needing = [a.broker_account_id for a in accounts if _needs_login(a)]
+        if not needing:
+            return
+        self._metric(LOGIN_NEEDED_METRIC)
+        logger.warning(
+            "Entry not placed on accounts that need a broker login",
+            extra={"user_id": plan.user_id, "strategy_id": plan.strategy_id, "broker_accounts": needing},
+        )
+        if self._on_login_needed is not None:
+            self._on_login_needed(plan.user_id, needing)
 
     def _risk_blocks(self, plan: ExecutionPlan, limits: Mapping[str, AllocationLimits]) -> dict[str, str]:
         if not has_limits(limits):
@@ -794,7 +835,13 @@ def _retryable(brokers: Sequence[BrokerOutcome]) -> bool:
     )
 
 
+def _needs_login(outcome: BrokerOutcome) -> bool:
+    return outcome.status is BrokerStatus.BLOCKED and (outcome.reason or "").startswith(LOGIN_NEEDED_REASON)
+
+
 def _overall(brokers: Sequence[BrokerOutcome]) -> ExecutionStatus:
+    if brokers and all(_needs_login(b) for b in brokers):
+        return ExecutionStatus.NOT_ENTERED  # refused before any order: no account could trade
     if all(b.status is BrokerStatus.COMPLETE for b in brokers):
         return ExecutionStatus.COMPLETE
     if any(b.status in (BrokerStatus.COMPLETE, BrokerStatus.PARTIAL) for b in brokers):

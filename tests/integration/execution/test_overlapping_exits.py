@@ -97,7 +97,9 @@ def test_a_leg_stop_loss_and_the_scheduled_exit_in_the_same_minute_never_overlap
             SerializedClient(aws["dynamodb"]),
             aws["settings"].history_table_name,
             platform.clock,
-            config=LeaseConfig(wait_s=10.0, poll_s=0.01),
+            # Generous: on a loaded machine the first exit's four slow orders can take seconds,
+            # and a waiter that gave up (StrategyBusyError) would leave its exit unrun.
+            config=LeaseConfig(wait_s=60.0, poll_s=0.01),
         )
         return ExecutionService(
             platform.store,
@@ -128,6 +130,7 @@ def test_a_leg_stop_loss_and_the_scheduled_exit_in_the_same_minute_never_overlap
     for thread in threads:
         thread.join(timeout=60)
 
+    assert set(results) == {"leg", "exit"}  # neither gave up waiting for the other
     assert {r.status for r in results.values()} == {ExecutionStatus.COMPLETE}
     assert net_quantities(broker.inner) == {} and ledger_positions(platform, sid) == {}
     assert set(broker.sent.values()) == {1}

@@ -9,12 +9,14 @@ import pytest
 
 from shared_utils.brokers.models import OrderRequest, OrderResult
 from shared_utils.brokers.paper import PaperBroker
-from shared_utils.brokers.port import BrokerUnavailableError
+from shared_utils.brokers.port import Broker, BrokerLoginNeededError, BrokerUnavailableError
+from shared_utils.execution.engine import ExecutionEngine
 from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerStatus
 from shared_utils.execution.planning import plan_entry
 from shared_utils.market.calendar import TradingCalendar
+from shared_utils.models.broker_account import LOGIN_NEEDED_REASON
 from shared_utils.models.common import Action
-from tests.integration.execution.conftest import DownBroker, TimeoutAfterAccepting, net_quantities
+from tests.integration.execution.conftest import Brokers, DownBroker, TimeoutAfterAccepting, net_quantities
 from tests.unit.execution.builders import allocation, iron_condor, market
 
 CALENDAR = TradingCalendar.default()
@@ -333,3 +335,43 @@ def test_an_order_whose_answer_was_lost_is_not_resent_while_the_lookup_fails(
     assert net_quantities(paper) == expected_net(plan, "acct-1")
     entry = store.get_ledger("user-a", first_key)
     assert entry is not None and entry.status is LedgerStatus.FILLED and len(entry.broker_order_ids) == 1
+
+
+class _NeedsLogin(Brokers):
+    """`acct-2` has no session its broker accepts (the morning marked it NEEDS_LOGIN)."""
+
+    def broker_for(self, broker_account_id: str, broker: str) -> Broker:
+        if broker_account_id == "acct-2":
+            raise BrokerLoginNeededError(message=f"{LOGIN_NEEDED_REASON}: account acct-2 is NEEDS_LOGIN")
+        return super().broker_for(broker_account_id, broker)
+
+
+def test_an_entry_places_nothing_on_an_account_that_needs_a_login_and_never_retries_it(store, clock, sim):
+    noticed: list[tuple[str, list[str]]] = []
+    brokers = _NeedsLogin(clock, sim.price)
+    a = brokers.paper("acct-1")
+    engine = ExecutionEngine(
+        store, brokers, clock, on_login_needed=lambda user, accounts: noticed.append((user, accounts))
+    )
+    plan = plan_entry(iron_condor(), [allocation("acct-1"), allocation("acct-2")], TRADE_DATE, sim, CALENDAR)
+
+    record = engine.run(plan)
+
+    by_account = {x.broker_account_id: x for x in record.brokers}
+    assert by_account["acct-2"].status is BrokerStatus.BLOCKED
+    assert (by_account["acct-2"].reason or "").startswith(LOGIN_NEEDED_REASON)
+    assert by_account["acct-1"].status is BrokerStatus.COMPLETE and net_quantities(a)
+    assert record.status is ExecutionStatus.PARTIAL
+    assert noticed == [(plan.user_id, ["acct-2"])]
+    assert plan.strategy_id not in {strategy for _, strategy, _ in store.runs_to_retry(TRADE_DATE)}
+
+
+def test_an_entry_none_of_whose_accounts_can_trade_is_not_entered(store, clock, sim):
+    brokers = _NeedsLogin(clock, sim.price)
+    engine = ExecutionEngine(store, brokers, clock)
+    plan = plan_entry(iron_condor(), [allocation("acct-2")], TRADE_DATE, sim, CALENDAR)
+
+    record = engine.run(plan)
+
+    assert record.status is ExecutionStatus.NOT_ENTERED
+    assert LOGIN_NEEDED_REASON in (record.reason or record.brokers[0].reason or "")

@@ -27,7 +27,7 @@ class Accounts:
 
 
 class Registry:
-    def broker_for(self, account_id, broker, *, paper=False):
+    def broker_for(self, account_id, broker, *, paper=False, egress=None):
         return (account_id, broker, paper)
 
 
