@@ -137,7 +137,13 @@ class AccountLinking:
             return LoginStep(account=active)
         self._secrets.put_app(account.broker_account_id, request.credentials)
         self._accounts.put_account(account)
-        return self._browser_step(account, login, request.credentials)
+        try:
+            # Some brokers check the app already when their login page is prepared (Dhan's consent).
+            return self._browser_step(account, login, request.credentials)
+        except BrokerAuthError as error:
+            self._secrets.delete(account.broker_account_id)
+            self._accounts.delete_account(user_id, account.broker_account_id)
+            raise _refused(error) from None
 
     def start_login(self, user_id: str, broker_account_id: str) -> LoginStep:
         account, login, app = self._owned(user_id, broker_account_id)

@@ -115,7 +115,8 @@ class DhanBrokerLogin:
 
     def complete(self, app: AppCredentials, answer: Mapping[str, str]) -> Session:
         """Exchange the redirect's `tokenId` for the day's access token."""
-        token_id = answer.get("tokenId") or answer.get("tokenid")
+        # The front end passes the redirect's one-time value as `code` (SessionAnswer's field).
+        token_id = answer.get("tokenId") or answer.get("tokenid") or answer.get("code")
         if not token_id:
             raise BrokerAuthError(message="dhan login: the redirect carries no tokenId", broker=BROKER.value)
         now = self._clock.now()

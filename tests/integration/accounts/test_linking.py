@@ -1,14 +1,14 @@
 """Linking broker accounts and their daily sessions, against stub Kite and Angel One servers on
-loopback, with the accounts table and Secrets Manager in moto: a wrong secret stores nothing, a
-login stores a session with its end, the morning logs in who can and marks the rest, a refused
-token mid-session stops the account's orders without resending, and the evening logs out."""
+loopback, with the accounts table and Secrets Manager in moto: a login state is good once and for
+ten minutes, the morning logs in who can and marks the rest, and the evening logs every session
+out in one pass. Each broker's own lifecycle (a wrong secret, the session's end, an order, a
+refused token, the logout) is test_broker_sessions.py's."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,17 +23,14 @@ from shared_utils.brokers.angel_login import AngelOneLogin
 from shared_utils.brokers.credentials import SecretsManagerCredentialsProvider
 from shared_utils.brokers.kite_login import KiteLogin
 from shared_utils.brokers.login import AppCredentials
-from shared_utils.brokers.models import BrokerName, OptionInstrument, OrderRequest
-from shared_utils.brokers.port import BrokerAuthError, BrokerLoginNeededError
+from shared_utils.brokers.models import BrokerName
+from shared_utils.brokers.port import BrokerLoginNeededError
 from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
-from shared_utils.brokers.tag import broker_tag, order_key
 from shared_utils.brokers.totp import totp
 from shared_utils.clock import FixedClock
 from shared_utils.errors import InvalidInputError
 from shared_utils.execution.accounts import AccountBrokers
-from shared_utils.market.underlyings import Underlying
 from shared_utils.models.broker_account import AccountState
-from shared_utils.models.common import Action, OptionType
 from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
 from tests.conftest import TEST_REGION
 from tests.integration.brokers import stub_angel, stub_kite
@@ -61,10 +58,6 @@ class Desk:
     kite: stub_kite.KiteStub
     angel: stub_angel.AngelStub
     urls: dict[BrokerName, str]
-
-    def secret_names(self) -> set[str]:
-        client = boto3.client("secretsmanager", region_name=TEST_REGION)
-        return {s["Name"] for s in client.list_secrets()["SecretList"]}
 
     def angel_totp(self) -> None:
         self.angel.expected_totp = totp(stub_angel.TOTP_SECRET, self.clock.now())
@@ -100,35 +93,6 @@ def kite_redirect(login_url: str) -> SessionAnswer:
     state = parse_qs(query["redirect_params"][0])["state"][0]
     assert query["api_key"] == [stub_kite.API_KEY]
     return SessionAnswer(state=state, request_token=stub_kite.REQUEST_TOKEN, status="success")
-
-
-def test_angel_one_with_a_wrong_pin_is_refused_and_nothing_is_stored(desk: Desk) -> None:
-    desk.angel_totp()
-    wrong = ANGEL_APP.model_copy(update={"pin": SecretStr("0000")})
-    with pytest.raises(InvalidInputError) as refused:
-        desk.linking.link(USER, LinkRequest(broker=BrokerName.ANGEL_ONE, credentials=wrong))
-    assert refused.value.code == "BROKER_LOGIN_REFUSED" and refused.value.details[0].field == "credentials"
-    assert desk.accounts.list_accounts(USER)[0] == [] and desk.secret_names() == set()
-
-
-def test_angel_one_links_and_logs_in_by_itself_with_the_totp(desk: Desk) -> None:
-    desk.angel_totp()
-    step = desk.linking.link(USER, LinkRequest(broker=BrokerName.ANGEL_ONE, credentials=ANGEL_APP))
-    assert step.login_url is None and step.account.state is AccountState.ACTIVE
-    assert step.account.session_expires_at == MORNING + timedelta(hours=24)  # the stub's JWT has no exp
-    assert desk.secret_names() == {f"{APP_PREFIX}acct-1", f"{SESSION_PREFIX}acct-1"}
-    [listed], _ = desk.accounts.list_accounts(USER)
-    assert listed.state is AccountState.ACTIVE and listed.client_id == stub_angel.CLIENT_CODE
-
-
-def test_kite_with_a_wrong_secret_keeps_nothing_once_the_exchange_fails(desk: Desk) -> None:
-    wrong = KITE_APP.model_copy(update={"api_secret": SecretStr("not-the-secret")})
-    step = desk.linking.link(USER, LinkRequest(broker=BrokerName.ZERODHA, credentials=wrong))
-    assert step.account.state is AccountState.LINKED and step.login_url is not None
-    with pytest.raises(InvalidInputError) as refused:
-        desk.linking.complete_login(USER, step.account.broker_account_id, kite_redirect(step.login_url))
-    assert refused.value.code == "BROKER_LOGIN_REFUSED" and "checksum" in refused.value.message
-    assert desk.accounts.list_accounts(USER)[0] == [] and desk.secret_names() == set()
 
 
 def test_kite_logs_in_through_the_redirect_once_and_the_session_ends_at_six(desk: Desk) -> None:
@@ -178,26 +142,6 @@ def test_the_morning_logs_in_who_can_and_the_rest_need_a_login_with_no_order_sen
     assert desk.kite.orders == []
 
 
-def test_a_token_refused_mid_session_needs_a_login_and_nothing_is_resent(desk: Desk) -> None:
-    link_both(desk)
-    refused: list[tuple[str, str]] = []
-
-    def on_refused(user: str, account: str) -> None:
-        refused.append((user, account))
-        desk.linking.needs_login(user, account)
-
-    brokers = AccountBrokers(registry(desk), desk.accounts, USER, clock=desk.clock, on_refused=on_refused)
-    broker = brokers.broker_for("acct-2", "ZERODHA")
-    desk.kite.faults.append(_token_exception())
-    with pytest.raises(BrokerAuthError):
-        broker.place(order())
-    assert refused == [(USER, "acct-2")] and desk.kite.orders == []
-    fresh = AccountBrokers(registry(desk), desk.accounts, USER, clock=desk.clock)
-    with pytest.raises(BrokerLoginNeededError):
-        fresh.broker_for("acct-2", "ZERODHA")
-    assert len([r for r in desk.kite.requests if r.path == "/orders/regular"]) == 1
-
-
 def test_the_evening_logs_every_session_out(desk: Desk) -> None:
     link_both(desk)
     report = desk.linking.evening()
@@ -230,31 +174,3 @@ def registry(desk: Desk) -> BrokerRegistry:
     credentials = SecretsManagerCredentialsProvider(SESSION_PREFIX, _secrets(), _metrics())
     endpoints = {name: BrokerEndpoint(base_url=url, timeout_s=2) for name, url in desk.urls.items()}
     return BrokerRegistry(credentials, desk.clock, config=RegistryConfig(endpoints=endpoints))
-
-
-def _token_exception() -> Any:
-    from tests.integration.brokers.stub_server import Fault
-
-    return Fault(
-        "/orders/regular",
-        status=403,
-        body={
-            "status": "error",
-            "message": "Incorrect `api_key` or `access_token`.",
-            "error_type": "TokenException",
-        },
-    )
-
-
-def order() -> OrderRequest:
-    key = order_key(MORNING.date(), "strat-1", "ENTRY", "acct-2", 1, 0)
-    instrument = OptionInstrument(
-        underlying=Underlying.NIFTY, expiry=MORNING.date(), strike=Decimal(24000), option_type=OptionType.CE
-    )
-    return OrderRequest(
-        order_key=key,
-        tag=broker_tag(key, BrokerName.ZERODHA),
-        instrument=instrument,
-        side=Action.BUY,
-        quantity=75,
-    )

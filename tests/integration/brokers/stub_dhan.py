@@ -74,6 +74,7 @@ class DhanStub(BrokerStub):
     pnl_exit: dict[str, Any] | None = None
     consents: dict[str, str] = field(default_factory=dict)  # consentAppId -> client id
     token_ids: dict[str, str] = field(default_factory=dict)  # tokenId -> consentAppId (unspent)
+    issued: list[str] = field(default_factory=list)  # access tokens consumeApp-consent gave out
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     # --- the browser step of the consent flow -------------------------------------------------
@@ -91,7 +92,7 @@ class DhanStub(BrokerStub):
         if request.path.startswith("/app/") or request.path.startswith("/login/"):
             return self._auth_host(request)
         if (
-            request.headers.get("access-token") != ACCESS_TOKEN
+            request.headers.get("access-token") not in {ACCESS_TOKEN, *self.issued}
             or request.headers.get("client-id") != CLIENT_ID
         ):
             return _auth_failure()
@@ -318,6 +319,7 @@ class DhanStub(BrokerStub):
             consent = self.token_ids.pop(token_id, "")
             if not app_ok or not consent:
                 return Response(400, {"status": "failure", "errorMessage": "Invalid or expired tokenId"})
+            self.issued.append(ISSUED_TOKEN)  # the token the orders may carry from now on
             return Response(
                 200,
                 {
