@@ -72,7 +72,8 @@ class FunctionFactory(Construct):
             code=lambda_.Code.from_asset(str(layer_asset)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description="Run-time dependencies from requirements.txt, built for Lambda arm64 / Python 3.13",
+            description="Run-time dependencies (requirements.txt, requirements-layer-nodeps.txt), "
+            "built for Lambda arm64 / Python 3.13",
             removal_policy=removal_policy(config),
         )
         self.functions: dict[str, lambda_.Function] = {}

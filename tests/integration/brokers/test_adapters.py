@@ -19,11 +19,20 @@ from shared_utils.brokers.port import (
     BrokerTimeoutError,
     BrokerUnavailableError,
 )
-from shared_utils.models.common import Action
 from tests.integration.brokers.conftest import CE, PE, STALL_S, Venue
-from tests.integration.brokers.stub_server import Fault
+from tests.integration.brokers.stub_server import Fault, Request
 
-PLACE_PATH = {"ZERODHA": "/orders/regular", "ANGEL_ONE": "placeOrder", "FINVASIA": "PlaceOrder"}
+PLACE_PATH = {
+    "ZERODHA": "/orders/regular",
+    "ANGEL_ONE": "placeOrder",
+    "FINVASIA": "PlaceOrder",
+    "UPSTOX": "/v3/order/place",
+    "DHAN": "/v2/orders",
+}
+
+
+def _placements(venue: Venue) -> list[Request]:
+    return [r for r in venue.stub.requests if r.method == "POST" and PLACE_PATH[venue.name.value] in r.path]
 
 
 def test_adapter_satisfies_the_port(venue: Venue) -> None:
@@ -56,7 +65,7 @@ def test_rejection_is_definitive_with_the_broker_reason(venue: Venue) -> None:
     with pytest.raises(BrokerRejectedError) as error:
         venue.build().place(venue.order())
     assert error.value.order_may_exist is False
-    assert "symbol" in error.value.reason.lower()
+    assert venue.unknown_contract.lower() in error.value.reason.lower()
     assert venue.stub.orders == []
 
 
@@ -72,6 +81,10 @@ def test_timeout_is_reconciled_by_tag_without_a_second_order(venue: Venue) -> No
     found = broker.find_order_by_tag(order.tag)
     assert found is not None and found.status is OrderState.COMPLETE
     assert len(venue.stub.orders) == 1 and found.broker_order_id == venue.stub.orders[0].order_id
+    place_path = PLACE_PATH[venue.name.value]
+    assert (
+        len([r for r in venue.stub.requests if r.method == "POST" and place_path in r.path]) == 1
+    )  # never resent
 
 
 def test_429_is_rate_limited_and_nothing_is_booked(venue: Venue) -> None:
@@ -135,23 +148,17 @@ def test_unknown_order_id_is_not_found(venue: Venue) -> None:
 
 def test_positions_and_quotes(venue: Venue) -> None:
     broker = venue.build()
-    broker.place(venue.order(leg=1, side=Action.SELL, quantity=150))
-    broker.place(venue.order(leg=2, side=Action.BUY, quantity=75))
+    venue.hold_short_ce_long_pe(broker)
     positions = {p.tradingsymbol: p for p in broker.positions()}
-    assert positions[venue.symbol(CE)].quantity == -150
-    assert positions[venue.symbol(PE)].quantity == 75
-    assert positions[venue.symbol(PE)].average_price == Decimal("95.35")
+    assert positions[venue.position_symbol(CE)].quantity == -150
+    assert positions[venue.position_symbol(PE)].quantity == 75
+    assert positions[venue.position_symbol(PE)].average_price == Decimal("95.35")
     quotes = broker.quote([CE, PE])
     assert quotes[CE.key].last_price == Decimal("120.50") and quotes[PE.key].last_price == Decimal("95.35")
 
 
 def test_square_off_by_the_symbol_positions_report(venue: Venue) -> None:
     broker = venue.build()
-    broker.place(venue.order(leg=1, side=Action.SELL, quantity=75))
-    position = next(p for p in broker.positions() if p.quantity)
-    exit_order = venue.order(leg=5, side=Action.BUY, quantity=75).model_copy(
-        update={"instrument": None, "tradingsymbol": position.tradingsymbol, "segment": position.exchange}
-    )
-    broker.place(exit_order)
+    venue.square_off(broker)
     assert [o.symbol for o in venue.stub.orders] == [venue.symbol(CE)] * 2
-    assert {p.tradingsymbol: p.quantity for p in broker.positions()}[venue.symbol(CE)] == 0
+    assert {p.tradingsymbol: p.quantity for p in broker.positions()}[venue.position_symbol(CE)] == 0

@@ -1,15 +1,14 @@
-"""The Upstox adapter and login against a stub of Upstox's REST API on 127.0.0.1: the shared adapter
-contract (test_adapters.py's cases), then what Upstox needs beyond it: the algo name on every
-order, broker-side slicing off, instrument keys, and the OAuth login."""
+"""The Upstox adapter and login against a stub of Upstox's REST API on 127.0.0.1. The shared adapter
+contract runs for Upstox in test_adapters.py (the `upstox` venue); here, what Upstox needs beyond
+it: its order body and error codes, the algo name on every order, broker-side slicing off,
+instrument keys, and the OAuth login."""
 
 from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -19,27 +18,24 @@ from pydantic import SecretStr
 
 from shared_utils.brokers import upstox
 from shared_utils.brokers._common import BrokerEndpoint
-from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.login import AppCredentials, BrokerLogin, Session
 from shared_utils.brokers.models import BrokerName, DerivativesExchange, OptionInstrument, OrderState
 from shared_utils.brokers.port import (
-    Broker,
     BrokerAuthError,
     BrokerOrderNotFoundError,
     BrokerRateLimitedError,
     BrokerRejectedError,
-    BrokerTimeoutError,
     BrokerUnavailableError,
 )
 from shared_utils.brokers.symbols import upstox as upstox_symbols
 from shared_utils.brokers.symbols import zerodha as exchange_symbols
-from shared_utils.brokers.upstox import UNKNOWN_INSTRUMENT, UpstoxBroker
+from shared_utils.brokers.upstox import UNKNOWN_INSTRUMENT
 from shared_utils.brokers.upstox_login import UpstoxBrokerLogin, session_end
 from shared_utils.clock import IST, FixedClock
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import Action, OptionType
+from shared_utils.models.common import OptionType
 from tests.integration.brokers import stub_upstox
-from tests.integration.brokers.conftest import CE, CLIENT_TIMEOUT_S, PE, STALL_S, TOKENS, Venue, _clock
+from tests.integration.brokers.conftest import CE, CLIENT_TIMEOUT_S, PE, TOKENS, Venue, make_stub, make_venue
 from tests.integration.brokers.stub_server import Fault, StubHttpServer
 
 PLACE_PATH = "/v3/order/place"
@@ -53,71 +49,30 @@ SENSEX = OptionInstrument(
 ALL_TOKENS = {**TOKENS, SENSEX: "1128401"}
 
 
-def _lookup() -> Callable[[str, str], str | None]:
-    table = {(i.exchange.value, upstox_symbols.tradingsymbol(i)): token for i, token in ALL_TOKENS.items()}
-    return lambda exchange, tradingsymbol: table.get((exchange, tradingsymbol))
-
-
-def _stub() -> stub_upstox.UpstoxStub:
-    stub = stub_upstox.UpstoxStub(
-        tokens={token: upstox_symbols.tradingsymbol(i) for i, token in ALL_TOKENS.items()},
-        # the exchange's symbols, as Upstox's order book, positions and quotes name contracts
-        exchange_symbols={token: exchange_symbols.tradingsymbol(i) for i, token in ALL_TOKENS.items()},
-    )
-    stub.prices = {upstox_symbols.tradingsymbol(CE): 120.5, upstox_symbols.tradingsymbol(PE): 95.35}
-    return stub
-
-
-def _builder(url: str) -> Callable[..., Broker]:
-    def build(
-        token: str = stub_upstox.ACCESS_TOKEN,
-        timeout_s: float = CLIENT_TIMEOUT_S,
-        base_url: str = url,
-        algo_id: str | None = None,
-        lookup: Callable[[str, str], str | None] | None = None,
-    ) -> Broker:
-        return UpstoxBroker(
-            BrokerCredentials(access_token=SecretStr(token)),
-            _clock(),
-            lookup or _lookup(),
-            BrokerEndpoint(base_url=base_url, timeout_s=timeout_s, algo_id=algo_id),
-        )
-
-    return build
+@pytest.fixture
+def server() -> Iterator[StubHttpServer]:
+    with StubHttpServer(make_stub("upstox", ALL_TOKENS)) as running:
+        yield running
 
 
 @pytest.fixture
-def venue() -> Iterator[Venue]:
-    with StubHttpServer(_stub()) as server:
-        yield Venue(
-            BrokerName.UPSTOX, server.stub, server.url, upstox_symbols.tradingsymbol, _builder(server.url)
-        )
+def venue(server: StubHttpServer) -> Venue:
+    """This file's venue: the contract's (test_adapters.py) with a BSE contract listed too."""
+    return make_venue("upstox", server, ALL_TOKENS)
 
 
 def _places(venue: Venue) -> list[dict[str, object]]:
     return [request.json() for request in venue.stub.requests if request.path == PLACE_PATH]
 
 
-# --- the shared adapter contract (test_adapters.py) ---
+# --- Upstox's side of the shared contract's cases (test_adapters.py runs the cases themselves) ---
 
 
-def test_adapter_satisfies_the_port(venue: Venue) -> None:
-    assert isinstance(venue.build(), Broker)
-    assert venue.build().name is BrokerName.UPSTOX
-
-
-def test_place_then_status_and_lookup_by_tag(venue: Venue) -> None:
+def test_a_market_order_is_upstoxs_v3_body_and_its_status_time_is_ist(venue: Venue) -> None:
     broker = venue.build()
     order = venue.order()
     placed = broker.place(order)
-    assert placed.status is OrderState.PENDING and placed.tag == order.tag
     [booked] = venue.stub.orders
-    assert (booked.tag, booked.symbol, booked.quantity, booked.side) == (
-        order.tag,
-        venue.symbol(CE),
-        75,
-        "BUY",
-    )
     assert placed.broker_order_id == booked.order_id
     [body] = _places(venue)
     assert body == {
@@ -135,20 +90,7 @@ def test_place_then_status_and_lookup_by_tag(venue: Venue) -> None:
         "is_amo": False,
     }
     status = broker.order_status(placed.broker_order_id)
-    assert status.status is OrderState.COMPLETE
-    assert (status.filled_quantity, status.average_price) == (75, Decimal("120.50"))
     assert status.updated_at == datetime(2026, 11, 24, 9, 30, 1, tzinfo=IST)
-    assert broker.find_order_by_tag(order.tag) == status
-    assert broker.find_order_by_tag("ABSENTTAG") is None
-
-
-def test_rejection_is_definitive_with_the_broker_reason(venue: Venue) -> None:
-    venue.stub.unknown_symbols.add(venue.symbol(CE))
-    with pytest.raises(BrokerRejectedError) as error:
-        venue.build().place(venue.order())
-    assert error.value.order_may_exist is False
-    assert error.value.reason == "UDAPI1087 Invalid Instrument key"
-    assert venue.stub.orders == []
 
 
 def test_a_contract_the_lookup_does_not_know_is_rejected_unsent(venue: Venue) -> None:
@@ -172,53 +114,6 @@ def test_an_rms_rejection_after_acceptance_shows_in_the_status_with_its_reason(v
     assert (status.status, status.reason, status.filled_quantity) == (OrderState.REJECTED, message, 0)
 
 
-def test_timeout_is_reconciled_by_tag_without_a_second_order(venue: Venue) -> None:
-    broker = venue.build()
-    order = venue.order()
-    venue.stub.faults.append(Fault(PLACE_PATH, stall_s=STALL_S))
-    started = time.monotonic()
-    with pytest.raises(BrokerTimeoutError) as error:
-        broker.place(order)
-    assert time.monotonic() - started < STALL_S
-    assert error.value.order_may_exist is True
-    found = broker.find_order_by_tag(order.tag)
-    assert found is not None and found.status is OrderState.COMPLETE
-    assert len(venue.stub.orders) == 1 and found.broker_order_id == venue.stub.orders[0].order_id
-
-
-def test_429_is_rate_limited_and_nothing_is_booked(venue: Venue) -> None:
-    venue.stub.faults.append(
-        Fault(
-            PLACE_PATH,
-            status=429,
-            body={
-                "status": "error",
-                "errors": [{"error_code": "UDAPI10005", "message": "Too Many Request Sent"}],
-            },
-        )
-    )
-    with pytest.raises(BrokerRateLimitedError) as error:
-        venue.build().place(venue.order())
-    assert error.value.order_may_exist is False and error.value.code == "BROKER_RATE_LIMITED"
-    assert venue.stub.orders == []
-
-
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_5xx_is_unavailable_and_may_have_placed(venue: Venue, status: int) -> None:
-    venue.stub.faults.append(
-        Fault(PLACE_PATH, status=status, body="<html>down</html>", content_type="text/html")
-    )
-    with pytest.raises(BrokerUnavailableError) as error:
-        venue.build().place(venue.order())
-    assert error.value.order_may_exist is True
-
-
-def test_504_is_an_unknown_outcome(venue: Venue) -> None:
-    venue.stub.faults.append(Fault(PLACE_PATH, status=504, body="gateway", content_type="text/html"))
-    with pytest.raises(BrokerTimeoutError):
-        venue.build().place(venue.order())
-
-
 def test_an_unreadable_200_may_have_placed(venue: Venue) -> None:
     venue.stub.faults.append(Fault(PLACE_PATH, status=200, body="<html>", content_type="text/html"))
     with pytest.raises(BrokerUnavailableError) as error:
@@ -226,21 +121,10 @@ def test_an_unreadable_200_may_have_placed(venue: Venue) -> None:
     assert error.value.order_may_exist is True
 
 
-def test_refused_connection_is_unavailable_and_certainly_not_placed(venue: Venue) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    broker = venue.build(base_url=f"http://127.0.0.1:{closed_port}")
-    with pytest.raises(BrokerUnavailableError) as error:
-        broker.place(venue.order())
-    assert error.value.order_may_exist is False
-
-
-def test_expired_session_is_an_auth_error(venue: Venue) -> None:
+def test_an_expired_session_names_upstoxs_code_not_the_token(venue: Venue) -> None:
     with pytest.raises(BrokerAuthError) as error:
         venue.build(token="expired").place(venue.order())
     assert "UDAPI100050" in error.value.message and "expired" not in error.value.message
-    assert venue.stub.orders == []
 
 
 def test_http_403_is_an_auth_error(venue: Venue) -> None:
@@ -250,63 +134,46 @@ def test_http_403_is_an_auth_error(venue: Venue) -> None:
     assert venue.stub.orders == []
 
 
-def test_limit_order_rests_and_cancels(venue: Venue) -> None:
+def test_a_limit_order_carries_its_price_and_a_second_cancel_upstoxs_refusal(venue: Venue) -> None:
     broker = venue.build()
     placed = broker.place(venue.order(limit="100.05"))
     [body] = _places(venue)
     assert (body["order_type"], body["price"]) == ("LIMIT", 100.05)
-    assert broker.order_status(placed.broker_order_id).status is OrderState.OPEN
-    assert broker.cancel(placed.broker_order_id).status is OrderState.CANCELLED
+    broker.cancel(placed.broker_order_id)
     with pytest.raises(BrokerRejectedError) as error:
         broker.cancel(placed.broker_order_id)
     assert error.value.reason.startswith("UDAPI100040 Cancel of already cancelled")
 
 
-def test_unknown_order_id_is_not_found(venue: Venue) -> None:
+def test_an_unknown_order_id_carries_upstoxs_code(venue: Venue) -> None:
     venue.build().place(venue.order())
     with pytest.raises(BrokerOrderNotFoundError, match="UDAPI100010 Order not found"):
         venue.build().order_status("999999")
 
 
-def test_positions_and_quotes(venue: Venue) -> None:
+def test_positions_name_the_exchange_symbol_and_quotes_ask_instrument_keys(venue: Venue) -> None:
     broker = venue.build()
-    broker.place(venue.order(leg=1, side=Action.SELL, quantity=150))
-    broker.place(venue.order(leg=2, side=Action.BUY, quantity=75))
+    venue.hold_short_ce_long_pe(broker)
     # Upstox's positions name a contract by the exchange's symbol, not the master's
     positions = {p.tradingsymbol: p for p in broker.positions()}
     ce, pe = exchange_symbols.tradingsymbol(CE), exchange_symbols.tradingsymbol(PE)
     assert set(positions) == {ce, pe}
-    assert positions[ce].quantity == -150 and positions[ce].exchange is DerivativesExchange.NFO
-    assert positions[pe].quantity == 75 and positions[pe].average_price == Decimal("95.35")
+    assert positions[ce].exchange is DerivativesExchange.NFO
     assert positions[pe].last_price == Decimal("95.35")
-    quotes = broker.quote([CE, PE])
-    assert quotes[CE.key].last_price == Decimal("120.50") and quotes[PE.key].last_price == Decimal("95.35")
+    broker.quote([CE, PE])
     [ltp] = [r for r in venue.stub.requests if r.path == "/v3/market-quote/ltp"]
     assert ltp.query["instrument_key"] == ["NSE_FO|43650,NSE_FO|43651"]
 
 
-def test_square_off_by_the_symbol_positions_report(venue: Venue) -> None:
+def test_a_square_off_by_the_reported_symbol_sends_the_same_instrument_key(venue: Venue) -> None:
     broker = venue.build()
-    broker.place(venue.order(leg=1, side=Action.SELL, quantity=75))
-    position = next(p for p in broker.positions() if p.quantity)
-    exit_order = venue.order(leg=5, side=Action.BUY, quantity=75).model_copy(
-        update={"instrument": None, "tradingsymbol": position.tradingsymbol, "segment": position.exchange}
-    )
-    broker.place(exit_order)
-    assert [o.symbol for o in venue.stub.orders] == [venue.symbol(CE)] * 2
+    venue.square_off(broker)
     assert [body["instrument_token"] for body in _places(venue)] == ["NSE_FO|43650"] * 2
-    assert {p.tradingsymbol: p.quantity for p in broker.positions()}[position.tradingsymbol] == 0
 
 
 def test_an_exchange_symbol_no_position_named_is_rejected_unsent(venue: Venue) -> None:
     """A fresh adapter has read no position: the lookup knows only the master's symbols."""
-    exit_order = venue.order(leg=5, side=Action.BUY, quantity=75).model_copy(
-        update={
-            "instrument": None,
-            "tradingsymbol": exchange_symbols.tradingsymbol(CE),
-            "segment": DerivativesExchange.NFO,
-        }
-    )
+    exit_order = venue.exit_order(exchange_symbols.tradingsymbol(CE), DerivativesExchange.NFO)
     with pytest.raises(BrokerRejectedError) as error:
         venue.build().place(exit_order)
     assert error.value.reason == UNKNOWN_INSTRUMENT and venue.stub.requests == []
@@ -400,12 +267,6 @@ APP = AppCredentials(
 )
 
 
-@pytest.fixture
-def server() -> Iterator[StubHttpServer]:
-    with StubHttpServer(_stub()) as running:
-        yield running
-
-
 def _login(server: StubHttpServer, now: datetime = NOW) -> UpstoxBrokerLogin:
     return UpstoxBrokerLogin(FixedClock(now), BrokerEndpoint(base_url=server.url, timeout_s=CLIENT_TIMEOUT_S))
 
@@ -459,8 +320,8 @@ def test_login_success_is_a_session_until_0330_ist_and_the_token_trades(server: 
         "redirect_uri": stub_upstox.REDIRECT_URL,
         "grant_type": "authorization_code",
     }
-    broker = _builder(server.url)(token=session.access_token.get_secret_value())
-    venue = Venue(BrokerName.UPSTOX, stub, server.url, upstox_symbols.tradingsymbol, _builder(server.url))
+    venue = make_venue("upstox", server, ALL_TOKENS)
+    broker = venue.build(token=session.access_token.get_secret_value())
     assert broker.place(venue.order()).status is OrderState.PENDING
 
 
@@ -543,9 +404,9 @@ def test_logout_reaches_upstox_and_ends_the_session(server: StubHttpServer) -> N
     assert (logout.method, logout.path) == ("DELETE", "/v2/logout")
     assert logout.headers["authorization"] == f"Bearer {session.access_token.get_secret_value()}"
     assert stub.logged_out == {session.access_token.get_secret_value()}
-    venue = Venue(BrokerName.UPSTOX, stub, server.url, upstox_symbols.tradingsymbol, _builder(server.url))
+    venue = make_venue("upstox", server, ALL_TOKENS)
     with pytest.raises(BrokerAuthError):
-        _builder(server.url)(token=session.access_token.get_secret_value()).place(venue.order())
+        venue.build(token=session.access_token.get_secret_value()).place(venue.order())
     login.logout(APP, session)  # a session Upstox already ended: nothing to do, no error
 
 

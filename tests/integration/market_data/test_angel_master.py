@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,49 +16,32 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.angel_master import SCRIP_MASTER_URL, AngelScripMaster
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.models.common import OptionType
-from tests.integration.brokers.stub_server import BrokerStub, Fault, Request, Response, StubHttpServer
+from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 
 FIXTURE = Path(__file__).parent / "fixtures" / "angel_scrip_master.json"
 PATH = "/OpenAPI_File/files/OpenAPIScripMaster.json"
-CLIENT_TIMEOUT_S = 1.0
-STALL_S = 3.0
+SOURCE = "angel one scrip master"
 
 
-@dataclass
-class FileStub(BrokerStub):
-    """Serves fixed files by path, like a static file host."""
-
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    def route(self, request: Request) -> Response:
-        body = self.files.get(request.path)
-        if body is None:
-            return Response(404, b"Not Found", "text/plain")
-        return Response(200, body, "application/json")
-
-
-@dataclass
-class Host:
-    stub: FileStub
-    url: str
+class Host(FileHost):
+    downloads = (PATH,)
+    name = SOURCE
 
     def serve(self, body: bytes) -> None:
-        self.stub.files[PATH] = body
+        self.put(PATH, body)
 
-    def master(self, **kwargs: object) -> AngelScripMaster:
-        return AngelScripMaster(f"{self.url}{PATH}", timeout_s=CLIENT_TIMEOUT_S, **kwargs)  # type: ignore[arg-type]
+    def master(self, session: requests.Session | None = None) -> AngelScripMaster:
+        return AngelScripMaster(f"{self.url}{PATH}", timeout_s=self.timeout_s, session=session)
 
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    stub = FileStub(files={PATH: FIXTURE.read_bytes()})
-    with StubHttpServer(stub) as server:
-        yield Host(stub=stub, url=server.url)
+    with Host.serving({PATH: FIXTURE.read_bytes()}, "application/json") as running:
+        yield running
 
 
 def test_the_default_is_angels_public_scrip_master() -> None:
@@ -171,67 +151,19 @@ def test_a_clean_master_logs_at_info(host: Host, caplog: pytest.LogCaptureFixtur
     assert (record.records, record.contracts, record.malformed) == (1, 1, 0)  # type: ignore[attr-defined]
 
 
-def test_the_injected_session_is_used(host: Host) -> None:
-    session = requests.Session()
-    session.headers["User-Agent"] = "options-platform/listing"
-    host.master(session=session).listed_contracts()
-    [call] = host.stub.requests
-    assert (call.method, call.path, call.headers["user-agent"]) == ("GET", PATH, "options-platform/listing")
-
-
-@pytest.mark.parametrize(
-    ("fault", "cause"),
-    [
-        (
-            Fault(PATH, status=500, body=b"<html>500</html>", content_type="text/html"),
-            "unavailable: HTTP 500",
-        ),
-        (
-            Fault(PATH, status=503, body=b"Service Unavailable", content_type="text/plain"),
-            "unavailable: HTTP 503",
-        ),
-        (Fault(PATH, status=404, body=b"Not Found", content_type="text/plain"), "unavailable: HTTP 404"),
-        (Fault(PATH, stall_s=STALL_S), f"unavailable: no answer in {CLIENT_TIMEOUT_S}s"),
-    ],
-    ids=["500", "503", "404", "stall"],
-)
-def test_a_failed_download_raises_market_data_unavailable(host: Host, fault: Fault, cause: str) -> None:
-    host.stub.faults.append(fault)
-    started = time.monotonic()
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert time.monotonic() - started < STALL_S
-    assert error.value.message == f"angel one scrip master: {cause}"
-
-
-def test_a_refused_connection_raises_market_data_unavailable() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    master = AngelScripMaster(f"http://127.0.0.1:{closed_port}{PATH}", timeout_s=CLIENT_TIMEOUT_S)
-    with pytest.raises(
-        MarketDataUnavailableError, match="angel one scrip master: unavailable: ConnectionError"
-    ):
-        master.listed_contracts()
-
-
-@pytest.mark.parametrize(
-    ("body", "cause"),
-    [
-        (FIXTURE.read_bytes()[:5000], "malformed answer: not JSON (5000 bytes)"),  # cut short
-        (b"", "malformed answer: not JSON (0 bytes)"),
-        (b"<html><body>Under maintenance</body></html>", "malformed answer: not JSON"),
-        (b"null", "malformed answer: not a JSON array but NoneType"),  # as Angel has served
-        (b'{"status": false, "message": "error"}', "malformed answer: not a JSON array but dict"),
-        (b"[]", "malformed answer: no readable index option of a supported underlying (0 records"),
-    ],
-    ids=["truncated", "empty", "html", "null", "object", "empty-array"],
-)
-def test_an_unusable_body_raises_market_data_unavailable(host: Host, body: bytes, cause: str) -> None:
-    host.serve(body)
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert error.value.message.startswith(f"angel one scrip master: {cause}")
+# The download contract (master_server.py), with these unusable bodies in place of the scrip master.
+class TestDownloads(DownloadContract):
+    site = Host
+    unusable_path = PATH
+    unusable_bodies = [
+        (FIXTURE.read_bytes()[:5000], "not JSON (5000 bytes)"),  # cut short
+        (b"", "not JSON (0 bytes)"),
+        (b"<html><body>Under maintenance</body></html>", "not JSON"),
+        (b"null", "not a JSON array but NoneType"),  # as Angel has served
+        (b'{"status": false, "message": "error"}', "not a JSON array but dict"),
+        (b"[]", "no readable index option of a supported underlying (0 records"),
+    ]
+    unusable_ids = ["truncated", "empty", "html", "null", "object", "empty-array"]
 
 
 def test_a_master_without_one_readable_index_option_raises(host: Host) -> None:
@@ -241,10 +173,10 @@ def test_a_master_without_one_readable_index_option_raises(host: Host) -> None:
     nifty = [r for r in fixture if r["instrumenttype"] == "OPTIDX" and r["name"] == "NIFTY"]
     broken = [{**r, "expiry": "31FOO2026"} for r in nifty]
     host.serve(json.dumps(others + broken).encode())
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert error.value.message == (
-        "angel one scrip master: malformed answer: no readable index option of a supported underlying "
-        f"({len(others) + len(broken)} records, {len(broken)} unreadable index options)"
+    unavailable(
+        host.master().listed_contracts,
+        f"{SOURCE}: malformed answer: no readable index option of a supported underlying "
+        f"({len(others) + len(broken)} records, {len(broken)} unreadable index options)",
+        whole=True,
     )
     assert len(broken) == 10

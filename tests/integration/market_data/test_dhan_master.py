@@ -6,11 +6,8 @@ and counted, and every failed or unusable download raised whole as `MarketDataUn
 from __future__ import annotations
 
 import logging
-import socket
-import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,53 +15,36 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.dhan_master import COMPACT_URL, DhanScripMaster
 from shared_utils.market_data.listing import ListedContract, summarize
 from shared_utils.models.common import OptionType
-from tests.integration.brokers.stub_server import BrokerStub, Fault, Request, Response, StubHttpServer
+from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dhan_scrip_master.csv"
 PATH = "/api-data/api-scrip-master.csv"
-CLIENT_TIMEOUT_S = 1.0
-STALL_S = 3.0
+SOURCE = "dhan scrip master"
 HEADER = FIXTURE.read_text().splitlines()[0]
 
 
-@dataclass
-class FileStub(BrokerStub):
-    """Serves fixed files by path, like Dhan's static file host."""
-
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    def route(self, request: Request) -> Response:
-        body = self.files.get(request.path)
-        if body is None:
-            return Response(404, b"Not Found", "text/plain")
-        return Response(200, body, "text/csv")
-
-
-@dataclass
-class Host:
-    stub: FileStub
-    url: str
+class Host(FileHost):
+    downloads = (PATH,)
+    name = SOURCE
 
     def serve(self, body: bytes) -> None:
-        self.stub.files[PATH] = body
+        self.put(PATH, body)
 
     def serve_rows(self, *rows: str) -> None:
         self.serve("\n".join([HEADER, *rows]).encode())
 
     def master(self, session: requests.Session | None = None) -> DhanScripMaster:
-        return DhanScripMaster(f"{self.url}{PATH}", timeout_s=CLIENT_TIMEOUT_S, session=session)
+        return DhanScripMaster(f"{self.url}{PATH}", timeout_s=self.timeout_s, session=session)
 
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    stub = FileStub(files={PATH: FIXTURE.read_bytes()})
-    with StubHttpServer(stub) as server:
-        yield Host(stub=stub, url=server.url)
+    with Host.serving({PATH: FIXTURE.read_bytes()}, "text/csv") as running:
+        yield running
 
 
 def _log(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
@@ -238,67 +218,21 @@ def test_a_tick_below_one_is_already_in_rupees(host: Host) -> None:
     assert contract.tick_size == Decimal("0.05")
 
 
-def test_the_injected_session_is_used(host: Host) -> None:
-    session = requests.Session()
-    session.headers["User-Agent"] = "options-platform/listing"
-    host.master(session=session).listed_contracts()
-    [call] = host.stub.requests
-    assert (call.method, call.path, call.headers["user-agent"]) == ("GET", PATH, "options-platform/listing")
-
-
-@pytest.mark.parametrize(
-    ("fault", "cause"),
-    [
-        (
-            Fault(PATH, status=500, body=b"<html>500</html>", content_type="text/html"),
-            "unavailable: HTTP 500",
-        ),
-        (
-            Fault(PATH, status=503, body=b"Service Unavailable", content_type="text/plain"),
-            "unavailable: HTTP 503",
-        ),
-        (Fault(PATH, status=403, body=b"AccessDenied", content_type="text/xml"), "unavailable: HTTP 403"),
-        (Fault(PATH, stall_s=STALL_S), f"unavailable: no answer in {CLIENT_TIMEOUT_S}s"),
-    ],
-    ids=["500", "503", "403", "stall"],
-)
-def test_a_failed_download_raises_market_data_unavailable(host: Host, fault: Fault, cause: str) -> None:
-    host.stub.faults.append(fault)
-    started = time.monotonic()
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert time.monotonic() - started < STALL_S
-    assert error.value.message == f"dhan scrip master: {cause}"
-
-
-def test_a_refused_connection_raises_market_data_unavailable() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    master = DhanScripMaster(f"http://127.0.0.1:{closed_port}{PATH}", timeout_s=CLIENT_TIMEOUT_S)
-    with pytest.raises(MarketDataUnavailableError, match="dhan scrip master: unavailable: ConnectionError"):
-        master.listed_contracts()
-
-
-@pytest.mark.parametrize(
-    ("body", "cause"),
-    [
-        (b"", "malformed answer: no column SEM_EXM_EXCH_ID"),
-        (b"<html><body>Under maintenance</body></html>", "malformed answer: no column SEM_EXM_EXCH_ID"),
-        (b"SEM_EXM_EXCH_ID,SEM_SEGMENT\nNSE,D\n", "malformed answer: no column SEM_SMST_SECURITY_ID"),
-        (b"\xff\xfeS\x00E\x00M\x00", "malformed answer: not UTF-8 text (8 bytes)"),
+# The download contract (master_server.py), with these unusable bodies in place of the scrip master.
+class TestDownloads(DownloadContract):
+    site = Host
+    unusable_path = PATH
+    unusable_bodies = [
+        (b"", "no column SEM_EXM_EXCH_ID"),
+        (b"<html><body>Under maintenance</body></html>", "no column SEM_EXM_EXCH_ID"),
+        (b"SEM_EXM_EXCH_ID,SEM_SEGMENT\nNSE,D\n", "no column SEM_SMST_SECURITY_ID"),
+        (b"\xff\xfeS\x00E\x00M\x00", "not UTF-8 text (8 bytes)"),
         (
             HEADER.encode() + b"\n",
-            "malformed answer: no readable index option of a supported underlying (0 rows",
+            "no readable index option of a supported underlying (0 rows",
         ),
-    ],
-    ids=["empty", "html", "columns", "utf16", "header-only"],
-)
-def test_an_unusable_body_raises_market_data_unavailable(host: Host, body: bytes, cause: str) -> None:
-    host.serve(body)
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert error.value.message.startswith(f"dhan scrip master: {cause}")
+    ]
+    unusable_ids = ["empty", "html", "columns", "utf16", "header-only"]
 
 
 def test_a_master_without_one_readable_index_option_raises(host: Host) -> None:
@@ -309,10 +243,10 @@ def test_a_master_without_one_readable_index_option_raises(host: Host) -> None:
         row.replace(" 14:30:00", "x").replace("2026-", "26-") for row in rows if ",OPTIDX,0,NIFTY-" in row
     ]
     host.serve_rows(*others, *broken)
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert error.value.message == (
-        "dhan scrip master: malformed answer: no readable index option of a supported underlying "
-        f"({len(others) + len(broken)} rows, {len(broken)} unreadable index options, 0 ambiguous)"
+    unavailable(
+        host.master().listed_contracts,
+        f"{SOURCE}: malformed answer: no readable index option of a supported underlying "
+        f"({len(others) + len(broken)} rows, {len(broken)} unreadable index options, 0 ambiguous)",
+        whole=True,
     )
     assert len(broken) == 16

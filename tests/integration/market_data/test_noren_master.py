@@ -7,33 +7,28 @@ from __future__ import annotations
 
 import io
 import logging
-import re
-import socket
-import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 
-from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.noren_master import SYMBOL_FILES_URL, NorenSymbolFiles
 from shared_utils.models.common import OptionType
-from tests.integration.brokers.stub_server import BrokerStub, Fault, Request, Response, StubHttpServer
+from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NFO_CSV = (FIXTURES / "noren_nfo_symbols.csv").read_text()
 BFO_CSV = (FIXTURES / "noren_bfo_symbols.csv").read_text()
 NFO, BFO = "/NFO_symbols.txt.zip", "/BFO_symbols.txt.zip"
 HEADER = "Exchange,Token,LotSize,Symbol,TradingSymbol,Expiry,Instrument,OptionType,StrikePrice,TickSize,\n"
-CLIENT_TIMEOUT_S = 1.0
-STALL_S = 3.0
+SOURCE = "finvasia"
 
 
 def zipped(*members: tuple[str, str | bytes]) -> bytes:
@@ -44,38 +39,19 @@ def zipped(*members: tuple[str, str | bytes]) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass
-class FileStub(BrokerStub):
-    """Serves fixed files by path, like a static file host."""
+class Host(FileHost):
+    downloads = (NFO, BFO)
+    name = SOURCE
 
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    def route(self, request: Request) -> Response:
-        body = self.files.get(request.path)
-        if body is None:
-            return Response(404, b"Not Found", "text/plain")
-        return Response(200, body, "application/zip")
-
-
-@dataclass
-class Host:
-    stub: FileStub
-    url: str
-
-    def files(self) -> NorenSymbolFiles:
-        return NorenSymbolFiles(f"{self.url}/", timeout_s=CLIENT_TIMEOUT_S)
-
-    def paths(self) -> list[str]:
-        return [request.path for request in self.stub.requests]
+    def master(self, session: requests.Session | None = None) -> NorenSymbolFiles:
+        return NorenSymbolFiles(f"{self.url}/", timeout_s=self.timeout_s, session=session)
 
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    stub = FileStub(
-        files={NFO: zipped(("NFO_symbols.txt", NFO_CSV)), BFO: zipped(("BFO_symbols.txt", BFO_CSV))}
-    )
-    with StubHttpServer(stub) as server:
-        yield Host(stub=stub, url=server.url)
+    files = {NFO: zipped(("NFO_symbols.txt", NFO_CSV)), BFO: zipped(("BFO_symbols.txt", BFO_CSV))}
+    with Host.serving(files, "application/zip") as running:
+        yield running
 
 
 def test_the_default_is_shoonyas_public_base_url() -> None:
@@ -83,7 +59,7 @@ def test_the_default_is_shoonyas_public_base_url() -> None:
 
 
 def test_index_options_of_both_files_are_read(host: Host) -> None:
-    contracts = host.files().listed_contracts()
+    contracts = host.master().listed_contracts()
 
     assert host.paths() == [NFO, BFO]
     by_token = {contract.token: contract for contract in contracts}
@@ -114,7 +90,7 @@ def test_index_options_of_both_files_are_read(host: Host) -> None:
 
 
 def test_every_supported_index_is_read_with_its_lot(host: Host) -> None:
-    contracts = host.files().listed_contracts()
+    contracts = host.master().listed_contracts()
 
     assert Counter(contract.underlying for contract in contracts) == {
         Underlying.NIFTY: 8,
@@ -144,7 +120,7 @@ def test_other_rows_are_passed_over_and_unreadable_ones_counted_per_file(
     host: Host, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
-        contracts = host.files().listed_contracts()
+        contracts = host.master().listed_contracts()
 
     symbols = {contract.tradingsymbol for contract in contracts}
     not_ours = {
@@ -177,63 +153,23 @@ def test_a_file_of_clean_rows_logs_at_info_and_needs_no_trailing_comma(
     host: Host, caplog: pytest.LogCaptureFixture
 ) -> None:
     nfo = [line.rstrip(",") for line in NFO_CSV.splitlines()[:3]]  # header, a future, an option
-    host.stub.files[NFO] = zipped(("NFO_symbols.txt", "\r\n".join(nfo) + "\r\n"))
+    host.put(NFO, zipped(("NFO_symbols.txt", "\r\n".join(nfo) + "\r\n")))
     with caplog.at_level(logging.INFO):
-        contracts = host.files().listed_contracts()
+        contracts = host.master().listed_contracts()
     assert [c.tradingsymbol for c in contracts if c.underlying is Underlying.NIFTY] == ["NIFTY01DEC26C25950"]
     [record] = [r for r in caplog.records if r.getMessage() == "finvasia NFO_symbols.txt.zip: read"]
     assert record.levelno == logging.INFO
     assert (record.rows, record.contracts, record.malformed) == (2, 1, 0)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(
-    ("fault", "cause"),
-    [
-        (
-            Fault(NFO, status=500, body=b"<html>500</html>", content_type="text/html"),
-            "NFO: unavailable: HTTP 500",
-        ),
-        (
-            Fault(BFO, status=500, body=b"<html>500</html>", content_type="text/html"),
-            "BFO: unavailable: HTTP 500",
-        ),
-        (Fault(BFO, status=404, body=b"Not Found", content_type="text/plain"), "BFO: unavailable: HTTP 404"),
-        (Fault(NFO, stall_s=STALL_S), f"NFO: unavailable: no answer in {CLIENT_TIMEOUT_S}s"),
-        (Fault(BFO, stall_s=STALL_S), f"BFO: unavailable: no answer in {CLIENT_TIMEOUT_S}s"),
-    ],
-    ids=["nfo-500", "bfo-500", "bfo-404", "nfo-stall", "bfo-stall"],
-)
-def test_a_failed_download_of_either_file_raises_market_data_unavailable(
-    host: Host, fault: Fault, cause: str
-) -> None:
-    """A failed BFO download after a good NFO one fails the whole read: no NSE-only listing."""
-    host.stub.faults.append(fault)
-    started = time.monotonic()
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.files().listed_contracts()
-    assert time.monotonic() - started < STALL_S
-    exchange, detail = cause.split(": ", 1)
-    assert error.value.message == f"finvasia {exchange}_symbols.txt.zip: {detail}"
-
-
-def test_a_refused_connection_raises_market_data_unavailable() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    files = NorenSymbolFiles(f"http://127.0.0.1:{closed_port}", timeout_s=CLIENT_TIMEOUT_S)
-    with pytest.raises(
-        MarketDataUnavailableError,
-        match=re.escape("finvasia NFO_symbols.txt.zip: unavailable: ConnectionError"),
-    ):
-        files.listed_contracts()
-
-
 GOOD_BFO = zipped(("BFO_symbols.txt", BFO_CSV))
 
 
-@pytest.mark.parametrize(
-    ("body", "cause"),
-    [
+# The download contract (master_server.py), with these unusable bodies in place of the BFO file.
+class TestDownloads(DownloadContract):
+    site = Host
+    unusable_path = BFO
+    unusable_bodies = [
         (b"", "not a zip of a text (0 bytes)"),
         (b"PK\x03\x04 this is not what it claims to be", "not a zip of a text"),
         (GOOD_BFO[: len(GOOD_BFO) // 2], "not a zip of a text"),  # cut short
@@ -254,8 +190,8 @@ GOOD_BFO = zipped(("BFO_symbols.txt", BFO_CSV))
             zipped(("BFO_symbols.txt", HEADER)),
             "no readable index option of a supported underlying (0 rows, 0 unreadable index options)",
         ),
-    ],
-    ids=[
+    ]
+    unusable_ids = [
         "empty-body",
         "corrupt",
         "truncated",
@@ -267,13 +203,7 @@ GOOD_BFO = zipped(("BFO_symbols.txt", BFO_CSV))
         "empty-text",
         "cash-segment-header",
         "header-only",
-    ],
-)
-def test_an_unusable_file_raises_market_data_unavailable(host: Host, body: bytes, cause: str) -> None:
-    host.stub.files[BFO] = body
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.files().listed_contracts()
-    assert error.value.message.startswith(f"finvasia BFO_symbols.txt.zip: malformed answer: {cause}")
+    ]
 
 
 def test_a_file_without_one_readable_index_option_raises(host: Host) -> None:
@@ -281,11 +211,11 @@ def test_a_file_without_one_readable_index_option_raises(host: Host) -> None:
     lines = BFO_CSV.splitlines()
     kept = [line for line in lines[1:] if "OPTIDX" not in line or "SX50OPT" in line]
     broken = [line.replace("-DEC-2026", "-XYZ-2026") for line in lines[1:] if ",BSXOPT," in line]
-    host.stub.files[BFO] = zipped(("BFO_symbols.txt", "\n".join([lines[0], *kept, *broken]) + "\n"))
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.files().listed_contracts()
-    assert error.value.message == (
-        "finvasia BFO_symbols.txt.zip: malformed answer: no readable index option of a supported underlying "
-        f"({len(kept) + len(broken)} rows, {len(broken)} unreadable index options)"
+    host.put(BFO, zipped(("BFO_symbols.txt", "\n".join([lines[0], *kept, *broken]) + "\n")))
+    unavailable(
+        host.master().listed_contracts,
+        f"{SOURCE} BFO_symbols.txt.zip: malformed answer: no readable index option of a supported underlying "
+        f"({len(kept) + len(broken)} rows, {len(broken)} unreadable index options)",
+        whole=True,
     )
     assert len(broken) == 9

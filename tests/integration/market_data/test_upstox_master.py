@@ -8,12 +8,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import re
-import socket
-import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,45 +19,27 @@ import requests
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.brokers.symbols import upstox as upstox_symbols
-from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import ListedContract, summarize
 from shared_utils.market_data.upstox_master import INSTRUMENTS_URL, UpstoxInstruments
 from shared_utils.models.common import OptionType
-from tests.integration.brokers.stub_server import BrokerStub, Fault, Request, Response, StubHttpServer
+from tests.integration.brokers.stub_server import Response
+from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NSE_FIXTURE = FIXTURES / "upstox_nse_instruments.json"
 BSE_FIXTURE = FIXTURES / "upstox_bse_instruments.json"
 BASE = "/market-quote/instruments/exchange"
 NSE_PATH, BSE_PATH = f"{BASE}/NSE.json.gz", f"{BASE}/BSE.json.gz"
-CLIENT_TIMEOUT_S = 1.0
-STALL_S = 3.0
+SOURCE = "upstox instruments"
 
 
-@dataclass
-class FileStub(BrokerStub):
-    """Serves fixed files by path, like the static host behind assets.upstox.com."""
+class Host(FileHost):
+    downloads = (NSE_PATH, BSE_PATH)
+    name = SOURCE
 
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    def route(self, request: Request) -> Response:
-        body = self.files.get(request.path)
-        if body is None:
-            return Response(404, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml")
-        return Response(200, body, "application/gzip" if body[:2] == b"\x1f\x8b" else "application/json")
-
-
-@dataclass
-class Host:
-    stub: FileStub
-    url: str
-
-    def serve(self, path: str, body: bytes) -> None:
-        self.stub.files[path] = body
-
-    def master(self, **kwargs: object) -> UpstoxInstruments:
-        return UpstoxInstruments(f"{self.url}{BASE}/", timeout_s=CLIENT_TIMEOUT_S, **kwargs)  # type: ignore[arg-type]
+    def master(self, session: requests.Session | None = None) -> UpstoxInstruments:
+        return UpstoxInstruments(f"{self.url}{BASE}/", timeout_s=self.timeout_s, session=session)
 
 
 def _gz(path: Path) -> bytes:
@@ -70,9 +48,11 @@ def _gz(path: Path) -> bytes:
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    stub = FileStub(files={NSE_PATH: _gz(NSE_FIXTURE), BSE_PATH: _gz(BSE_FIXTURE)})
-    with StubHttpServer(stub) as server:
-        yield Host(stub=stub, url=server.url)
+    """Like the static host behind assets.upstox.com (S3's answer for a missing file)."""
+    missing = Response(404, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml")
+    files = {NSE_PATH: _gz(NSE_FIXTURE), BSE_PATH: _gz(BSE_FIXTURE)}
+    with Host.serving(files, "application/json", missing) as running:
+        yield running
 
 
 def test_the_default_is_upstoxs_public_bod_files() -> None:
@@ -190,7 +170,7 @@ def test_other_instruments_are_passed_over_and_unreadable_ones_counted(
 
 def test_a_clean_file_logs_at_info(host: Host, caplog: pytest.LogCaptureFixture) -> None:
     records = [r for r in json.loads(BSE_FIXTURE.read_text()) if not isinstance(r.get("expiry"), str)]
-    host.serve(BSE_PATH, gzip.compress(json.dumps(records).encode()))
+    host.put(BSE_PATH, gzip.compress(json.dumps(records).encode()))
     with caplog.at_level(logging.INFO):
         host.master().listed_contracts()
     [record] = [r for r in caplog.records if "upstox instruments BSE.json.gz" in r.getMessage()]
@@ -200,80 +180,33 @@ def test_a_clean_file_logs_at_info(host: Host, caplog: pytest.LogCaptureFixture)
 
 def test_a_body_the_transport_already_unzipped_is_read_as_json(host: Host) -> None:
     """A host answering with Content-Encoding: gzip hands requests' caller the JSON itself."""
-    host.serve(NSE_PATH, NSE_FIXTURE.read_bytes())
+    host.put(NSE_PATH, NSE_FIXTURE.read_bytes())
     assert len(host.master().listed_contracts()) == 22
-
-
-def test_the_injected_session_is_used_for_both_files(host: Host) -> None:
-    session = requests.Session()
-    session.headers["User-Agent"] = "options-platform/listing"
-    host.master(session=session).listed_contracts()
-    assert [(call.method, call.path, call.headers["user-agent"]) for call in host.stub.requests] == [
-        ("GET", NSE_PATH, "options-platform/listing"),
-        ("GET", BSE_PATH, "options-platform/listing"),
-    ]
-
-
-@pytest.mark.parametrize("path", [NSE_PATH, BSE_PATH], ids=["nse", "bse"])
-@pytest.mark.parametrize(
-    ("status", "stall", "cause"),
-    [
-        (500, 0.0, "unavailable: HTTP 500"),
-        (503, 0.0, "unavailable: HTTP 503"),
-        (403, 0.0, "unavailable: HTTP 403"),
-        (None, STALL_S, f"unavailable: no answer in {CLIENT_TIMEOUT_S}s"),
-    ],
-    ids=["500", "503", "403", "stall"],
-)
-def test_a_failed_download_of_either_file_fails_the_whole_listing(
-    host: Host, path: str, status: int | None, stall: float, cause: str
-) -> None:
-    host.stub.faults.append(
-        Fault(path, status=status, body=b"<html>down</html>", content_type="text/html", stall_s=stall)
-    )
-    started = time.monotonic()
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert time.monotonic() - started < STALL_S + CLIENT_TIMEOUT_S
-    assert error.value.message == f"upstox instruments {path.rsplit('/', 1)[1]}: {cause}"
 
 
 def test_a_missing_file_fails_the_whole_listing(host: Host) -> None:
     del host.stub.files[BSE_PATH]
-    with pytest.raises(
-        MarketDataUnavailableError, match=re.escape("upstox instruments BSE.json.gz: unavailable: HTTP 404")
-    ):
-        host.master().listed_contracts()
+    unavailable(host.master().listed_contracts, f"{SOURCE} BSE.json.gz: unavailable: HTTP 404", whole=True)
 
 
-def test_a_refused_connection_raises_market_data_unavailable() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    master = UpstoxInstruments(f"http://127.0.0.1:{closed_port}{BASE}", timeout_s=CLIENT_TIMEOUT_S)
-    with pytest.raises(
-        MarketDataUnavailableError,
-        match=re.escape("upstox instruments NSE.json.gz: unavailable: ConnectionError"),
-    ):
-        master.listed_contracts()
-
-
-@pytest.mark.parametrize(
-    ("body", "cause"),
-    [
-        (_gz(NSE_FIXTURE)[:400], "malformed answer: not gzip (400 bytes)"),  # cut short
-        (gzip.compress(b"<html>maintenance</html>"), "malformed answer: not JSON (24 bytes)"),
-        (gzip.compress(NSE_FIXTURE.read_bytes()[:3000]), "malformed answer: not JSON (3000 bytes)"),
-        (b"", "malformed answer: not JSON (0 bytes)"),
-        (b"<html><body>Under maintenance</body></html>", "malformed answer: not JSON"),
-        (gzip.compress(b"null"), "malformed answer: not a JSON array but NoneType"),
-        (gzip.compress(b'{"status": "error"}'), "malformed answer: not a JSON array but dict"),
+# The download contract (master_server.py), with these unusable bodies in place of NSE's file.
+class TestDownloads(DownloadContract):
+    site = Host
+    unusable_path = NSE_PATH
+    unusable_bodies = [
+        (_gz(NSE_FIXTURE)[:400], "not gzip (400 bytes)"),  # cut short
+        (gzip.compress(b"<html>maintenance</html>"), "not JSON (24 bytes)"),
+        (gzip.compress(NSE_FIXTURE.read_bytes()[:3000]), "not JSON (3000 bytes)"),
+        (b"", "not JSON (0 bytes)"),
+        (b"<html><body>Under maintenance</body></html>", "not JSON"),
+        (gzip.compress(b"null"), "not a JSON array but NoneType"),
+        (gzip.compress(b'{"status": "error"}'), "not a JSON array but dict"),
         (
             gzip.compress(b"[]"),
-            "malformed answer: no readable index option of a supported underlying (0 records",
+            "no readable index option of a supported underlying (0 records",
         ),
-    ],
-    ids=[
+    ]
+    unusable_ids = [
         "truncated-gzip",
         "gzip-of-html",
         "gzip-of-cut-json",
@@ -282,13 +215,7 @@ def test_a_refused_connection_raises_market_data_unavailable() -> None:
         "null",
         "object",
         "empty-array",
-    ],
-)
-def test_an_unusable_body_raises_market_data_unavailable(host: Host, body: bytes, cause: str) -> None:
-    host.serve(NSE_PATH, body)
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
-    assert error.value.message.startswith(f"upstox instruments NSE.json.gz: {cause}")
+    ]
 
 
 def test_a_file_without_one_readable_index_option_of_its_exchange_raises(host: Host) -> None:
@@ -296,12 +223,12 @@ def test_a_file_without_one_readable_index_option_of_its_exchange_raises(host: H
     nse = json.loads(NSE_FIXTURE.read_text())
     bse = [r for r in json.loads(BSE_FIXTURE.read_text()) if r.get("instrument_type") not in ("CE", "PE")]
     broken = [{**r, "strike_price": None} for r in json.loads(BSE_FIXTURE.read_text()) if r.get("weekly")]
-    host.serve(BSE_PATH, gzip.compress(json.dumps(nse + bse + broken).encode()))
-    with pytest.raises(MarketDataUnavailableError) as error:
-        host.master().listed_contracts()
+    host.put(BSE_PATH, gzip.compress(json.dumps(nse + bse + broken).encode()))
     records = len(nse) + len(bse) + len(broken)
-    assert error.value.message == (
-        "upstox instruments BSE.json.gz: malformed answer: no readable index option of a supported "
-        f"underlying ({records} records, {len(broken)} unreadable index options)"
+    unavailable(
+        host.master().listed_contracts,
+        f"{SOURCE} BSE.json.gz: malformed answer: no readable index option of a supported "
+        f"underlying ({records} records, {len(broken)} unreadable index options)",
+        whole=True,
     )
     assert len(broken) == 3
