@@ -105,8 +105,11 @@ class AccountLinking:
         self._clock = clock
         self._new_id = new_id
 
+    def _login_for(self, broker: str) -> BrokerLogin | None:
+        return self._logins.get(BrokerName(broker)) if broker in BrokerName.__members__ else None
+
     def _login_of(self, broker: str) -> BrokerLogin:
-        login = self._logins.get(BrokerName(broker)) if broker in BrokerName.__members__ else None
+        login = self._login_for(broker)
         if login is None:
             raise _invalid(f"{broker} accounts cannot be linked here", "UNSUPPORTED_BROKER", "broker")
         return login
@@ -197,11 +200,7 @@ class AccountLinking:
         for account in accounts if accounts is not None else self._accounts.all_accounts():
             if account.paper or account.state is AccountState.DISABLED:
                 continue
-            login = (
-                self._logins.get(BrokerName(account.broker))
-                if account.broker in BrokerName.__members__
-                else None
-            )
+            login = self._login_for(account.broker)
             app = self._secrets.app(account.broker_account_id)
             if login is not None and app is not None and login.logs_in_by_itself:
                 try:
@@ -236,11 +235,7 @@ class AccountLinking:
         for account in self._accounts.all_accounts():
             if account.paper or account.state is not AccountState.ACTIVE:
                 continue
-            login = (
-                self._logins.get(BrokerName(account.broker))
-                if account.broker in BrokerName.__members__
-                else None
-            )
+            login = self._login_for(account.broker)
             app = self._secrets.app(account.broker_account_id)
             session = self._secrets.session(account.broker_account_id)
             if login is None or app is None or session is None:
