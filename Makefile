@@ -28,6 +28,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-layer-nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q --no-compile -r requirements-dev.txt
+	# As in the Lambda layer: without their declared dependencies (requirements-layer-nodeps.txt).
+	$(BIN)/python -m pip install -q --no-compile --no-deps -r requirements-layer-nodeps.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
