@@ -64,7 +64,8 @@ browser:
 # second lane's tests. The second (needs only the venv): the date-shift guard, then those
 # tests (chosen so both lanes end together; none of them needs the build or the browser).
 SIDE_TESTS ?= tests/reliability tests/integration/timer tests/integration/marketplace \
-	tests/integration/execution tests/integration/api/test_contract.py
+	tests/integration/execution tests/integration/api/test_contract.py \
+	tests/integration/brokers tests/integration/market_data tests/integration/accounts
 test: venv
 	@mkdir -p .build; \
 	{ $(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1 DATE_SHIFT_INSTANTS="$(TEST_DATE_SHIFT_INSTANTS)"; guard=$$?; \
