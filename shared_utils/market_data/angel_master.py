@@ -27,10 +27,10 @@ import requests
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from shared_utils.brokers.port import BrokerError
 from shared_utils.clock import IST
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import EXCHANGE_OF, Exchange, Underlying
+from shared_utils.market_data.download import fetch
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.models.common import OptionType
 
@@ -132,17 +132,7 @@ class AngelScripMaster:
         return read_scrip_master(self._json(self._download()))
 
     def _download(self) -> bytes:
-        try:
-            response = self._session.get(self._url, timeout=self._timeout_s)
-            response.raise_for_status()
-            return response.content
-        except requests.HTTPError as error:
-            status = error.response.status_code if error.response is not None else "error"
-            raise _failed("unavailable", f"HTTP {status}") from error
-        except requests.Timeout as error:
-            raise _failed("unavailable", f"no answer in {self._timeout_s}s") from error
-        except (requests.RequestException, BrokerError) as error:  # BrokerError: a BrokerHttpSession
-            raise _failed("unavailable", f"{type(error).__name__}: {error}") from error
+        return fetch(self._session, self._url, self._timeout_s, SOURCE)
 
     @staticmethod
     def _json(body: bytes) -> object:

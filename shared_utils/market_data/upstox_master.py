@@ -40,10 +40,10 @@ import requests
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from shared_utils.brokers.port import BrokerError
 from shared_utils.clock import IST
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.underlyings import EXCHANGE_OF, Exchange, Underlying
+from shared_utils.market_data.download import fetch
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.models.common import OptionType
 
@@ -197,14 +197,5 @@ class UpstoxInstruments:
         return found
 
     def _download(self, exchange: Exchange) -> bytes:
-        try:
-            response = self._session.get(f"{self._base_url}/{FILES[exchange]}", timeout=self._timeout_s)
-            response.raise_for_status()
-            return response.content
-        except requests.HTTPError as error:
-            status = error.response.status_code if error.response is not None else "error"
-            raise _failed(exchange, "unavailable", f"HTTP {status}") from error
-        except requests.Timeout as error:
-            raise _failed(exchange, "unavailable", f"no answer in {self._timeout_s}s") from error
-        except (requests.RequestException, BrokerError) as error:  # BrokerError: a BrokerHttpSession
-            raise _failed(exchange, "unavailable", f"{type(error).__name__}: {error}") from error
+        url = f"{self._base_url}/{FILES[exchange]}"
+        return fetch(self._session, url, self._timeout_s, f"{SOURCE} {FILES[exchange]}")
