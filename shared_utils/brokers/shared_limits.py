@@ -32,7 +32,7 @@ from shared_utils import keys
 from shared_utils.brokers.circuit import CircuitSnapshot, CircuitState
 from shared_utils.brokers.rate_limit import RateLimit
 from shared_utils.clock import Clock
-from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.repository.transactions import condition_lost
 from shared_utils.tables import TRADING_CONFIGURATIONS
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def _swap(
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
-        if error_code(error) == CONDITIONAL_CHECK_FAILED:
+        if condition_lost(error):
             item: Any = error.response.get("Item")  # ALL_OLD: absent when there is no item
             raise _Lost(dict(item) if item else None) from None
         raise

@@ -13,7 +13,7 @@ from shared_utils.execution.history_table import HistoryTable
 from shared_utils.execution.models import KillSwitchOperation, KillSwitchState, KillSwitchView
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.repository.paging import BATCH_GET_ATTEMPTS, BATCH_GET_LIMIT
-from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.repository.transactions import condition_lost
 
 
 class KillSwitchStore(HistoryTable):
@@ -132,5 +132,5 @@ class KillSwitchStore(HistoryTable):
                 ExpressionAttributeValues={**values, ":operation": {"S": operation_id}},
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise

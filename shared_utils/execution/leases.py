@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from shared_utils import keys
 from shared_utils.clock import Clock
 from shared_utils.errors import StrategyBusyError
-from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.repository.transactions import condition_lost
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -135,7 +135,7 @@ class StrategyLeases:
                 )
                 return
             except ClientError as error:
-                if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                if not condition_lost(error):
                     raise
             if poll < polls:
                 self._sleep(self._config.poll_s)
@@ -160,7 +160,7 @@ class StrategyLeases:
                 ExpressionAttributeValues={":until": {"N": self._until()}, ":token": {"S": held.token}},
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
             logger.error("Strategy lease lost", extra={"user_id": user_id, "strategy_id": strategy_id})
             return False
@@ -177,5 +177,5 @@ class StrategyLeases:
                 ExpressionAttributeValues={":token": {"S": token}},
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise

@@ -18,7 +18,7 @@ from shared_utils.execution.history_table import HistoryTable, utc
 from shared_utils.execution.models import LedgerEntry, LedgerStatus, PlannedOrder
 from shared_utils.models.common import Action
 from shared_utils.models.items import deserialize, serialize
-from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.repository.transactions import condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
 _LEDGER_FIELDS = set(LedgerEntry.model_fields)
@@ -88,7 +88,7 @@ class LedgerStore(HistoryTable):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
             old: Any = error.response.get("Item")
             return self._ledger(old) if old else self.get_ledger(entry.user_id, entry.order_key)
@@ -129,7 +129,7 @@ class LedgerStore(HistoryTable):
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if error_code(error) == CONDITIONAL_CHECK_FAILED:
+            if condition_lost(error):
                 return None
             raise
         return self._ledger(response["Attributes"])
@@ -160,14 +160,14 @@ class LedgerStore(HistoryTable):
             try:
                 self._client.update_item(**position)
             except ClientError as error:
-                if error_code(error) != CONDITIONAL_CHECK_FAILED:
+                if not condition_lost(error):
                     raise
             if not opening:
                 self._close_if_flat(user_id, order.position_sk)
         try:
             self._client.update_item(**update)
         except ClientError as error:
-            if error_code(error) == CONDITIONAL_CHECK_FAILED:
+            if condition_lost(error):
                 raise ConflictError(
                     f"ledger entry {entry.order_key} moved on under another attempt"
                 ) from error
@@ -292,7 +292,7 @@ class LedgerStore(HistoryTable):
                 },
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
 
     def _close_if_flat(self, user_id: str, position_sk: str) -> None:
@@ -305,7 +305,7 @@ class LedgerStore(HistoryTable):
                 ExpressionAttributeValues={":zero": {"N": "0"}},
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
 
     def ledger_of_run(
@@ -370,7 +370,7 @@ class LedgerStore(HistoryTable):
                 ExpressionAttributeValues={":now": {"S": now.isoformat()}},
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
             return False
         return True

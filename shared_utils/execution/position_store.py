@@ -19,7 +19,7 @@ from shared_utils.execution.valuation import valuation
 from shared_utils.models.common import Product
 from shared_utils.models.items import deserialize
 from shared_utils.repository.paging import batch_get
-from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.repository.transactions import condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 from shared_utils.timer.checks import ContractDifference
 
@@ -139,7 +139,7 @@ class PositionStore(HistoryTable):
                 ExpressionAttributeValues={":mtm": {"N": str(mtm)}},
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
 
     def put_mismatch(
@@ -176,5 +176,5 @@ class PositionStore(HistoryTable):
                 ExpressionAttributeValues={":now": {"S": now.isoformat()}},
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise

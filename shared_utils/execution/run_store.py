@@ -12,7 +12,7 @@ from shared_utils import keys
 from shared_utils.execution.history_table import HistoryTable, utc
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord
 from shared_utils.models.items import deserialize, serialize
-from shared_utils.repository.transactions import CONDITIONAL_CHECK_FAILED, error_code
+from shared_utils.repository.transactions import condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
 
@@ -64,7 +64,7 @@ class RunStore(HistoryTable):
             )
             return plan, record_sk, 1
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
         response = self._client.update_item(
             TableName=self._table,
@@ -100,7 +100,7 @@ class RunStore(HistoryTable):
                 ConditionExpression="attribute_exists(gsi1pk)",
             )
         except ClientError as error:
-            if error_code(error) != CONDITIONAL_CHECK_FAILED:
+            if not condition_lost(error):
                 raise
 
     def runs_to_retry(self, trade_date: date) -> list[tuple[str, str, str]]:

@@ -33,7 +33,7 @@ from shared_utils.repository.paging import batch_get
 from shared_utils.repository.transactions import (
     CONDITION_FAILED,
     cancellations,
-    error_code,
+    condition_lost,
     raise_if_contended,
 )
 from shared_utils.tables import ALLOCATIONS_BY_STRATEGY, USER_EXECUTION_SCHEDULE
@@ -88,7 +88,7 @@ class DynamoMarketplaceRepository:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 raise ConflictError("the listing was published meanwhile; reload it") from error
             raise
         return listing
@@ -108,7 +108,7 @@ class DynamoMarketplaceRepository:
                 },
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 raise ConflictError(f"listing {_CHANGED}") from error
             raise
         return listing
@@ -329,7 +329,7 @@ class DynamoMarketplaceRepository:
                 },
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 raise ConflictError(f"subscription {_CHANGED}") from error
             raise
         return updated

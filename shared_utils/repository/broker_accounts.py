@@ -14,7 +14,7 @@ from shared_utils.errors import AlreadyExistsError, InvalidInputError
 from shared_utils.models.broker_account import AccountState, BrokerAccount
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.transactions import error_code
+from shared_utils.repository.transactions import condition_lost
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -109,7 +109,7 @@ class DynamoBrokerAccounts:
                 ConditionExpression="attribute_not_exists(broker_account_id)",
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 raise AlreadyExistsError("broker account already exists") from error
             raise
 
@@ -160,7 +160,7 @@ class DynamoBrokerAccounts:
                 ExpressionAttributeValues={":digest": {"S": digest}, ":now": {"S": now.isoformat()}},
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 return False
             raise
         return True

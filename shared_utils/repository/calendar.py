@@ -12,7 +12,7 @@ from shared_utils.errors import AlreadyExistsError
 from shared_utils.models.calendar import CalendarChange
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.repository.paging import query_all
-from shared_utils.repository.transactions import error_code
+from shared_utils.repository.transactions import condition_lost
 
 if TYPE_CHECKING:
     from datetime import date
@@ -51,7 +51,7 @@ class DynamoCalendarChanges:
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 raise AlreadyExistsError(
                     f"{change.exchange} already has a calendar change on {change.date.isoformat()}: "
                     "remove it first"

@@ -64,7 +64,7 @@ from shared_utils.repository.transactions import (
     CONDITION_FAILED,
     Cancellation,
     cancellations,
-    error_code,
+    condition_lost,
     raise_if_contended,
 )
 from shared_utils.settings import RuntimeSettings
@@ -247,7 +247,7 @@ class DynamoTradingRepository:
                 ExpressionAttributeValues={":zero": {"N": "0"}},
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 raise ConflictError("basket gained children while being deleted; delete it again") from error
             raise
 
@@ -646,7 +646,7 @@ class DynamoTradingRepository:
         try:
             self._client.put_item(**self._put_op(item, new=True)["Put"])
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if condition_lost(error):
                 raise AlreadyExistsError("an item with this id already exists") from error
             raise
 
@@ -786,7 +786,7 @@ class DynamoTradingRepository:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
+            if not condition_lost(error):
                 raise
             if not error.response.get("Item"):
                 raise NotFoundError("not found") from error

@@ -26,6 +26,11 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def condition_lost(error: ClientError) -> bool:
+    """A single conditional write (not a transaction) lost its condition."""
+    return error_code(error) == CONDITIONAL_CHECK_FAILED
+
+
 def cancellations(error: ClientError) -> list[Cancellation] | None:
     """The per-item reasons of a cancelled transaction; None if `error` is something else."""
     if error_code(error) != "TransactionCanceledException":

@@ -26,9 +26,8 @@ from shared_utils.models.common import StrategyStatus
 from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.repository.transactions import (
     CONDITION_FAILED,
-    CONDITIONAL_CHECK_FAILED,
     cancellations,
-    error_code,
+    condition_lost,
 )
 from shared_utils.timer.checks import REPORT_SAMPLE
 from shared_utils.timer.envelope import TimerEnvelope
@@ -218,7 +217,7 @@ class DynamoTriggerClaims:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if error_code(error) == CONDITIONAL_CHECK_FAILED:
+            if condition_lost(error):
                 return False
             raise
         return True
