@@ -61,7 +61,8 @@ COLUMNS = (
 )
 _EXPIRY_FORMAT = "%d-%b-%Y"  # 29-DEC-2026
 _UNREADABLE = (KeyError, TypeError, ValueError, ArithmeticError, ValidationError)
-# a corrupt archive surfaces as any of these (ValueError: a text that is not UTF-8, too)
+# a corrupt archive surfaces as any of these (ValueError: a text that is not UTF-8, too;
+# NotImplementedError: zipfile's answer to a compression method it does not support)
 _NOT_A_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
 
 

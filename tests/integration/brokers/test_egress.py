@@ -327,7 +327,10 @@ def _tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = dt.datetime.now(dt.UTC)
+    # TLS checks validity against the machine's clock: a span no test date falls outside, so
+    # nothing here reads the clock.
+    valid_from = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    valid_until = dt.datetime(2099, 12, 31, tzinfo=dt.UTC)
 
     def name(common: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
@@ -339,8 +342,8 @@ def _tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
             .issuer_name(name(issuer))
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
+            .not_valid_before(valid_from)
+            .not_valid_after(valid_until)
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(

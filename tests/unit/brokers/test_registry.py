@@ -13,7 +13,6 @@ from shared_utils.brokers.models import BrokerName, OptionInstrument, OrderState
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.brokers.port import Broker, BrokerAuthError
 from shared_utils.brokers.registry import BrokerRegistry, RegistryConfig
-from shared_utils.brokers.symbols.angel_one import ScripMasterTokens
 from shared_utils.errors import ConfigurationError
 from tests.unit.brokers.conftest import SleepingClock, make_order, nifty, price_source
 
@@ -105,7 +104,7 @@ def test_angel_one_needs_a_symbol_token_lookup(clock: SleepingClock) -> None:
     credentials = {"a1": ZERODHA_CREDS}
     with pytest.raises(ConfigurationError):
         registry(clock, credentials).broker_for("a1", "ANGEL_ONE")
-    tokens = ScripMasterTokens([{"token": "1", "symbol": "X", "exch_seg": "NFO"}])
+    tokens = {("NFO", "X"): "1"}.get  # the symbol book's lookup: (exchange, symbol) -> token
     assert registry(clock, credentials, angel_one_tokens=tokens).broker_for("a1", "ANGEL_ONE").name is (
         BrokerName.ANGEL_ONE
     )

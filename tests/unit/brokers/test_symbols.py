@@ -60,18 +60,6 @@ def test_exchange_segment_follows_the_underlying() -> None:
     assert contract(Underlying.NIFTY, date(2025, 1, 9), "24000", "CE").exchange is DerivativesExchange.NFO
 
 
-def test_scrip_master_lookup_keeps_derivatives_only() -> None:
-    tokens = angel_one.ScripMasterTokens(
-        [
-            {"token": "43650", "symbol": "NIFTY26DEC2424000CE", "exch_seg": "NFO"},
-            {"token": "2885", "symbol": "RELIANCE-EQ", "exch_seg": "NSE"},
-        ]
-    )
-    assert tokens("NFO", "NIFTY26DEC2424000CE") == "43650"
-    assert tokens("NSE", "RELIANCE-EQ") is None
-    assert len(tokens) == 1
-
-
 @pytest.mark.parametrize("strike", ["24000", "24012.5"])
 def test_a_contract_key_names_the_contract_back(strike: str) -> None:
     contract = OptionInstrument(
