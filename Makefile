@@ -37,13 +37,14 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 typecheck: venv
-	$(BIN)/mypy shared_utils lambda_functions
+	$(BIN)/mypy shared_utils lambda_functions local_platform
 
 build: venv
 	$(BIN)/python -m cdk_stack.assets
@@ -116,10 +117,10 @@ test-all: lint typecheck build browser date-shift
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 run: venv
-	$(BIN)/python -m shared_utils.local run
+	$(BIN)/python -m local_platform run
 
 simulate: venv
-	$(BIN)/python -m shared_utils.local simulate --date $(DATE)
+	$(BIN)/python -m local_platform simulate --date $(DATE)
 
 deploy: build
 	./deploy.sh -p $(PROJECT) -e $(ENV) -a $(PROFILE)

@@ -86,7 +86,7 @@ class Client:
     """Calls the handlers through the catalog dispatcher with proxy events."""
 
     def __init__(self) -> None:
-        from shared_utils.api.dispatch import dispatch
+        from local_platform.dispatch import dispatch
         from shared_utils.api.wsgi import LocalContext, proxy_event
 
         self._dispatch = dispatch

@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     args = parser.parse_args()
     logging.disable(logging.INFO)
-    from shared_utils.local import moto_transactions
+    from local_platform import moto_transactions
 
     moto_transactions.install()
     results = {mode: measure(args.strategies, args.users, stepwise=mode == MODES[0]) for mode in MODES}
@@ -127,6 +127,7 @@ def measure(strategies: int, users: int, *, stepwise: bool) -> dict[str, Any]:
     from shared_utils.execution.executor import StrategyRunExecutor
     from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
+    from shared_utils.execution.requests import ExecutionRequest
     from shared_utils.execution.service import ExecutionService
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.keys import ScheduleKind
@@ -140,7 +141,6 @@ def measure(strategies: int, users: int, *, stepwise: bool) -> dict[str, Any]:
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
     from shared_utils.repository.trading import DynamoTradingRepository
     from shared_utils.tables import ALL_TABLES, BROKER_ACCOUNTS, EXECUTION_HISTORY, TRADING_CONFIGURATIONS
-    from shared_utils.timer.triggers import ExecutionRequest
 
     legs = [("SELL", "CE", 2), ("BUY", "CE", 6), ("SELL", "PE", -2), ("BUY", "PE", -6)]
     body = {

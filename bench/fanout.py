@@ -19,7 +19,7 @@ moto's and Python's, not DynamoDB's; the request counts are the code's. One moto
 taken out: for its rollback, moto's TransactWriteItems deep-copies the whole table once per item
 of the transaction (O(items x table), 72 s per 100-claim transaction with 1,000 strategies
 seeded), which DynamoDB does not do; the bench installs the embedded backend's fix
-(`shared_utils/local/moto_transactions.py`: a snapshot of the items the transaction names).
+(`local_platform/moto_transactions.py`: a snapshot of the items the transaction names).
 
     .venv/bin/python bench/fanout.py [--strategies 1000 10000] [--sample 200] [--local 1000]
 """
@@ -174,10 +174,11 @@ def platform(queue: str) -> Iterator[tuple[Any, Any, Any]]:
     import boto3
     from moto import mock_aws
 
+    from local_platform.backend import create_tables
+    from local_platform.environment import export_runtime_settings, local_settings
+    from local_platform.root import one_process_root
     from shared_utils.clock import FixedClock
     from shared_utils.composition import Platform, install
-    from shared_utils.local.backend import create_tables
-    from shared_utils.local.environment import export_runtime_settings, local_settings
 
     with mock_aws():
         raw = boto3.client("dynamodb", region_name=REGION)
@@ -188,13 +189,11 @@ def platform(queue: str) -> Iterator[tuple[Any, Any, Any]]:
             settings = settings.model_copy(update={"strategy_run_queue_url": url})
         create_tables(raw, settings)
         export_runtime_settings(settings)
-        root = Platform(
-            settings,
-            FixedClock(TICK),
-            dynamodb=SerializedClient(raw),
-            sqs=sqs,
-            one_process=True,
-            wait_for_runs=queue == "local",
+        clients = {"dynamodb": SerializedClient(raw), "sqs": sqs}
+        root = (
+            one_process_root(settings, FixedClock(TICK), wait_for_runs=True, **clients)
+            if queue == "local"
+            else Platform(settings, FixedClock(TICK), one_process=True, **clients)
         )
         previous = install(root)
         try:
@@ -220,8 +219,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def trigger_and_executor(strategies: int, sample: int) -> None:
     from lambda_functions.option_baskets import strategy_executor
-    from shared_utils.api.wsgi import LocalContext
-    from shared_utils.local.run_queue import sqs_record
+    from local_platform.run_queue import sqs_record
+    from local_platform.wsgi import LocalContext
 
     with platform("sqs") as (root, raw, sqs):
         started = time.perf_counter()
@@ -338,7 +337,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    from shared_utils.local import moto_transactions
+    from local_platform import moto_transactions
 
     moto_transactions.install()
     for count in args.strategies:

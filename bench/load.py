@@ -120,7 +120,7 @@ class SerializedClient:
 
 
 def _quiet_environment() -> None:
-    from shared_utils.local.environment import export_client_environment
+    from local_platform.environment import export_client_environment
 
     export_client_environment(log_level="ERROR")
     warnings.filterwarnings("ignore")
@@ -153,10 +153,11 @@ def _platform() -> Iterator[tuple[Any, Any, Any]]:
     import boto3
     from moto import mock_aws
 
+    from local_platform.backend import create_tables
+    from local_platform.environment import REGION, export_runtime_settings, local_settings
+    from local_platform.root import one_process_root
     from shared_utils.clock import FixedClock
-    from shared_utils.composition import Platform, install
-    from shared_utils.local.backend import create_tables
-    from shared_utils.local.environment import REGION, export_runtime_settings, local_settings
+    from shared_utils.composition import install
 
     with mock_aws():
         settings = local_settings(None)
@@ -167,7 +168,7 @@ def _platform() -> Iterator[tuple[Any, Any, Any]]:
         clock = FixedClock(datetime.combine(TRADE_DATE, datetime.min.time(), tzinfo=UTC))
         # One process: the strategy runs the timer queues run on the in-process queue's workers,
         # and each handler returns once they have.
-        root = Platform(settings, clock, dynamodb=client, one_process=True, wait_for_runs=True)
+        root = one_process_root(settings, clock, dynamodb=client, wait_for_runs=True)
         previous = install(root)
         try:
             yield settings, client, clock
@@ -253,8 +254,8 @@ def _seed(settings: Any, client: Any, strategies: int, ticks: int, first_tick: d
 def run_session(
     figures: Figures, settings: Any, client: Any, clock: Any, ticks: int, strategies: int
 ) -> dict[str, Any]:
-    from shared_utils.local.clocks import ReplayClock
-    from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
+    from local_platform.clocks import ReplayClock
+    from local_platform.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
     from shared_utils.timer.calendar_view import CalendarMarketView
 
     market = CalendarMarketView.default()
@@ -342,7 +343,7 @@ class Api:
     """The local platform's WSGI app, one caller identity per request."""
 
     def __init__(self) -> None:
-        from shared_utils.api.wsgi import ProxyEventWsgiApp
+        from local_platform.wsgi import ProxyEventWsgiApp
 
         self.user = "burst-user-0"
         self._app = ProxyEventWsgiApp(lambda headers: {"sub": headers.get("X-User", "anonymous")})
@@ -372,7 +373,7 @@ class Api:
 
 def run_burst(figures: Figures, requests: int, settings: Any, client: Any, clock: Any, seed: int = 7) -> None:
     """`requests` calls from 10 users; checks versions and counters afterwards."""
-    from shared_utils.local.accounts import ensure_paper_accounts
+    from local_platform.accounts import ensure_paper_accounts
 
     api = Api()
     rng = random.Random(seed)

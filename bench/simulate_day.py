@@ -2,7 +2,7 @@
 
 Users, their paper accounts, baskets (at most 10 strategies each), strategies (templates, entry
 times spread over 09:20-10:15, exits over 14:30-15:15) and allocations on two brokers are created
-through the API handlers; then `shared_utils.local.simulate` runs pre-open to close through the
+through the API handlers; then `local_platform.simulate` runs pre-open to close through the
 same emitter, handlers, execution engine and paper brokers on a moto server. Prints wall time of
 the session, peak memory (max RSS), orders per second and the DynamoDB requests the session made
 (per tick, and the operations that made most of them: what the minute's fixed cost is).
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared_utils.local.environment import export_client_environment  # noqa: E402
+from local_platform.environment import export_client_environment  # noqa: E402
 
 export_client_environment("ERROR")
 
@@ -41,12 +41,12 @@ boto3.DEFAULT_SESSION.events.register(
     "before-call.dynamodb", lambda model, **_: REQUESTS.update([model.name])
 )
 
-from shared_utils.local.accounts import ensure_paper_accounts, paper_account_id  # noqa: E402
-from shared_utils.local.backend import create_tables, dynamodb, start_moto  # noqa: E402
-from shared_utils.local.demo import WEEKDAYS  # noqa: E402
-from shared_utils.local.environment import export_runtime_settings, local_settings  # noqa: E402
-from shared_utils.local.inprocess import InProcessApi  # noqa: E402
-from shared_utils.local.simulate import simulate  # noqa: E402
+from local_platform.accounts import ensure_paper_accounts, paper_account_id  # noqa: E402
+from local_platform.backend import create_tables, dynamodb, start_moto  # noqa: E402
+from local_platform.demo import WEEKDAYS  # noqa: E402
+from local_platform.environment import export_runtime_settings, local_settings  # noqa: E402
+from local_platform.inprocess import InProcessApi  # noqa: E402
+from local_platform.simulate import simulate  # noqa: E402
 from shared_utils.models.strategy import ExpirySelection  # noqa: E402
 from shared_utils.templates import TemplateName, template_legs  # noqa: E402
 

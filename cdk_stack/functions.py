@@ -24,10 +24,10 @@ from constructs import Construct
 from cdk_stack.brokers import BrokerAccess, calls_brokers, manages_sessions
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, log_retention, removal_policy
+from lambda_functions.option_baskets import handler_path
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import resource_prefix
 
-HANDLER_PACKAGE = "lambda_functions.option_baskets"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 SERVICE_NAME = "options-trading"
@@ -41,10 +41,6 @@ ENI_WILDCARD_REASON = (
     "ec2:CreateNetworkInterface, ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets, "
     "ec2:DeleteNetworkInterface, ec2:Assign/UnassignPrivateIpAddresses, which AWS documents on '*'."
 )
-
-
-def handler_path(module: str) -> str:
-    return f"{HANDLER_PACKAGE}.{module}.handler"
 
 
 class FunctionFactory(Construct):

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from shared_utils.execution.leases import StrategyLeases
     from shared_utils.execution.market import SimulatedOptionMarket
     from shared_utils.execution.quoted_market import QuotedOptionMarket
+    from shared_utils.execution.reports import BrokerReconciler, DuplicateOrderScanner
+    from shared_utils.execution.requests import ExecutionRequester
     from shared_utils.execution.runs import RunQueue
     from shared_utils.execution.service import ExecutionService, StrategyReader
     from shared_utils.execution.store import ExecutionStore
@@ -57,14 +59,13 @@ if TYPE_CHECKING:
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
     from shared_utils.repository.trading import DynamoTradingRepository
     from shared_utils.timer.calendar_view import CalendarMarketView
-    from shared_utils.timer.checks import BrokerReconciler, DuplicateOrderScanner
     from shared_utils.timer.envelope import TimerEnvelope
     from shared_utils.timer.listing import DownloadedOnce, InstrumentSource, ListingReport
     from shared_utils.timer.market_data import RefreshReport
     from shared_utils.timer.publisher import EventBridgePublisher
     from shared_utils.timer.schedule_view import RepositorySchedule
     from shared_utils.timer.symbol_books import BookReport, InstrumentMaster
-    from shared_utils.timer.triggers import ExecutionRequester, TriggerReport
+    from shared_utils.timer.triggers import TriggerReport
 
 
 class Platform:
@@ -86,16 +87,16 @@ class Platform:
         sqs: SQSClient | None = None,
         secretsmanager: SecretsManagerClient | None = None,
         one_process: bool = False,
-        wait_for_runs: bool = False,
+        run_queue: RunQueue | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         # Every handler runs in this process (the local platform, `simulate`, tests): the paper
         # broker's book is the one the orders went to. In Lambda each container has its own.
         self.one_process = one_process
-        # One process without a queue URL runs its strategy runs on an in-process queue;
-        # `wait_for_runs`: a sender returns once they have run (tests, `simulate`).
-        self.wait_for_runs = wait_for_runs
+        # A process that runs everything itself hands in its own run queue (the local platform's
+        # in-process workers); otherwise runs go to the stack's SQS queue.
+        self._run_queue = run_queue
         self._given: dict[str, Any] = {
             "dynamodb": dynamodb,
             "events": events,
@@ -107,7 +108,7 @@ class Platform:
 
     def close(self) -> None:
         """Stop what this root started in process (the local run queue's workers)."""
-        queue = self.__dict__.get("run_queue")
+        queue = self.__dict__.get("run_queue", self._run_queue)
         stop = getattr(queue, "stop", None)
         if stop is not None:
             stop()
@@ -402,20 +403,17 @@ class Platform:
     @cached_property
     def run_queue(self) -> RunQueue:
         """Where the deciding side (timer, stop-loss check, kill switch) sends strategy runs: the
-        stack's SQS queue, or, for a process that runs everything itself, an in-process queue
-        whose workers call the same executor handler."""
+        queue handed in (a process that runs everything itself), else the stack's SQS queue."""
+        if self._run_queue is not None:
+            return self._run_queue
         url = self.settings.strategy_run_queue_url
-        if url:
-            from shared_utils.execution.sqs_queue import SqsRunQueue
-
-            return SqsRunQueue(self.sqs, url)
-        if not self.one_process:
+        if not url:
             from shared_utils.errors import ConfigurationError
 
             raise ConfigurationError("STRATEGY_RUN_QUEUE_URL is not set: strategy runs have nowhere to go")
-        from shared_utils.local.run_queue import LocalRunQueue
+        from shared_utils.execution.sqs_queue import SqsRunQueue
 
-        return LocalRunQueue(workers=self.settings.local_run_workers, wait_on_send=self.wait_for_runs)
+        return SqsRunQueue(self.sqs, url)
 
     def run_executor(self, metrics: Metrics | None = None) -> StrategyRunExecutor:
         """The executor of one strategy-run message (owner runs, subscriber runs, fan-out pages,

@@ -13,9 +13,10 @@ import pytest
 from aws_lambda_powertools import Metrics
 from moto import mock_aws
 
+from local_platform import moto_transactions
+from local_platform.root import one_process_root
 from shared_utils.clock import FixedClock
 from shared_utils.composition import Platform, install
-from shared_utils.local import moto_transactions
 from shared_utils.settings import MarketDataSourceName, RuntimeSettings, load_settings
 from shared_utils.tables import ALL_TABLES, resource_prefix
 
@@ -66,7 +67,7 @@ def _no_platform_left_behind() -> Iterator[None]:
 def install_platform(settings: RuntimeSettings, clock: Any, dynamodb: Any, **clients: Any) -> Platform:
     """Build and install the process's composition root the way a cold start would, with the
     test's clock and client."""
-    root = Platform(settings, clock, dynamodb=dynamodb, one_process=True, wait_for_runs=True, **clients)
+    root = one_process_root(settings, clock, dynamodb=dynamodb, wait_for_runs=True, **clients)
     install(root)
     return root
 

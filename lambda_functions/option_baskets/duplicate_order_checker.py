@@ -3,9 +3,9 @@ compare the brokers' positions with the ledger and flag orders whose outcome is 
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
+from shared_utils.handlers.timer import build_timer_handler
 from shared_utils.timer.checks import DuplicateReport, check_duplicate_orders
 from shared_utils.timer.envelope import TimerEnvelope
-from shared_utils.timer.handler import build_timer_handler
 
 
 def _scan(envelope: TimerEnvelope) -> DuplicateReport:

@@ -3,8 +3,8 @@ strategies and every open contract; 300 s TTL)."""
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
+from shared_utils.handlers.timer import build_timer_handler
 from shared_utils.timer.envelope import TimerEnvelope
-from shared_utils.timer.handler import build_timer_handler
 from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC, RefreshReport
 
 

@@ -2,8 +2,8 @@
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
+from shared_utils.handlers.timer import build_timer_handler
 from shared_utils.timer.envelope import TimerEnvelope
-from shared_utils.timer.handler import build_timer_handler
 from shared_utils.timer.triggers import TriggerReport
 
 

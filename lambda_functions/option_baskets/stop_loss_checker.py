@@ -2,9 +2,10 @@
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
-from shared_utils.timer.checks import StopLossReport, check_stop_losses
+from shared_utils.execution.reports import StopLossReport
+from shared_utils.handlers.timer import build_timer_handler
+from shared_utils.timer.checks import check_stop_losses
 from shared_utils.timer.envelope import TimerEnvelope
-from shared_utils.timer.handler import build_timer_handler
 
 
 def _check(envelope: TimerEnvelope) -> StopLossReport:

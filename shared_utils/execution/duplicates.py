@@ -18,8 +18,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared_utils.brokers.tag import run_of
 from shared_utils.clock import Clock
 from shared_utils.execution.models import LedgerEntry
+from shared_utils.execution.reports import DuplicateFinding
 from shared_utils.execution.store import ExecutionStore
-from shared_utils.timer.checks import DuplicateFinding
 
 logger = Logger(child=True)
 

@@ -23,9 +23,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared_utils.clock import Clock
 from shared_utils.errors import ConfigurationError, NotFoundError, StrategyBusyError
 from shared_utils.execution.models import ExecutionRecord, ExitReason
+from shared_utils.execution.reports import StopLossReport
 from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.execution.service import ExecutionService
-from shared_utils.timer.checks import StopLossReport
 
 logger = Logger(child=True)
 

@@ -29,11 +29,11 @@ from aws_lambda_powertools import Logger
 from shared_utils import keys
 from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import ExitReason, PositionView
+from shared_utils.execution.reports import REPORT_SAMPLE, StopLossReport
 from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.common import Product, StopLossKind
 from shared_utils.models.strategy import LegStopLoss, Strategy
-from shared_utils.timer.checks import REPORT_SAMPLE, StopLossReport
 
 logger = Logger(child=True)
 

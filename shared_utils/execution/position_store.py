@@ -15,13 +15,13 @@ from shared_utils import keys
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.execution.history_table import HistoryTable
 from shared_utils.execution.models import PositionView
+from shared_utils.execution.reports import ContractDifference
 from shared_utils.execution.valuation import valuation
 from shared_utils.models.common import Product
 from shared_utils.models.items import deserialize
 from shared_utils.repository.paging import batch_get
 from shared_utils.repository.transactions import condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
-from shared_utils.timer.checks import ContractDifference
 
 # What `position_from_item` reads: the reads of positions project these only (the `applied` set of
 # order keys, which grows with every fill, and the bookkeeping attributes stay in the table).

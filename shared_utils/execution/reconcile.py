@@ -28,9 +28,9 @@ from shared_utils.brokers.port import BrokerError
 from shared_utils.brokers.tag import run_of
 from shared_utils.clock import Clock
 from shared_utils.errors import DomainError
+from shared_utils.execution.reports import ContractDifference, PositionMismatch, Reconciliation, StuckOrder
 from shared_utils.execution.service import BrokersForUser
 from shared_utils.execution.store import ExecutionStore
-from shared_utils.timer.checks import ContractDifference, PositionMismatch, Reconciliation, StuckOrder
 
 logger = Logger(child=True)
 

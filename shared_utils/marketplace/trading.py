@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 
 from shared_utils.errors import NotFoundError
 from shared_utils.execution.models import ExecutionRecord, PositionView
+from shared_utils.execution.requests import ExecutionRequest
 from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.keys import ScheduleKind
 from shared_utils.marketplace.models import Listing, ListingState, Subscription, SubscriptionStatus
@@ -30,7 +31,6 @@ from shared_utils.models.allocation import BrokerAllocation, EffectiveAllocation
 from shared_utils.models.common import AllocationScope
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
-from shared_utils.timer.triggers import ExecutionRequest
 
 logger = Logger(child=True)
 

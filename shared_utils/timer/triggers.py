@@ -21,6 +21,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared_utils import keys
 from shared_utils.clock import to_ist
+from shared_utils.execution.reports import REPORT_SAMPLE
+from shared_utils.execution.requests import ExecutionRequest, ExecutionRequester
 from shared_utils.keys import ScheduleKind
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.schedule import ScheduleEntry
@@ -29,7 +31,6 @@ from shared_utils.repository.transactions import (
     cancellations,
     condition_lost,
 )
-from shared_utils.timer.checks import REPORT_SAMPLE
 from shared_utils.timer.envelope import TimerEnvelope
 
 if TYPE_CHECKING:
@@ -40,21 +41,6 @@ logger = Logger(child=True)
 CLAIM_RETENTION = timedelta(days=3)
 TRANSACTION_LIMIT = 100  # TransactWriteItems' maximum items
 CLAIM_ATTEMPTS = 3
-
-
-class ExecutionRequest(BaseModel):
-    """What the execution engine receives for one due schedule entry."""
-
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str
-    strategy_id: str
-    basket_id: str
-    action: ScheduleKind
-    scheduled_at: AwareDatetime
-    trade_date: date
-    strategy_version: int
-    tick: AwareDatetime
 
 
 class TriggerReport(BaseModel):
@@ -95,12 +81,6 @@ class TriggerClaims(Protocol):
 
     def release_all(self, requests: Sequence[ExecutionRequest]) -> None:
         """Give claims back when the hand-over failed, so a retry can hand them over."""
-        ...
-
-
-class ExecutionRequester(Protocol):
-    def request_executions(self, requests: Sequence[ExecutionRequest]) -> None:
-        """Hand every request over, or raise."""
         ...
 
 

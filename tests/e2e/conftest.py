@@ -1,4 +1,4 @@
-"""The local platform as a user starts it: `python -m shared_utils.local run` in a subprocess on a
+"""The local platform as a user starts it: `python -m local_platform run` in a subprocess on a
 free loopback port, driven only over HTTP (and the `token` command)."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Platform:
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "shared_utils.local", "--data-dir", str(self.data_dir), *args],
+            [sys.executable, "-m", "local_platform", "--data-dir", str(self.data_dir), *args],
             cwd=REPO,
             env=_clean_env(),
             capture_output=True,
@@ -100,7 +100,7 @@ def start_platform(tmp: Path, *extra: str) -> Platform:
         [
             sys.executable,
             "-m",
-            "shared_utils.local",
+            "local_platform",
             "--data-dir",
             str(data_dir),
             "run",

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from local_platform.report import write_report
+from local_platform.simulate import SessionLog
 from shared_utils.api.openapi import TITLE
 from shared_utils.execution.models import (
     BrokerOutcome,
@@ -31,8 +33,6 @@ from shared_utils.execution.models import (
     PositionView,
     RunAction,
 )
-from shared_utils.local.report import write_report
-from shared_utils.local.simulate import SessionLog
 from shared_utils.models.common import Action, OptionType, Product
 from shared_utils.timer.emitter import EmitResult
 from tests.e2e.browser import PageWatch, chromium

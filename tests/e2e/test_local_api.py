@@ -75,7 +75,7 @@ def test_swagger_ui_is_served_offline_with_the_openapi_document(platform: Platfo
 
 def test_token_without_a_running_platform_says_how_to_start_it(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "shared_utils.local", "--data-dir", str(tmp_path), "token", "--user", "x"],
+        [sys.executable, "-m", "local_platform", "--data-dir", str(tmp_path), "token", "--user", "x"],
         cwd=REPO,
         env=_clean_env(),
         capture_output=True,
@@ -89,7 +89,7 @@ def test_token_without_a_running_platform_says_how_to_start_it(tmp_path: Path) -
 def test_port_in_use_names_the_port_and_exits_2(platform: Platform, tmp_path: Path) -> None:
     port = platform.base_url.rsplit(":", 1)[1]
     done = subprocess.run(
-        [sys.executable, "-m", "shared_utils.local", "--data-dir", str(tmp_path), "run", "--port", port],
+        [sys.executable, "-m", "local_platform", "--data-dir", str(tmp_path), "run", "--port", port],
         cwd=REPO,
         env=_clean_env(),
         capture_output=True,
@@ -104,7 +104,7 @@ def test_bad_dates_are_refused_with_the_reason(tmp_path: Path) -> None:
     cases = {"2026-13-01": "YYYY-MM-DD", "2026-11-22": "Sunday", "2026-11-24": "holiday"}
     for raw, reason in cases.items():
         done = subprocess.run(
-            [sys.executable, "-m", "shared_utils.local", "--data-dir", str(tmp_path), "run", "--date", raw],
+            [sys.executable, "-m", "local_platform", "--data-dir", str(tmp_path), "run", "--date", raw],
             cwd=REPO,
             env=_clean_env(),
             capture_output=True,

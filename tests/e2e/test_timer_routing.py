@@ -7,9 +7,9 @@ import threading
 from datetime import UTC, date, datetime
 from typing import Any
 
+from local_platform.clocks import ReplayClock
+from local_platform.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop, rules
 from shared_utils.events.catalog import HANDLER_MODULES, DetailType
-from shared_utils.local.clocks import ReplayClock
-from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop, rules
 from shared_utils.timer.calendar_view import CalendarMarketView
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from lambda_functions.option_baskets import strategy_executor
-from shared_utils.api.wsgi import LocalContext
+from local_platform.run_queue import sqs_record
+from local_platform.wsgi import LocalContext
 from shared_utils.execution.models import ExecutionStatus
 from shared_utils.execution.runs import RunKind, StrategyRun
-from shared_utils.local.run_queue import sqs_record
 from tests.reliability.timer_harness import TRADE_DAY_START, TradingDay, trading_day  # noqa: F401
 
 ENTRY_AT = TRADE_DAY_START + timedelta(minutes=10)  # 09:20 IST

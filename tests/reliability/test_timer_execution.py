@@ -13,9 +13,9 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from lambda_functions.option_baskets import schedule_trigger, timer_starter
+from local_platform.clocks import ReplayClock
+from local_platform.timer import LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.execution.models import LedgerStatus
-from shared_utils.local.clocks import ReplayClock
-from shared_utils.local.timer import LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.settings import load_settings
 from tests.conftest import TEST_REGION, install_platform
 from tests.events.timer import load_event

@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import Client
 
+from local_platform.wsgi import ProxyEventWsgiApp, fixed_claims
 from shared_utils.api.openapi import DEFAULT_OUTPUT
-from shared_utils.api.wsgi import ProxyEventWsgiApp, fixed_claims
 from tests.integration.api.conftest import strategy_body
 
 CONTRACT_USER = "contract-user"

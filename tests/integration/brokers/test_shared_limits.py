@@ -19,6 +19,8 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from local_platform.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
+from local_platform.environment import REGION
 from shared_utils import keys
 from shared_utils.brokers.circuit import CircuitState
 from shared_utils.brokers.guarded import GuardedBroker
@@ -33,8 +35,6 @@ from shared_utils.brokers.shared_limits import (
     micros,
 )
 from shared_utils.clock import SystemClock
-from shared_utils.local.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
-from shared_utils.local.environment import REGION
 from shared_utils.settings import RuntimeSettings
 from tests.conftest import platform_now
 from tests.unit.brokers.conftest import SleepingClock, make_order

@@ -322,8 +322,8 @@ class NoSubscribers:
 
 def timer_request(strategy_id: str, action: Any = None, user: str = "user-a") -> Any:
     """What the timer hands the engine for the 09:30 tick of 2026-11-25 (ENTRY by default)."""
+    from shared_utils.execution.requests import ExecutionRequest
     from shared_utils.keys import ScheduleKind
-    from shared_utils.timer.triggers import ExecutionRequest
 
     at = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
     return ExecutionRequest(

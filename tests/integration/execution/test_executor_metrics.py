@@ -11,11 +11,11 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambda_functions.option_baskets import strategy_executor
+from local_platform.run_queue import sqs_record
+from local_platform.wsgi import LocalContext
 from shared_utils import keys
-from shared_utils.api.wsgi import LocalContext
 from shared_utils.brokers.credentials import CREDENTIALS_UNAVAILABLE_METRIC
 from shared_utils.execution.runs import RunKind, StrategyRun
-from shared_utils.local.run_queue import sqs_record
 
 
 def emitted(printed: str) -> dict[str, float]:

@@ -14,6 +14,7 @@ import pytest
 from shared_utils.clock import to_ist
 from shared_utils.execution.executor import StrategyRunExecutor
 from shared_utils.execution.exits import PositionStopLossMonitor
+from shared_utils.execution.requests import ExecutionRequest
 from shared_utils.execution.runs import RunKind
 from shared_utils.execution.service import ExecutionService
 from shared_utils.market.calendar import TradingCalendar
@@ -30,7 +31,7 @@ from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.timer.plan import events_for
 from shared_utils.timer.schedule_view import RepositorySchedule
-from shared_utils.timer.triggers import DynamoTriggerClaims, ExecutionRequest, trigger_due_strategies
+from shared_utils.timer.triggers import DynamoTriggerClaims, trigger_due_strategies
 from tests.integration.execution.conftest import condor_body, net_quantities
 from tests.unit.execution.builders import NOW
 

@@ -17,6 +17,9 @@ from lambda_functions.option_baskets import (
 )
 from shared_utils.clock import FixedClock
 from shared_utils.composition import Platform
+from shared_utils.execution.reports import DuplicateFinding
+from shared_utils.execution.requests import ExecutionRequest
+from shared_utils.handlers import timer as timer_handler
 from shared_utils.market.expiries import ExpiryKind, valid_kinds
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.cache import QuoteCache
@@ -24,9 +27,6 @@ from shared_utils.models import BasketCreate, StrategyCreate
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
-from shared_utils.timer import handler as timer_handler
-from shared_utils.timer.checks import DuplicateFinding
-from shared_utils.timer.triggers import ExecutionRequest
 from tests.events.timer import load_event
 from tests.integration.timer.conftest import FakeLambdaContext
 

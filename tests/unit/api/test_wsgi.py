@@ -7,8 +7,8 @@ from typing import Any
 
 from werkzeug.test import Client
 
-from shared_utils.api.dispatch import match_route
-from shared_utils.api.wsgi import ProxyEventWsgiApp, fixed_claims, local_app
+from local_platform.dispatch import match_route
+from local_platform.wsgi import ProxyEventWsgiApp, fixed_claims, local_app
 
 seen: list[dict[str, Any]] = []
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from local_platform.identity import LocalUser, TokenError, issue_token, new_secret, verify_token
 from shared_utils.api.identity import identity_from_claims
-from shared_utils.local.identity import LocalUser, TokenError, issue_token, new_secret, verify_token
 
 NOW = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from shared_utils.local import moto_transactions
+from local_platform import moto_transactions
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import json
 from datetime import date, datetime, time
 from pathlib import Path
 
+from local_platform.report import write_report
+from local_platform.simulate import SessionLog
 from shared_utils.clock import IST
-from shared_utils.local.report import write_report
-from shared_utils.local.simulate import SessionLog
 
 DAY = date(2027, 1, 5)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from local_platform.run_queue import LocalRunQueue
 from shared_utils.execution.runs import RunKind, StrategyRun
-from shared_utils.local.run_queue import LocalRunQueue
 
 AT = datetime(2026, 11, 25, 3, 50, tzinfo=UTC)
 

@@ -8,15 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from shared_utils.execution.reports import REPORT_SAMPLE
+from shared_utils.execution.requests import ExecutionRequest
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import StrategyStatus, Weekday
 from shared_utils.models.schedule import ScheduleEntry
-from shared_utils.timer.checks import REPORT_SAMPLE
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.plan import events_for
-from shared_utils.timer.triggers import ExecutionRequest, trigger_due_strategies
+from shared_utils.timer.triggers import trigger_due_strategies
 
 TICK = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # Wednesday 09:30 IST
 CALENDAR = TradingCalendar.default()

@@ -21,19 +21,20 @@ from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 
+from local_platform import console
+from local_platform.accounts import ensure_paper_accounts
+from local_platform.backend import create_tables, dynamodb, start_moto
+from local_platform.clocks import ReplayClock
+from local_platform.demo import ensure_demo_baskets
+from local_platform.environment import export_runtime_settings, local_settings
+from local_platform.inprocess import InProcessApi
+from local_platform.report import write_report
+from local_platform.root import one_process_root
+from local_platform.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.clock import to_ist
 from shared_utils.composition import Platform, install
 from shared_utils.execution.marking import mark_positions
 from shared_utils.execution.models import ExecutionRecord, PositionView
-from shared_utils.local import console
-from shared_utils.local.accounts import ensure_paper_accounts
-from shared_utils.local.backend import create_tables, dynamodb, start_moto
-from shared_utils.local.clocks import ReplayClock
-from shared_utils.local.demo import ensure_demo_baskets
-from shared_utils.local.environment import export_runtime_settings, local_settings
-from shared_utils.local.inprocess import InProcessApi
-from shared_utils.local.report import write_report
-from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.timer.emitter import EmitResult
 
 logger = Logger(service="local-platform", child=False)
@@ -90,7 +91,7 @@ def _backend(live_endpoint: str | None, clock: ReplayClock) -> Iterator[Platform
         if own is not None:
             create_tables(client, settings)
         export_runtime_settings(settings)
-        root = Platform(settings, clock, dynamodb=client, one_process=True, wait_for_runs=True)
+        root = one_process_root(settings, clock, dynamodb=client, wait_for_runs=True)
         previous = install(root)
         yield root
     finally:

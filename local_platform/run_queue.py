@@ -13,7 +13,6 @@ with SQS-shaped events and partial batch responses) on worker threads instead of
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 import uuid
@@ -25,12 +24,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.api.wsgi import LocalContext
+from lambda_functions.option_baskets import STRATEGY_EXECUTOR, load_handler
+from local_platform.wsgi import LocalContext
 from shared_utils.execution.runs import StrategyRun
 
 logger = Logger(child=True)
 
-EXECUTOR_MODULE = "lambda_functions.option_baskets.strategy_executor"
 QUEUE_ARN = "arn:aws:sqs:local:000000000000:strategy-runs"
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -61,8 +60,7 @@ def sqs_record(message_id: str, body: str, receive_count: int = 1) -> dict[str, 
 
 
 def _executor_handler() -> Handler:
-    handler: Handler = importlib.import_module(EXECUTOR_MODULE).handler
-    return handler
+    return load_handler(STRATEGY_EXECUTOR)
 
 
 class LocalRunQueue:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared_utils.local.accounts import paper_account_id
-from shared_utils.local.inprocess import InProcessApi
+from local_platform.accounts import paper_account_id
+from local_platform.inprocess import InProcessApi
 from shared_utils.models.strategy import ExpirySelection
 from shared_utils.templates import TemplateName, template_legs
 

@@ -12,21 +12,22 @@ from types import FrameType
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.api.openapi import DOCS_PATH
-from shared_utils.clock import to_ist
-from shared_utils.composition import Platform, install
-from shared_utils.local import console
-from shared_utils.local.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
-from shared_utils.local.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
-from shared_utils.local.clocks import AcceleratedClock, LoopClock, WallClock
-from shared_utils.local.environment import (
+from local_platform import console
+from local_platform.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
+from local_platform.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
+from local_platform.clocks import AcceleratedClock, LoopClock, WallClock
+from local_platform.environment import (
     REGION,
     export_client_environment,
     export_runtime_settings,
     local_settings,
 )
-from shared_utils.local.state import PlatformState, clear_state, token_secret, write_state
-from shared_utils.local.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
+from local_platform.root import one_process_root
+from local_platform.state import PlatformState, clear_state, token_secret, write_state
+from local_platform.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
+from shared_utils.api.openapi import DOCS_PATH
+from shared_utils.clock import to_ist
+from shared_utils.composition import install
 from shared_utils.settings import RuntimeSettings
 from shared_utils.timer.emitter import EmitResult
 
@@ -74,9 +75,7 @@ def start_backend(log_level: str, clock: LoopClock) -> Backend:
     # them, or its next minutes would pass before a run starts (an entry found late, an exit
     # priced minutes later than its tick).
     install(
-        Platform(
-            settings, clock, dynamodb=client, one_process=True, wait_for_runs=not isinstance(clock, WallClock)
-        )
+        one_process_root(settings, clock, dynamodb=client, wait_for_runs=not isinstance(clock, WallClock))
     )
     return Backend(endpoint, settings)
 
@@ -148,7 +147,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     console.say(f"  Timer       {clock.describe() if timer else 'off'}")
     console.say(f"  State file  {state_path}")
     console.say(f"  Handler log {data_dir / HANDLER_LOG} (metrics lines, as CloudWatch would get them)")
-    console.say("  Token       python -m shared_utils.local token --user alice")
+    console.say("  Token       python -m local_platform token --user alice")
     console.say("Ctrl-C stops everything.")
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

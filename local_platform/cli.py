@@ -1,4 +1,4 @@
-"""`python -m shared_utils.local run | token | simulate`."""
+"""`python -m local_platform run | token | simulate`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared_utils.local import console
-from shared_utils.local.clocks import AcceleratedClock, LoopClock, ReplayClock, WallClock
-from shared_utils.local.environment import DEFAULT_DATA_DIR, export_client_environment, requested_port
-from shared_utils.local.sessions import NoSessionError, parse_trade_date, require_session
+from local_platform import console
+from local_platform.clocks import AcceleratedClock, LoopClock, ReplayClock, WallClock
+from local_platform.environment import DEFAULT_DATA_DIR, export_client_environment, requested_port
+from local_platform.sessions import NoSessionError, parse_trade_date, require_session
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.timer.calendar_view import CalendarMarketView
 
@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared_utils.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m local_platform", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state and token secret")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -57,7 +57,7 @@ def _clock(date_arg: str | None, speed: float | None, calendar: TradingCalendar)
 
 def _run(args: argparse.Namespace) -> int:
     export_client_environment(args.log_level.upper())
-    from shared_utils.local.runner import PortInUseError, run
+    from local_platform.runner import PortInUseError, run
 
     calendar = TradingCalendar.default()
     try:
@@ -89,11 +89,11 @@ def _reachable(url: str) -> bool:
 def _token(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from shared_utils.local.accounts import ensure_paper_accounts
-    from shared_utils.local.backend import dynamodb
-    from shared_utils.local.environment import local_settings
-    from shared_utils.local.identity import LocalUser, issue_token
-    from shared_utils.local.state import read_state
+    from local_platform.accounts import ensure_paper_accounts
+    from local_platform.backend import dynamodb
+    from local_platform.environment import local_settings
+    from local_platform.identity import LocalUser, issue_token
+    from local_platform.state import read_state
 
     try:
         user = LocalUser(user_id=args.user, admin=args.admin)
@@ -104,7 +104,7 @@ def _token(args: argparse.Namespace) -> int:
     if state is None or not _reachable(state.dynamodb_endpoint):
         console.warn(
             f"error: the local platform is not running (no live state in {args.data_dir}): start it "
-            "with `make run` (or python -m shared_utils.local run) and ask again"
+            "with `make run` (or python -m local_platform run) and ask again"
         )
         return EXIT_USAGE
     export_client_environment()
@@ -120,7 +120,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from shared_utils.local.state import read_state
+    from local_platform.state import read_state
 
     try:
         day = parse_trade_date(args.date)
@@ -129,7 +129,7 @@ def _simulate(args: argparse.Namespace) -> int:
         console.warn(f"error: {error}")
         return EXIT_USAGE
     export_client_environment(args.log_level.upper())
-    from shared_utils.local.simulate import simulate
+    from local_platform.simulate import simulate
 
     state = read_state(args.data_dir)
     live = state.dynamodb_endpoint if state is not None and _reachable(state.dynamodb_endpoint) else None

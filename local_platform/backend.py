@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import boto3
 from moto.server import ThreadedMotoServer
 
-from shared_utils.local import moto_transactions
-from shared_utils.local.environment import REGION
+from local_platform import moto_transactions
+from local_platform.environment import REGION
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import (
     ALL_TABLES,

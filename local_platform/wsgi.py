@@ -15,7 +15,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from shared_utils.api.dispatch import LambdaHandler, dispatch
+from lambda_functions.option_baskets import LambdaHandler
+from local_platform.dispatch import dispatch
 
 Claims = Callable[[Mapping[str, str]], dict[str, Any] | None]
 StartResponse = Callable[..., Any]

@@ -6,17 +6,15 @@ The local platform and the contract tests call the very handler functions that L
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable
 from functools import cache
 from http import HTTPStatus
 from typing import Any
 
+from lambda_functions.option_baskets import load_handler
 from shared_utils.api.catalog import API_ROUTES, ApiRoute
+from shared_utils.api.errors import ErrorBody
 
-HANDLER_PACKAGE = "lambda_functions.option_baskets"
-LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -40,17 +38,10 @@ def match_route(method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | Non
     return route, parameters
 
 
-def module_handler(module: str) -> LambdaHandler:
-    handler: LambdaHandler = importlib.import_module(f"{HANDLER_PACKAGE}.{module}").handler
-    return handler
-
-
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Invoke the function API Gateway would invoke for this event (404 body when none)."""
     matched = match_route(str(event.get("httpMethod", "")), str(event.get("path", "")))
     if matched is None:
-        from shared_utils.api.errors import ErrorBody
-
         body = ErrorBody(code="NOT_FOUND", message="No such resource")
         return {
             "statusCode": int(HTTPStatus.NOT_FOUND),
@@ -60,4 +51,4 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         }
     route, parameters = matched
     event = {**event, "resource": route.path, "pathParameters": parameters or None}
-    return module_handler(route.module)(event, context)
+    return load_handler(route.module)(event, context)

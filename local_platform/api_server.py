@@ -20,13 +20,14 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import aws_lambda_powertools
 from aws_lambda_powertools import Logger
 
-from shared_utils.api.dispatch import LambdaHandler, dispatch
+from lambda_functions.option_baskets import LambdaHandler
+from local_platform.dispatch import dispatch
+from local_platform.identity import TokenError, bearer_token, verify_token
+from local_platform.timer import handler_output
+from local_platform.wsgi import ProxyEventWsgiApp, StartResponse
 from shared_utils.api.errors import ErrorBody
 from shared_utils.api.openapi import DOCS_PATH, TITLE, openapi_document
-from shared_utils.api.wsgi import ProxyEventWsgiApp, StartResponse
 from shared_utils.clock import Clock, SystemClock
-from shared_utils.local.identity import TokenError, bearer_token, verify_token
-from shared_utils.local.timer import handler_output
 
 logger = Logger(service="local-platform", child=False)
 

@@ -8,7 +8,6 @@ on delivering the next events (its retries and DLQ are the deployed platform's b
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 import uuid
@@ -20,21 +19,20 @@ from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 
-from shared_utils.api.dispatch import LambdaHandler
-from shared_utils.api.wsgi import LocalContext
+from lambda_functions.option_baskets import LambdaHandler, load_handler
+from local_platform.clocks import LoopClock
+from local_platform.environment import REGION
+from local_platform.wsgi import LocalContext
 from shared_utils.clock import to_ist, utc_iso
 from shared_utils.composition import platform
 from shared_utils.errors import ConfigurationError
 from shared_utils.events.catalog import EVENT_SOURCE, HANDLER_MODULES, matches, rule_pattern
-from shared_utils.local.clocks import LoopClock
-from shared_utils.local.environment import REGION
 from shared_utils.timer.calendar_view import CalendarMarketView
 from shared_utils.timer.emitter import EmitResult, TimerState, emit_tick
 from shared_utils.timer.envelope import TimerEvent
 
 logger = Logger(service="local-platform", child=False)
 
-HANDLER_PACKAGE = "lambda_functions.option_baskets"
 LOCAL_ACCOUNT = "000000000000"
 
 
@@ -111,7 +109,7 @@ class RuleRouter:
     def _handler(self, module: str) -> LambdaHandler:
         handler = self._handlers.get(module)
         if handler is None:
-            handler = importlib.import_module(f"{HANDLER_PACKAGE}.{module}").handler
+            handler = load_handler(module)
             self._handlers[module] = handler
         return handler
 

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
-from shared_utils.api.wsgi import ProxyEventWsgiApp, fixed_claims
+from local_platform.wsgi import ProxyEventWsgiApp, fixed_claims
 from shared_utils.errors import DomainError
 
 

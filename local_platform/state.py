@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from shared_utils.local.identity import new_secret
+from local_platform.identity import new_secret
 
 STATE_FILE = "state.json"
 SECRET_FILE = "token-secret"

@@ -1,0 +1,3 @@
+from local_platform.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,20 @@
+"""The composition root of a process that runs every handler itself (the local platform,
+`simulate`, the tests): the deployed root, with the in-process run queue handed in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local_platform.run_queue import LocalRunQueue
+from shared_utils.clock import Clock
+from shared_utils.composition import Platform
+from shared_utils.settings import RuntimeSettings
+
+
+def one_process_root(
+    settings: RuntimeSettings, clock: Clock, *, wait_for_runs: bool, **clients: Any
+) -> Platform:
+    """`wait_for_runs`: a sender returns once what it queued has run (tests, `simulate`, a
+    clock faster than real time); the local platform on the wall clock lets its timer go on."""
+    queue = LocalRunQueue(workers=settings.local_run_workers, wait_on_send=wait_for_runs)
+    return Platform(settings, clock, one_process=True, run_queue=queue, **clients)

@@ -1,3 +1,0 @@
-from shared_utils.local.cli import main
-
-raise SystemExit(main())
