@@ -19,7 +19,7 @@ from shared_utils.market.payoff import Leg, Side, payoff_at_expiry, price_grid
 from shared_utils.timer.emitter import EmitResult
 
 if TYPE_CHECKING:
-    from local_platform.simulate import SessionLog
+    from local_platform.session_log import SessionLog
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 WIDTH, HEIGHT, PAD = 720, 260, 48

@@ -10,10 +10,9 @@ the executions); otherwise against a moto server of its own.
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +29,8 @@ from local_platform.environment import export_runtime_settings, local_settings
 from local_platform.inprocess import InProcessApi
 from local_platform.report import write_report
 from local_platform.root import one_process_root
-from local_platform.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
+from local_platform.session_log import SessionLog
+from local_platform.timer import LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.clock import to_ist
 from shared_utils.composition import Platform, install
 from shared_utils.execution.marking import mark_positions
@@ -41,32 +41,6 @@ logger = Logger(service="local-platform", child=False)
 
 SETUP_LEAD = timedelta(minutes=10)
 PNL_SAMPLE_MINUTES = 5
-
-
-@dataclass
-class SessionLog:
-    """What the session did, collected from the deliveries and the execution store."""
-
-    events: Counter[tuple[str, str]] = field(default_factory=Counter)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    requested: list[str] = field(default_factory=list)
-    users: set[str] = field(default_factory=set)
-    ticks: int = 0
-    pnl: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
-
-    def delivery(self, delivery: Delivery) -> None:
-        self.events[(delivery.detail_type, delivery.phase)] += 1
-        if delivery.error is not None:
-            self.errors.append({"handler": delivery.module, "event": delivery.event, "error": delivery.error})
-            console.warn(f"[timer] {delivery.module} FAILED on {delivery.detail_type}: {delivery.error}")
-            return
-        result = (delivery.result or {}).get("result") or {}
-        for requested in result.get("requested", []) or []:
-            self.requested.append(requested)
-            self.users.add(str(requested).split("/", 1)[0])
-            console.say(
-                f"[trigger] {to_ist(datetime.fromisoformat(delivery.event['time'])):%H:%M} {requested}"
-            )
 
 
 def strategy_pnl(positions: list[PositionView]) -> dict[str, Decimal]:

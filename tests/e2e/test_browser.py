@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from local_platform.report import write_report
-from local_platform.simulate import SessionLog
+from local_platform.session_log import SessionLog
 from shared_utils.api.openapi import TITLE
 from shared_utils.execution.models import (
     BrokerOutcome,

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from local_platform.report import write_report
-from local_platform.simulate import SessionLog
+from local_platform.session_log import SessionLog
 from shared_utils.clock import IST
 
 DAY = date(2027, 1, 5)
