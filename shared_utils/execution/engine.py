@@ -29,6 +29,7 @@ reverses a position; an order with nothing left to close is NOT_NEEDED, never se
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -136,10 +137,6 @@ class BrokerProvider(Protocol):
         ...
 
 
-def _no_sleep(_seconds: float) -> None:
-    return None
-
-
 @dataclass(frozen=True)
 class EngineConfig:
     max_workers: int = 8
@@ -177,7 +174,7 @@ class ExecutionEngine:
         *,
         metrics: Metrics | None = None,
         config: EngineConfig | None = None,
-        sleep: Callable[[float], None] = _no_sleep,
+        sleep: Callable[[float], None] = time.sleep,  # between fill polls; tests pass their own
         lease: RunLease | None = None,
         on_login_needed: Callable[[str, list[str]], None] | None = None,
     ) -> None:

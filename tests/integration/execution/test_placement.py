@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from datetime import date, timedelta
@@ -7,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from shared_utils.brokers.models import OrderRequest, OrderResult
+from shared_utils.brokers.models import OrderRequest, OrderResult, OrderState
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.brokers.port import Broker, BrokerLoginNeededError, BrokerUnavailableError
-from shared_utils.execution.engine import ExecutionEngine
+from shared_utils.execution.engine import EngineConfig, ExecutionEngine
 from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerStatus
 from shared_utils.execution.planning import plan_entry
 from shared_utils.market.calendar import TradingCalendar
@@ -375,3 +376,44 @@ def test_an_entry_none_of_whose_accounts_can_trade_is_not_entered(store, clock, 
 
     assert record.status is ExecutionStatus.NOT_ENTERED
     assert LOGIN_NEEDED_REASON in (record.reason or record.brokers[0].reason or "")
+
+
+class OpenUntilPolled(DownBroker):
+    """Accepts each order as resting (OPEN) and reports it filled only from the second lookup on."""
+
+    def __init__(self, inner: PaperBroker) -> None:
+        super().__init__()
+        self.up = True
+        self.inner = inner
+        self.lookups: dict[str, int] = {}
+
+    def place(self, order: OrderRequest) -> OrderResult:
+        assert self.inner is not None
+        placed = self.inner.place(order)
+        return placed.model_copy(update={"status": OrderState.OPEN})
+
+    def order_status(self, broker_order_id: str) -> OrderResult:
+        assert self.inner is not None
+        self.lookups[broker_order_id] = self.lookups.get(broker_order_id, 0) + 1
+        found = self.inner.order_status(broker_order_id)
+        if self.lookups[broker_order_id] < 2:
+            return found.model_copy(update={"status": OrderState.OPEN})
+        return found
+
+
+def test_an_order_resting_at_the_exchange_is_polled_after_real_waits_until_filled(store, clock, sim):
+    brokers = Brokers(clock, sim.price)
+    resting = OpenUntilPolled(brokers.paper("acct-1"))
+    brokers.by_account["acct-1"] = resting
+    waits: list[float] = []
+    engine = ExecutionEngine(store, brokers, clock, sleep=waits.append)
+    plan = plan_entry(iron_condor(), [allocation("acct-1")], TRADE_DATE, sim, CALENDAR)
+
+    record = engine.run(plan)
+
+    assert record.status is ExecutionStatus.COMPLETE
+    assert {store.get_ledger("user-a", o.order_key).status for o in plan.orders} == {LedgerStatus.FILLED}
+    interval = EngineConfig().fill_poll_interval_s
+    assert waits == [interval] * 2 * len(plan.orders)  # two lookups per order, a wait before each
+    # Deployed, nothing passes `sleep`: the polls wait in real time, not back to back.
+    assert inspect.signature(ExecutionEngine).parameters["sleep"].default is time.sleep
