@@ -32,7 +32,7 @@ from shared_utils import keys
 from shared_utils.brokers.circuit import CircuitSnapshot, CircuitState
 from shared_utils.brokers.rate_limit import RateLimit
 from shared_utils.clock import Clock
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import condition_lost
 from shared_utils.tables import TRADING_CONFIGURATIONS
 
 if TYPE_CHECKING:

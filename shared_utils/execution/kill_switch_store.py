@@ -12,8 +12,12 @@ from shared_utils import keys
 from shared_utils.execution.history_table import HistoryTable
 from shared_utils.execution.models import KillSwitchOperation, KillSwitchState, KillSwitchView
 from shared_utils.models.items import deserialize, serialize
-from shared_utils.repository.paging import BATCH_GET_ATTEMPTS, BATCH_GET_LIMIT
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import condition_lost
+
+
+def _view(raw: dict[str, Any]) -> KillSwitchView:
+    data = deserialize(raw)
+    return KillSwitchView.model_validate({k: v for k, v in data.items() if k in KillSwitchView.model_fields})
 
 
 class KillSwitchStore(HistoryTable):
@@ -21,38 +25,16 @@ class KillSwitchStore(HistoryTable):
         """The user's switch (`user_id`) or the global one (None); ARMED when never pressed."""
         pk = keys.user_pk(user_id) if user_id else keys.GLOBAL_KILL_SWITCH_PK
         scope = "USER" if user_id else "GLOBAL"
-        response = self._client.get_item(
-            TableName=self._table, Key=self._key(pk, keys.KILL_SWITCH_SK), ConsistentRead=True
-        )
-        item = response.get("Item")
-        if not item:
-            return KillSwitchView(scope=scope, state=KillSwitchState.ARMED)
-        data = deserialize(item)
-        return KillSwitchView.model_validate(
-            {k: v for k, v in data.items() if k in KillSwitchView.model_fields}
-        )
+        item = self._get(pk, keys.KILL_SWITCH_SK)
+        return _view(item) if item else KillSwitchView(scope=scope, state=KillSwitchState.ARMED)
 
     def kill_switches(self, user_id: str) -> tuple[KillSwitchView, KillSwitchView]:
         """The user's and the global switch in one request (checked before every entry)."""
         wanted = {keys.user_pk(user_id): "USER", keys.GLOBAL_KILL_SWITCH_PK: "GLOBAL"}
-        response = self._client.batch_get_item(
-            RequestItems={
-                self._table: {
-                    "Keys": [self._key(pk, keys.KILL_SWITCH_SK) for pk in wanted],
-                    "ConsistentRead": True,
-                }
-            }
-        )
-        found: dict[str, KillSwitchView] = {}
-        for raw in response.get("Responses", {}).get(self._table, []):
-            data = deserialize(raw)
-            found[data["pk"]] = KillSwitchView.model_validate(
-                {k: v for k, v in data.items() if k in KillSwitchView.model_fields}
-            )
-        unprocessed: Any = response.get("UnprocessedKeys") or {}
-        for key in unprocessed.get(self._table, {}).get("Keys", []):
-            pk = key["pk"]["S"]
-            found[pk] = self.kill_switch(user_id if pk != keys.GLOBAL_KILL_SWITCH_PK else None)
+        found = {
+            raw["pk"]["S"]: _view(raw)
+            for raw in self._batch_get(self._key(pk, keys.KILL_SWITCH_SK) for pk in wanted)
+        }
         user, everyone = (
             found.get(pk, KillSwitchView(scope=scope, state=KillSwitchState.ARMED))
             for pk, scope in wanted.items()
@@ -63,27 +45,11 @@ class KillSwitchStore(HistoryTable):
         """Is the global switch pressed, and which of these users' switches are (the minute's
         check closes what they still hold), in batched reads of up to 100 switches."""
         pks = [keys.GLOBAL_KILL_SWITCH_PK, *dict.fromkeys(keys.user_pk(user) for user in user_ids)]
-        pressed: set[str] = set()
-        for start in range(0, len(pks), BATCH_GET_LIMIT):
-            pending = [self._key(pk, keys.KILL_SWITCH_SK) for pk in pks[start : start + BATCH_GET_LIMIT]]
-            for _attempt in range(BATCH_GET_ATTEMPTS):
-                response = self._client.batch_get_item(
-                    RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
-                )
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    if raw.get("state", {}).get("S") == KillSwitchState.TRIGGERED.value:
-                        pressed.add(raw["pk"]["S"])
-                unprocessed: Any = response.get("UnprocessedKeys") or {}
-                pending = unprocessed.get(self._table, {}).get("Keys", [])
-                if not pending:
-                    break
-            for key in pending:  # still throttled after the retries: one at a time
-                pk = key["pk"]["S"]
-                switch = self.kill_switch(
-                    None if pk == keys.GLOBAL_KILL_SWITCH_PK else pk.removeprefix(keys.USER_PREFIX)
-                )
-                if switch.state is KillSwitchState.TRIGGERED:
-                    pressed.add(pk)
+        pressed = {
+            raw["pk"]["S"]
+            for raw in self._batch_get(self._key(pk, keys.KILL_SWITCH_SK) for pk in pks)
+            if raw.get("state", {}).get("S") == KillSwitchState.TRIGGERED.value
+        }
         everyone = keys.GLOBAL_KILL_SWITCH_PK in pressed
         return everyone, {user for user in user_ids if keys.user_pk(user) in pressed}
 

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from shared_utils import keys
 from shared_utils.clock import Clock
 from shared_utils.errors import StrategyBusyError
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import condition_lost
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -18,7 +18,7 @@ from shared_utils.execution.history_table import HistoryTable, utc
 from shared_utils.execution.models import LedgerEntry, LedgerStatus, PlannedOrder
 from shared_utils.models.common import Action
 from shared_utils.models.items import deserialize, serialize
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
 _LEDGER_FIELDS = set(LedgerEntry.model_fields)

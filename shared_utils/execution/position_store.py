@@ -19,8 +19,7 @@ from shared_utils.execution.reports import ContractDifference
 from shared_utils.execution.valuation import valuation
 from shared_utils.models.common import Product
 from shared_utils.models.items import deserialize
-from shared_utils.repository.paging import batch_get
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import batch_get, condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
 # What `position_from_item` reads: the reads of positions project these only (the `applied` set of

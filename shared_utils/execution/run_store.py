@@ -12,7 +12,7 @@ from shared_utils import keys
 from shared_utils.execution.history_table import HistoryTable, utc
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord
 from shared_utils.models.items import deserialize, serialize
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY
 
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
 from shared_utils import keys
+from shared_utils.errors import ConflictError
 from shared_utils.execution.ledger_store import LedgerStore, OutcomeWrite, ledger_item
 from shared_utils.execution.models import (
     ExecutionPlan,
@@ -32,7 +31,6 @@ from shared_utils.execution.models import (
     RunAction,
 )
 from shared_utils.execution.run_store import RunStore, record_item, record_key, run_item
-from shared_utils.repository.transactions import cancellations
 
 TRANSACTION_LIMIT = 100  # TransactWriteItems' maximum items
 ENTRY_CHECKS = 3  # the user's and the global kill switch, the day's exit
@@ -90,7 +88,7 @@ class RunTransactions(LedgerStore, RunStore):
                     }
                 }
             )
-        return record_sk if self._transact(items) else None
+        return record_sk if self._committed(items) else None
 
     def finish_run(
         self,
@@ -161,13 +159,12 @@ class RunTransactions(LedgerStore, RunStore):
             )
         if len(items) > TRANSACTION_LIMIT:
             return None
-        return stored if self._transact(items) else None
+        return stored if self._committed(items) else None
 
-    def _transact(self, items: list[dict]) -> bool:
+    def _committed(self, items: list[dict]) -> bool:
+        """Any cancellation (a failed condition, or another transaction in flight on an item)
+        wrote nothing: the engine then takes the step-by-step path."""
         try:
-            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-        except ClientError as error:
-            if cancellations(error) is None:
-                raise
+            return self._transact(items, raise_on_cancel=False) is None
+        except ConflictError:
             return False
-        return True

@@ -12,11 +12,9 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from shared_utils import keys
 from shared_utils.clock import Clock
-from shared_utils.errors import AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError
+from shared_utils.errors import AlreadyExistsError, ConflictError, NotFoundError
 from shared_utils.marketplace.models import (
     Category,
     Listing,
@@ -29,37 +27,21 @@ from shared_utils.marketplace.models import (
     SubscriptionStatus,
 )
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.paging import batch_get
-from shared_utils.repository.transactions import (
-    CONDITION_FAILED,
-    cancellations,
-    condition_lost,
-    raise_if_contended,
-)
+from shared_utils.repository.dynamo import CHANGED, MAX_PAGE_SIZE, DynamoTable
 from shared_utils.tables import ALLOCATIONS_BY_STRATEGY, USER_EXECUTION_SCHEDULE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MAX_PAGE_SIZE = 100
 COUNT_RETRIES = 5
-_CHANGED = "changed by someone else since it was read; reload it"
 
 
-def _page_size(limit: int) -> int:
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    return limit
-
-
-class DynamoMarketplaceRepository:
+class DynamoMarketplaceRepository(DynamoTable):
     def __init__(
         self, client: DynamoDBClient, table_name: str, clock: Clock, cursor_codec: CursorCodec = DEFAULT_CODEC
     ) -> None:
-        self._client = client
-        self._table = table_name
+        super().__init__(client, table_name, cursor_codec)
         self._clock = clock
-        self._cursors = cursor_codec
 
     # ------------------------------------------------------------------ listings
 
@@ -74,43 +56,29 @@ class DynamoMarketplaceRepository:
             {"pk": {"S": keys.listing_pk(basket_id)}, "sk": {"S": keys.LISTING_SK}}
             for basket_id in dict.fromkeys(basket_ids)
         ]
-        listings = [
-            ListingItem.from_dynamo(raw).to_domain()
-            for raw in batch_get(self._client, self._table, item_keys)
-        ]
+        listings = [ListingItem.from_dynamo(raw).to_domain() for raw in self._batch_get(item_keys)]
         return {listing.basket_id: listing for listing in listings}
 
     def create_listing(self, listing: Listing) -> Listing:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=ListingItem.from_domain(listing).to_dynamo(),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if condition_lost(error):
-                raise ConflictError("the listing was published meanwhile; reload it") from error
-            raise
+        self._put_if(
+            ListingItem.from_domain(listing).to_dynamo(),
+            lambda: ConflictError("the listing was published meanwhile; reload it"),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
         return listing
 
     def replace_listing(self, listing: Listing, expected: Listing) -> Listing:
         """Write the admin's new terms / state, if neither the version nor the subscriber count
         moved since `expected` was read."""
-        item = ListingItem.from_domain(listing).to_dynamo()
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="version = :version AND subscriber_count = :count",
-                ExpressionAttributeValues={
-                    ":version": {"N": str(expected.version)},
-                    ":count": {"N": str(expected.subscriber_count)},
-                },
-            )
-        except ClientError as error:
-            if condition_lost(error):
-                raise ConflictError(f"listing {_CHANGED}") from error
-            raise
+        self._put_if(
+            ListingItem.from_domain(listing).to_dynamo(),
+            lambda: ConflictError(f"listing {CHANGED}"),
+            ConditionExpression="version = :version AND subscriber_count = :count",
+            ExpressionAttributeValues={
+                ":version": {"N": str(expected.version)},
+                ":count": {"N": str(expected.subscriber_count)},
+            },
+        )
         return listing
 
     def browse(
@@ -136,21 +104,15 @@ class DynamoMarketplaceRepository:
             filters.append("risk_level = :risk")
             values[":risk"] = {"S": risk_level.value}
         scope = f"marketplace:{category}:{underlying}:{risk_level}"
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
+        query: dict[str, Any] = {
             "IndexName": USER_EXECUTION_SCHEDULE,
             "KeyConditionExpression": "gsi2pk = :pk",
             "ExpressionAttributeValues": values,
-            "Limit": _page_size(limit),
         }
         if filters:
-            kwargs["FilterExpression"] = " AND ".join(filters)
-        start = self._cursors.decode(next_token, scope)
-        if start is not None:
-            kwargs["ExclusiveStartKey"] = start
-        response = self._client.query(**kwargs)
-        listings = [ListingItem.from_dynamo(raw).to_domain() for raw in response.get("Items", [])]
-        return listings, self._cursors.encode(response.get("LastEvaluatedKey"), scope)
+            query["FilterExpression"] = " AND ".join(filters)
+        items, token = self._query_page(query, limit=limit, next_token=next_token, scope=scope)
+        return [ListingItem.from_dynamo(raw).to_domain() for raw in items], token
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -162,9 +124,7 @@ class DynamoMarketplaceRepository:
         self, user_id: str, limit: int = 25, next_token: str | None = None
     ) -> tuple[list[SubscriptionItem], str | None]:
         """The user's subscriptions that have not ended (base-table query on their partition)."""
-        scope = f"subscriptions:{user_id}"
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
+        query = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "FilterExpression": "#status <> :ended",
             "ExpressionAttributeNames": {"#status": "status"},
@@ -173,33 +133,22 @@ class DynamoMarketplaceRepository:
                 ":prefix": {"S": keys.SUBSCRIPTION_PREFIX},
                 ":ended": {"S": SubscriptionStatus.ENDED.value},
             },
-            "Limit": _page_size(limit),
         }
-        start = self._cursors.decode(next_token, scope)
-        if start is not None:
-            kwargs["ExclusiveStartKey"] = start
-        response = self._client.query(**kwargs)
-        items = [SubscriptionItem.from_dynamo(raw) for raw in response.get("Items", [])]
-        return items, self._cursors.encode(response.get("LastEvaluatedKey"), scope)
+        items, token = self._query_page(
+            query, limit=limit, next_token=next_token, scope=f"subscriptions:{user_id}"
+        )
+        return [SubscriptionItem.from_dynamo(raw) for raw in items], token
 
     def subscriptions_of_user(self, user_id: str) -> Iterator[Subscription]:
         """Every subscription of a user, ended ones included (one partition query + pages)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {
+        for raw in self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
                 ":pk": {"S": keys.user_pk(user_id)},
                 ":prefix": {"S": keys.SUBSCRIPTION_PREFIX},
             },
-        }
-        while True:
-            response = self._client.query(**kwargs)
-            for raw in response.get("Items", []):
-                yield SubscriptionItem.from_dynamo(raw).to_domain()
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
+        ):
+            yield SubscriptionItem.from_dynamo(raw).to_domain()
 
     def subscriptions_of_basket(
         self, basket_id: str, statuses: tuple[SubscriptionStatus, ...]
@@ -241,20 +190,15 @@ class DynamoMarketplaceRepository:
         self, basket_id: str, limit: int = 25, next_token: str | None = None
     ) -> tuple[list[Subscription], str | None]:
         """One page of every subscription of a basket (any status), for the admin's statements."""
-        scope = f"subscribers:{basket_id}"
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
+        query = {
             "IndexName": ALLOCATIONS_BY_STRATEGY,
             "KeyConditionExpression": "gsi1pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": keys.subscribers_gsi1pk(basket_id)}},
-            "Limit": _page_size(limit),
         }
-        start = self._cursors.decode(next_token, scope)
-        if start is not None:
-            kwargs["ExclusiveStartKey"] = start
-        response = self._client.query(**kwargs)
-        items = [SubscriptionItem.from_dynamo(raw).to_domain() for raw in response.get("Items", [])]
-        return items, self._cursors.encode(response.get("LastEvaluatedKey"), scope)
+        items, token = self._query_page(
+            query, limit=limit, next_token=next_token, scope=f"subscribers:{basket_id}"
+        )
+        return [SubscriptionItem.from_dynamo(raw).to_domain() for raw in items], token
 
     def subscribe(
         self, user_id: str, listing: Listing, allocations: list[SubscriptionAllocation]
@@ -290,10 +234,12 @@ class DynamoMarketplaceRepository:
                     ":version": {"N": str(previous.version)},
                     ":ended": {"S": SubscriptionStatus.ENDED.value},
                 }
-            reasons = self._transact([{"Put": put}, self._count_op(listing, +1, require_published=True)])
+            reasons = self._transact(
+                [{"Put": put}, self._count_op(listing, +1, require_published=True)], raise_on_cancel=False
+            )
             if reasons is None:
                 return SubscriptionItem.from_domain(subscription, listing.name)
-            if reasons[0].code == CONDITION_FAILED:
+            if reasons[0].condition_failed:
                 raise AlreadyExistsError("already subscribed to this basket")
             fresh = self.get_listing(listing.basket_id)
             if fresh is None or fresh.state is not ListingState.PUBLISHED:
@@ -317,28 +263,18 @@ class DynamoMarketplaceRepository:
         if allocations is not None:
             changes["allocations"] = allocations
         updated = current.model_copy(update=changes)
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=SubscriptionItem.model_validate(updated.model_dump()).to_dynamo(),
-                ConditionExpression="version = :version AND #status <> :ended",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":version": {"N": str(expected_version)},
-                    ":ended": {"S": SubscriptionStatus.ENDED.value},
-                },
-            )
-        except ClientError as error:
-            if condition_lost(error):
-                raise ConflictError(f"subscription {_CHANGED}") from error
-            raise
+        self._put_if(
+            SubscriptionItem.model_validate(updated.model_dump()).to_dynamo(),
+            lambda: ConflictError(f"subscription {CHANGED}"),
+            **self._live_subscription(expected_version),
+        )
         return updated
 
     def unsubscribe(self, current: SubscriptionItem, expected_version: int | None) -> None:
         """ENDED (kept for statements and exits of open positions) and the listing's count - 1,
         in one transaction."""
         if expected_version is not None and expected_version != current.version:
-            raise ConflictError(f"subscription {_CHANGED}")
+            raise ConflictError(f"subscription {CHANGED}")
         for _attempt in range(COUNT_RETRIES):
             listing = self.get_listing(current.basket_id)
             now = self._clock.now()
@@ -356,22 +292,17 @@ class DynamoMarketplaceRepository:
                     "Put": {
                         "TableName": self._table,
                         "Item": SubscriptionItem.model_validate(ended.model_dump()).to_dynamo(),
-                        "ConditionExpression": "version = :version AND #status <> :ended",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {
-                            ":version": {"N": str(current.version)},
-                            ":ended": {"S": SubscriptionStatus.ENDED.value},
-                        },
+                        **self._live_subscription(current.version),
                     }
                 }
             ]
             if listing is not None:
                 ops.append(self._count_op(listing, -1, require_published=False))
-            reasons = self._transact(ops)
+            reasons = self._transact(ops, raise_on_cancel=False)
             if reasons is None:
                 return
-            if reasons[0].code == CONDITION_FAILED:
-                raise ConflictError(f"subscription {_CHANGED}")
+            if reasons[0].condition_failed:
+                raise ConflictError(f"subscription {CHANGED}")
         raise ConflictError("the listing kept changing; retry", code="TRANSACTION_CONFLICT")
 
     # ------------------------------------------------------------------ helpers
@@ -404,20 +335,14 @@ class DynamoMarketplaceRepository:
             }
         }
 
-    def _transact(self, ops: list[dict[str, Any]]) -> list[Any] | None:
-        try:
-            self._client.transact_write_items(TransactItems=ops)  # type: ignore[arg-type]
-        except ClientError as error:
-            reasons = cancellations(error)
-            if reasons is None:
-                raise
-            raise_if_contended(reasons)
-            return reasons
-        return None
-
-    def _key(self, pk: str, sk: str) -> dict[str, Any]:
-        return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        response = self._client.get_item(TableName=self._table, Key=self._key(pk, sk), ConsistentRead=True)
-        return response.get("Item")
+    @staticmethod
+    def _live_subscription(version: int) -> dict[str, Any]:
+        """The condition of a write over a subscription read at `version` that has not ended."""
+        return {
+            "ConditionExpression": "version = :version AND #status <> :ended",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":version": {"N": str(version)},
+                ":ended": {"S": SubscriptionStatus.ENDED.value},
+            },
+        }

@@ -14,7 +14,7 @@ from shared_utils.errors import AlreadyExistsError, InvalidInputError
 from shared_utils.models.broker_account import AccountState, BrokerAccount
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import condition_lost
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

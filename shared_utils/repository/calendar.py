@@ -11,8 +11,7 @@ from shared_utils import keys
 from shared_utils.errors import AlreadyExistsError
 from shared_utils.models.calendar import CalendarChange
 from shared_utils.models.items import deserialize, serialize
-from shared_utils.repository.paging import query_all
-from shared_utils.repository.transactions import condition_lost
+from shared_utils.repository.dynamo import condition_lost, query_all
 
 if TYPE_CHECKING:
     from datetime import date

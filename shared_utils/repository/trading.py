@@ -58,15 +58,16 @@ from shared_utils.models.strategy import (
 )
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.paging import batch_get, query_all
-from shared_utils.repository.schedule_window import DueWindow
-from shared_utils.repository.transactions import (
+from shared_utils.repository.dynamo import (
     CONDITION_FAILED,
     Cancellation,
+    batch_get,
     cancellations,
     condition_lost,
+    query_all,
     raise_if_contended,
 )
+from shared_utils.repository.schedule_window import DueWindow
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import ALLOCATIONS_BY_STRATEGY, USER_EXECUTION_SCHEDULE
 

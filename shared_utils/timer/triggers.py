@@ -26,7 +26,7 @@ from shared_utils.execution.requests import ExecutionRequest, ExecutionRequester
 from shared_utils.keys import ScheduleKind
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.schedule import ScheduleEntry
-from shared_utils.repository.transactions import (
+from shared_utils.repository.dynamo import (
     CONDITION_FAILED,
     cancellations,
     condition_lost,
