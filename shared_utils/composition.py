@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from shared_utils.brokers.models import BrokerName
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
+    from shared_utils.catalog.service import TradingCatalog
     from shared_utils.execution.engine import BrokerProvider
     from shared_utils.execution.executor import StrategyRunExecutor
     from shared_utils.execution.exits import PositionStopLossMonitor
@@ -203,7 +204,15 @@ class Platform:
             self.clock,
             schedule_shards=self.settings.schedule_shards,
             broker_accounts=self.broker_accounts,
-            calendar=self.calendar,
+        )
+
+    @cached_property
+    def catalog(self) -> TradingCatalog:
+        """Baskets, strategies and allocations as the API changes them."""
+        from shared_utils.catalog.service import TradingCatalog
+
+        return TradingCatalog(
+            self.trading_repository, self.clock, self.calendar, self.execution_service, self.strategy_leases
         )
 
     @cached_property

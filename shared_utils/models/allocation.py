@@ -13,6 +13,10 @@ from shared_utils.models.common import AllocationScope, Broker, EntityId, Rupees
 from shared_utils.models.strategy import Leg
 
 MAX_LOTS_PER_ALLOCATION = 10_000
+# Keeps a strategy delete (strategy + 2 schedule entries + basket counter + allocations) in one
+# transaction, far below DynamoDB's 100-item cap.
+MAX_ALLOCATIONS_PER_OWNER = 20
+ALLOCATION_LIMIT = "ALLOCATION_LIMIT"  # the error code of an owner with the most allocations
 _ALLOCATION_NAMESPACE = uuid.UUID("1d7c2f4e-4a35-5b8e-9a55-0d6f2c7b9e11")
 
 

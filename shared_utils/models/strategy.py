@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 MAX_LEGS = 6
 MAX_STRATEGIES_PER_BASKET = 10
+STRATEGY_LIMIT = "STRATEGY_LIMIT"  # the error code of a full basket
 
 
 class ExpirySelection(StrEnum):
@@ -240,7 +241,7 @@ class Strategy(BaseModel):
         return Strategy.model_validate(data)
 
 
-def schedule_issues(strategy: Strategy) -> list[FieldIssue]:
+def schedule_issues(strategy: StrategyCreate | Strategy) -> list[FieldIssue]:
     """An intraday (MIS) strategy must exit after it enters the same day, or its position would be
     left for the square-off (or overnight)."""
     exit_ = strategy.exit

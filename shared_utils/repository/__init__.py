@@ -1,4 +1,4 @@
-"""Repository ports and their DynamoDB adapters."""
+"""Repository ports and their DynamoDB adapters (on the toolkit of `repository.dynamo`)."""
 
 from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
 from shared_utils.repository.ports import (
@@ -7,17 +7,9 @@ from shared_utils.repository.ports import (
     ScheduleReader,
     TradingRepository,
 )
-from shared_utils.repository.trading import (
-    ALLOCATION_LIMIT,
-    MAX_ALLOCATIONS_PER_OWNER,
-    STRATEGY_LIMIT,
-    DynamoTradingRepository,
-)
+from shared_utils.repository.trading import DynamoTradingRepository
 
 __all__ = [
-    "ALLOCATION_LIMIT",
-    "MAX_ALLOCATIONS_PER_OWNER",
-    "STRATEGY_LIMIT",
     "BrokerAccountsReader",
     "BrokerAccountsWriter",
     "DynamoBrokerAccounts",

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from shared_utils.errors import AlreadyExistsError, InvalidInputError
+from shared_utils.errors import AlreadyExistsError
 from shared_utils.models.broker_account import AccountState, BrokerAccount
 from shared_utils.models.items import deserialize, serialize
-from shared_utils.pagination import DEFAULT_CODEC, CursorCodec
-from shared_utils.repository.dynamo import condition_lost
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from shared_utils.repository.dynamo import DynamoTable, condition_lost
 
 logger = Logger(child=True)
 
@@ -33,16 +29,11 @@ PUBLIC_ATTRIBUTES = (
     "session_expires_at",
     "client_id",
 )
-MAX_PAGE_SIZE = 100
 
 
-class DynamoBrokerAccounts:
-    def __init__(
-        self, client: DynamoDBClient, table_name: str, cursor_codec: CursorCodec = DEFAULT_CODEC
-    ) -> None:
-        self._client = client
-        self._table = table_name
-        self._cursors = cursor_codec
+class DynamoBrokerAccounts(DynamoTable):
+    """The broker-accounts table (keyed by user_id + broker_account_id, not pk/sk): the order
+    path and the API read only the public attributes, never a secret's name."""
 
     def _projection(self) -> dict[str, Any]:
         return {
@@ -63,24 +54,16 @@ class DynamoBrokerAccounts:
     def list_accounts(
         self, user_id: str, limit: int = 50, next_token: str | None = None
     ) -> tuple[list[BrokerAccount], str | None]:
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        scope = f"broker-accounts:{user_id}"
-        projection = self._projection()
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
+        query = {
             "KeyConditionExpression": "#p0 = :user",
             "ExpressionAttributeValues": {":user": {"S": user_id}},
-            "Limit": limit,
-            **projection,
+            **self._projection(),
         }
-        start = self._cursors.decode(next_token, scope)
-        if start is not None:
-            kwargs["ExclusiveStartKey"] = start
-        response = self._client.query(**kwargs)
-        found = (self._account(item) for item in response.get("Items", []))
-        accounts = [account for account in found if account is not None]
-        return accounts, self._cursors.encode(response.get("LastEvaluatedKey"), scope)
+        items, token = self._query_page(
+            query, limit=limit, next_token=next_token, scope=f"broker-accounts:{user_id}"
+        )
+        found = (self._account(item) for item in items)
+        return [account for account in found if account is not None], token
 
     @staticmethod
     def _account(item: dict[str, Any]) -> BrokerAccount | None:

@@ -15,9 +15,13 @@ import pytest
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConflictError, DomainError, LimitExceededError
 from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
-from shared_utils.models.allocation import MAX_LOTS_PER_ALLOCATION, AllocationUpdate
+from shared_utils.models.allocation import (
+    MAX_ALLOCATIONS_PER_OWNER,
+    MAX_LOTS_PER_ALLOCATION,
+    AllocationUpdate,
+)
+from shared_utils.models.strategy import STRATEGY_LIMIT
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
-from shared_utils.repository.trading import MAX_ALLOCATIONS_PER_OWNER, STRATEGY_LIMIT
 from tests.integration.repository.conftest import strategy_body
 from tests.reliability.conftest import MotoServer
 

@@ -14,7 +14,6 @@ from shared_utils.api.identity import Caller, Identity
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import AllocationId, BasketId, ExpectedVersion, StrategyId
 from shared_utils.composition import platform
-from shared_utils.errors import NotFoundError
 from shared_utils.models.allocation import AllocationCreate, AllocationUpdate, BrokerAllocation
 from shared_utils.models.common import AllocationScope
 from shared_utils.models.views import Page
@@ -31,7 +30,7 @@ UPDATE_DESCRIPTION = "Only the fields given change (null clears a limit); `versi
 def _list(
     caller: Identity, scope: AllocationScope, scope_id: str, limit: int, token: str | None
 ) -> Page[BrokerAllocation]:
-    allocations, next_token = platform().trading_repository.list_allocations(
+    allocations, next_token = platform().catalog.list_allocations(
         caller.user_id, scope, scope_id, limit, token
     )
     return Page[BrokerAllocation](items=allocations, next_token=next_token)
@@ -52,31 +51,21 @@ def _create(
         operation=f"create{scope.value.title()}Allocation",
         target={"scope_id": scope_id},
         body=data,
-        create=lambda: platform().trading_repository.create_allocation(caller.user_id, scope, scope_id, data),
+        create=lambda: platform().catalog.create_allocation(caller.user_id, scope, scope_id, data),
         result_type=BrokerAllocation,
     )
-
-
-def _owned(caller: Identity, scope: AllocationScope, scope_id: str, allocation_id: str) -> BrokerAllocation:
-    """The allocation, only if it belongs to this strategy (or basket) of the caller."""
-    allocation = platform().trading_repository.get_allocation(caller.user_id, allocation_id)
-    if allocation.scope is not scope or allocation.scope_id != scope_id:
-        raise NotFoundError("allocation not found")
-    return allocation
 
 
 def _update(
     caller: Identity, scope: AllocationScope, scope_id: str, allocation_id: str, data: AllocationUpdate
 ) -> BrokerAllocation:
-    _owned(caller, scope, scope_id, allocation_id)
-    return platform().trading_repository.update_allocation(caller.user_id, allocation_id, data)
+    return platform().catalog.update_allocation(caller.user_id, scope, scope_id, allocation_id, data)
 
 
 def _delete(
     caller: Identity, scope: AllocationScope, scope_id: str, allocation_id: str, version: int | None
 ) -> Response[None]:
-    _owned(caller, scope, scope_id, allocation_id)
-    platform().trading_repository.delete_allocation(caller.user_id, allocation_id, version)
+    platform().catalog.delete_allocation(caller.user_id, scope, scope_id, allocation_id, version)
     return no_content()
 
 

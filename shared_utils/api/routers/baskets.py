@@ -13,7 +13,6 @@ from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ClosePositions, ExpectedVersion
 from shared_utils.composition import platform
-from shared_utils.execution.guards import flat_while_held
 from shared_utils.models.basket import Basket, BasketCreate, BasketUpdate
 from shared_utils.models.views import BasketDetail, Page
 
@@ -29,7 +28,7 @@ TAGS = ["baskets"]
     responses=route_responses(HTTPStatus.OK),
 )
 def list_baskets(caller: Caller, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[Basket]:
-    baskets, token = platform().trading_repository.list_baskets(caller.user_id, limit, next_token)
+    baskets, token = platform().catalog.list_baskets(caller.user_id, limit, next_token)
     return Page[Basket](items=baskets, next_token=token)
 
 
@@ -51,7 +50,7 @@ def create_basket(
         operation="createBasket",
         target={},
         body=data,
-        create=lambda: platform().trading_repository.create_basket(caller.user_id, data),
+        create=lambda: platform().catalog.create_basket(caller.user_id, data),
         result_type=Basket,
     )
 
@@ -64,7 +63,7 @@ def create_basket(
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_basket(caller: Caller, basket_id: BasketId) -> BasketDetail:
-    return platform().trading_repository.get_basket_with_strategies(caller.user_id, basket_id)
+    return platform().catalog.basket(caller.user_id, basket_id)
 
 
 @router.put(
@@ -76,7 +75,7 @@ def get_basket(caller: Caller, basket_id: BasketId) -> BasketDetail:
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_basket(caller: Caller, basket_id: BasketId, data: BasketUpdate) -> Basket:
-    return platform().trading_repository.update_basket(caller.user_id, basket_id, data)
+    return platform().catalog.update_basket(caller.user_id, basket_id, data)
 
 
 @router.delete(
@@ -95,11 +94,5 @@ def delete_basket(
     version: ExpectedVersion = None,
     close_positions: ClosePositions = False,
 ) -> Response[None]:
-    root = platform()
-    detail = root.trading_repository.get_basket_with_strategies(caller.user_id, basket_id)
-    strategies = [s.strategy_id for s in detail.strategies]
-    with flat_while_held(
-        root.execution_service(), root.strategy_leases, caller.user_id, strategies, close=close_positions
-    ):
-        root.trading_repository.delete_basket(caller.user_id, basket_id, version)
+    platform().catalog.delete_basket(caller.user_id, basket_id, version, close_positions=close_positions)
     return no_content()

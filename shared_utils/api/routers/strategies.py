@@ -22,7 +22,6 @@ from shared_utils.api.params import (
     StrategyId,
 )
 from shared_utils.composition import platform
-from shared_utils.execution.guards import flat_while_held
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy, StrategyCreate, StrategyUpdate
@@ -56,9 +55,7 @@ def list_strategies(
     limit: Limit = DEFAULT_LIMIT,
     next_token: NextToken = None,
 ) -> Page[Strategy]:
-    strategies, token = platform().trading_repository.list_strategies(
-        caller.user_id, basket_id, limit, next_token
-    )
+    strategies, token = platform().catalog.list_strategies(caller.user_id, basket_id, limit, next_token)
     matching = [
         strategy
         for strategy in strategies
@@ -91,7 +88,7 @@ def create_strategy(
         operation="createStrategy",
         target={"basket_id": basket_id},
         body=data,
-        create=lambda: platform().trading_repository.create_strategy(caller.user_id, basket_id, data),
+        create=lambda: platform().catalog.create_strategy(caller.user_id, basket_id, data),
         result_type=Strategy,
     )
 
@@ -106,7 +103,7 @@ def create_strategy(
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_strategy(caller: Caller, strategy_id: StrategyId) -> StrategyDetail:
-    return platform().trading_repository.get_strategy_with_allocations(caller.user_id, strategy_id)
+    return platform().catalog.strategy(caller.user_id, strategy_id)
 
 
 @router.put(
@@ -118,7 +115,7 @@ def get_strategy(caller: Caller, strategy_id: StrategyId) -> StrategyDetail:
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_strategy(caller: Caller, strategy_id: StrategyId, data: StrategyUpdate) -> Strategy:
-    return platform().trading_repository.update_strategy(caller.user_id, strategy_id, data)
+    return platform().catalog.update_strategy(caller.user_id, strategy_id, data)
 
 
 @router.delete(
@@ -136,10 +133,5 @@ def delete_strategy(
     version: ExpectedVersion = None,
     close_positions: ClosePositions = False,
 ) -> Response[None]:
-    root = platform()
-    root.trading_repository.get_strategy(caller.user_id, strategy_id)  # 404 before anything closes
-    with flat_while_held(
-        root.execution_service(), root.strategy_leases, caller.user_id, [strategy_id], close=close_positions
-    ):
-        root.trading_repository.delete_strategy(caller.user_id, strategy_id, version)
+    platform().catalog.delete_strategy(caller.user_id, strategy_id, version, close_positions=close_positions)
     return no_content()

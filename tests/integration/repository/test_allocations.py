@@ -14,12 +14,8 @@ from shared_utils.errors import (
     NotFoundError,
 )
 from shared_utils.models import AllocationCreate, AllocationScope, AllocationUpdate, BrokerAccount
-from shared_utils.repository import (
-    ALLOCATION_LIMIT,
-    MAX_ALLOCATIONS_PER_OWNER,
-    DynamoBrokerAccounts,
-    DynamoTradingRepository,
-)
+from shared_utils.models.allocation import ALLOCATION_LIMIT, MAX_ALLOCATIONS_PER_OWNER
+from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, USER, RequestCounter, strategy_body
 
 STRATEGY, BASKET = AllocationScope.STRATEGY, AllocationScope.BASKET

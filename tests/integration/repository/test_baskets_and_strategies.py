@@ -13,7 +13,8 @@ from shared_utils.errors import (
     NotFoundError,
 )
 from shared_utils.models import BasketCreate, BasketUpdate, StrategyStatus, StrategyUpdate
-from shared_utils.repository import STRATEGY_LIMIT, DynamoTradingRepository
+from shared_utils.models.strategy import STRATEGY_LIMIT
+from shared_utils.repository import DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, USER, strategy_body
 
 

@@ -1,0 +1,1 @@
+"""The catalog service: baskets, strategies and broker allocations as users change them."""
