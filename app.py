@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""CDK entry point: `python app.py --env NAME`, or via the CDK CLI with `-c env=NAME` (default dev).
+"""CDK entry point: `python app.py --env NAME [-c KEY=VALUE ...]`, or via the CDK CLI with
+`-c env=NAME` (default dev).
 
+Context read here, from the CDK CLI (`CDK_CONTEXT_JSON`) or `-c` given to this script: `env`,
+`project` (names the stack, default ql-algo-trading) and the deployment inputs `alarm_emails`
+and `cors_allowed_origins` (comma-separated; required for staging and production).
 Configuration problems end with a one-line message and exit status 2, never a stack trace.
 """
 
@@ -10,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 # jsii starts Node on the first `aws_cdk` import; Node 20's deprecation / end-of-life banners
 # (the latter since jsii's support date passed) are noise on stderr here.
@@ -17,21 +22,34 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from cdk_stack.application import build_app
-from cdk_stack.config import ConfigError, load_environment
+from cdk_stack.config import (
+    DEFAULT_PROJECT,
+    ConfigError,
+    check_project,
+    inputs_from_context,
+    load_environment,
+)
 
 DEFAULT_ENVIRONMENT = "dev"
 
 
-def _context_environment() -> str | None:
-    """The `env` context value the CDK CLI passes (`-c env=NAME`) through CDK_CONTEXT_JSON."""
+def _cli_context() -> dict[str, Any]:
+    """The context the CDK CLI passes (cdk.json, `-c KEY=VALUE`) through CDK_CONTEXT_JSON."""
     raw = os.environ.get("CDK_CONTEXT_JSON")
     if not raw:
-        return None
+        return {}
     try:
-        value = json.loads(raw).get("env")
-    except (json.JSONDecodeError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
+        context = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    return context if isinstance(context, dict) else {}
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,12 +57,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--env", help=f"environment from cdk_stack/environments.json (default {DEFAULT_ENVIRONMENT})"
     )
+    parser.add_argument(
+        "-c",
+        "--context",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="context as the CDK CLI takes it: project, alarm_emails, cors_allowed_origins",
+    )
     args = parser.parse_args(argv)
-    name = args.env or _context_environment() or DEFAULT_ENVIRONMENT
+    context = {**_cli_context(), **dict(args.context)}
+    environment = context.get("env")
+    name = args.env or (environment if isinstance(environment, str) else None) or DEFAULT_ENVIRONMENT
     outdir = os.environ.get("CDK_OUTDIR", "cdk.out")
     try:
-        config = load_environment(name)
-        app, stack = build_app(config, outdir=outdir)
+        project = check_project(str(context.get("project", DEFAULT_PROJECT)))
+        config = load_environment(name, inputs=inputs_from_context(context))
+        app, stack = build_app(config, outdir=outdir, project=project)
         app.synth()
     except ConfigError as exc:
         parser.exit(2, f"error: {exc}\n")

@@ -15,7 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from cdk_stack.api import Route
 from cdk_stack.brokers import manages_broker_sessions
-from cdk_stack.config import ConfigError, EnvironmentConfig
+from cdk_stack.config import DEFAULT_PROJECT, ConfigError, EnvironmentConfig
 from cdk_stack.stack import OptionsTradingStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +44,10 @@ def build_app(
     layer_asset: Path = LAYER_ASSET,
     timer_definition: Path = TIMER_DEFINITION,
     routes: Sequence[Route] | None = None,
+    project: str = DEFAULT_PROJECT,
 ) -> tuple[App, OptionsTradingStack]:
-    """The app with one stack; `ConfigError` when a required input is missing."""
+    """The app with one stack, named after `project` and the environment; `ConfigError` when a
+    required input is missing."""
     for path, hint in (
         (app_asset, "run `make build` first"),
         (layer_asset, "run `make build` first"),
@@ -61,6 +63,7 @@ def build_app(
         layer_asset=layer_asset,
         timer_definition=timer_definition,
         routes=default_routes(config) if routes is None else routes,
+        project=project,
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
     return app, stack

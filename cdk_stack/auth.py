@@ -9,7 +9,9 @@ also need the root resource id, which is not exported. The id is republished as 
 (`AuthApiGatewayId`) so the frontend reads both API ids from this stack.
 
 Standalone mode: a user pool (with an `Admins` group) and a broker-accounts table are created
-here, so the stack deploys on its own.
+here, so the stack deploys on its own. Where real money is traded (staging, production) that pool
+is on Cognito's Plus feature plan with threat protection enforced (compromised-credential and
+risky sign-in detection); dev's pool, holding test users only, stays on the default plan.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from cdk_stack.config import EnvironmentConfig
+from cdk_stack.config import REAL_MONEY_ENVIRONMENTS, EnvironmentConfig
 from cdk_stack.data import TableHandle, build_table, removal_policy
 from shared_utils.api.identity import ADMINS_GROUP
 from shared_utils.tables import BROKER_ACCOUNTS, resource_prefix
@@ -50,6 +52,7 @@ class Auth(Construct):
             self.broker_accounts = TableHandle(build_table(self, BROKER_ACCOUNTS, config), BROKER_ACCOUNTS)
 
     def _standalone_user_pool(self, config: EnvironmentConfig) -> cognito.UserPool:
+        protected = config.name in REAL_MONEY_ENVIRONMENTS
         pool = cognito.UserPool(
             self,
             "UserPool",
@@ -68,16 +71,21 @@ class Auth(Construct):
                 require_symbols=True,
                 temp_password_validity=Duration.days(3),
             ),
+            feature_plan=cognito.FeaturePlan.PLUS if protected else None,
+            standard_threat_protection_mode=(
+                cognito.StandardThreatProtectionMode.FULL_FUNCTION if protected else None
+            ),
             removal_policy=removal_policy(config),
         )
-        standalone_only = (
-            "needs the paid Plus feature plan; this pool exists only when the stack runs without "
-            "the auth stack, which owns the production pool and its threat-protection settings."
-        )
-        Validations.of(pool).acknowledge(
-            Acknowledgment(id="AwsSolutions-COG3", reason=f"Threat protection {standalone_only}"),
-            Acknowledgment(id="AwsSolutions-COG8", reason=f"The Plus tier {standalone_only}"),
-        )
+        if not protected:
+            Validations.of(pool).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-COG8",
+                    reason=f"The {config.name} pool holds test users only, so it stays off the "
+                    "paid Plus feature plan (threat protection); the pools of staging and "
+                    "production are on it (REAL_MONEY_ENVIRONMENTS).",
+                )
+            )
         cognito.UserPoolGroup(
             self,
             "AdminsGroup",

@@ -4,17 +4,34 @@ Every deploy-time choice that differs between dev, staging and production lives 
 the constructs receive an `EnvironmentConfig` and never read files or context themselves.
 Errors are `ConfigError`s whose message names the file, the environment and the key, so the
 CLI can print them without a stack trace.
+
+Two values are deployment inputs (`DEPLOYMENT_INPUTS`): the operators' alarm e-mail addresses
+and the web app's CORS origins. The repository holds no real ones, so staging and production
+leave them empty in the file and the deployer gives them as CDK context (`-c alarm_emails=...
+-c cors_allowed_origins=...`, which `deploy.sh --alarm-email/--cors-origin` passes); a context
+value replaces the file's. Staging and production refuse to load without them, and no
+environment accepts a reserved placeholder domain (example.com, .test, ...) for either.
+The project (`deploy.sh -p`, context `project`) names the stack: `stack_name`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from ipaddress import IPv4Address
+from collections.abc import Mapping
+from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared_utils.brokers.egress import GROUP_ID_PATTERN, MEMBER_PATTERN
 from shared_utils.settings import MarketDataSourceName
@@ -189,6 +206,72 @@ class ClientEgressConfig(_Strict):
 
 REAL_MONEY_ENVIRONMENTS = ("staging", "production")
 
+# The project names the stack (`deploy.sh -p`); this one is the name every resource carries.
+DEFAULT_PROJECT = "ql-algo-trading"
+_PROJECT = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+
+# Set at deploy time (CDK context) rather than in the repository; see the module docstring.
+DEPLOYMENT_INPUTS = ("alarm_emails", "cors_allowed_origins")
+_HOW_TO_SET = {
+    "alarm_emails": "the operators' addresses every alarm is mailed to: `./deploy.sh ... --alarm-email "
+    "ADDRESS` (repeatable), i.e. `cdk deploy -c alarm_emails=a@your-domain,b@your-domain`, or "
+    "`alarm_emails` in environments.json",
+    "cors_allowed_origins": "the web app's origin(s), https://host[:port]: `./deploy.sh ... "
+    "--cors-origin ORIGIN` (repeatable), i.e. `cdk deploy -c cors_allowed_origins=https://app.your-domain`, "
+    "or `cors_allowed_origins` in environments.json",
+}
+# RFC 2606 / RFC 6761 names: documentation and test placeholders that reach nobody.
+_PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org")
+_PLACEHOLDER_TLDS = ("example", "test", "invalid", "localhost", "local")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})")
+_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?")
+
+
+def stack_name(environment: str, project: str = DEFAULT_PROJECT) -> str:
+    """The stack's name and the CDK app's stack id: what `cdk deploy NAME` selects."""
+    return f"{project}-{environment}-options-trading-stack"
+
+
+def check_project(project: str) -> str:
+    """A project name usable in a CloudFormation stack name; `ConfigError` otherwise."""
+    if not _PROJECT.fullmatch(project):
+        raise ConfigError(
+            f"project {project!r} must start with a letter and hold only letters, digits and dashes "
+            "(at most 64): it is part of the stack name"
+        )
+    return project
+
+
+def is_placeholder_host(host: str) -> bool:
+    """A reserved documentation/test name, localhost, or a loopback/private address."""
+    host = host.lower().strip("[]").rstrip(".")
+    try:
+        address = ip_address(host)
+    except ValueError:
+        labels = host.split(".")
+        return labels[-1] in _PLACEHOLDER_TLDS or any(
+            host == domain or host.endswith(f".{domain}") for domain in _PLACEHOLDER_DOMAINS
+        )
+    return address.is_loopback or address.is_private or address.is_unspecified
+
+
+def inputs_from_context(context: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The deployment inputs present in CDK context: comma-separated strings (as `-c key=a,b`
+    gives them) or lists of strings, blanks dropped."""
+    inputs: dict[str, tuple[str, ...]] = {}
+    for key in DEPLOYMENT_INPUTS:
+        value = context.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            items = value.split(",")
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            items = value
+        else:
+            raise ConfigError(f"context value {key!r} must be a comma-separated string of values")
+        inputs[key] = tuple(item.strip() for item in items if item.strip())
+    return inputs
+
 
 class EnvironmentConfig(_Strict):
     name: str
@@ -199,7 +282,9 @@ class EnvironmentConfig(_Strict):
     removal_policy: Literal["destroy", "retain"]
     point_in_time_recovery: bool
     api_throttling: ApiThrottling
-    cors_allowed_origins: tuple[str, ...] = Field(min_length=1)
+    # Deployment inputs (DEPLOYMENT_INPUTS): required in staging and production.
+    cors_allowed_origins: tuple[str, ...] = Field(default=(), validate_default=True)
+    alarm_emails: tuple[str, ...] = Field(default=(), validate_default=True)
     schedule_shards: int = Field(ge=1, le=100)
     # Intraday (MIS) positions are squared off this long before the session's close (brokers'
     # own auto square-off starts around 15:20-15:25 IST: ours must come first).
@@ -235,6 +320,40 @@ class EnvironmentConfig(_Strict):
             )
         return self
 
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _real_origins(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        real_money = info.data.get("name") in REAL_MONEY_ENVIRONMENTS
+        _required("cors_allowed_origins", value, info)
+        for origin in value:
+            match = _ORIGIN.fullmatch(origin)
+            if match is None:
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path or slash)")
+            if not real_money:
+                continue
+            if match.group(1) != "https":
+                raise ValueError(f"{origin!r} is not https: a browser reaches {info.data['name']} over TLS")
+            if is_placeholder_host(match.group(2)):
+                raise ValueError(
+                    f"{origin!r} is a placeholder or local origin; {info.data['name']} needs the real "
+                    f"one: {_HOW_TO_SET['cors_allowed_origins']}"
+                )
+        return value
+
+    @field_validator("alarm_emails")
+    @classmethod
+    def _real_addresses(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        _required("alarm_emails", value, info)
+        for address in value:
+            match = _EMAIL.fullmatch(address)
+            if match is None:
+                raise ValueError(f"{address!r} is not an e-mail address")
+            if is_placeholder_host(match.group(1)):
+                raise ValueError(f"{address!r} is at a placeholder domain: no operator would read it")
+        if len({address.lower() for address in value}) != len(value):
+            raise ValueError("an address appears twice")
+        return value
+
     @field_validator("log_retention_days")
     @classmethod
     def _known_retention(cls, value: int) -> int:
@@ -254,6 +373,14 @@ class EnvironmentConfig(_Strict):
         return self.auth_stack_exports is not None
 
 
+def _required(key: str, value: tuple[str, ...], info: ValidationInfo) -> None:
+    """Staging and production need both inputs; every environment needs an origin (dev's is the
+    local web app's)."""
+    name = info.data.get("name")
+    if not value and (name in REAL_MONEY_ENVIRONMENTS or key == "cors_allowed_origins"):
+        raise ValueError(f"{key} is empty in {name}: set {_HOW_TO_SET[key]}")
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -270,14 +397,21 @@ def environment_names(path: Path = ENVIRONMENTS_FILE) -> list[str]:
     return sorted(_read(path))
 
 
-def load_environment(name: str, path: Path = ENVIRONMENTS_FILE) -> EnvironmentConfig:
-    """The validated configuration of one environment, or a `ConfigError` naming what is wrong."""
+def load_environment(
+    name: str, path: Path = ENVIRONMENTS_FILE, *, inputs: Mapping[str, Any] | None = None
+) -> EnvironmentConfig:
+    """The validated configuration of one environment, or a `ConfigError` naming what is wrong.
+
+    `inputs`: deployment inputs (`inputs_from_context`), each replacing the file's value."""
     environments = _read(path)
     if name not in environments:
         valid = ", ".join(sorted(environments))
         raise ConfigError(f"unknown environment {name!r} in {path}; valid environments: {valid}")
+    unknown = set(inputs or {}) - set(DEPLOYMENT_INPUTS)
+    if unknown:
+        raise ConfigError(f"not deployment inputs: {', '.join(sorted(unknown))}")
     try:
-        return EnvironmentConfig.model_validate({**environments[name], "name": name})
+        return EnvironmentConfig.model_validate({**environments[name], **(inputs or {}), "name": name})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, name, path)) from exc
 
@@ -291,5 +425,5 @@ def _describe(exc: ValidationError, name: str, path: Path) -> str:
         elif error["type"] == "extra_forbidden":
             problems.append(f"unknown key {key!r}")
         else:
-            problems.append(f"key {key!r}: {error['msg']}")
+            problems.append(f"key {key!r}: {error['msg'].removeprefix('Value error, ')}")
     return f"{path}: environment {name!r}: " + "; ".join(problems)

@@ -1,27 +1,43 @@
-"""Operator alarms with an action: every alarm of the stack notifies one encrypted SNS topic.
+"""Operator alarms with an action, and the environment's dashboard.
+
+Every alarm of the stack notifies one encrypted SNS topic (an Aspect adds the action, whoever
+created the alarm), which mails the environment's `alarm_emails` (a deployment input, required in
+staging and production: `cdk_stack.config`).
 
 The timer's own alarms: the master-timer execution failed (an unreadable calendar, an emitter
-down past the close), the daily start failed, and the official holiday data runs out in fewer
-than 30 days (the exchanges circulate next year's list in mid-December; an admin enters it).
+down past the close), the starter failed (the daily start, the morning's masters and logins, the
+evening's logouts), a minute of the session went without its tick (the emitter had to skip it:
+`TimerMinutesSkipped`), and the official holiday data runs out in fewer than 30 days (the
+exchanges circulate next year's list in mid-December; an admin enters it).
 The order path's: a duplicate order flagged, broker positions differing from the ledger past one
 check, an order whose outcome is still unknown past its bound, a broker account whose positions
-could not be read, an entry refused because its run came too late (the strategy-run DLQ has its
-own alarm, `execution.StrategyRunQueue`).
+could not be read, an entry refused because its run came too late, and the strategy-run queue
+backing up before that happens.
+The platform's: errors and throttles of every function, throttled reads or writes of every table
+(and its indexes). Every dead-letter queue alarms on its first message where it is created
+(`events.dead_letter_queue`); the dashboard shows their depth.
+What each alarm means and what to do: docs/operations.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from aws_cdk import Aspects, CfnOutput, Duration, IAspect, Stack
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 from jsii import implements
 
 from cdk_stack.config import EnvironmentConfig
-from cdk_stack.data import removal_policy
+from cdk_stack.data import TableHandle, removal_policy
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cdk_stack.timer import MasterTimer
 from shared_utils.brokers.credentials import CREDENTIALS_UNAVAILABLE_METRIC
@@ -35,6 +51,16 @@ from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJE
 from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC
 from shared_utils.timer.sessions import LOGIN_FAILED_METRIC, LOGOUT_FAILED_METRIC
 from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
+
+# Published by the emitter's handler on every invocation (lambda_functions/option_baskets/
+# event_emitter.py): the events of the minute it handled, and the minutes it had to skip (a tick
+# reached more than MAX_LAG late, or one whose Emit failed and was recovered past). A skipped
+# minute emits no trigger, stop-loss check or refresh: that is "a minute without a tick".
+TIMER_EVENTS_EMITTED_METRIC = "TimerEventsEmitted"
+TIMER_MINUTES_SKIPPED_METRIC = "TimerMinutesSkipped"
+# Functions' errors and throttles, and tables' throttles, are counted over this period.
+PLATFORM_PERIOD = Duration.minutes(5)
+DASHBOARD_SUFFIX = "operations"
 
 
 @implements(IAspect)
@@ -51,8 +77,22 @@ class _NotifyTopic:
 
 class Monitoring(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, timer: MasterTimer
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        timer: MasterTimer,
+        functions: Mapping[str, lambda_.Function],
+        tables: Mapping[str, TableHandle],
+        run_queue: sqs.IQueue,
+        run_queue_age_alarm: Duration,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        api: apigateway.RestApi,
     ) -> None:
+        """`functions`: every function of the stack, by module; `tables`: every table the
+        platform uses, by role; `run_queue_age_alarm`: the age of the oldest strategy run that
+        alarms; `dead_letter_queues`: every DLQ (each alarmed where it is created), by name."""
         super().__init__(scope, construct_id)
         prefix = resource_prefix(config.name)
         key = kms.Key(
@@ -67,14 +107,11 @@ class Monitoring(Construct):
         self.topic = sns.Topic(
             self, "AlarmTopic", topic_name=f"{prefix}-operator-alarms", master_key=key, enforce_ssl=True
         )
+        # Each address confirms its subscription once (AWS mails a link); until then it gets nothing.
+        for address in config.alarm_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
 
-        days_left = cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=CALENDAR_DAYS_LEFT_METRIC,
-            dimensions_map={"service": SERVICE_NAME},
-            statistic=cloudwatch.Stats.MINIMUM,
-            period=Duration.hours(6),
-        )
+        days_left = _custom(CALENDAR_DAYS_LEFT_METRIC, cloudwatch.Stats.MINIMUM, Duration.hours(6))
         self.calendar_coverage = days_left.create_alarm(
             self,
             "CalendarCoverage",
@@ -97,10 +134,23 @@ class Monitoring(Construct):
             "(an unreadable calendar or an emitter down past the close; see the execution).",
         )
         self.start_failed = self._on_any(
-            timer.starter.metric_errors(period=Duration.minutes(5)),
+            timer.starter.metric_errors(period=PLATFORM_PERIOD),
             "TimerStartFailed",
             f"{prefix}-master-timer-start-failed",
-            "The daily start of the master timer failed (retried, then dead-lettered).",
+            "timer_starter failed: the day's master-timer start, the morning's instrument masters "
+            "and broker logins, or the evening's logouts (scheduled runs are retried, then "
+            "dead-lettered in the start DLQ); see its log.",
+        )
+        # Only the emitter publishes it, and only while a session runs: nights, weekends and
+        # holidays have no datapoint and stay OK (missing data is not breaching).
+        self.minutes_skipped = self._on_any(
+            _custom(TIMER_MINUTES_SKIPPED_METRIC, cloudwatch.Stats.SUM, Duration.minutes(1)),
+            "TimerMinutesSkipped",
+            f"{prefix}-timer-minutes-skipped",
+            "A minute of the session went without its tick: the emitter reached it more than two "
+            "minutes late, or its Emit failed and the loop recovered past it. That minute's entries "
+            "and exits were not handed over and its stop-losses not checked (the next tick's "
+            "window does not cover it); see the master-timer execution and the emitter's log.",
         )
         order_path = {
             DUPLICATE_METRIC: "A duplicate order was flagged on the ledger (more than one broker order "
@@ -144,29 +194,100 @@ class Monitoring(Construct):
         }
         self.order_path_alarms = [
             self._on_any(
-                cloudwatch.Metric(
-                    namespace=METRICS_NAMESPACE,
-                    metric_name=metric,
-                    dimensions_map={"service": SERVICE_NAME},
-                    statistic=cloudwatch.Stats.SUM,
-                    period=Duration.minutes(1),
-                ),
+                _custom(metric, cloudwatch.Stats.SUM, Duration.minutes(1)),
                 metric,
                 f"{prefix}-{metric}",
                 description,
             )
             for metric, description in order_path.items()
         ]
+        lag = int(run_queue_age_alarm.to_seconds())
+        self.run_queue_backlog = run_queue.metric_approximate_age_of_oldest_message(
+            period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+        ).create_alarm(
+            self,
+            "StrategyRunsBacklog",
+            alarm_name=f"{prefix}-strategy-runs-backlog",
+            alarm_description=f"A strategy run has waited {lag} s or more in the run queue: the "
+            "executors fail (their errors alarm), are throttled, or are capped by "
+            "strategy_runs.max_concurrency. At ENTRY_MAX_LAG_SECONDS (twice this) entries are "
+            "refused (EntriesTooLate); exits still run late.",
+            threshold=lag,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+        # One errors and one throttles alarm per function; the starter's errors alarm is
+        # `start_failed` above.
+        self.function_alarms: dict[str, tuple[cloudwatch.Alarm, cloudwatch.Alarm]] = {}
+        for module, function in functions.items():
+            label = module.replace("_", "-")
+            camel = "".join(part.capitalize() for part in module.split("_"))
+            errors = (
+                self.start_failed
+                if function is timer.starter
+                else self._on_any(
+                    function.metric_errors(period=PLATFORM_PERIOD),
+                    f"{camel}Errors",
+                    f"{prefix}-{label}-errors",
+                    f"{prefix}-{label} raised errors (unhandled exceptions or timeouts): see its log "
+                    "group. An event handler retries, then dead-letters its event; an API call "
+                    "answered 502.",
+                )
+            )
+            throttles = self._on_any(
+                function.metric_throttles(period=PLATFORM_PERIOD),
+                f"{camel}Throttles",
+                f"{prefix}-{label}-throttles",
+                f"Lambda refused invocations of {prefix}-{label} (the account's concurrency is used "
+                "up): timer events are retried then dead-lettered, API callers get 429/502. Ask "
+                "for a higher Lambda concurrency quota or lower strategy_runs.max_concurrency.",
+            )
+            self.function_alarms[module] = (errors, throttles)
+
+        self.table_alarms: dict[str, cloudwatch.Alarm] = {}
+        for role, handle in tables.items():
+            suffix = handle.definition.suffix
+            self.table_alarms[role] = self._on_any(
+                _table_throttles(handle),
+                f"{''.join(part.capitalize() for part in suffix.split('-'))}Throttled",
+                f"{prefix}-{suffix}-throttled",
+                f"DynamoDB throttled reads or writes of the {suffix} table or its indexes (on-demand "
+                "tables throttle past twice their previous peak, or on one hot key): the SDK retried "
+                "and, past its attempts, the request failed. See which operation in the "
+                "ThrottledRequests metric.",
+            )
+
+        self.dashboard = self._dashboard(
+            config,
+            prefix,
+            timer=timer,
+            functions=functions,
+            tables=tables,
+            run_queue=run_queue,
+            dead_letter_queues=dead_letter_queues,
+            api=api,
+            order_path_metrics=list(order_path),
+            backlog_seconds=lag,
+        )
         Aspects.of(Stack.of(self)).add(_NotifyTopic(self.topic))
         CfnOutput(Stack.of(self), "OperatorAlarmTopicArn", value=self.topic.topic_arn)
+        CfnOutput(
+            Stack.of(self),
+            "OperationsDashboardUrl",
+            value=f"https://{config.region}.console.aws.amazon.com/cloudwatch/home?region="
+            f"{config.region}#dashboards:name={prefix}-{DASHBOARD_SUFFIX}",
+        )
 
     def _on_any(
-        self, metric: cloudwatch.Metric, construct_id: str, name: str, description: str
+        self, metric: cloudwatch.IMetric, construct_id: str, name: str, description: str
     ) -> cloudwatch.Alarm:
         """An alarm on the first occurrence of a failure count in its period."""
-        return metric.create_alarm(
+        return cloudwatch.Alarm(
             self,
             construct_id,
+            metric=metric,
             alarm_name=name,
             alarm_description=description,
             threshold=1,
@@ -174,3 +295,175 @@ class Monitoring(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+
+    def _dashboard(
+        self,
+        config: EnvironmentConfig,
+        prefix: str,
+        *,
+        timer: MasterTimer,
+        functions: Mapping[str, lambda_.Function],
+        tables: Mapping[str, TableHandle],
+        run_queue: sqs.IQueue,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        api: apigateway.RestApi,
+        order_path_metrics: list[str],
+        backlog_seconds: int,
+    ) -> cloudwatch.Dashboard:
+        """One page per environment: what is alarming, then the timer, the order path, the
+        functions, the queues, the tables and the API."""
+        minute, five = Duration.minutes(1), PLATFORM_PERIOD
+        machine = timer.state_machine
+        alarms = [node for node in Stack.of(self).node.find_all() if isinstance(node, cloudwatch.Alarm)]
+        per_function = {
+            "errors": [f.metric_errors(period=five, label=m) for m, f in functions.items()],
+            "throttles": [f.metric_throttles(period=five, label=m) for m, f in functions.items()],
+            "duration": [
+                f.metric_duration(period=five, statistic="p99", label=m) for m, f in functions.items()
+            ],
+        }
+        dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{prefix}-{DASHBOARD_SUFFIX}",
+            default_interval=Duration.hours(8),
+        )
+        dashboard.add_widgets(
+            cloudwatch.TextWidget(
+                markdown=f"# Options trading: {config.name}\nEvery alarm below mails the operator "
+                f"topic `{prefix}-operator-alarms`. What each one means and what to do: "
+                "`docs/operations.md` in the repository. Times are UTC (IST = UTC + 5:30).",
+                width=24,
+                height=2,
+            )
+        )
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24, height=6))
+        dashboard.add_widgets(
+            _graph(
+                "Master timer executions",
+                [
+                    machine.metric_started(period=five, label="started"),
+                    machine.metric_succeeded(period=five, label="succeeded"),
+                    machine.metric_failed(period=five, label="failed"),
+                    machine.metric_aborted(period=five, label="aborted"),
+                ],
+            ),
+            _graph(
+                "Timer ticks (per minute)",
+                [
+                    timer.emitter.metric_invocations(period=minute, label="emitter invocations"),
+                    _custom(TIMER_EVENTS_EMITTED_METRIC, cloudwatch.Stats.SUM, minute, "events emitted"),
+                    _custom(TIMER_MINUTES_SKIPPED_METRIC, cloudwatch.Stats.SUM, minute, "minutes skipped"),
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            _graph(
+                "Order path and the morning's data (alarming counts)",
+                [_custom(name, cloudwatch.Stats.SUM, five) for name in order_path_metrics],
+                width=24,
+            )
+        )
+        dashboard.add_widgets(
+            _graph("Lambda errors", per_function["errors"]),
+            _graph("Lambda throttles", per_function["throttles"]),
+        )
+        dashboard.add_widgets(
+            _graph("Lambda duration p99 (ms)", per_function["duration"]),
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[
+                    api.metric_count(period=five, label="requests"),
+                    api.metric_client_error(period=five, label="4XX"),
+                    api.metric_server_error(period=five, label="5XX"),
+                ],
+                right=[api.metric_latency(period=five, statistic="p99", label="latency p99 (ms)")],
+                width=12,
+                height=6,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Strategy-run queue",
+                left=[
+                    run_queue.metric_approximate_age_of_oldest_message(
+                        period=minute, statistic=cloudwatch.Stats.MAXIMUM, label="oldest run (s)"
+                    )
+                ],
+                right=[
+                    run_queue.metric_approximate_number_of_messages_visible(
+                        period=minute, statistic=cloudwatch.Stats.MAXIMUM, label="runs waiting"
+                    )
+                ],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=backlog_seconds, label="alarm")],
+                width=12,
+                height=6,
+            ),
+            _graph(
+                "Dead-letter queues (messages waiting)",
+                [
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=minute, statistic=cloudwatch.Stats.MAXIMUM, label=name
+                    )
+                    for name, queue in dead_letter_queues.items()
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            _graph(
+                "DynamoDB throttled reads + writes (tables and indexes)",
+                [_table_throttles(handle, label=handle.definition.suffix) for handle in tables.values()],
+                width=24,
+            )
+        )
+        return dashboard
+
+
+def _custom(
+    metric_name: str, statistic: str, period: Duration, label: str | None = None
+) -> cloudwatch.Metric:
+    """A metric the functions publish through Powertools (namespace and `service` dimension)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic=statistic,
+        period=period,
+        label=label,
+    )
+
+
+def _table_throttles(handle: TableHandle, label: str | None = None) -> cloudwatch.MathExpression:
+    """Throttled read and write events of a table and of each of its global secondary indexes."""
+    using: dict[str, cloudwatch.IMetric] = {}
+    scopes: list[dict[str, str]] = [{"TableName": handle.table.table_name}]
+    scopes += [
+        {"TableName": handle.table.table_name, "GlobalSecondaryIndexName": index.name}
+        for index in handle.definition.indexes
+    ]
+    for number, dimensions in enumerate(scopes):
+        for kind in ("Read", "Write"):
+            # Ids unique across tables: one graph draws every table's expression.
+            using[f"{handle.definition.suffix.replace('-', '_')}_{kind.lower()}{number}"] = cloudwatch.Metric(
+                namespace="AWS/DynamoDB",
+                metric_name=f"{kind}ThrottleEvents",
+                dimensions_map=dimensions,
+                statistic=cloudwatch.Stats.SUM,
+                period=PLATFORM_PERIOD,
+            )
+    return cloudwatch.MathExpression(
+        expression=" + ".join(f"FILL({key}, 0)" for key in using),
+        using_metrics=using,
+        label=label or f"{handle.definition.suffix} throttled",
+        period=PLATFORM_PERIOD,
+    )
+
+
+def _graph(title: str, metrics: Sequence[cloudwatch.IMetric], *, width: int = 12) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(
+        title=title,
+        left=list(metrics),
+        width=width,
+        height=6,
+        legend_position=cloudwatch.LegendPosition.RIGHT,
+    )

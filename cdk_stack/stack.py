@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import CfnOutput, Duration, Environment, Stack
 from constructs import Construct
 
 from cdk_stack.api import RestApi, Route
 from cdk_stack.auth import Auth
 from cdk_stack.brokers import BrokerAccess, manages_broker_sessions, market_data_secret
-from cdk_stack.config import EnvironmentConfig
+from cdk_stack.config import DEFAULT_PROJECT, EnvironmentConfig, stack_name
 from cdk_stack.data import DataTables
 from cdk_stack.events import TimerEvents, event_bus_name
 from cdk_stack.execution import StrategyRunQueue
@@ -20,11 +20,6 @@ from cdk_stack.monitoring import Monitoring
 from cdk_stack.timer import MasterTimer
 from shared_utils.events.catalog import DetailType
 from shared_utils.settings import RuntimeSettings
-from shared_utils.tables import resource_prefix
-
-
-def stack_name(environment: str) -> str:
-    return f"{resource_prefix(environment)}-options-trading-stack"
 
 
 class OptionsTradingStack(Stack):
@@ -37,8 +32,10 @@ class OptionsTradingStack(Stack):
         layer_asset: Path,
         timer_definition: Path,
         routes: Sequence[Route],
+        project: str = DEFAULT_PROJECT,
     ) -> None:
-        name = stack_name(config.name)
+        # The project names the stack (`deploy.sh -p`); resource names keep `resource_prefix`.
+        name = stack_name(config.name, project)
         super().__init__(
             scope,
             name,
@@ -112,7 +109,30 @@ class OptionsTradingStack(Stack):
             self.events.handlers[DetailType.CHECK_STOP_LOSS],
             self.api.functions["kill_switch"],
         )
-        self.monitoring = Monitoring(self, "Monitoring", config=config, timer=self.timer)
+        dead_letter_queues = {
+            **{detail_type.value: queue for detail_type, queue in self.events.dead_letter_queues.items()},
+            "TimerStart": self.timer.start_dlq,
+            "StrategyRuns": self.runs.dead_letters,
+        }
+        # Last: it alarms on every function, table and queue built above.
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            timer=self.timer,
+            functions=factory.functions,
+            tables={
+                "trading": data.trading,
+                "history": data.history,
+                "idempotency": data.idempotency,
+                "broker_accounts": auth.broker_accounts,
+            },
+            run_queue=self.runs.queue,
+            # Half the entry bound: the alarm comes before entries are refused as too late.
+            run_queue_age_alarm=Duration.seconds(settings.entry_max_lag_seconds // 2),
+            dead_letter_queues=dead_letter_queues,
+            api=self.api.api,
+        )
         self.functions = factory.functions
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "StrategyRunQueueUrl", value=self.runs.queue.queue_url)

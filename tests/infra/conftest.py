@@ -1,5 +1,8 @@
 """Synthesizes each environment once per session: the CLI for dev (standalone auth, no egress VPC),
-`build_app` for production with the auth stack's exports (cross-stack mode) and for staging."""
+`build_app` for production with the auth stack's exports (cross-stack mode) and for staging.
+
+Each is given its deployment inputs as CDK context, as `deploy.sh` gives them; dev's CLI run
+also names its own project, so the stack name is seen to follow `-c project=...`."""
 
 from __future__ import annotations
 
@@ -16,8 +19,14 @@ from aws_cdk.assertions import Template
 
 from cdk_stack import assets
 from cdk_stack.application import REPO_ROOT, build_app
-from cdk_stack.config import AuthStackExports, EnvironmentConfig, load_environment
-from cdk_stack.stack import stack_name
+from cdk_stack.config import (
+    DEFAULT_PROJECT,
+    AuthStackExports,
+    EnvironmentConfig,
+    inputs_from_context,
+    load_environment,
+    stack_name,
+)
 
 AUTH_EXPORTS = AuthStackExports(
     user_pool_id="ql-auth-production-UserPoolId",
@@ -25,16 +34,37 @@ AUTH_EXPORTS = AuthStackExports(
     api_gateway_id="ql-auth-production-ApiGatewayId",
 )
 
+# What a deployer passes (`deploy.sh --alarm-email/--cors-origin`, i.e. `-c key=value`): the
+# repository holds none for staging and production. Real-looking names: placeholder domains
+# (example.com, .test) are refused.
+DEPLOYMENT_CONTEXT: dict[str, dict[str, str]] = {
+    "dev": {"project": "options-lab", "alarm_emails": "dev-alerts@ql-trading-desk.in"},
+    "staging": {
+        "alarm_emails": "oncall@ql-trading-desk.in,risk@ql-trading-desk.in",
+        "cors_allowed_origins": "https://staging.ql-trading-desk.in",
+    },
+    "production": {
+        "alarm_emails": "oncall@ql-trading-desk.in",
+        "cors_allowed_origins": "https://app.ql-trading-desk.in",
+    },
+}
+
+
+def deployed_config(environment: str) -> EnvironmentConfig:
+    """The environment's configuration with the deployment inputs the fixtures deploy it with."""
+    return load_environment(environment, inputs=inputs_from_context(DEPLOYMENT_CONTEXT[environment]))
+
 
 @dataclass(frozen=True)
 class Synthesized:
     config: EnvironmentConfig
     outdir: Path
     template: dict[str, Any]
+    project: str = DEFAULT_PROJECT
 
     @property
     def template_file(self) -> Path:
-        return self.outdir / f"{stack_name(self.config.name)}.template.json"
+        return self.outdir / f"{stack_name(self.config.name, self.project)}.template.json"
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -58,14 +88,14 @@ def built_assets() -> None:
 
 
 def _cli_context(environment: str) -> dict[str, Any]:
-    """What the CDK CLI hands the app: cdk.json's context plus `-c env=...`."""
+    """What the CDK CLI hands the app: cdk.json's context plus `-c env=...` and the inputs."""
     context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    return {**context, "env": environment}
+    return {**context, "env": environment, **DEPLOYMENT_CONTEXT[environment]}
 
 
-def _load(config: EnvironmentConfig, outdir: Path) -> Synthesized:
-    template_file = outdir / f"{stack_name(config.name)}.template.json"
-    return Synthesized(config, outdir, json.loads(template_file.read_text()))
+def _load(config: EnvironmentConfig, outdir: Path, project: str = DEFAULT_PROJECT) -> Synthesized:
+    template_file = outdir / f"{stack_name(config.name, project)}.template.json"
+    return Synthesized(config, outdir, json.loads(template_file.read_text()), project)
 
 
 @pytest.fixture(scope="session")
@@ -82,13 +112,13 @@ def standalone(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> 
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return _load(load_environment("dev"), outdir)
+    return _load(deployed_config("dev"), outdir, DEPLOYMENT_CONTEXT["dev"]["project"])
 
 
 @pytest.fixture(scope="session")
 def cross_stack(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk-production")
-    config = load_environment("production").model_copy(update={"auth_stack_exports": AUTH_EXPORTS})
+    config = deployed_config("production").model_copy(update={"auth_stack_exports": AUTH_EXPORTS})
     app, _ = build_app(config, outdir=str(outdir), context=_cli_context("production"))
     app.synth()
     return _load(config, outdir)
@@ -97,7 +127,7 @@ def cross_stack(built_assets: None, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def staging(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk-staging")
-    config = load_environment("staging")
+    config = deployed_config("staging")
     app, _ = build_app(config, outdir=str(outdir), context=_cli_context("staging"))
     app.synth()
     return _load(config, outdir)

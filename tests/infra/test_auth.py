@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
 
+from cdk_stack.auth import Auth
 from shared_utils.api.identity import ADMINS_GROUP
 from shared_utils.tables import resource_prefix
-from tests.infra.conftest import AUTH_EXPORTS, Synthesized
+from tests.infra.conftest import AUTH_EXPORTS, Synthesized, deployed_config
 from tests.infra.helpers import function_by_module, ref_target
 
 pytestmark = pytest.mark.infra
@@ -59,6 +63,46 @@ def test_cross_stack_imports_the_auth_stack_exports(cross_stack: Synthesized) ->
     ]
     text = json.dumps(policies)
     assert AUTH_EXPORTS.broker_accounts_table in text
+
+
+def test_where_real_money_is_traded_the_pool_has_threat_protection(staging: Synthesized) -> None:
+    """Staging and production (when it runs standalone) are on the Plus plan, enforced."""
+    (pool,) = staging.of_type("AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["UserPoolTier"] == "PLUS"
+    assert pool["Properties"]["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
+    acknowledged = pool.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    assert not [rule for rule in acknowledged if rule["id"].startswith("AwsSolutions-COG")]
+
+
+def test_production_as_configured_builds_its_own_pool_with_threat_protection(tmp_path: Path) -> None:
+    """environments.json names no auth-stack exports for production, so `deploy.sh -e production`
+    builds the pool here (the session's production template is the cross-stack variant): the
+    Auth construct alone shows which pool that is."""
+    config = deployed_config("production")
+    assert config.auth_stack_exports is None
+    stack = Stack(App(outdir=str(tmp_path)), "Auth")
+    Auth(stack, "Auth", config=config)
+    template = Template.from_stack(stack).to_json()
+    (pool,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Cognito::UserPool"]
+    assert pool["Properties"]["UserPoolTier"] == "PLUS"
+    assert pool["Properties"]["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
+
+
+def test_only_devs_test_pool_is_acknowledged_off_the_plus_plan(standalone: Synthesized) -> None:
+    (pool,) = standalone.of_type("AWS::Cognito::UserPool").values()
+    assert "UserPoolTier" not in pool["Properties"]
+    (acknowledgement,) = pool["Metadata"]["cdk_nag"]["rules_to_suppress"]
+    assert acknowledgement["id"] == "AwsSolutions-COG8"
+    assert "dev pool holds test users only" in acknowledgement["reason"]
+
+
+def test_no_acknowledgement_claims_the_auth_stack_owns_a_pool_synthesized_here(
+    synthesized: Synthesized,
+) -> None:
+    """A pool in this template is this stack's, whatever the environment."""
+    for pool in synthesized.of_type("AWS::Cognito::UserPool").values():
+        text = json.dumps(pool.get("Metadata", {})).lower()
+        assert "auth stack" not in text and "production pool" not in text
 
 
 def _walk(node: object) -> list[object]:

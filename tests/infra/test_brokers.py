@@ -23,9 +23,9 @@ from cdk_stack.brokers import (
     manages_broker_sessions,
     market_data_secret,
 )
-from cdk_stack.config import BrokerEgressVpc, ClientEgressConfig, load_environment
+from cdk_stack.config import BrokerEgressVpc, ClientEgressConfig
 from shared_utils.brokers.credentials import SecretsManagerCredentialsProvider
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, deployed_config
 from tests.infra.helpers import as_list, policy_statements_of_role, ref_target
 
 pytestmark = pytest.mark.infra
@@ -302,7 +302,7 @@ def test_egress_vpc_logs_flows_and_reaches_dynamodb_and_secrets_privately(with_e
 def test_pre_allocated_elastic_ips_are_used_instead_of_new_ones(tmp_path: Path) -> None:
     """Addresses already registered with brokers survive a stack replacement."""
     allocations = ("eipalloc-0123456789abcdef0", "eipalloc-0fedcba9876543210")
-    config = load_environment("production").model_copy(
+    config = deployed_config("production").model_copy(
         update={
             "broker_egress_vpc": BrokerEgressVpc(
                 enabled=True, max_azs=2, nat_gateways=2, eip_allocation_ids=allocations
@@ -324,7 +324,7 @@ def test_with_client_egress_every_broker_caller_is_told_each_groups_route(tmp_pa
     """Per-client static IPs: the stack builds the group proxies inside the egress VPC and gives
     every broker-calling function the document its accounts' routes are resolved from."""
     groups = [{"id": "client-a", "members": ["user-a"]}, {"id": "family-b", "members": ["user-b", "user-c"]}]
-    config = load_environment("production").model_copy(
+    config = deployed_config("production").model_copy(
         update={
             "client_egress": ClientEgressConfig.model_validate(
                 {"instance_type": "t4g.nano", "groups": groups}

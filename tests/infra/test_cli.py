@@ -50,6 +50,21 @@ def test_unknown_environment_names_the_valid_ones(
     assert not list(tmp_path.glob("*.template.json"))
 
 
-def test_cli_writes_the_named_stack_template(standalone: Synthesized) -> None:
-    assert standalone.template_file.name == "ql-algo-trading-dev-options-trading-stack.template.json"
+def test_cli_writes_the_stack_named_after_the_context_project(standalone: Synthesized) -> None:
+    """The fixture runs app.py as the CDK CLI does, with `-c project=options-lab`."""
+    assert standalone.project == "options-lab"
+    assert standalone.template_file.name == "options-lab-dev-options-trading-stack.template.json"
     assert standalone.template["Description"].startswith("Options strategy platform (dev)")
+    # Only the stack's name follows the project; resource names keep their prefix.
+    (topic,) = standalone.of_type("AWS::SNS::Topic").values()
+    assert topic["Properties"]["TopicName"] == "ql-algo-trading-dev-operator-alarms"
+
+
+def test_missing_deployment_inputs_end_with_one_line_naming_them(tmp_path: Path) -> None:
+    """Refused before any construct is built (no CDK app starts), with the way to give them."""
+    result = _run_app(tmp_path, "--env", "production", "-c", "alarm_emails=oncall@ql-trading-desk.in")
+    assert result.returncode == 2
+    assert "cors_allowed_origins is empty in production" in result.stderr
+    assert "key 'alarm_emails'" not in result.stderr  # the one given with -c is accepted
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.template.json"))

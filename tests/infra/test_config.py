@@ -7,13 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from cdk_stack.config import ENVIRONMENTS_FILE, ConfigError, environment_names, load_environment
+from cdk_stack.config import (
+    DEFAULT_PROJECT,
+    ENVIRONMENTS_FILE,
+    REAL_MONEY_ENVIRONMENTS,
+    ConfigError,
+    check_project,
+    environment_names,
+    inputs_from_context,
+    load_environment,
+    stack_name,
+)
 from shared_utils.settings import MarketDataSourceName
+from shared_utils.tables import resource_prefix
+from tests.infra.conftest import deployed_config
 
 
 def test_the_three_environments_differ_where_the_design_says() -> None:
     assert environment_names() == ["dev", "production", "staging"]
-    dev, staging, production = (load_environment(name) for name in ("dev", "staging", "production"))
+    dev, staging, production = (deployed_config(name) for name in ("dev", "staging", "production"))
     assert [c.log_retention_days for c in (dev, staging, production)] == [7, 30, 90]
     assert [c.removal_policy for c in (dev, staging, production)] == ["destroy", "retain", "retain"]
     assert [c.point_in_time_recovery for c in (dev, staging, production)] == [False, True, True]
@@ -67,7 +79,7 @@ def test_unreadable_file_is_reported_without_a_traceback(tmp_path: Path) -> None
 
 
 def test_broker_egress_is_off_in_dev_and_on_where_real_orders_are_sent() -> None:
-    dev, staging, production = (load_environment(name) for name in ("dev", "staging", "production"))
+    dev, staging, production = (deployed_config(name) for name in ("dev", "staging", "production"))
     assert dev.broker_egress_vpc.enabled is False
     assert staging.broker_egress_vpc.enabled is True
     assert production.broker_egress_vpc.enabled is True
@@ -102,6 +114,116 @@ def test_a_deployed_environment_never_prices_from_a_simulation_by_accident(tmp_p
     path = tmp_path / "environments.json"
     path.write_text(json.dumps({"staging": staging}), encoding="utf-8")
     with pytest.raises(ConfigError, match="allow_simulated"):
-        load_environment("staging", path)
+        load_environment("staging", path, inputs=inputs_from_context(REAL))
     dev = load_environment("dev")
     assert dev.market_data.source is MarketDataSourceName.SIMULATED
+
+
+# --- deployment inputs: alarm e-mails and CORS origins -------------------------------------
+
+REAL = {"alarm_emails": "oncall@ql-trading-desk.in", "cors_allowed_origins": "https://app.ql-trading-desk.in"}
+
+
+@pytest.mark.parametrize("environment", REAL_MONEY_ENVIRONMENTS)
+def test_the_repository_holds_no_address_or_origin_for_real_money_environments(environment: str) -> None:
+    """Neither a placeholder nor a guess is committed: the deployer must give both, and the
+    error says how."""
+    raw = json.loads(ENVIRONMENTS_FILE.read_text(encoding="utf-8"))[environment]
+    assert raw["alarm_emails"] == [] and raw["cors_allowed_origins"] == []
+    with pytest.raises(ConfigError) as error:
+        load_environment(environment)
+    message = str(error.value)
+    assert f"alarm_emails is empty in {environment}" in message
+    assert f"cors_allowed_origins is empty in {environment}" in message
+    assert "--alarm-email" in message and "-c alarm_emails=" in message
+    assert "--cors-origin" in message and "-c cors_allowed_origins=" in message
+
+
+def test_context_inputs_replace_the_files_values_and_split_on_commas() -> None:
+    inputs = inputs_from_context(
+        {
+            "env": "production",
+            "alarm_emails": " oncall@ql-trading-desk.in, risk@ql-trading-desk.in ,",
+            "cors_allowed_origins": ["https://app.ql-trading-desk.in"],
+        }
+    )
+    assert inputs == {
+        "alarm_emails": ("oncall@ql-trading-desk.in", "risk@ql-trading-desk.in"),
+        "cors_allowed_origins": ("https://app.ql-trading-desk.in",),
+    }
+    production = load_environment("production", inputs=inputs)
+    assert production.alarm_emails == inputs["alarm_emails"]
+    assert production.cors_allowed_origins == inputs["cors_allowed_origins"]
+    dev = load_environment("dev", inputs={"cors_allowed_origins": ("http://localhost:3000",)})
+    assert dev.cors_allowed_origins == ("http://localhost:3000",)
+    with pytest.raises(ConfigError, match="comma-separated"):
+        inputs_from_context({"alarm_emails": 7})
+
+
+def test_dev_may_mail_nobody_and_call_from_localhost() -> None:
+    dev = load_environment("dev")
+    assert dev.alarm_emails == ()
+    assert dev.cors_allowed_origins == ("http://localhost:5173",)
+
+
+@pytest.mark.parametrize(
+    ("origin", "problem"),
+    [
+        ("https://options.example.com", "placeholder or local origin"),
+        ("https://staging.options.example.org", "placeholder or local origin"),
+        ("https://app.test", "placeholder or local origin"),
+        ("https://localhost:5173", "placeholder or local origin"),
+        ("https://127.0.0.1", "placeholder or local origin"),
+        ("http://app.ql-trading-desk.in", "is not https"),
+        ("https://app.ql-trading-desk.in/", "is not an origin"),
+        ("*", "is not an origin"),
+    ],
+)
+@pytest.mark.parametrize("environment", REAL_MONEY_ENVIRONMENTS)
+def test_real_money_environments_refuse_placeholder_local_or_plain_http_origins(
+    environment: str, origin: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem) as error:
+        load_environment(environment, inputs={**inputs_from_context(REAL), "cors_allowed_origins": (origin,)})
+    assert "key 'cors_allowed_origins'" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "problem"),
+    [
+        (("ops@example.com",), "placeholder domain"),
+        (("ops@alerts.example.net",), "placeholder domain"),
+        (("ops@desk.test",), "placeholder domain"),
+        (("operators",), "is not an e-mail address"),
+        (("ops@ql-trading-desk.in", "OPS@ql-trading-desk.in"), "appears twice"),
+    ],
+)
+@pytest.mark.parametrize("environment", ["dev", "production"])
+def test_alarm_addresses_are_real_addresses_in_every_environment(
+    environment: str, addresses: tuple[str, ...], problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem) as error:
+        load_environment(environment, inputs={**inputs_from_context(REAL), "alarm_emails": addresses})
+    assert "key 'alarm_emails'" in str(error.value)
+
+
+def test_only_deployment_inputs_can_be_given_at_deploy_time() -> None:
+    with pytest.raises(ConfigError, match="not deployment inputs: log_level"):
+        load_environment("dev", inputs={"log_level": "ERROR"})
+
+
+# --- the project names the stack ------------------------------------------------------------
+
+
+def test_the_project_names_the_stack_and_the_default_matches_the_resource_names() -> None:
+    assert stack_name("dev", "myproj") == "myproj-dev-options-trading-stack"
+    for environment in environment_names():
+        assert stack_name(environment) == f"{resource_prefix(environment)}-options-trading-stack"
+    assert stack_name("production", DEFAULT_PROJECT) == "ql-algo-trading-production-options-trading-stack"
+
+
+@pytest.mark.parametrize("project", ["", "1desk", "-desk", "desk;rm", "desk_two", "d" * 65])
+def test_a_project_that_cannot_name_a_stack_is_refused(project: str) -> None:
+    with pytest.raises(ConfigError, match="part of the stack name"):
+        check_project(project)
+    assert check_project("Desk-2") == "Desk-2"

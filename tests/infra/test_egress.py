@@ -37,6 +37,7 @@ from cdk_stack.egress import (
 from shared_utils.brokers.egress import EGRESS_ENVIRONMENT_VARIABLE, StaticEgressDirectory
 from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.port import BrokerError, BrokerUnavailableError
+from tests.infra.conftest import deployed_config
 
 pytestmark = pytest.mark.infra
 
@@ -369,7 +370,7 @@ def test_configuration_refuses_ambiguous_groups() -> None:
     assert dev.client_egress is None
     with pytest.raises(ValidationError, match=r"broker_egress_vpc\.enabled"):
         EnvironmentConfig.model_validate({**dev.model_dump(), "client_egress": {"groups": GROUPS[:1]}})
-    staging = load_environment("staging")
+    staging = deployed_config("staging")
     configured = EnvironmentConfig.model_validate(
         {**staging.model_dump(), "client_egress": {"groups": GROUPS}}
     )

@@ -1,4 +1,5 @@
-"""Timer events: one rule per detail-type to its own function; failures land in a DLQ, never lost."""
+"""Timer events: one rule per detail-type to its own function; failures land in a DLQ, never lost.
+(Each DLQ's alarm: test_monitoring.py::test_every_dead_letter_queue_alarms_on_its_first_message.)"""
 
 from __future__ import annotations
 
@@ -81,18 +82,3 @@ def test_dead_letter_queues_are_encrypted_and_tls_only(synthesized: Synthesized)
             s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
             for s in statements
         ), queue_id
-
-
-def test_a_message_in_any_dlq_raises_an_alarm(synthesized: Synthesized) -> None:
-    alarmed = set()
-    for alarm in synthesized.of_type("AWS::CloudWatch::Alarm").values():
-        properties = alarm["Properties"]
-        if properties["MetricName"] != "ApproximateNumberOfMessagesVisible":
-            continue
-        assert properties["Threshold"] == 0
-        assert properties["ComparisonOperator"] == "GreaterThanThreshold"
-        (dimension,) = properties["Dimensions"]
-        alarmed.add(ref_target(dimension["Value"]))
-    (mapping,) = synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
-    run_queue = ref_target(mapping["Properties"]["EventSourceArn"])  # a work queue, not a DLQ
-    assert alarmed == set(synthesized.of_type("AWS::SQS::Queue")) - {run_queue}
