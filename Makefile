@@ -9,6 +9,11 @@ ENV ?= dev
 PROJECT ?= ql-algo-trading
 PROFILE ?= default
 PYTEST_ARGS ?=
+# Deployment inputs (required for staging and production, docs/operations.md), e.g.
+# SYNTH_ARGS="-c alarm_emails=ops@firm.in -c cors_allowed_origins=https://app.firm.in"
+# DEPLOY_ARGS="--alarm-email ops@firm.in --cors-origin https://app.firm.in"
+SYNTH_ARGS ?=
+DEPLOY_ARGS ?=
 DATE ?= 2026-11-23
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell test "$$(id -u)" -eq 0 || echo sudo)
@@ -20,6 +25,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # Lambda asset), written by the first process that imports a module and reused by every later one;
 # pip installs without compiling (half of a fresh venv's set-up time), the first import does it.
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.build/pycache
+# A shell that sets PYTHONDONTWRITEBYTECODE would make every test subprocess and the 40-odd
+# interpreters of the suite compile the whole dependency tree again: the cache is the point.
+unexport PYTHONDONTWRITEBYTECODE
 export CHROMIUM
 
 .PHONY: venv browser run test test-all date-shift lint format typecheck synth build deploy bench simulate clean
@@ -50,7 +58,7 @@ build: venv
 	$(BIN)/python -m cdk_stack.assets
 
 synth: build
-	$(BIN)/python app.py --env $(ENV)
+	$(BIN)/python app.py --env $(ENV) -c project=$(PROJECT) $(SYNTH_ARGS)
 
 # Headless Chromium for tests/e2e/test_browser.py, from Debian's packages (the lists are
 # refreshed only if the first install fails). No browser means a failed run, never a skipped test.
@@ -123,7 +131,7 @@ simulate: venv
 	$(BIN)/python -m local_platform simulate --date $(DATE)
 
 deploy: build
-	./deploy.sh -p $(PROJECT) -e $(ENV) -a $(PROFILE)
+	./deploy.sh -p $(PROJECT) -e $(ENV) -a $(PROFILE) $(DEPLOY_ARGS)
 
 bench: venv
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -46,18 +46,17 @@ from shared_utils.execution.engine import NO_FRESH_QUOTE_METRIC
 from shared_utils.execution.executor import LATE_ENTRY_METRIC, UNPRICED_METRIC
 from shared_utils.execution.reconcile import CHECK_FAILED_METRIC, MISMATCH_METRIC, OVERDUE_METRIC
 from shared_utils.tables import resource_prefix
-from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_ALARM, CALENDAR_DAYS_LEFT_METRIC
+from shared_utils.timer.emitter import (
+    CALENDAR_DAYS_LEFT_ALARM,
+    CALENDAR_DAYS_LEFT_METRIC,
+    TIMER_EVENTS_EMITTED_METRIC,
+    TIMER_MINUTES_SKIPPED_METRIC,
+)
 from shared_utils.timer.listing import LISTING_DISAGREEMENT_METRIC, LISTING_REJECTED_METRIC
 from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC
 from shared_utils.timer.sessions import LOGIN_FAILED_METRIC, LOGOUT_FAILED_METRIC
 from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 
-# Published by the emitter's handler on every invocation (lambda_functions/option_baskets/
-# event_emitter.py): the events of the minute it handled, and the minutes it had to skip (a tick
-# reached more than MAX_LAG late, or one whose Emit failed and was recovered past). A skipped
-# minute emits no trigger, stop-loss check or refresh: that is "a minute without a tick".
-TIMER_EVENTS_EMITTED_METRIC = "TimerEventsEmitted"
-TIMER_MINUTES_SKIPPED_METRIC = "TimerMinutesSkipped"
 # Functions' errors and throttles, and tables' throttles, are counted over this period.
 PLATFORM_PERIOD = Duration.minutes(5)
 DASHBOARD_SUFFIX = "operations"

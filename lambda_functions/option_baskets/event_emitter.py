@@ -10,7 +10,13 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared_utils.composition import platform
-from shared_utils.timer.emitter import CALENDAR_DAYS_LEFT_METRIC, TimerState, emit_tick
+from shared_utils.timer.emitter import (
+    CALENDAR_DAYS_LEFT_METRIC,
+    TIMER_EVENTS_EMITTED_METRIC,
+    TIMER_MINUTES_SKIPPED_METRIC,
+    TimerState,
+    emit_tick,
+)
 
 logger = Logger()
 metrics = Metrics()
@@ -28,6 +34,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(
             name=CALENDAR_DAYS_LEFT_METRIC, unit=MetricUnit.Count, value=result.confirmed_days_left
         )
-    metrics.add_metric(name="TimerEventsEmitted", unit=MetricUnit.Count, value=len(result.emitted))
-    metrics.add_metric(name="TimerMinutesSkipped", unit=MetricUnit.Count, value=result.skipped_minutes)
+    metrics.add_metric(name=TIMER_EVENTS_EMITTED_METRIC, unit=MetricUnit.Count, value=len(result.emitted))
+    metrics.add_metric(name=TIMER_MINUTES_SKIPPED_METRIC, unit=MetricUnit.Count, value=result.skipped_minutes)
     return result.to_state()

@@ -2,7 +2,8 @@
 
 The CDK stack builds one API Gateway method per record and one Lambda function per `module`
 (a module name under `lambda_functions/option_baskets`); each handler module includes exactly
-the routers that serve its routes, and a test checks the two agree.
+the routers that serve its routes, and a test checks the two agree. Every path is written here
+only: a router registers its handler by the route's `operation` (`api.routing.route`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ class ApiRoute:
     method: str
     path: str
     module: str
+    operation: str  # the OpenAPI operationId; the router registers its handler by it
 
 
 BROKER_ACCOUNTS = "broker_accounts"
@@ -31,57 +33,101 @@ MARKET_CALENDAR = "market_calendar"
 # Linking accounts and their logins: served here in standalone mode; in cross-stack mode the auth
 # stack owns the accounts and their broker logins, and these are not deployed.
 LINKING_ROUTES = (
-    ApiRoute("POST", "/options/broker-accounts", BROKER_ACCOUNTS),
-    ApiRoute("POST", "/options/broker-accounts/{broker_account_id}/login", BROKER_ACCOUNTS),
-    ApiRoute("POST", "/options/broker-accounts/{broker_account_id}/session", BROKER_ACCOUNTS),
+    ApiRoute("POST", "/options/broker-accounts", BROKER_ACCOUNTS, "linkBrokerAccount"),
+    ApiRoute(
+        "POST", "/options/broker-accounts/{broker_account_id}/login", BROKER_ACCOUNTS, "loginBrokerAccount"
+    ),
+    ApiRoute(
+        "POST", "/options/broker-accounts/{broker_account_id}/session", BROKER_ACCOUNTS, "completeBrokerLogin"
+    ),
 )
 API_ROUTES: tuple[ApiRoute, ...] = (
-    ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS),
+    ApiRoute("GET", "/options/broker-accounts", BROKER_ACCOUNTS, "listBrokerAccounts"),
     *LINKING_ROUTES,
-    ApiRoute("GET", "/options/strategy-templates", STRATEGY_TEMPLATES),
-    ApiRoute("GET", "/options/baskets", BASKET_MANAGER),
-    ApiRoute("POST", "/options/baskets", BASKET_MANAGER),
-    ApiRoute("GET", "/options/baskets/{basket_id}", BASKET_MANAGER),
-    ApiRoute("PUT", "/options/baskets/{basket_id}", BASKET_MANAGER),
-    ApiRoute("DELETE", "/options/baskets/{basket_id}", BASKET_MANAGER),
-    ApiRoute("GET", "/options/strategies", STRATEGY_MANAGER),
-    ApiRoute("POST", "/options/baskets/{basket_id}/strategies", STRATEGY_MANAGER),
-    ApiRoute("GET", "/options/strategies/{strategy_id}", STRATEGY_MANAGER),
-    ApiRoute("PUT", "/options/strategies/{strategy_id}", STRATEGY_MANAGER),
-    ApiRoute("DELETE", "/options/strategies/{strategy_id}", STRATEGY_MANAGER),
-    ApiRoute("GET", "/options/strategies/{strategy_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
-    ApiRoute("POST", "/options/strategies/{strategy_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
-    ApiRoute("PUT", "/options/strategies/{strategy_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
+    ApiRoute("GET", "/options/strategy-templates", STRATEGY_TEMPLATES, "listStrategyTemplates"),
+    ApiRoute("GET", "/options/baskets", BASKET_MANAGER, "listBaskets"),
+    ApiRoute("POST", "/options/baskets", BASKET_MANAGER, "createBasket"),
+    ApiRoute("GET", "/options/baskets/{basket_id}", BASKET_MANAGER, "getBasket"),
+    ApiRoute("PUT", "/options/baskets/{basket_id}", BASKET_MANAGER, "updateBasket"),
+    ApiRoute("DELETE", "/options/baskets/{basket_id}", BASKET_MANAGER, "deleteBasket"),
+    ApiRoute("GET", "/options/strategies", STRATEGY_MANAGER, "listStrategies"),
+    ApiRoute("POST", "/options/baskets/{basket_id}/strategies", STRATEGY_MANAGER, "createStrategy"),
+    ApiRoute("GET", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "getStrategy"),
+    ApiRoute("PUT", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "updateStrategy"),
+    ApiRoute("DELETE", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "deleteStrategy"),
     ApiRoute(
-        "DELETE", "/options/strategies/{strategy_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR
+        "GET",
+        "/options/strategies/{strategy_id}/brokers",
+        STRATEGY_BROKER_ALLOCATOR,
+        "listStrategyAllocations",
     ),
-    ApiRoute("GET", "/options/baskets/{basket_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
-    ApiRoute("POST", "/options/baskets/{basket_id}/brokers", STRATEGY_BROKER_ALLOCATOR),
-    ApiRoute("PUT", "/options/baskets/{basket_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
-    ApiRoute("DELETE", "/options/baskets/{basket_id}/brokers/{allocation_id}", STRATEGY_BROKER_ALLOCATOR),
-    ApiRoute("GET", "/options/executions", EXECUTION_HISTORY),
-    ApiRoute("GET", "/options/positions", EXECUTION_HISTORY),
-    ApiRoute("POST", "/options/kill-switch", KILL_SWITCH),
-    ApiRoute("GET", "/options/kill-switch", KILL_SWITCH),
-    ApiRoute("DELETE", "/options/kill-switch", KILL_SWITCH),
+    ApiRoute(
+        "POST",
+        "/options/strategies/{strategy_id}/brokers",
+        STRATEGY_BROKER_ALLOCATOR,
+        "createStrategyAllocation",
+    ),
+    ApiRoute(
+        "PUT",
+        "/options/strategies/{strategy_id}/brokers/{allocation_id}",
+        STRATEGY_BROKER_ALLOCATOR,
+        "updateStrategyAllocation",
+    ),
+    ApiRoute(
+        "DELETE",
+        "/options/strategies/{strategy_id}/brokers/{allocation_id}",
+        STRATEGY_BROKER_ALLOCATOR,
+        "deleteStrategyAllocation",
+    ),
+    ApiRoute(
+        "GET", "/options/baskets/{basket_id}/brokers", STRATEGY_BROKER_ALLOCATOR, "listBasketAllocations"
+    ),
+    ApiRoute(
+        "POST", "/options/baskets/{basket_id}/brokers", STRATEGY_BROKER_ALLOCATOR, "createBasketAllocation"
+    ),
+    ApiRoute(
+        "PUT",
+        "/options/baskets/{basket_id}/brokers/{allocation_id}",
+        STRATEGY_BROKER_ALLOCATOR,
+        "updateBasketAllocation",
+    ),
+    ApiRoute(
+        "DELETE",
+        "/options/baskets/{basket_id}/brokers/{allocation_id}",
+        STRATEGY_BROKER_ALLOCATOR,
+        "deleteBasketAllocation",
+    ),
+    ApiRoute("GET", "/options/executions", EXECUTION_HISTORY, "listExecutions"),
+    ApiRoute("GET", "/options/positions", EXECUTION_HISTORY, "listPositions"),
+    ApiRoute("POST", "/options/kill-switch", KILL_SWITCH, "pressKillSwitch"),
+    ApiRoute("GET", "/options/kill-switch", KILL_SWITCH, "getKillSwitch"),
+    ApiRoute("DELETE", "/options/kill-switch", KILL_SWITCH, "rearmKillSwitch"),
     # Marketplace: published baskets and subscriptions to them.
-    ApiRoute("GET", "/options/marketplace/listings", MARKETPLACE),
-    ApiRoute("GET", "/options/marketplace/listings/{basket_id}", MARKETPLACE),
-    ApiRoute("PUT", "/options/marketplace/listings/{basket_id}", MARKETPLACE),
-    ApiRoute("DELETE", "/options/marketplace/listings/{basket_id}", MARKETPLACE),
-    ApiRoute("GET", "/options/marketplace/listings/{basket_id}/statements", MARKETPLACE),
-    ApiRoute("POST", "/options/subscriptions", SUBSCRIPTIONS),
-    ApiRoute("GET", "/options/subscriptions", SUBSCRIPTIONS),
-    ApiRoute("GET", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
-    ApiRoute("PUT", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
-    ApiRoute("DELETE", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS),
-    ApiRoute("GET", "/options/subscriptions/{basket_id}/statement", SUBSCRIPTIONS),
+    ApiRoute("GET", "/options/marketplace/listings", MARKETPLACE, "browseMarketplace"),
+    ApiRoute("GET", "/options/marketplace/listings/{basket_id}", MARKETPLACE, "getListing"),
+    ApiRoute("PUT", "/options/marketplace/listings/{basket_id}", MARKETPLACE, "publishListing"),
+    ApiRoute("DELETE", "/options/marketplace/listings/{basket_id}", MARKETPLACE, "unpublishListing"),
+    ApiRoute(
+        "GET", "/options/marketplace/listings/{basket_id}/statements", MARKETPLACE, "listListingStatements"
+    ),
+    ApiRoute("POST", "/options/subscriptions", SUBSCRIPTIONS, "subscribe"),
+    ApiRoute("GET", "/options/subscriptions", SUBSCRIPTIONS, "listSubscriptions"),
+    ApiRoute("GET", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS, "getSubscription"),
+    ApiRoute("PUT", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS, "updateSubscription"),
+    ApiRoute("DELETE", "/options/subscriptions/{basket_id}", SUBSCRIPTIONS, "unsubscribe"),
+    ApiRoute(
+        "GET", "/options/subscriptions/{basket_id}/statement", SUBSCRIPTIONS, "getSubscriptionStatement"
+    ),
     # The market calendar (Admins): holidays and special sessions per exchange.
-    ApiRoute("GET", "/options/market-calendar/{exchange}", MARKET_CALENDAR),
-    ApiRoute("POST", "/options/market-calendar/{exchange}/holidays", MARKET_CALENDAR),
-    ApiRoute("DELETE", "/options/market-calendar/{exchange}/holidays/{day}", MARKET_CALENDAR),
-    ApiRoute("POST", "/options/market-calendar/{exchange}/sessions", MARKET_CALENDAR),
-    ApiRoute("DELETE", "/options/market-calendar/{exchange}/sessions/{day}", MARKET_CALENDAR),
+    ApiRoute("GET", "/options/market-calendar/{exchange}", MARKET_CALENDAR, "getMarketCalendar"),
+    ApiRoute("POST", "/options/market-calendar/{exchange}/holidays", MARKET_CALENDAR, "addMarketHoliday"),
+    ApiRoute(
+        "DELETE", "/options/market-calendar/{exchange}/holidays/{day}", MARKET_CALENDAR, "removeMarketHoliday"
+    ),
+    ApiRoute("POST", "/options/market-calendar/{exchange}/sessions", MARKET_CALENDAR, "addMarketSession"),
+    ApiRoute(
+        "DELETE", "/options/market-calendar/{exchange}/sessions/{day}", MARKET_CALENDAR, "removeMarketSession"
+    ),
 )
 
 
@@ -92,3 +138,6 @@ def modules() -> tuple[str, ...]:
 
 def routes_of(module: str) -> tuple[ApiRoute, ...]:
     return tuple(route for route in API_ROUTES if route.module == module)
+
+
+ROUTES_BY_OPERATION: dict[str, ApiRoute] = {route.operation: route for route in API_ROUTES}

@@ -38,6 +38,11 @@ MAX_LAG = timedelta(minutes=2)
 EXECUTION_NAME_PREFIX = "master-timer"
 # Days of official holiday data left; the stack alarms below CALENDAR_DAYS_LEFT_ALARM.
 CALENDAR_DAYS_LEFT_METRIC = "CalendarConfirmedDaysLeft"
+# Published by the emitter's handler on every invocation: the events of the minute it handled,
+# and the minutes it had to skip (a tick reached more than MAX_LAG late, or one whose Emit failed
+# and was recovered past). A skipped minute emits no trigger, stop-loss check or refresh.
+TIMER_EVENTS_EMITTED_METRIC = "TimerEventsEmitted"
+TIMER_MINUTES_SKIPPED_METRIC = "TimerMinutesSkipped"
 CALENDAR_DAYS_LEFT_ALARM = 30
 
 

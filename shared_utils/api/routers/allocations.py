@@ -13,6 +13,7 @@ from shared_utils.api.idempotency import IdempotencyKey, idempotent_create
 from shared_utils.api.identity import Caller, Identity
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import AllocationId, BasketId, ExpectedVersion, StrategyId
+from shared_utils.api.routing import route
 from shared_utils.composition import platform
 from shared_utils.models.allocation import AllocationCreate, AllocationUpdate, BrokerAllocation
 from shared_utils.models.common import AllocationScope
@@ -72,11 +73,11 @@ def _delete(
 # ---------------------------------------------------------------- strategy allocations
 
 
-@router.get(
-    "/options/strategies/<strategy_id>/brokers",
+@route(
+    router,
+    "listStrategyAllocations",
     summary="A strategy's own broker allocations",
     tags=TAGS,
-    operation_id="listStrategyAllocations",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def list_strategy_allocations(
@@ -85,12 +86,12 @@ def list_strategy_allocations(
     return _list(caller, AllocationScope.STRATEGY, strategy_id, limit, next_token)
 
 
-@router.post(
-    "/options/strategies/<strategy_id>/brokers",
+@route(
+    router,
+    "createStrategyAllocation",
     summary="Allocate lots of a strategy to a broker account",
     description=CREATE_DESCRIPTION,
     tags=TAGS,
-    operation_id="createStrategyAllocation",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(HTTPStatus.CREATED, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
@@ -104,12 +105,12 @@ def create_strategy_allocation(
     return _create(request, caller, AllocationScope.STRATEGY, strategy_id, data, idempotency_key)
 
 
-@router.put(
-    "/options/strategies/<strategy_id>/brokers/<allocation_id>",
+@route(
+    router,
+    "updateStrategyAllocation",
     summary="Update a strategy's broker allocation",
     description=UPDATE_DESCRIPTION,
     tags=TAGS,
-    operation_id="updateStrategyAllocation",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_strategy_allocation(
@@ -118,11 +119,11 @@ def update_strategy_allocation(
     return _update(caller, AllocationScope.STRATEGY, strategy_id, allocation_id, data)
 
 
-@router.delete(
-    "/options/strategies/<strategy_id>/brokers/<allocation_id>",
+@route(
+    router,
+    "deleteStrategyAllocation",
     summary="Remove a strategy's broker allocation",
     tags=TAGS,
-    operation_id="deleteStrategyAllocation",
     status_code=HTTPStatus.NO_CONTENT,
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
@@ -135,12 +136,12 @@ def delete_strategy_allocation(
 # ---------------------------------------------------------------- basket default allocations
 
 
-@router.get(
-    "/options/baskets/<basket_id>/brokers",
+@route(
+    router,
+    "listBasketAllocations",
     summary="A basket's default broker allocations",
     description="Strategies without allocations of their own trade with these.",
     tags=TAGS,
-    operation_id="listBasketAllocations",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def list_basket_allocations(
@@ -149,12 +150,12 @@ def list_basket_allocations(
     return _list(caller, AllocationScope.BASKET, basket_id, limit, next_token)
 
 
-@router.post(
-    "/options/baskets/<basket_id>/brokers",
+@route(
+    router,
+    "createBasketAllocation",
     summary="Add a default broker allocation to a basket",
     description=CREATE_DESCRIPTION,
     tags=TAGS,
-    operation_id="createBasketAllocation",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(HTTPStatus.CREATED, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
@@ -168,12 +169,12 @@ def create_basket_allocation(
     return _create(request, caller, AllocationScope.BASKET, basket_id, data, idempotency_key)
 
 
-@router.put(
-    "/options/baskets/<basket_id>/brokers/<allocation_id>",
+@route(
+    router,
+    "updateBasketAllocation",
     summary="Update a basket's default broker allocation",
     description=UPDATE_DESCRIPTION,
     tags=TAGS,
-    operation_id="updateBasketAllocation",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_basket_allocation(
@@ -182,11 +183,11 @@ def update_basket_allocation(
     return _update(caller, AllocationScope.BASKET, basket_id, allocation_id, data)
 
 
-@router.delete(
-    "/options/baskets/<basket_id>/brokers/<allocation_id>",
+@route(
+    router,
+    "deleteBasketAllocation",
     summary="Remove a basket's default broker allocation",
     tags=TAGS,
-    operation_id="deleteBasketAllocation",
     status_code=HTTPStatus.NO_CONTENT,
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )

@@ -12,6 +12,7 @@ from shared_utils.api.idempotency import IdempotencyKey, idempotent_create
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ClosePositions, ExpectedVersion
+from shared_utils.api.routing import route
 from shared_utils.composition import platform
 from shared_utils.models.basket import Basket, BasketCreate, BasketUpdate
 from shared_utils.models.views import BasketDetail, Page
@@ -20,11 +21,11 @@ router = Router()
 TAGS = ["baskets"]
 
 
-@router.get(
-    "/options/baskets",
+@route(
+    router,
+    "listBaskets",
     summary="My baskets",
     tags=TAGS,
-    operation_id="listBaskets",
     responses=route_responses(HTTPStatus.OK),
 )
 def list_baskets(caller: Caller, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[Basket]:
@@ -32,11 +33,11 @@ def list_baskets(caller: Caller, limit: Limit = DEFAULT_LIMIT, next_token: NextT
     return Page[Basket](items=baskets, next_token=token)
 
 
-@router.post(
-    "/options/baskets",
+@route(
+    router,
+    "createBasket",
     summary="Create a basket",
     tags=TAGS,
-    operation_id="createBasket",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(HTTPStatus.CREATED, HTTPStatus.CONFLICT, body=True),
 )
@@ -55,36 +56,36 @@ def create_basket(
     )
 
 
-@router.get(
-    "/options/baskets/<basket_id>",
+@route(
+    router,
+    "getBasket",
     summary="A basket with its strategies and default broker allocations",
     tags=TAGS,
-    operation_id="getBasket",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_basket(caller: Caller, basket_id: BasketId) -> BasketDetail:
     return platform().catalog.basket(caller.user_id, basket_id)
 
 
-@router.put(
-    "/options/baskets/<basket_id>",
+@route(
+    router,
+    "updateBasket",
     summary="Update a basket",
     description="Only the fields given change; `version` must be the current one (409 otherwise).",
     tags=TAGS,
-    operation_id="updateBasket",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_basket(caller: Caller, basket_id: BasketId, data: BasketUpdate) -> Basket:
     return platform().catalog.update_basket(caller.user_id, basket_id, data)
 
 
-@router.delete(
-    "/options/baskets/<basket_id>",
+@route(
+    router,
+    "deleteBasket",
     summary="Delete a basket with its strategies and broker allocations",
     description="409 OPEN_POSITIONS while a strategy holds positions; `close_positions=true` closes them "
     "first.",
     tags=TAGS,
-    operation_id="deleteBasket",
     status_code=HTTPStatus.NO_CONTENT,
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )

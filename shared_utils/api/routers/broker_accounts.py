@@ -11,6 +11,7 @@ from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BrokerAccountId
+from shared_utils.api.routing import route
 from shared_utils.composition import platform
 from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.views import Page
@@ -18,12 +19,12 @@ from shared_utils.models.views import Page
 router = Router()
 
 
-@router.get(
-    "/options/broker-accounts",
+@route(
+    router,
+    "listBrokerAccounts",
     summary="My broker accounts",
     description="Accounts the caller linked; credentials are never read or returned.",
     tags=["broker-accounts"],
-    operation_id="listBrokerAccounts",
     responses=route_responses(HTTPStatus.OK),
 )
 def list_broker_accounts(
@@ -33,8 +34,9 @@ def list_broker_accounts(
     return Page[BrokerAccount](items=accounts, next_token=token)
 
 
-@router.post(
-    "/options/broker-accounts",
+@route(
+    router,
+    "linkBrokerAccount",
     summary="Link a broker account",
     description=(
         "Stores the app's credentials in Secrets Manager (never returned). A broker the platform "
@@ -45,7 +47,6 @@ def list_broker_accounts(
         "account and its secrets are then deleted."
     ),
     tags=["broker-accounts"],
-    operation_id="linkBrokerAccount",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(HTTPStatus.CREATED, body=True),
 )
@@ -53,23 +54,24 @@ def link_broker_account(caller: Caller, data: LinkRequest) -> LoginStep:
     return platform().account_linking.link(caller.user_id, data)
 
 
-@router.post(
-    "/options/broker-accounts/<broker_account_id>/login",
+@route(
+    router,
+    "loginBrokerAccount",
     summary="Log a broker account in",
     description=(
         "Angel One: logs in now with the stored PIN and TOTP (the account turns ACTIVE). Zerodha: "
         "answers the broker's `login_url` for the user to open (valid 10 minutes, used once)."
     ),
     tags=["broker-accounts"],
-    operation_id="loginBrokerAccount",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def login_broker_account(caller: Caller, broker_account_id: BrokerAccountId) -> LoginStep:
     return platform().account_linking.start_login(caller.user_id, broker_account_id)
 
 
-@router.post(
-    "/options/broker-accounts/<broker_account_id>/session",
+@route(
+    router,
+    "completeBrokerLogin",
     summary="Complete a broker login with the redirect's one-time token",
     description=(
         "The broker's redirect query (`state`, and Kite's `request_token` or an OAuth `code`), "
@@ -77,7 +79,6 @@ def login_broker_account(caller: Caller, broker_account_id: BrokerAccountId) -> 
         "session is stored with its expiry and the account turns ACTIVE."
     ),
     tags=["broker-accounts"],
-    operation_id="completeBrokerLogin",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, body=True),
 )
 def complete_broker_login(

@@ -14,6 +14,7 @@ from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import ID_MAX_LENGTH, ID_PATTERN
+from shared_utils.api.routing import route
 from shared_utils.clock import IST, to_ist
 from shared_utils.composition import platform
 from shared_utils.errors import FieldIssue, InvalidInputError
@@ -37,15 +38,15 @@ StrategyFilter = Annotated[
 OpenOnly = Annotated[bool, Query(description="Only positions with a non-zero net quantity (default true)")]
 
 
-@router.get(
-    "/options/executions",
+@route(
+    router,
+    "listExecutions",
     summary="My entries and exits",
     description=(
         "Entry and exit records, newest first: per-broker orders, fills, average prices, realised P&L, "
         "and the reason when a strategy was not entered or a broker failed."
     ),
     tags=TAGS,
-    operation_id="listExecutions",
     responses=route_responses(HTTPStatus.OK),
 )
 def list_executions(
@@ -74,12 +75,12 @@ def list_executions(
     return Page[ExecutionRecord](items=records, next_token=token)
 
 
-@router.get(
-    "/options/positions",
+@route(
+    router,
+    "listPositions",
     summary="My positions",
     description="Net position per strategy leg and broker account, marked at the latest price.",
     tags=TAGS,
-    operation_id="listPositions",
     responses=route_responses(HTTPStatus.OK),
 )
 def list_positions(caller: Caller, open_only: OpenOnly = True) -> PositionsReport:

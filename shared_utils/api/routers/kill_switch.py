@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import ADMINS_GROUP, Caller, Identity
+from shared_utils.api.routing import route
 from shared_utils.composition import platform
 from shared_utils.errors import ForbiddenError
 from shared_utils.execution.models import KillSwitchReport, KillSwitchState, KillSwitchStatus
@@ -48,8 +49,9 @@ def _status(caller: Identity) -> KillSwitchStatus:
     )
 
 
-@router.post(
-    "/options/kill-switch",
+@route(
+    router,
+    "pressKillSwitch",
     summary="Stop trading: square off every open position and pause every strategy",
     description=(
         "Answers 202 at once: the switch is set (no entry order is placed after it) and the "
@@ -59,7 +61,6 @@ def _status(caller: Identity) -> KillSwitchStatus:
         "until the switch is re-armed with DELETE."
     ),
     tags=TAGS,
-    operation_id="pressKillSwitch",
     status_code=HTTPStatus.ACCEPTED,
     responses=route_responses(HTTPStatus.ACCEPTED, HTTPStatus.FORBIDDEN, HTTPStatus.SERVICE_UNAVAILABLE),
 )
@@ -71,22 +72,22 @@ def press_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwi
     return switch.press(caller.user_id, caller.user_id)
 
 
-@router.get(
-    "/options/kill-switch",
+@route(
+    router,
+    "getKillSwitch",
     summary="Kill switch state (mine and the platform-wide one)",
     tags=TAGS,
-    operation_id="getKillSwitch",
     responses=route_responses(HTTPStatus.OK),
 )
 def get_kill_switch(caller: Caller) -> KillSwitchStatus:
     return _status(caller)
 
 
-@router.delete(
-    "/options/kill-switch",
+@route(
+    router,
+    "rearmKillSwitch",
     summary="Re-arm trading (paused strategies stay paused until resumed)",
     tags=TAGS,
-    operation_id="rearmKillSwitch",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN),
 )
 def rearm_kill_switch(caller: Caller, scope: ScopeParam = Scope.USER) -> KillSwitchStatus:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import ADMINS_GROUP, Caller, Identity
+from shared_utils.api.routing import route
 from shared_utils.clock import to_ist
 from shared_utils.composition import platform
 from shared_utils.errors import ForbiddenError
@@ -34,11 +35,11 @@ def _admin(caller: Identity) -> str:
     return caller.user_id
 
 
-@router.get(
-    "/options/market-calendar/<exchange>",
+@route(
+    router,
+    "getMarketCalendar",
     summary="An exchange's holidays and special sessions for a year, with the changes behind them",
     tags=TAGS,
-    operation_id="getMarketCalendar",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND),
 )
 def get_market_calendar(caller: Caller, exchange: ExchangeParam, year: YearParam = None) -> ExchangeCalendar:
@@ -47,12 +48,12 @@ def get_market_calendar(caller: Caller, exchange: ExchangeParam, year: YearParam
     return root.calendar_service.view(exchange, year or to_ist(root.clock.now()).year)
 
 
-@router.post(
-    "/options/market-calendar/<exchange>/holidays",
+@route(
+    router,
+    "addMarketHoliday",
     summary="Add a holiday (an ad-hoc closure, a day of next year's circular)",
     description="The response names the listed contracts whose expiry moved to the previous trading day.",
     tags=TAGS,
-    operation_id="addMarketHoliday",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(
         HTTPStatus.CREATED, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True
@@ -62,22 +63,22 @@ def add_holiday(caller: Caller, exchange: ExchangeParam, data: HolidayCreate) ->
     return platform().calendar_service.add_holiday(exchange, data, _admin(caller))
 
 
-@router.delete(
-    "/options/market-calendar/<exchange>/holidays/<day>",
+@route(
+    router,
+    "removeMarketHoliday",
     summary="Remove a holiday: undo an added one, or declare a shipped or provisional one a trading day",
     tags=TAGS,
-    operation_id="removeMarketHoliday",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND),
 )
 def remove_holiday(caller: Caller, exchange: ExchangeParam, day: DayParam) -> CalendarChangeResult:
     return platform().calendar_service.remove_holiday(exchange, day, _admin(caller))
 
 
-@router.post(
-    "/options/market-calendar/<exchange>/sessions",
+@route(
+    router,
+    "addMarketSession",
     summary="Add a special session (a Muhurat evening, a Budget-day Saturday) with its own times",
     tags=TAGS,
-    operation_id="addMarketSession",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(
         HTTPStatus.CREATED, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True
@@ -87,11 +88,11 @@ def add_session(caller: Caller, exchange: ExchangeParam, data: SessionCreate) ->
     return platform().calendar_service.add_session(exchange, data, _admin(caller))
 
 
-@router.delete(
-    "/options/market-calendar/<exchange>/sessions/<day>",
+@route(
+    router,
+    "removeMarketSession",
     summary="Remove a special session added by an admin",
     tags=TAGS,
-    operation_id="removeMarketSession",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND),
 )
 def remove_session(caller: Caller, exchange: ExchangeParam, day: DayParam) -> CalendarChangeResult:

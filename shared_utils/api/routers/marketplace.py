@@ -15,6 +15,7 @@ from shared_utils.api.errors import no_content, route_responses
 from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ExpectedVersion
+from shared_utils.api.routing import route
 from shared_utils.composition import platform
 from shared_utils.market.underlyings import Underlying
 from shared_utils.marketplace.models import (
@@ -40,13 +41,13 @@ def service() -> MarketplaceService:
     return platform().marketplace_service()
 
 
-@router.get(
-    "/options/marketplace/listings",
+@route(
+    router,
+    "browseMarketplace",
     summary="Browse the marketplace",
     description="Published baskets, most subscribers first; filters combine. A page may hold fewer "
     "than `limit` listings while `next_token` is set.",
     tags=TAGS,
-    operation_id="browseMarketplace",
     responses=route_responses(HTTPStatus.OK),
 )
 def browse(
@@ -66,25 +67,25 @@ def browse(
     )
 
 
-@router.get(
-    "/options/marketplace/listings/<basket_id>",
+@route(
+    router,
+    "getListing",
     summary="A published basket with its strategies (read-only)",
     description="Never shows the owner's broker accounts or allocations.",
     tags=TAGS,
-    operation_id="getListing",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_listing(caller: Caller, basket_id: BasketId) -> ListingDetail:
     return service().listing_detail(caller.user_id, basket_id)
 
 
-@router.put(
-    "/options/marketplace/listings/<basket_id>",
+@route(
+    router,
+    "publishListing",
     summary="Publish one of my baskets (admins)",
     description="Publishes, edits the terms of, or re-publishes one of the caller's baskets. Only "
     "the `Admins` group (403 otherwise). Once listed, `version` must be the listing's current one.",
     tags=TAGS,
-    operation_id="publishListing",
     responses=route_responses(
         HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True
     ),
@@ -93,12 +94,12 @@ def publish(caller: Caller, basket_id: BasketId, data: ListingPublish) -> Listin
     return service().publish(caller.user_id, caller.is_admin, basket_id, data)
 
 
-@router.delete(
-    "/options/marketplace/listings/<basket_id>",
+@route(
+    router,
+    "unpublishListing",
     summary="Unpublish one of my baskets (admins)",
     description="No new subscriptions or entries; subscribers' open positions still exit on schedule.",
     tags=TAGS,
-    operation_id="unpublishListing",
     status_code=HTTPStatus.NO_CONTENT,
     responses=route_responses(
         HTTPStatus.NO_CONTENT, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
@@ -109,12 +110,12 @@ def unpublish(caller: Caller, basket_id: BasketId, version: ExpectedVersion = No
     return no_content()
 
 
-@router.get(
-    "/options/marketplace/listings/<basket_id>/statements",
+@route(
+    router,
+    "listListingStatements",
     summary="My listing's monthly fee statements, one per subscriber (owner only)",
     description="Realised P&L and fees due per subscription; never a subscriber's broker accounts.",
     tags=TAGS,
-    operation_id="listListingStatements",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def listing_statements(

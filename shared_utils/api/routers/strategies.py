@@ -21,6 +21,7 @@ from shared_utils.api.params import (
     ExpectedVersion,
     StrategyId,
 )
+from shared_utils.api.routing import route
 from shared_utils.composition import platform
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import StrategyStatus
@@ -38,13 +39,13 @@ UnderlyingFilter = Annotated[Underlying | None, Query(description="Only strategi
 StatusFilter = Annotated[StrategyStatus | None, Query(description="Only ACTIVE or only PAUSED strategies")]
 
 
-@router.get(
-    "/options/strategies",
+@route(
+    router,
+    "listStrategies",
     summary="My strategies across baskets",
     description="`underlying` and `status` filter each page, so a page may hold fewer than `limit` "
     "items while `next_token` is set: follow it until it is null.",
     tags=TAGS,
-    operation_id="listStrategies",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def list_strategies(
@@ -65,12 +66,12 @@ def list_strategies(
     return Page[Strategy](items=matching, next_token=token)
 
 
-@router.post(
-    "/options/baskets/<basket_id>/strategies",
+@route(
+    router,
+    "createStrategy",
     summary="Create a strategy in a basket",
     description="At most 10 strategies per basket (409 STRATEGY_LIMIT) and 6 legs per strategy (422).",
     tags=TAGS,
-    operation_id="createStrategy",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(HTTPStatus.CREATED, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
@@ -93,37 +94,37 @@ def create_strategy(
     )
 
 
-@router.get(
-    "/options/strategies/<strategy_id>",
+@route(
+    router,
+    "getStrategy",
     summary="A strategy with its legs and effective broker allocations",
     description="`allocations.source` says whether the strategy trades with its own allocations "
     "(STRATEGY) or inherits its basket's defaults (BASKET).",
     tags=TAGS,
-    operation_id="getStrategy",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_strategy(caller: Caller, strategy_id: StrategyId) -> StrategyDetail:
     return platform().catalog.strategy(caller.user_id, strategy_id)
 
 
-@router.put(
-    "/options/strategies/<strategy_id>",
+@route(
+    router,
+    "updateStrategy",
     summary="Update a strategy",
     description="Only the fields given change; `version` must be the current one (409 otherwise).",
     tags=TAGS,
-    operation_id="updateStrategy",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_strategy(caller: Caller, strategy_id: StrategyId, data: StrategyUpdate) -> Strategy:
     return platform().catalog.update_strategy(caller.user_id, strategy_id, data)
 
 
-@router.delete(
-    "/options/strategies/<strategy_id>",
+@route(
+    router,
+    "deleteStrategy",
     summary="Delete a strategy with its broker allocations and schedule",
     description="409 OPEN_POSITIONS while it holds positions; `close_positions=true` closes them first.",
     tags=TAGS,
-    operation_id="deleteStrategy",
     status_code=HTTPStatus.NO_CONTENT,
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )

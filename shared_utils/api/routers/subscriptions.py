@@ -13,6 +13,7 @@ from shared_utils.api.identity import Caller
 from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BasketId, ExpectedVersion
 from shared_utils.api.routers.marketplace import MonthParam, service
+from shared_utils.api.routing import route
 from shared_utils.marketplace.models import (
     FeeStatement,
     SubscriptionCreate,
@@ -25,14 +26,14 @@ router = Router()
 TAGS = ["subscriptions"]
 
 
-@router.post(
-    "/options/subscriptions",
+@route(
+    router,
+    "subscribe",
     summary="Subscribe to a published basket",
     description="Every strategy of the basket trades `lots` x its leg lots on each of the caller's "
     "broker accounts listed. 404 when the basket is not published, 409 when already subscribed, "
     "422 when an account is not the caller's.",
     tags=TAGS,
-    operation_id="subscribe",
     status_code=HTTPStatus.CREATED,
     responses=route_responses(HTTPStatus.CREATED, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
@@ -40,11 +41,11 @@ def subscribe(caller: Caller, data: SubscriptionCreate) -> SubscriptionView:
     return service().subscribe(caller.user_id, data)
 
 
-@router.get(
-    "/options/subscriptions",
+@route(
+    router,
+    "listSubscriptions",
     summary="My subscriptions",
     tags=TAGS,
-    operation_id="listSubscriptions",
     responses=route_responses(HTTPStatus.OK),
 )
 def list_subscriptions(
@@ -53,36 +54,36 @@ def list_subscriptions(
     return service().list_subscriptions(caller.user_id, limit, next_token)
 
 
-@router.get(
-    "/options/subscriptions/<basket_id>",
+@route(
+    router,
+    "getSubscription",
     summary="My subscription to a basket",
     tags=TAGS,
-    operation_id="getSubscription",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def get_subscription(caller: Caller, basket_id: BasketId) -> SubscriptionView:
     return service().get_subscription(caller.user_id, basket_id)
 
 
-@router.put(
-    "/options/subscriptions/<basket_id>",
+@route(
+    router,
+    "updateSubscription",
     summary="Pause, resume or re-allocate my subscription",
     description="`status` PAUSED stops new entries (open positions still exit on schedule), ACTIVE "
     "resumes; `allocations` replaces the lots per broker account. `version` must be current.",
     tags=TAGS,
-    operation_id="updateSubscription",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, body=True),
 )
 def update_subscription(caller: Caller, basket_id: BasketId, data: SubscriptionUpdate) -> SubscriptionView:
     return service().update_subscription(caller.user_id, basket_id, data)
 
 
-@router.delete(
-    "/options/subscriptions/<basket_id>",
+@route(
+    router,
+    "unsubscribe",
     summary="Unsubscribe",
     description="No new entries; positions already open still exit on schedule.",
     tags=TAGS,
-    operation_id="unsubscribe",
     status_code=HTTPStatus.NO_CONTENT,
     responses=route_responses(HTTPStatus.NO_CONTENT, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
@@ -91,12 +92,12 @@ def unsubscribe(caller: Caller, basket_id: BasketId, version: ExpectedVersion = 
     return no_content()
 
 
-@router.get(
-    "/options/subscriptions/<basket_id>/statement",
+@route(
+    router,
+    "getSubscriptionStatement",
     summary="My monthly fee statement for a subscription",
     description="Realised P&L of the month's exits, the monthly fee and the performance fee due.",
     tags=TAGS,
-    operation_id="getSubscriptionStatement",
     responses=route_responses(HTTPStatus.OK, HTTPStatus.NOT_FOUND),
 )
 def statement(caller: Caller, basket_id: BasketId, month: MonthParam) -> FeeStatement:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared_utils.api.errors import route_responses
 from shared_utils.api.identity import Caller
+from shared_utils.api.routing import route
 from shared_utils.models.strategy import ExpirySelection
 from shared_utils.models.views import Page
 from shared_utils.templates import StrategyTemplate, all_templates
@@ -17,12 +18,12 @@ from shared_utils.templates import StrategyTemplate, all_templates
 router = Router()
 
 
-@router.get(
-    "/options/strategy-templates",
+@route(
+    router,
+    "listStrategyTemplates",
     summary="Strategy templates",
     description="Each template's `legs` can be posted as the legs of a new strategy.",
     tags=["strategy-templates"],
-    operation_id="listStrategyTemplates",
     responses=route_responses(HTTPStatus.OK),
 )
 def list_strategy_templates(
