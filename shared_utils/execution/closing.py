@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shared_utils.brokers.tag import run_of
-from shared_utils.execution.models import LedgerEntry, PlannedOrder, PositionView, RunAction
+from shared_utils.execution.models import LedgerEntry, PlannedOrder, PositionView
+from shared_utils.execution.run_names import is_entry
 from shared_utils.models.common import Action
 
 # (broker account, leg, contract): positions of one leg entered on different days share it.
@@ -25,7 +26,7 @@ RoomKey = tuple[str, int, str]
 
 def _closing(entry: LedgerEntry) -> bool:
     """Orders of exit runs (EXIT, EXIT-2, LEGSL{n} ...)."""
-    return run_of(entry.order_key) != RunAction.ENTRY.value
+    return not is_entry(run_of(entry.order_key))
 
 
 @dataclass

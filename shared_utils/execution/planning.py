@@ -30,6 +30,7 @@ from shared_utils.errors import (
     NoFreshQuoteError,
 )
 from shared_utils.execution.models import ExecutionPlan, ExitReason, PlannedOrder, PositionView, RunAction
+from shared_utils.execution.run_names import ENTRY_RUN, exit_run_name
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import ExpiryKind, expiry_for
 from shared_utils.market.options import OptionType as ChainOptionType
@@ -172,7 +173,7 @@ def plan_entry(
         user_id=strategy.user_id,
         strategy_id=strategy.strategy_id,
         action=RunAction.ENTRY,
-        run_name=RunAction.ENTRY.value,
+        run_name=ENTRY_RUN,
         trade_date=trade_date,
     )
     if not allocations:
@@ -221,13 +222,6 @@ def plan_entry(
     # An expiry in a year without an official holiday list may still move: the record says so.
     provisional = any(calendar.is_provisional(contract.instrument.expiry) for contract in contracts)
     return base.model_copy(update={"orders": orders, "provisional_calendar": provisional})
-
-
-def exit_run_name(leg_no: int | None, number: int = 1) -> str:
-    """EXIT (or LEGSL{n} for one leg); a follow-up run closing what was filled after the first
-    one was planned is EXIT-2, EXIT-3 ..."""
-    base = RunAction.EXIT.value if leg_no is None else f"LEGSL{leg_no}"
-    return base if number == 1 else f"{base}-{number}"
 
 
 def plan_exit(

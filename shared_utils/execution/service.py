@@ -7,7 +7,6 @@ A command that cannot get the lease raises `StrategyBusyError` having done nothi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date
 from typing import Protocol
@@ -19,7 +18,8 @@ from shared_utils.errors import ConfigurationError
 from shared_utils.execution.engine import BrokerProvider, EngineConfig, ExecutionEngine
 from shared_utils.execution.leases import StrategyLeases
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, PositionView
-from shared_utils.execution.planning import MarketSnapshot, exit_run_name, plan_entry, plan_exit
+from shared_utils.execution.planning import MarketSnapshot, plan_entry, plan_exit
+from shared_utils.execution.run_names import exit_run_name, is_entry, leg_of
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
@@ -200,11 +200,9 @@ class ExecutionService:
     def retry_run(self, user_id: str, strategy_id: str, trade_date: date, run_name: str) -> ExecutionRecord:
         """Complete one run of the day's retry list (a retryable failure left it incomplete: broker
         down, timeout, order still open, a process killed mid-run) with the plan it stored."""
-        if run_name == "ENTRY":
+        if is_entry(run_name):
             return self.enter(user_id, strategy_id, trade_date)
-        leg = re.match(r"LEGSL(\d+)", run_name)
-        leg_no = int(leg.group(1)) if leg else None
-        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_no)
+        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_of(run_name))
 
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
         """The strategy's scheduled exit: on the day, or N trading days before each position's expiry."""
