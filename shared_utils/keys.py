@@ -34,6 +34,9 @@ CALENDAR_CHANGE_PREFIX = "CHANGE#"
 
 
 class ScheduleKind(StrEnum):
+    """A schedule entry's kind and the action of the run it starts: ENTRY opens the strategy's
+    legs, EXIT closes what is open (a run closing one leg is an EXIT too, named LEGSL{n})."""
+
     ENTRY = "ENTRY"
     EXIT = "EXIT"
 

@@ -61,7 +61,7 @@ from shared_utils.execution.models import (
     OrderOutcome,
     PlannedOrder,
     PositionView,
-    RunAction,
+    ScheduleKind,
 )
 from shared_utils.execution.risk import has_limits, risk_blocks
 from shared_utils.models.allocation import AllocationLimits
@@ -247,7 +247,7 @@ class ExecutionEngine:
         step-by-step path takes it."""
         if plan.unresolved_reason is not None or not plan.orders:
             return None
-        blocked = self._entry_blocks(plan, limits, resolved) if plan.action is RunAction.ENTRY else {}
+        blocked = self._entry_blocks(plan, limits, resolved) if plan.action is ScheduleKind.ENTRY else {}
         outcomes = self._blocked(plan, blocked)
         brokers: dict[str, Broker] = {}
         unavailable: dict[str, DomainError] = {}
@@ -261,7 +261,7 @@ class ExecutionEngine:
         if not brokers:
             return None
         positions: list[PositionView] = []
-        if plan.action is RunAction.EXIT:
+        if plan.action is ScheduleKind.EXIT:
             positions = (
                 known_positions
                 if known_positions is not None
@@ -269,7 +269,7 @@ class ExecutionEngine:
             )
         room = (
             ClosingRoom(positions, self._store.ledger_of_day(plan.user_id, plan.trade_date, plan.strategy_id))
-            if plan.action is RunAction.EXIT
+            if plan.action is ScheduleKind.EXIT
             else None
         )
         entries = {
@@ -291,7 +291,7 @@ class ExecutionEngine:
         self._report_login_needed(plan, accounts)
         unclaimed = [entry for key, entry in entries.items() if key not in run.attempted]
         writes = list(run.writes.values())
-        exiting = plan.action is RunAction.EXIT
+        exiting = plan.action is ScheduleKind.EXIT
         stored = self._store.finish_run(
             plan,
             writes,
@@ -332,7 +332,7 @@ class ExecutionEngine:
         plan, record_sk, attempts = self._store.start_run(plan, started)
         record = self._base_record(plan, started, attempts)
         # The kill switch and the day's exit first: they say more than a pause they caused.
-        refusal = (self._entry_refusal(plan) if plan.action is RunAction.ENTRY else None) or (
+        refusal = (self._entry_refusal(plan) if plan.action is ScheduleKind.ENTRY else None) or (
             plan.unresolved_reason
         )
         if refusal is not None:
@@ -354,7 +354,7 @@ class ExecutionEngine:
             )
             self._store.put_record(record, record_sk)
             return record
-        blocked = self._entry_blocks(plan, limits, resolved) if plan.action is RunAction.ENTRY else {}
+        blocked = self._entry_blocks(plan, limits, resolved) if plan.action is ScheduleKind.ENTRY else {}
         outcomes = self._blocked(plan, blocked)
         to_place = [account for account in plan.accounts() if account not in blocked]
         room = (
@@ -362,7 +362,7 @@ class ExecutionEngine:
                 self._store.positions(plan.user_id, plan.strategy_id),
                 self._store.ledger_of_day(plan.user_id, plan.trade_date, plan.strategy_id),
             )
-            if plan.action is RunAction.EXIT and to_place
+            if plan.action is ScheduleKind.EXIT and to_place
             else None
         )
         if to_place and attempts == 1:
@@ -374,7 +374,7 @@ class ExecutionEngine:
         accounts = [outcomes[account] for account in plan.accounts()]
         record = self._finished_record(record, accounts, self._clock.now())
         self._report_login_needed(plan, accounts)
-        if plan.action is RunAction.EXIT:
+        if plan.action is ScheduleKind.EXIT:
             record = record.model_copy(update={"realised_pnl": self._realised(plan)})
         self._store.put_record(record, record_sk)
         retry = _retryable(accounts) and attempts < MAX_ATTEMPTS
@@ -447,7 +447,7 @@ class ExecutionEngine:
             return "kill switch: trading is stopped for all users"
         if user.state is KillSwitchState.TRIGGERED:
             return "kill switch: trading is stopped for this user until it is re-armed"
-        if self._store.get_run(plan.user_id, plan.trade_date, plan.strategy_id, RunAction.EXIT.value):
+        if self._store.get_run(plan.user_id, plan.trade_date, plan.strategy_id, ScheduleKind.EXIT.value):
             # The day's exit (scheduled, stop-loss, kill switch) set the target to flat: a retried,
             # redelivered or late entry must not open what that exit will never close.
             return "the day's exit already ran: nothing enters after it"
@@ -505,7 +505,7 @@ class ExecutionEngine:
         if self._lease is not None and not self._lease.renew(plan.user_id, plan.strategy_id):
             self._metric("LeasesLost")
             return LEASE_LOST
-        if plan.action is not RunAction.ENTRY or first:  # the run's start checked the first order
+        if plan.action is not ScheduleKind.ENTRY or first:  # the run's start checked the first order
             return None
         now = self._clock.now()
         with run.lock:
@@ -746,7 +746,7 @@ class ExecutionEngine:
                 reason=write.reason,
                 user_id=plan.user_id,
                 strategy_id=plan.strategy_id,
-                opening=plan.action is RunAction.ENTRY,
+                opening=plan.action is ScheduleKind.ENTRY,
             )
         except ConflictError as error:
             current = self._store.get_ledger(plan.user_id, order.order_key) or write.entry

@@ -10,17 +10,11 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, computed_field
 
 from shared_utils.brokers.models import OptionInstrument
+from shared_utils.keys import ScheduleKind
 from shared_utils.models.common import Action, Product
 
 # Rupee amounts and prices: exact Decimals inside, JSON numbers outside.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
-
-
-class RunAction(StrEnum):
-    """What a run does. ENTRY opens, EXIT closes everything open, LEG_EXIT closes one leg."""
-
-    ENTRY = "ENTRY"
-    EXIT = "EXIT"
 
 
 class ExitReason(StrEnum):
@@ -99,7 +93,7 @@ class ExecutionPlan(BaseModel):
 
     user_id: str
     strategy_id: str
-    action: RunAction
+    action: ScheduleKind
     run_name: str = Field(description="ENTRY, EXIT or LEGSL{n}: the action part of the order keys")
     trade_date: date
     reason: ExitReason | None = None
@@ -175,7 +169,7 @@ class ExecutionRecord(BaseModel):
 
     user_id: str
     strategy_id: str
-    action: RunAction
+    action: ScheduleKind
     run_name: str
     trade_date: date
     started_at: AwareDatetime

@@ -29,8 +29,9 @@ from shared_utils.errors import (
     MarketDataUnavailableError,
     NoFreshQuoteError,
 )
-from shared_utils.execution.models import ExecutionPlan, ExitReason, PlannedOrder, PositionView, RunAction
+from shared_utils.execution.models import ExecutionPlan, ExitReason, PlannedOrder, PositionView
 from shared_utils.execution.run_names import ENTRY_RUN, exit_run_name
+from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import ExpiryKind, expiry_for
 from shared_utils.market.options import OptionType as ChainOptionType
@@ -172,7 +173,7 @@ def plan_entry(
     base = ExecutionPlan(
         user_id=strategy.user_id,
         strategy_id=strategy.strategy_id,
-        action=RunAction.ENTRY,
+        action=ScheduleKind.ENTRY,
         run_name=ENTRY_RUN,
         trade_date=trade_date,
     )
@@ -199,7 +200,7 @@ def plan_entry(
                         order_key=order_key(
                             trade_date,
                             strategy.strategy_id,
-                            RunAction.ENTRY.value,
+                            ScheduleKind.ENTRY.value,
                             allocation.broker_account_id,
                             contract.leg_no,
                             slice_no,
@@ -284,7 +285,7 @@ def plan_exit(
     return ExecutionPlan(
         user_id=user_id,
         strategy_id=strategy_id,
-        action=RunAction.EXIT,
+        action=ScheduleKind.EXIT,
         run_name=run_name,
         trade_date=trade_date,
         reason=reason,

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import re
 
-from shared_utils.execution.models import RunAction
+from shared_utils.keys import ScheduleKind
 
-ENTRY_RUN = RunAction.ENTRY.value
+ENTRY_RUN = ScheduleKind.ENTRY.value
 _LEG_EXIT = "LEGSL"
 _LEG_OF = re.compile(rf"^{_LEG_EXIT}(\d+)(?:-\d+)?$")
 
 
 def exit_run_name(leg_no: int | None, number: int = 1) -> str:
-    base = RunAction.EXIT.value if leg_no is None else f"{_LEG_EXIT}{leg_no}"
+    base = ScheduleKind.EXIT.value if leg_no is None else f"{_LEG_EXIT}{leg_no}"
     return base if number == 1 else f"{base}-{number}"
 
 

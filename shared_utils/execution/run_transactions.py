@@ -28,7 +28,7 @@ from shared_utils.execution.models import (
     KillSwitchState,
     LedgerEntry,
     LedgerStatus,
-    RunAction,
+    ScheduleKind,
 )
 from shared_utils.execution.run_store import RunStore, record_item, record_key, run_item
 
@@ -65,7 +65,7 @@ class RunTransactions(LedgerStore, RunStore):
             }
             for entry in entries
         ]
-        if plan.action is RunAction.ENTRY:
+        if plan.action is ScheduleKind.ENTRY:
             for pk in (keys.user_pk(plan.user_id), keys.GLOBAL_KILL_SWITCH_PK):
                 items.append(
                     {
@@ -78,7 +78,7 @@ class RunTransactions(LedgerStore, RunStore):
                         }
                     }
                 )
-            exit_sk = keys.run_sk(plan.trade_date, plan.strategy_id, RunAction.EXIT.value)
+            exit_sk = keys.run_sk(plan.trade_date, plan.strategy_id, ScheduleKind.EXIT.value)
             items.append(
                 {
                     "ConditionCheck": {
@@ -113,7 +113,7 @@ class RunTransactions(LedgerStore, RunStore):
             update, entry = self._outcome_update(write, now)
             items.append({"Update": update})
             stored.append(entry)
-        opening = plan.action is RunAction.ENTRY
+        opening = plan.action is ScheduleKind.ENTRY
         by_position: dict[str, list[OutcomeWrite]] = {}
         for write in writes:
             if write.moves_position:

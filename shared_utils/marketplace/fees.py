@@ -16,7 +16,8 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
 from shared_utils.clock import IST, to_ist
-from shared_utils.execution.models import ExecutionRecord, RunAction
+from shared_utils.execution.models import ExecutionRecord
+from shared_utils.keys import ScheduleKind
 from shared_utils.marketplace.models import FeeModel, FeeStatement, Subscription
 
 PAISA = Decimal("0.01")
@@ -59,7 +60,7 @@ def statement(
     exits = [
         record
         for record in records
-        if record.action is RunAction.EXIT
+        if record.action is ScheduleKind.EXIT
         and record.user_id == subscription.user_id
         and start <= record.started_at < end
     ]

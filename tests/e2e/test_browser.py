@@ -31,7 +31,7 @@ from shared_utils.execution.models import (
     LedgerStatus,
     OrderOutcome,
     PositionView,
-    RunAction,
+    ScheduleKind,
 )
 from shared_utils.models.common import Action, OptionType, Product
 from shared_utils.timer.emitter import EmitResult
@@ -74,13 +74,13 @@ def _at(hhmm: str) -> datetime:
     return OPEN + timedelta(hours=hours - 9, minutes=minutes - 15)
 
 
-def _record(strategy: tuple[Any, ...], action: RunAction, hhmm: str) -> ExecutionRecord:
+def _record(strategy: tuple[Any, ...], action: ScheduleKind, hhmm: str) -> ExecutionRecord:
     strategy_id, _name, underlying, expiry, legs, quantities = strategy
     brokers = []
     for broker, quantity in quantities.items():
         orders = []
         for leg_no, (strike, option_type, side, price) in enumerate(legs, start=1):
-            if action is RunAction.EXIT:
+            if action is ScheduleKind.EXIT:
                 side = "SELL" if side == "BUY" else "BUY"
             orders.append(
                 OrderOutcome(
@@ -113,7 +113,7 @@ def _record(strategy: tuple[Any, ...], action: RunAction, hhmm: str) -> Executio
         started_at=_at(hhmm),
         updated_at=_at(hhmm),
         status=ExecutionStatus.COMPLETE,
-        exit_reason=ExitReason.SCHEDULED if action is RunAction.EXIT else None,
+        exit_reason=ExitReason.SCHEDULED if action is ScheduleKind.EXIT else None,
         brokers=brokers,
     )
 
@@ -161,8 +161,8 @@ def _session_day(report_dir: Path) -> dict[str, Any]:
     for index, (strategy_id, *_rest) in enumerate(STRATEGIES):
         log.pnl[strategy_id] = [(label, (-1) ** index * 40.0 * i) for i, label in enumerate(samples)]
     records = [
-        *(_record(s, RunAction.ENTRY, "09:20") for s in STRATEGIES),
-        *(_record(s, RunAction.EXIT, "15:15") for s in STRATEGIES),
+        *(_record(s, ScheduleKind.ENTRY, "09:20") for s in STRATEGIES),
+        *(_record(s, ScheduleKind.EXIT, "15:15") for s in STRATEGIES),
     ]
     ticks = [
         EmitResult.model_validate(

@@ -31,7 +31,7 @@ from shared_utils.execution.models import (
     ExecutionStatus,
     ExitReason,
     LedgerStatus,
-    RunAction,
+    ScheduleKind,
 )
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import listed_expiries
@@ -200,7 +200,7 @@ def test_strikes_fills_and_the_stop_loss_follow_the_feed(kite_day: tuple[Trading
         assert price == feed.premium(contract, "09:20"), contract  # the paper fill is the feed's price
 
     # The feed's volatility burst at 09:28 takes the condor past its 2,000 stop: the exit follows.
-    exit_record = next(r for r in records(day, user, strategy_id) if r.action is RunAction.EXIT)
+    exit_record = next(r for r in records(day, user, strategy_id) if r.action is ScheduleKind.EXIT)
     exit_minute = f"{exit_record.started_at.astimezone(IST):%H:%M}"
     assert exit_minute == "09:28" and exit_record.exit_reason is ExitReason.STOP_LOSS
     assert exit_record.realised_pnl is not None and exit_record.realised_pnl < -2000

@@ -9,8 +9,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared_utils.execution.models import ExecutionRecord, ExecutionStatus, RunAction
-from shared_utils.keys import listing_gsi2sk
+from shared_utils.execution.models import ExecutionRecord, ExecutionStatus
+from shared_utils.keys import ScheduleKind, listing_gsi2sk
 from shared_utils.marketplace.fees import month_bounds, month_instants, performance_fee, statement
 from shared_utils.marketplace.models import FeeModel, Subscription, SubscriptionStatus
 
@@ -35,7 +35,7 @@ def subscription(
 
 
 def record(
-    pnl: Decimal | str, at: datetime = NOV, action: RunAction = RunAction.EXIT, user: str = "trader-1"
+    pnl: Decimal | str, at: datetime = NOV, action: ScheduleKind = ScheduleKind.EXIT, user: str = "trader-1"
 ) -> ExecutionRecord:
     return ExecutionRecord(
         user_id=user,
@@ -55,7 +55,7 @@ def test_a_profitable_month_pays_the_monthly_fee_and_the_performance_share():
     records = [
         record("1500.25"),
         record("-300.10", NOV + timedelta(days=1)),
-        record("7777", action=RunAction.ENTRY),
+        record("7777", action=ScheduleKind.ENTRY),
     ]
 
     result = statement(subscription(fee), "2026-11", records)
