@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
@@ -32,13 +32,11 @@ from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import (
     BrokerAuthError,
@@ -253,28 +251,6 @@ class AngelOneBroker:
     def positions(self) -> list[Position]:
         rows = self._checked(self._api.position()) or []
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        by_token: dict[str, OptionInstrument] = {}
-        exchange_tokens: dict[str, list[str]] = {}
-        for instrument in instruments:
-            symbol = symbols.tradingsymbol(instrument)
-            token = self._tokens(instrument.exchange.value, symbol)
-            if token is not None:
-                by_token[token] = instrument
-                exchange_tokens.setdefault(instrument.exchange.value, []).append(token)
-        if not exchange_tokens:
-            return {}
-        data = self._checked(self._api.getMarketData("LTP", exchange_tokens)) or {}
-        now = self._clock.now()
-        quotes = {}
-        for item in data.get("fetched") or []:
-            fetched = by_token.get(str(item.get("symbolToken")))
-            price = to_decimal(item.get("ltp"))
-            if fetched is not None and price is not None:
-                quotes[fetched.key] = Quote(instrument=fetched, last_price=price, as_of=now)
-        return quotes
-
 
 def _to_result(item: dict[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status") or item.get("orderstatus") or "").lower(), OrderState.PENDING)

@@ -57,7 +57,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -74,7 +74,6 @@ from shared_utils.brokers.models import (
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import (
     BrokerAuthError,
@@ -348,30 +347,6 @@ class DhanBroker:
             return None
         token = self._tokens(exchange.value, symbols.tradingsymbol(instrument))
         return instrument if token is not None and token == str(row.get("securityId")) else None
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        wanted: dict[tuple[str, str], OptionInstrument] = {}
-        for instrument in instruments:
-            token = self._tokens(instrument.exchange.value, symbols.tradingsymbol(instrument))
-            if token is not None and token.isdigit():
-                wanted[(SEGMENTS[instrument.exchange], str(int(token)))] = instrument
-        quotes: dict[str, Quote] = {}
-        keys = list(wanted)
-        for start in range(0, len(keys), MAX_QUOTE_INSTRUMENTS):
-            if start:
-                self._sleep(SECONDS_BETWEEN_QUOTES)
-            securities: dict[str, list[int]] = {}
-            for segment, security_id in keys[start : start + MAX_QUOTE_INSTRUMENTS]:
-                securities.setdefault(segment, []).append(int(security_id))
-            body = _checked(self._api.ticker_data(securities))
-            now = self._clock.now()
-            for segment, entries in _segments(body):
-                for security_id, entry in entries.items():
-                    target = wanted.get((segment, str(security_id)))
-                    price = to_decimal(entry.get("last_price")) if isinstance(entry, dict) else None
-                    if target is not None and price is not None and price > 0:
-                        quotes[target.key] = Quote(instrument=target, last_price=price, as_of=now)
-        return quotes
 
     # --- Dhan's account controls (not on the port) -------------------------------------------
 

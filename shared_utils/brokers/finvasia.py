@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,13 +32,11 @@ from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import (
     BrokerAuthError,
@@ -227,25 +225,6 @@ class FinvasiaBroker:
     def positions(self) -> list[Position]:
         rows = self._call("get_positions", empty_ok=True)
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        if self._tokens is None:
-            return {}
-        now = self._clock.now()
-        quotes = {}
-        for instrument in instruments:
-            token = self._tokens(instrument.exchange.value, symbols.tradingsymbol(instrument))
-            if token is None:
-                continue
-            try:
-                payload = self._call("get_quotes", instrument.exchange.value, token)
-            except BrokerRejectedError:
-                continue
-            price = to_decimal(payload.get("lp"))
-            if price is not None:
-                quotes[instrument.key] = Quote(instrument=instrument, last_price=price, as_of=now)
-        return quotes
-
 
 def _to_result(item: dict[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status", "")).upper(), OrderState.PENDING)

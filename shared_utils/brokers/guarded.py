@@ -7,17 +7,15 @@ opening the circuit; a rejection or a 429 is an answer from a healthy broker and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 from shared_utils.brokers.guards import Circuit, OrderLimiter
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import (
     Broker,
@@ -94,6 +92,3 @@ class GuardedBroker:
 
     def positions(self) -> list[Position]:
         return self._call(self._inner.positions, is_order=False)
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        return self._call(lambda: self._inner.quote(instruments), is_order=False)

@@ -14,7 +14,6 @@ platform keeps every broker's instrument master as a symbol book (`market_data/s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +24,6 @@ from shared_utils.brokers.models import (
     OrderRequest,
     OrderResult,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import Broker, BrokerRejectedError
 
@@ -95,6 +93,3 @@ class ListedSymbolBroker:
 
     def positions(self) -> list[Position]:
         return self._inner.positions()
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        return self._inner.quote(instruments)

@@ -171,11 +171,3 @@ class Position(BaseModel):
     realised_pnl: Decimal = Decimal("0")
     last_price: Price | None = None
     instrument: OptionInstrument | None = None
-
-
-class Quote(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    instrument: OptionInstrument
-    last_price: Price
-    as_of: AwareDatetime | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -29,7 +29,6 @@ from shared_utils.brokers.models import (
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import BrokerOrderNotFoundError, BrokerRejectedError
 from shared_utils.brokers.symbols import zerodha as display_symbols
@@ -249,12 +248,3 @@ class PaperBroker:
                 )
             )
         return positions
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        now = self._clock.now()
-        quotes: dict[str, Quote] = {}
-        for instrument in instruments:
-            price = self._prices(instrument)
-            if price is not None:
-                quotes[instrument.key] = Quote(instrument=instrument, last_price=price, as_of=now)
-        return quotes

@@ -12,17 +12,14 @@ Error contract for `place`:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     Position,
-    Quote,
 )
 from shared_utils.errors import DomainError
 
@@ -121,7 +118,3 @@ class Broker(Protocol):
         ...
 
     def positions(self) -> list[Position]: ...
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        """Last prices keyed by `OptionInstrument.key`; instruments without a price are left out."""
-        ...

@@ -57,7 +57,6 @@ the quote cache is refreshed once a minute, and an older quote is no basis for a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Protocol
@@ -70,7 +69,6 @@ from shared_utils.brokers.models import (
     OrderResult,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import Broker, BrokerNoProtectionPriceError
 from shared_utils.clock import Clock
@@ -233,6 +231,3 @@ class ProtectedMarketOrders:
 
     def positions(self) -> list[Position]:
         return self._inner.positions()
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        return self._inner.quote(instruments)

@@ -5,18 +5,16 @@ means nothing was accepted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 from aws_lambda_powertools import Logger
 
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import Broker, BrokerAuthError
 
@@ -64,6 +62,3 @@ class SessionWatch:
 
     def positions(self) -> list[Position]:
         return self._watch(self._inner.positions)
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        return self._watch(lambda: self._inner.quote(instruments))

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -78,13 +78,11 @@ from shared_utils.brokers.http import BrokerHttpSession
 from shared_utils.brokers.models import (
     BrokerName,
     DerivativesExchange,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import (
     BrokerAuthError,
@@ -412,28 +410,6 @@ class UpstoxBroker:
         with self._lock:
             self._position_tokens.update(seen)
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        by_key: dict[str, OptionInstrument] = {}
-        for instrument in instruments:
-            token = self._tokens(instrument.exchange.value, symbols.tradingsymbol(instrument))
-            if token is not None:
-                by_key[symbols.instrument_key(instrument.exchange, token)] = instrument
-        keys = list(by_key)
-        quotes: dict[str, Quote] = {}
-        for start in range(0, len(keys), MAX_LTP_KEYS):
-            batch = ",".join(keys[start : start + MAX_LTP_KEYS])
-            data = self._data(self._send(self._market.get_ltp, instrument_key=batch)) or {}
-            now = self._clock.now()
-            for entry in data.values() if isinstance(data, Mapping) else []:
-                if not isinstance(entry, Mapping):
-                    continue
-                found = by_key.get(str(entry.get("instrument_token")))
-                price = to_decimal(entry.get("last_price"))
-                if found is not None and price is not None:
-                    quotes[found.key] = Quote(instrument=found, last_price=price, as_of=now)
-        return quotes
-
 
 def _to_result(item: Mapping[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status") or "").lower(), OrderState.PENDING)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from shared_utils.brokers._common import (
@@ -22,13 +21,11 @@ from shared_utils.brokers._common import (
 from shared_utils.brokers.credentials import BrokerCredentials
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import (
     BrokerAuthError,
@@ -156,20 +153,6 @@ class ZerodhaBroker:
     def positions(self) -> list[Position]:
         rows = self._call("positions").get("net", [])
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BY_NAME)
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        if not instruments:
-            return {}
-        names = {f"{i.exchange.value}:{symbols.tradingsymbol(i)}": i for i in instruments}
-        payload = self._call("ltp", list(names))
-        now = self._clock.now()
-        quotes = {}
-        for name, instrument in names.items():
-            price = to_decimal((payload.get(name) or {}).get("last_price"))
-            if price is not None:
-                quotes[instrument.key] = Quote(instrument=instrument, last_price=price, as_of=now)
-        return quotes
-
 
 def _to_result(item: dict[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status", "")).upper(), OrderState.PENDING)

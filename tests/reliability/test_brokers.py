@@ -29,11 +29,9 @@ from shared_utils.brokers.credentials import (
 from shared_utils.brokers.guarded import GuardedBroker
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     Position,
-    Quote,
 )
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.brokers.port import (
@@ -106,9 +104,6 @@ class ScriptedBroker:
 
     def positions(self) -> list[Position]:
         return self.inner.positions()
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        return self.inner.quote(instruments)
 
 
 class Desk:

@@ -146,15 +146,13 @@ def test_unknown_order_id_is_not_found(venue: Venue) -> None:
         venue.build().order_status("999999")
 
 
-def test_positions_and_quotes(venue: Venue) -> None:
+def test_positions(venue: Venue) -> None:
     broker = venue.build()
     venue.hold_short_ce_long_pe(broker)
     positions = {p.tradingsymbol: p for p in broker.positions()}
     assert positions[venue.position_symbol(CE)].quantity == -150
     assert positions[venue.position_symbol(PE)].quantity == 75
     assert positions[venue.position_symbol(PE)].average_price == Decimal("95.35")
-    quotes = broker.quote([CE, PE])
-    assert quotes[CE.key].last_price == Decimal("120.50") and quotes[PE.key].last_price == Decimal("95.35")
 
 
 def test_square_off_by_the_symbol_positions_report(venue: Venue) -> None:

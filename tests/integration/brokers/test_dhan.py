@@ -25,7 +25,6 @@ from shared_utils.brokers.port import (
     BrokerRejectedError,
     BrokerUnavailableError,
 )
-from shared_utils.brokers.symbols import dhan as dhan_symbols
 from shared_utils.clock import IST, FixedClock
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import Action, OptionType, Product
@@ -155,7 +154,7 @@ def test_a_limit_order_carries_its_price_and_a_second_cancel_dhans_refusal(venue
     assert error.value.reason.startswith("DH-906")
 
 
-def test_positions_carry_the_short_average_instrument_and_product_and_quotes_ask_ids(venue: Venue) -> None:
+def test_positions_carry_the_short_average_instrument_and_product(venue: Venue) -> None:
     broker = venue.build()
     venue.hold_short_ce_long_pe(broker)
     positions = {p.tradingsymbol: p for p in broker.positions()}
@@ -163,9 +162,6 @@ def test_positions_carry_the_short_average_instrument_and_product_and_quotes_ask
     assert (
         positions[venue.symbol(PE)].instrument == PE and positions[venue.symbol(PE)].product is Product.NRML
     )
-    broker.quote([CE, PE])
-    [asked] = _bodies(venue, "/v2/marketfeed/ltp")
-    assert asked["NSE_FNO"] == [43650, 43651]
 
 
 # --- what Dhan needs beyond the contract --------------------------------------------------------
@@ -241,22 +237,6 @@ def test_a_position_whose_security_id_differs_from_the_master_keeps_dhans_symbol
     stub.contracts = {"99999" if sid == "43650" else sid: c for sid, c in stub.contracts.items()}
     [position] = [p for p in broker.positions() if p.quantity]
     assert position.tradingsymbol == "NIFTY-Nov2026-24000-CE" and position.instrument is None
-
-
-def test_quotes_of_more_than_1000_instruments_are_asked_1000_at_a_time(venue: Venue) -> None:
-    contracts = [CE.model_copy(update={"strike": Decimal(10000 + 50 * n)}) for n in range(1001)]
-    tokens = {("NFO", dhan_symbols.tradingsymbol(c)): str(70000 + n) for n, c in enumerate(contracts)}
-    sleeps: list[float] = []
-    broker = DhanBroker(
-        BrokerCredentials(user_id=stub_dhan.CLIENT_ID, access_token=SecretStr(stub_dhan.ACCESS_TOKEN)),
-        _clock(),
-        lambda exchange, symbol: tokens.get((exchange, symbol)),
-        BrokerEndpoint(base_url=venue.url, timeout_s=CLIENT_TIMEOUT_S),
-        sleep=sleeps.append,
-    )
-    assert broker.quote(contracts) == {}
-    assert [len(b["NSE_FNO"]) for b in _bodies(venue, "/v2/marketfeed/ltp")] == [1000, 1]  # type: ignore[arg-type]
-    assert sleeps == [1.0]
 
 
 def test_a_missing_client_id_fails_before_anything_is_sent() -> None:

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from shared_utils.brokers import upstox
 from shared_utils.brokers._common import BrokerEndpoint
 from shared_utils.brokers.login import AppCredentials, BrokerLogin, Session
 from shared_utils.brokers.models import BrokerName, DerivativesExchange, OptionInstrument, OrderState
@@ -27,7 +26,6 @@ from shared_utils.brokers.port import (
     BrokerRejectedError,
     BrokerUnavailableError,
 )
-from shared_utils.brokers.symbols import upstox as upstox_symbols
 from shared_utils.brokers.symbols import zerodha as exchange_symbols
 from shared_utils.brokers.upstox import UNKNOWN_INSTRUMENT
 from shared_utils.brokers.upstox_login import UpstoxBrokerLogin, session_end
@@ -151,7 +149,7 @@ def test_an_unknown_order_id_carries_upstoxs_code(venue: Venue) -> None:
         venue.build().order_status("999999")
 
 
-def test_positions_name_the_exchange_symbol_and_quotes_ask_instrument_keys(venue: Venue) -> None:
+def test_positions_name_the_exchange_symbol(venue: Venue) -> None:
     broker = venue.build()
     venue.hold_short_ce_long_pe(broker)
     # Upstox's positions name a contract by the exchange's symbol, not the master's
@@ -160,9 +158,6 @@ def test_positions_name_the_exchange_symbol_and_quotes_ask_instrument_keys(venue
     assert set(positions) == {ce, pe}
     assert positions[ce].exchange is DerivativesExchange.NFO
     assert positions[pe].last_price == Decimal("95.35")
-    broker.quote([CE, PE])
-    [ltp] = [r for r in venue.stub.requests if r.path == "/v3/market-quote/ltp"]
-    assert ltp.query["instrument_key"] == ["NSE_FO|43650,NSE_FO|43651"]
 
 
 def test_a_square_off_by_the_reported_symbol_sends_the_same_instrument_key(venue: Venue) -> None:
@@ -221,29 +216,6 @@ def test_an_answer_with_several_order_ids_is_an_unknown_outcome(venue: Venue) ->
     with pytest.raises(BrokerUnavailableError) as error:
         venue.build().place(venue.order())
     assert error.value.order_may_exist is True and "2 exchange orders" in error.value.message
-
-
-def test_quotes_go_in_calls_of_at_most_the_documented_keys(
-    venue: Venue, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(upstox, "MAX_LTP_KEYS", 1)
-    quotes = venue.build().quote([CE, PE, CE.model_copy(update={"strike": CE.strike + 50})])
-    asked = [r.query["instrument_key"] for r in venue.stub.requests if r.path == "/v3/market-quote/ltp"]
-    assert asked == [["NSE_FO|43650"], ["NSE_FO|43651"]]  # the unknown contract is not asked
-    assert set(quotes) == {CE.key, PE.key}
-
-
-def test_the_stub_refuses_more_keys_than_upstox_allows(venue: Venue, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(upstox, "MAX_LTP_KEYS", 1000)
-    table = {("NFO", f"S{n}"): str(50000 + n) for n in range(501)}
-    instruments = [CE.model_copy(update={"strike": Decimal(10000 + 50 * n)}) for n in range(501)]
-    keyed = {
-        (i.exchange.value, upstox_symbols.tradingsymbol(i)): table[("NFO", f"S{n}")]
-        for n, i in enumerate(instruments)
-    }
-    broker = venue.build(lookup=lambda exchange, symbol: keyed.get((exchange, symbol)))
-    with pytest.raises(BrokerRejectedError, match="UDAPI100043"):
-        broker.quote(instruments)
 
 
 def test_the_sdk_client_starts_no_thread_pool_and_touches_no_global_logger(venue: Venue) -> None:

@@ -17,7 +17,6 @@ from shared_utils.brokers.models import (
     OrderRequest,
     OrderResult,
     Position,
-    Quote,
 )
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.brokers.port import Broker, BrokerTimeoutError, BrokerUnavailableError
@@ -81,9 +80,6 @@ class DownBroker:
 
     def positions(self) -> list[Position]:
         return self._check().positions()
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        return self._check().quote(instruments)
 
 
 class TimeoutAfterAccepting(DownBroker):

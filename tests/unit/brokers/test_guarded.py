@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,11 +9,9 @@ from shared_utils.brokers.circuit import CircuitBreaker, CircuitState
 from shared_utils.brokers.guarded import GuardedBroker
 from shared_utils.brokers.models import (
     BrokerName,
-    OptionInstrument,
     OrderRequest,
     OrderResult,
     Position,
-    Quote,
 )
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.brokers.port import (
@@ -65,10 +62,6 @@ class FlakyBroker:
     def positions(self) -> list[Position]:
         self._maybe_fail()
         return self.paper.positions()
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        self._maybe_fail()
-        return self.paper.quote(instruments)
 
 
 def guarded(

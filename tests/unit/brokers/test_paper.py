@@ -127,14 +127,6 @@ def test_cancel_open_order_and_refuse_to_cancel_a_filled_one(
     assert error.value.code == "BROKER_REJECTED" and error.value.order_may_exist is False
 
 
-def test_quotes_leave_out_instruments_without_a_price(
-    clock: SleepingClock, prices: dict[str, Decimal]
-) -> None:
-    quotes = paper(clock, prices).quote([nifty(), nifty("99999")])
-    assert list(quotes) == [nifty().key]
-    assert quotes[nifty().key].last_price == Decimal("120.00")
-
-
 def test_square_off_by_the_symbol_positions_report(clock: SleepingClock, prices: dict[str, Decimal]) -> None:
     broker = paper(clock, prices)
     broker.place(make_order(Action.SELL, 75))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +19,6 @@ from shared_utils.brokers.models import (
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import Broker, BrokerError, BrokerNoProtectionPriceError
 from shared_utils.brokers.protection import (
@@ -88,10 +86,6 @@ class RecordingBroker:
     def positions(self) -> list[Position]:
         self.calls.append(("positions", None))
         return []
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
-        self.calls.append(("quote", list(instruments)))
-        return {}
 
 
 @dataclass
@@ -423,14 +417,12 @@ def test_everything_else_is_delegated(protected: ProtectedMarketOrders, inner: R
     protected.order_status("B7")
     protected.find_order_by_tag("TAG1")
     protected.positions()
-    protected.quote([nifty()])
 
     assert [name for name, _ in inner.calls] == [
         "cancel",
         "order_status",
         "find_order_by_tag",
         "positions",
-        "quote",
     ]
 
 
