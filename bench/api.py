@@ -5,10 +5,14 @@ production (through the catalog dispatcher); moto stands in for DynamoDB, so the
 handler + Powertools + pydantic + boto3/moto overhead, not network time. Set-up requests each
 mutating iteration needs (a fresh basket to delete ...) run outside the timed call.
 
-Cold import: each handler module is imported in a fresh interpreter (what a Lambda cold start
-pays before the first request), several times; the median is reported.
+Cold import: every handler module in lambda_functions/option_baskets (API, timer and executor
+handlers) is imported in a fresh interpreter, what a Lambda cold start pays before the first
+request: one warm-up run (it writes the bytecode cache, as the layer ships compiled), then the
+median of several runs, next to the floor every handler pays (boto3 + pydantic + Powertools'
+REST resolver). Tracing is off here, as outside Lambda; the last row times Powertools' Tracer
+alone with tracing on, what each function loads in Lambda (active tracing) on top.
 
-    .venv/bin/python bench/api.py [--iterations 100] [--imports 5]
+    .venv/bin/python bench/api.py [--iterations 100] [--imports 7] [--imports-only]
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pkgutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +51,36 @@ ENVIRONMENT = {
     "EVENT_BUS_NAME": f"{PREFIX}-timer-bus",
 }
 USER = "bench-user"
-IMPORT_SNIPPET = (
-    "import time; t, c = time.perf_counter(), time.process_time(); "
-    "import lambda_functions.option_baskets.{module}; "
-    "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
+HANDLER_PACKAGE = "lambda_functions.option_baskets"
+# Each snippet prints its wall ms, CPU ms, how many modules it added to sys.modules and whether
+# boto3 is among them (a handler whose import does not load it pays for it on its first request).
+_TIMED = (
+    "import sys, time; n = len(sys.modules); t, c = time.perf_counter(), time.process_time(); "
+    "{code}; "
+    "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000, len(sys.modules) - n, "
+    "int('boto3' in sys.modules))"
 )
-# What Powertools' Tracer alone costs (it imports the X-Ray SDK and patches botocore).
-TRACER_SNIPPET = (
-    "import time; t, c = time.perf_counter(), time.process_time(); "
-    "from aws_lambda_powertools import Tracer; Tracer(); "
-    "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
+IMPORT_SNIPPET = _TIMED.format(code=f"import {HANDLER_PACKAGE}.{{module}}")
+# What every handler pays whatever it does: boto3, Powertools' REST resolver and pydantic with
+# one model built (`import pydantic` alone loads little: the first model loads its internals).
+FLOOR = "(floor: boto3 + pydantic + resolver)"
+FLOOR_SNIPPET = _TIMED.format(
+    code="import boto3, pydantic; from aws_lambda_powertools.event_handler import APIGatewayRestResolver; "
+    "APIGatewayRestResolver(enable_validation=True); "
+    "type('Probe', (pydantic.BaseModel,), {'__annotations__': {'x': int}})"
 )
+# What tracing adds where it is on (in Lambda): Powertools' Tracer builds the X-Ray recorder
+# (a botocore session and client) and patches every supported library.
+TRACING = "(Tracer, tracing on as in Lambda)"
+TRACING_SNIPPET = _TIMED.format(code="from aws_lambda_powertools import Tracer; Tracer(disabled=False)")
+
+
+@dataclass(frozen=True)
+class ImportRun:
+    wall_ms: float
+    cpu_ms: float
+    modules: int
+    boto3: bool
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -63,23 +88,59 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def _fresh_interpreter(snippet: str, runs: int) -> list[tuple[float, float]]:
-    env = {**os.environ, **ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
+def handler_modules() -> tuple[str, ...]:
+    """Every handler module under lambda_functions/option_baskets, by name."""
+    package = ROOT / Path(*HANDLER_PACKAGE.split("."))
+    return tuple(sorted(info.name for info in pkgutil.iter_modules([str(package)]) if not info.ispkg))
+
+
+def _interpreter_environment() -> dict[str, str]:
+    """The bench's settings, with bytecode written and read as in a deployed layer: without
+    PYTHONDONTWRITEBYTECODE every run but the warm-up would compile every module again."""
+    env = {**os.environ, **ENVIRONMENT}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "options-bench-pycache"))
+    return env
+
+
+def _fresh_interpreter(snippet: str, runs: int) -> list[ImportRun]:
+    env = _interpreter_environment()
     timings = []
-    for _ in range(runs):
+    for _ in range(runs + 1):
         out = subprocess.run(
             [sys.executable, "-c", snippet], cwd=ROOT, env=env, capture_output=True, text=True, check=True
         )
-        wall, cpu = out.stdout.strip().splitlines()[-1].split()
-        timings.append((float(wall), float(cpu)))
-    return timings
+        wall, cpu, modules, boto3 = out.stdout.strip().splitlines()[-1].split()
+        timings.append(ImportRun(float(wall), float(cpu), int(modules), boto3 == "1"))
+    return timings[1:]  # the first run compiled the bytecode
 
 
-def cold_imports(modules: tuple[str, ...], runs: int) -> dict[str, list[tuple[float, float]]]:
-    """(wall ms, CPU ms) of importing each handler module in a fresh interpreter, `runs` times."""
+def cold_imports(modules: tuple[str, ...], runs: int) -> dict[str, list[ImportRun]]:
+    """Each handler module imported in `runs` fresh interpreters (after a warm-up run), then the
+    floor and what tracing adds, measured the same way."""
     timings = {module: _fresh_interpreter(IMPORT_SNIPPET.format(module=module), runs) for module in modules}
-    timings["(Powertools Tracer alone)"] = _fresh_interpreter(TRACER_SNIPPET, runs)
+    timings[FLOOR] = _fresh_interpreter(FLOOR_SNIPPET, runs)
+    timings[TRACING] = _fresh_interpreter(TRACING_SNIPPET, runs)
     return timings
+
+
+def print_cold_imports(runs: int) -> None:
+    print(f"Cold import per handler module, fresh interpreter, median of {runs} runs, ms (goal <= 300)")
+    timings = cold_imports(handler_modules(), runs)
+    floor = statistics.median(run.wall_ms for run in timings[FLOOR])
+    header = f"{'module':<36} {'wall p50':>9} {'wall max':>9} {'cpu p50':>8} {'modules':>8} {'boto3':>6}"
+    print(f"{header} {'floor':>7}")
+    for module, samples in timings.items():
+        walls = [run.wall_ms for run in samples]
+        cpu = statistics.median(run.cpu_ms for run in samples)
+        count = statistics.median_low(run.modules for run in samples)
+        boto3 = "yes" if samples[-1].boto3 else "later"
+        print(
+            f"{module:<36} {statistics.median(walls):9.1f} {max(walls):9.1f} {cpu:8.1f} {count:8d} {boto3:>6}"
+            f" {floor:7.1f}"
+        )
+    print("boto3 'later': the import does not load it; the first request does (every request uses AWS).")
+    print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 
 class Client:
@@ -87,7 +148,7 @@ class Client:
 
     def __init__(self) -> None:
         from local_platform.dispatch import dispatch
-        from shared_utils.api.wsgi import LocalContext, proxy_event
+        from local_platform.wsgi import LocalContext, proxy_event
 
         self._dispatch = dispatch
         self._event = proxy_event
@@ -324,30 +385,22 @@ def route_latencies(iterations: int) -> tuple[dict[tuple[str, str], list[float]]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=100)
-    parser.add_argument("--imports", type=int, default=5)
+    parser.add_argument("--imports", type=int, default=7, help="fresh interpreters per module")
+    parser.add_argument("--imports-only", action="store_true", help="only the cold-import figures")
     args = parser.parse_args()
     os.environ.update(ENVIRONMENT)
-    # Powertools warns once per process that these requests publish no custom metrics.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-    from shared_utils.api.catalog import modules
-
-    print(f"API handler latency in process (moto), {args.iterations} requests per route, ms")
-    print(f"{'route':<66} {'p50':>7} {'p99':>7}")
-    latencies, skipped = route_latencies(args.iterations)
-    for (method, path), samples in latencies.items():
-        print(f"{method + ' ' + path:<66} {statistics.median(samples):7.2f} {percentile(samples, 0.99):7.2f}")
-    if skipped:
-        print(f"not timed here (no scenario in bench/api.py): {', '.join(skipped)}")
-
-    print(f"\nCold import per handler module, fresh interpreter, {args.imports} runs, ms (goal <= 300)")
-    print(f"{'module':<28} {'wall p50':>9} {'wall max':>9} {'cpu p50':>8}")
-    for module, runs in cold_imports(modules(), args.imports).items():
-        walls, cpus = [wall for wall, _ in runs], [cpu for _, cpu in runs]
-        print(
-            f"{module:<28} {statistics.median(walls):9.1f} {max(walls):9.1f} {statistics.median(cpus):8.1f}"
-        )
-    print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    if not args.imports_only:
+        print(f"API handler latency in process (moto), {args.iterations} requests per route, ms")
+        print(f"{'route':<66} {'p50':>7} {'p99':>7}")
+        latencies, skipped = route_latencies(args.iterations)
+        for (method, path), samples in latencies.items():
+            p50, p99 = statistics.median(samples), percentile(samples, 0.99)
+            print(f"{method + ' ' + path:<66} {p50:7.2f} {p99:7.2f}")
+        if skipped:
+            print(f"not timed here (no scenario in bench/api.py): {', '.join(skipped)}")
+        print()
+    print_cold_imports(args.imports)
     return 0
 
 

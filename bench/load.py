@@ -202,7 +202,10 @@ class OrderCounter:
 
 def _seed(settings: Any, client: Any, strategies: int, ticks: int, first_tick: datetime) -> dict[str, Any]:
     from shared_utils.clock import FixedClock, to_ist
-    from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
+    from shared_utils.models.allocation import AllocationCreate
+    from shared_utils.models.basket import BasketCreate
+    from shared_utils.models.broker_account import BrokerAccount
+    from shared_utils.models.common import AllocationScope
     from shared_utils.models.strategy import StrategyCreate
     from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 

@@ -30,16 +30,12 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from shared_utils.clock import IST, FixedClock  # noqa: E402
-from shared_utils.models import (  # noqa: E402
-    AllocationCreate,
-    AllocationScope,
-    Basket,
-    BasketCreate,
-    BrokerAccount,
-    Strategy,
-    StrategyCreate,
-)
+from shared_utils.models.allocation import AllocationCreate  # noqa: E402
+from shared_utils.models.basket import Basket, BasketCreate  # noqa: E402
+from shared_utils.models.broker_account import BrokerAccount  # noqa: E402
+from shared_utils.models.common import AllocationScope  # noqa: E402
 from shared_utils.models.items import BasketItem, StrategyItem, schedule_items  # noqa: E402
+from shared_utils.models.strategy import Strategy, StrategyCreate  # noqa: E402
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository  # noqa: E402
 from shared_utils.settings import RuntimeSettings  # noqa: E402
 from shared_utils.tables import ALL_TABLES  # noqa: E402

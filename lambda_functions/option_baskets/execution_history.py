@@ -7,8 +7,9 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared_utils.api.resolver import build_resolver, logger, metrics, tracer, validate_environment
+from shared_utils.api.resolver import build_resolver, logger, metrics, validate_environment
 from shared_utils.api.routers import executions
+from shared_utils.tracing import tracer
 
 app = build_resolver(executions.router)
 

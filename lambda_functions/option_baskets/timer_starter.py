@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,10 +22,10 @@ from shared_utils.timer.sessions import (
 )
 from shared_utils.timer.starter import start_daily_timer
 from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
+from shared_utils.tracing import tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 
 @logger.inject_lambda_context(log_event=True)

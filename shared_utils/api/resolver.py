@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.shared.types import AnyCallableT
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -29,11 +30,47 @@ from shared_utils.api.identity import identity_of
 from shared_utils.errors import DomainError
 from shared_utils.settings import load_settings
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+class RequestMetrics(Metrics):
+    """Metrics of an API request: what its services counted (a broker's credentials missing ...)
+    is published when the handler returns. Most requests count nothing, and API Gateway already
+    counts every method's requests, errors and latency, so an empty set publishes nothing and,
+    unlike Powertools' `log_metrics` (written for handlers that always count), warns of nothing."""
+
+    def log_metrics(
+        self,
+        lambda_handler: AnyCallableT | None = None,
+        capture_cold_start_metric: bool = False,
+        raise_on_empty_metrics: bool = False,
+        default_dimensions: dict[str, str] | None = None,
+        **kwargs: dict[str, Any],
+    ) -> Callable[..., Any]:
+        options = capture_cold_start_metric or raise_on_empty_metrics or default_dimensions or kwargs
+        if lambda_handler is None or options:  # Powertools' decorator does what they ask
+            return super().log_metrics(
+                lambda_handler,
+                capture_cold_start_metric,
+                raise_on_empty_metrics,
+                default_dimensions,
+                **kwargs,
+            )
+        handler: Callable[..., Any] = lambda_handler
+
+        @wraps(handler)
+        def publish_what_was_counted(event: Any, context: Any, *args: Any, **kw: Any) -> Any:
+            try:
+                return handler(event, context, *args, **kw)
+            finally:
+                if self.metric_set:
+                    self.flush_metrics()
+
+        return publish_what_was_counted
+
+
+logger = Logger()
+metrics = RequestMetrics()
 
 
 def _share_lambda_context(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -16,13 +16,13 @@ from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
 from shared_utils.timer.consumer import HandlerOutcome, accept, on_time, once_per_tick
 from shared_utils.timer.envelope import TimerEnvelope
+from shared_utils.tracing import tracer
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 # One Lambda function serves one detail-type, so one set of Powertools objects per process suffices.
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 
 def build_timer_handler(

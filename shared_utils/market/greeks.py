@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from shared_utils.errors import FieldIssue, InvalidInputError
 from shared_utils.market.normal import norm_cdf, norm_pdf
-from shared_utils.market.options import OptionType
+from shared_utils.market.options import OptionType, PricingModel
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -31,11 +31,6 @@ DAYS_PER_YEAR = 365.0
 MAX_IV_ITERATIONS = 64
 _INV_SQRT_2PI = 0.39894228040143267794
 _SQRT_2PI = 2.5066282746310002
-
-
-class PricingModel(StrEnum):
-    BLACK_76 = "black76"  # options on futures (or on a forward): the underlying is F
-    BLACK_SCHOLES = "black_scholes"  # options on spot without dividends: the underlying is S
 
 
 class IVReason(IntEnum):

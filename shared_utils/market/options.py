@@ -1,4 +1,4 @@
-"""Option type shared by chains, Greeks and payoffs."""
+"""Option vocabulary shared by chains, Greeks and payoffs (no NumPy: importing it is cheap)."""
 
 from __future__ import annotations
 
@@ -8,3 +8,8 @@ from enum import StrEnum
 class OptionType(StrEnum):
     CE = "CE"  # call
     PE = "PE"  # put
+
+
+class PricingModel(StrEnum):
+    BLACK_76 = "black76"  # options on futures (or on a forward): the underlying is F
+    BLACK_SCHOLES = "black_scholes"  # options on spot without dividends: the underlying is S

@@ -18,8 +18,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from shared_utils.errors import InvalidInputError
-from shared_utils.market.greeks import PricingModel, greeks
-from shared_utils.market.options import OptionType
+from shared_utils.market.greeks import greeks
+from shared_utils.market.options import OptionType, PricingModel
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -3,26 +3,36 @@
 Selections work on one snapshot and raise `MarketDataUnavailableError` with the reason when
 the chain cannot answer (empty chain, no strike in range, missing quotes), so a strategy never
 trades a strike it guessed.
+
+NumPy is imported by the functions that compute, not by the module: the execution service
+imports this module, and a cold start that loads the service without pricing a chain (a
+strategy delete's position guard, the kill switch) does not pay for loading NumPy (about as
+much as boto3).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from shared_utils.errors import MarketDataUnavailableError
-from shared_utils.market.greeks import PricingModel, greeks, implied_volatility
-from shared_utils.market.options import OptionType
+from shared_utils.market.options import OptionType, PricingModel
 from shared_utils.market.underlyings import Underlying
 
-FloatArray = npt.NDArray[np.float64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+else:
+    FloatArray = Any  # read-only float64 ndarrays (`_as_float_array`); Any keeps NumPy unloaded here
 
 
 def _as_float_array(value: Any) -> FloatArray:
+    import numpy as np
+
     array = np.asarray(value, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError("expected a one-dimensional sequence of numbers")
@@ -30,10 +40,15 @@ def _as_float_array(value: Any) -> FloatArray:
     return array
 
 
+def _as_list(array: FloatArray) -> list[float]:
+    values: list[float] = array.tolist()
+    return values
+
+
 Floats = Annotated[
-    np.ndarray,
+    FloatArray,
     BeforeValidator(_as_float_array),
-    PlainSerializer(lambda a: a.tolist(), return_type=list[float]),
+    PlainSerializer(_as_list, return_type=list[float]),
 ]
 
 
@@ -42,7 +57,7 @@ class OptionChain(BaseModel):
 
     Premiums and IVs may be NaN where the market has no quote; deltas are signed (PE < 0)."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True)
 
     underlying: Underlying
     expiry: date
@@ -57,6 +72,8 @@ class OptionChain(BaseModel):
 
     @model_validator(mode="after")
     def _aligned_and_sorted(self) -> OptionChain:
+        import numpy as np
+
         n = len(self.strikes)
         for name in ("ce_premiums", "pe_premiums", "ce_ivs", "pe_ivs", "ce_deltas", "pe_deltas"):
             column = getattr(self, name)
@@ -86,12 +103,16 @@ def _require_strikes(chain: OptionChain) -> None:
 
 
 def _atm_index(chain: OptionChain) -> int:
+    import numpy as np
+
     _require_strikes(chain)
     # argmin returns the first minimum: on an exact tie the lower strike is ATM.
     return int(np.argmin(np.abs(chain.strikes - chain.underlying_price)))
 
 
 def _index_of(chain: OptionChain, strike: float) -> int:
+    import numpy as np
+
     _require_strikes(chain)
     i = int(np.searchsorted(chain.strikes, strike))
     for j in (i - 1, i):
@@ -131,6 +152,8 @@ def fixed_strike(chain: OptionChain, strike: float) -> float:
 
 
 def _closest(chain: OptionChain, values: FloatArray, target: float, what: str) -> float:
+    import numpy as np
+
     _require_strikes(chain)
     usable = np.isfinite(values)
     if not usable.any():
@@ -147,6 +170,8 @@ def _closest(chain: OptionChain, values: FloatArray, target: float, what: str) -
 
 def strike_by_premium(chain: OptionChain, option_type: OptionType, target: float) -> float:
     """The strike whose `option_type` premium is closest to `target` (unquoted strikes skipped)."""
+    import numpy as np
+
     premiums = np.where(chain.premiums(option_type) > 0, chain.premiums(option_type), np.nan)
     return _closest(chain, premiums, target, f"{option_type} premium")
 
@@ -159,7 +184,7 @@ def strike_by_delta(chain: OptionChain, option_type: OptionType, target: float) 
         raise MarketDataUnavailableError(
             f"the chain has no {option_type} deltas: compute them with greeks first"
         )
-    return _closest(chain, np.abs(deltas), abs(target), f"{option_type} delta")
+    return _closest(chain, abs(deltas), abs(target), f"{option_type} delta")
 
 
 def with_greeks(
@@ -171,6 +196,10 @@ def with_greeks(
     """The chain with IVs (implied from the premiums where missing) and deltas filled in, so
     `strike_by_delta` can run on a snapshot that only has prices. Strikes whose premium has no
     implied volatility (no quote, outside no-arbitrage bounds) get NaN and are skipped."""
+    import numpy as np
+
+    from shared_utils.market.greeks import greeks, implied_volatility
+
     _require_strikes(chain)
     update: dict[str, FloatArray] = {}
     for option_type, iv_field, delta_field in (

@@ -50,7 +50,10 @@ from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerS
 from shared_utils.execution.service import ExecutionService
 from shared_utils.execution.store import ExecutionStore
 from shared_utils.market.calendar import TradingCalendar
-from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
+from shared_utils.models.allocation import AllocationCreate
+from shared_utils.models.basket import BasketCreate
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.common import AllocationScope
 from shared_utils.models.strategy import StrategyCreate
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 from tests.conftest import TEST_REGION

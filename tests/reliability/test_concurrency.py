@@ -14,12 +14,15 @@ import pytest
 
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConflictError, DomainError, LimitExceededError
-from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
 from shared_utils.models.allocation import (
     MAX_ALLOCATIONS_PER_OWNER,
     MAX_LOTS_PER_ALLOCATION,
+    AllocationCreate,
     AllocationUpdate,
 )
+from shared_utils.models.basket import BasketCreate
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.common import AllocationScope
 from shared_utils.models.strategy import STRATEGY_LIMIT
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 from tests.integration.repository.conftest import strategy_body

@@ -22,7 +22,10 @@ from shared_utils.brokers.models import BrokerName
 from shared_utils.clock import FixedClock
 from shared_utils.execution.models import ExecutionStatus, LedgerStatus
 from shared_utils.execution.store import ExecutionStore
-from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate, BrokerAccount
+from shared_utils.models.allocation import AllocationCreate
+from shared_utils.models.basket import BasketCreate
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.common import AllocationScope
 from shared_utils.models.strategy import StrategyCreate
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 from tests.integration.brokers.conftest import make_stub

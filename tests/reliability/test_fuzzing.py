@@ -18,10 +18,9 @@ from pydantic import BaseModel, ValidationError
 
 from shared_utils.events.catalog import DetailType
 from shared_utils.marketplace.models import ListingPublish, SubscriptionCreate
-from shared_utils.models import AllocationCreate, BasketCreate, StrategyCreate
-from shared_utils.models.allocation import AllocationUpdate
-from shared_utils.models.basket import BasketUpdate
-from shared_utils.models.strategy import StrategyUpdate
+from shared_utils.models.allocation import AllocationCreate, AllocationUpdate
+from shared_utils.models.basket import BasketCreate, BasketUpdate
+from shared_utils.models.strategy import StrategyCreate, StrategyUpdate
 from shared_utils.timer.consumer import HandlerOutcome, accept
 from tests.events.timer import load_event
 from tests.integration.api.conftest import strategy_body

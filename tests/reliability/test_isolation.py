@@ -16,7 +16,8 @@ import pytest
 
 from shared_utils.api.catalog import API_ROUTES
 from shared_utils.execution.models import ExecutionStatus, KillSwitchState
-from shared_utils.models import AllocationCreate, AllocationScope
+from shared_utils.models.allocation import AllocationCreate
+from shared_utils.models.common import AllocationScope
 from tests.integration.api.conftest import strategy_body
 from tests.reliability.test_brokers import USER, Desk, OneBroker
 

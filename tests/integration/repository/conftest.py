@@ -11,7 +11,9 @@ import boto3
 import pytest
 
 from shared_utils.clock import FixedClock
-from shared_utils.models import BasketCreate, BrokerAccount, StrategyCreate
+from shared_utils.models.basket import BasketCreate
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.strategy import StrategyCreate
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 from shared_utils.settings import RuntimeSettings
 

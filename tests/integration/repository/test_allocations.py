@@ -13,8 +13,14 @@ from shared_utils.errors import (
     LimitExceededError,
     NotFoundError,
 )
-from shared_utils.models import AllocationCreate, AllocationScope, AllocationUpdate, BrokerAccount
-from shared_utils.models.allocation import ALLOCATION_LIMIT, MAX_ALLOCATIONS_PER_OWNER
+from shared_utils.models.allocation import (
+    ALLOCATION_LIMIT,
+    MAX_ALLOCATIONS_PER_OWNER,
+    AllocationCreate,
+    AllocationUpdate,
+)
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.common import AllocationScope
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, USER, RequestCounter, strategy_body
 

@@ -12,8 +12,9 @@ from shared_utils.errors import (
     LimitExceededError,
     NotFoundError,
 )
-from shared_utils.models import BasketCreate, BasketUpdate, StrategyStatus, StrategyUpdate
-from shared_utils.models.strategy import STRATEGY_LIMIT
+from shared_utils.models.basket import BasketCreate, BasketUpdate
+from shared_utils.models.common import StrategyStatus
+from shared_utils.models.strategy import STRATEGY_LIMIT, StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, USER, strategy_body
 

@@ -10,7 +10,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from shared_utils.errors import ConflictError, NotFoundError
-from shared_utils.models import AllocationCreate, AllocationScope, BasketCreate
+from shared_utils.models.allocation import AllocationCreate
+from shared_utils.models.basket import BasketCreate
+from shared_utils.models.common import AllocationScope
 from shared_utils.repository import DynamoBrokerAccounts, DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, START, USER, strategy_body
 

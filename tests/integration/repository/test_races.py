@@ -14,8 +14,10 @@ import pytest
 
 from shared_utils.clock import FixedClock
 from shared_utils.errors import ConflictError, LimitExceededError
-from shared_utils.models import AllocationCreate, AllocationScope, BasketUpdate, StrategyUpdate
-from shared_utils.models.strategy import STRATEGY_LIMIT
+from shared_utils.models.allocation import AllocationCreate
+from shared_utils.models.basket import BasketUpdate
+from shared_utils.models.common import AllocationScope
+from shared_utils.models.strategy import STRATEGY_LIMIT, StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
 from shared_utils.settings import RuntimeSettings
 from tests.integration.repository.conftest import REGION, USER, make_repo, strategy_body

@@ -11,7 +11,9 @@ import pytest
 from shared_utils.clock import IST
 from shared_utils.errors import InvalidInputError
 from shared_utils.keys import ScheduleKind
-from shared_utils.models import BasketCreate, StrategyStatus, StrategyUpdate
+from shared_utils.models.basket import BasketCreate
+from shared_utils.models.common import StrategyStatus
+from shared_utils.models.strategy import StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
 from tests.integration.repository.conftest import OTHER_USER, USER, RequestCounter, strategy_body
 

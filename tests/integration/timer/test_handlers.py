@@ -23,9 +23,9 @@ from shared_utils.handlers import timer as timer_handler
 from shared_utils.market.expiries import ExpiryKind, valid_kinds
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.cache import QuoteCache
-from shared_utils.models import BasketCreate, StrategyCreate
+from shared_utils.models.basket import BasketCreate
 from shared_utils.models.common import StrategyStatus
-from shared_utils.models.strategy import StrategyUpdate
+from shared_utils.models.strategy import StrategyCreate, StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
 from tests.events.timer import load_event
 from tests.integration.timer.conftest import FakeLambdaContext

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,3 +149,24 @@ def test_with_greeks_implies_ivs_and_deltas_from_premiums() -> None:
     assert filled.pe_deltas is not None and np.isnan(filled.pe_deltas[0])
     target = float(pe.delta[3])
     assert strike_by_delta(filled, OptionType.PE, target) == STRIKES[3]
+
+
+def test_a_chain_holds_read_only_float_arrays_and_serialises_them_as_lists() -> None:
+    c = chain()
+    assert isinstance(c.strikes, np.ndarray) and c.strikes.dtype == np.float64
+    assert not c.strikes.flags.writeable
+    assert c.model_dump()["strikes"] == STRIKES
+
+
+def test_importing_the_module_leaves_numpy_to_the_first_chain() -> None:
+    # A fresh interpreter: every API handler imports this module, most never build a chain.
+    code = (
+        "import sys; from shared_utils.market import strikes; loaded = 'numpy' in sys.modules; "
+        "strikes.OptionChain(underlying='NIFTY', expiry='2026-07-28', underlying_price=1.0, strikes=[1.0], "
+        "ce_premiums=[1.0], pe_premiums=[1.0]); print(loaded, 'numpy' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["False", "True"]

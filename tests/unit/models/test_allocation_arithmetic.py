@@ -7,16 +7,9 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared_utils.models import (
-    AllocationScope,
-    BrokerAllocation,
-    ExpirySelection,
-    Leg,
-    StrikeSelection,
-    effective_allocations,
-    leg_lots,
-    split_lots,
-)
+from shared_utils.models.allocation import BrokerAllocation, effective_allocations, leg_lots, split_lots
+from shared_utils.models.common import AllocationScope
+from shared_utils.models.strategy import ExpirySelection, Leg, StrikeSelection
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from shared_utils import keys
-from shared_utils.models import Strategy, StrategyCreate, StrategyStatus
+from shared_utils.models.common import StrategyStatus
 from shared_utils.models.items import StrategyItem, schedule_items, utc_hhmm
+from shared_utils.models.strategy import Strategy, StrategyCreate
 from shared_utils.templates import TemplateName, all_templates, template_legs
 
 NOW = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
@@ -87,7 +88,7 @@ def test_iron_condor_is_short_inside_long_outside() -> None:
 
 def test_every_expiry_selection_names_a_market_expiry_kind() -> None:
     from shared_utils.market.expiries import ExpiryKind
-    from shared_utils.models import ExpirySelection
+    from shared_utils.models.strategy import ExpirySelection
 
     assert [selection.kind for selection in ExpirySelection] == list(ExpiryKind)
 
@@ -96,8 +97,7 @@ def test_expiry_issues_name_weekly_legs_of_monthly_only_indexes() -> None:
     from datetime import date
 
     from shared_utils.market.underlyings import Underlying
-    from shared_utils.models import ExpirySelection
-    from shared_utils.models.strategy import expiry_issues
+    from shared_utils.models.strategy import ExpirySelection, expiry_issues
 
     legs = template_legs(TemplateName.SHORT_STRADDLE)
     day = date(2026, 11, 24)

@@ -7,16 +7,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared_utils.models import (
-    AllocationCreate,
-    AllocationUpdate,
-    BasketCreate,
-    BasketUpdate,
-    StrategyCreate,
-    StrategyStatus,
-    StrategyUpdate,
-    StrikeSelection,
-)
+from shared_utils.models.allocation import AllocationCreate, AllocationUpdate
+from shared_utils.models.basket import BasketCreate, BasketUpdate
+from shared_utils.models.common import StrategyStatus
+from shared_utils.models.strategy import StrategyCreate, StrategyUpdate, StrikeSelection
 
 
 def leg(**overrides: Any) -> dict[str, Any]:
