@@ -63,6 +63,7 @@ class OptionsTradingStack(Stack):
             symbol_book_brokers=",".join(config.market_data.symbol_books),
             broker_algo_id=config.algo_id,
             manage_broker_sessions=manages_broker_sessions(config),
+            cors_allowed_origins=",".join(config.cors_allowed_origins),
         )
         factory = FunctionFactory(
             self,

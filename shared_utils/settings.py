@@ -85,10 +85,18 @@ class RuntimeSettings(BaseModel):
     # carry the broker's listed symbol and token): comma-separated broker names. The market-data
     # source's broker is kept too, from the same download.
     symbol_book_brokers: str = Field(alias="SYMBOL_BOOK_BROKERS", default="", pattern=r"^[A-Z_,]*$")
+    # The web app's origins (comma-separated, `cors_allowed_origins` of the environment): a
+    # response to a request from one of them says so (Access-Control-Allow-Origin), or the
+    # browser withholds it from the app. API Gateway answers the preflight itself.
+    cors_allowed_origins: str = Field(alias="CORS_ALLOWED_ORIGINS", default="", max_length=2048)
 
     @property
     def symbol_books(self) -> tuple[str, ...]:
         return tuple(name for name in self.symbol_book_brokers.split(",") if name)
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(origin for origin in self.cors_allowed_origins.split(",") if origin)
 
     def as_environment(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(by_alias=True).items() if value is not None}

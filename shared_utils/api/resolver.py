@@ -89,6 +89,9 @@ class JsonApiResolver(APIGatewayRestResolver):
         self._public_paths = public_paths
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return _allow_origin(event, self._checked(event, context), load_settings().allowed_origins)
+
+    def _checked(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         if event.get("path") not in self._public_paths:
             try:
                 identity_of(APIGatewayProxyEvent(dict(event)))
@@ -100,6 +103,30 @@ class JsonApiResolver(APIGatewayRestResolver):
             if not _is_text(event):
                 return _proxy_response(malformed_json())
         return super().resolve(event, context)
+
+
+def _allow_origin(
+    event: Mapping[str, Any], response: dict[str, Any], allowed: frozenset[str]
+) -> dict[str, Any]:
+    """Every response (errors too) to a request from one of the web app's origins names that
+    origin, or the browser hides it from the app; a response depending on Origin says so."""
+    origin = _header(event, "origin")
+    if origin and origin in allowed:
+        headers = response.get("multiValueHeaders") or {}
+        if headers:
+            headers["Access-Control-Allow-Origin"] = [origin]
+            headers["Vary"] = [*headers.get("Vary", []), "Origin"]
+        else:
+            response["headers"] = {**(response.get("headers") or {}), "Access-Control-Allow-Origin": origin}
+            response["headers"]["Vary"] = "Origin"
+    return response
+
+
+def _header(event: Mapping[str, Any], wanted: str) -> str:
+    for name, value in (event.get("headers") or {}).items():
+        if str(name).lower() == wanted:
+            return str(value)
+    return ""
 
 
 def _proxy_response(response: Response[str]) -> dict[str, Any]:
@@ -124,10 +151,7 @@ def _is_text(event: Mapping[str, Any]) -> bool:
 
 
 def _content_type(event: Mapping[str, Any]) -> str:
-    for name, value in (event.get("headers") or {}).items():
-        if str(name).lower() == "content-type":
-            return str(value)
-    return ""
+    return _header(event, "content-type")
 
 
 def _is_json(content_type: str) -> bool:

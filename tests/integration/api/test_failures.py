@@ -125,3 +125,34 @@ def test_unexpected_failure_is_a_generic_500_without_internals(api, monkeypatch)
         "details": [],
     }
     assert "trading.py" not in response.raw_body
+
+
+APP = "https://trade.firm.in"
+
+
+@pytest.fixture
+def web_app(api, monkeypatch):
+    from shared_utils.settings import load_settings
+
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", f"{APP},https://staging.firm.in")
+    load_settings.cache_clear()
+    yield api
+    load_settings.cache_clear()
+
+
+def test_the_web_apps_origin_may_read_every_answer_errors_included(web_app):
+    """A browser hides a cross-origin answer without Access-Control-Allow-Origin from the app."""
+    created = web_app("POST", "/options/baskets", body={"name": "Weekly"}, headers={"Origin": APP})
+    missing = web_app("GET", "/options/baskets/{basket_id}", basket_id="nope", headers={"origin": APP})
+    no_identity = invoke(
+        "basket_manager", api_event("GET", "/options/baskets", user=None, headers={"Origin": APP})
+    )
+    for response in (created, missing, no_identity):
+        assert response.headers.get("Access-Control-Allow-Origin") == APP, response.headers
+        assert "Origin" in response.headers.get("Vary", "")
+    assert (created.status, missing.status, no_identity.status) == (201, 404, 401)
+
+
+def test_another_origin_is_not_named(web_app):
+    response = web_app("GET", "/options/baskets", headers={"Origin": "https://elsewhere.example.org"})
+    assert response.status == 200 and "Access-Control-Allow-Origin" not in response.headers
