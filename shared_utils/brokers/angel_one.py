@@ -252,6 +252,7 @@ class AngelOneBroker:
         rows = self._checked(self._api.position()) or []
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
 
+
 def _to_result(item: dict[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status") or item.get("orderstatus") or "").lower(), OrderState.PENDING)
     return OrderResult(

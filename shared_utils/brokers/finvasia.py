@@ -226,6 +226,7 @@ class FinvasiaBroker:
         rows = self._call("get_positions", empty_ok=True)
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
 
+
 def _to_result(item: dict[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status", "")).upper(), OrderState.PENDING)
     return OrderResult(

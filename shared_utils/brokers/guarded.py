@@ -26,6 +26,7 @@ from shared_utils.brokers.port import (
     BrokerTimeoutError,
     BrokerUnavailableError,
 )
+from shared_utils.tracing import tracer
 
 T = TypeVar("T")
 
@@ -78,17 +79,22 @@ class GuardedBroker:
         self._circuit.record_success()
         return result
 
+    @tracer.capture_method(capture_response=False)
     def place(self, order: OrderRequest) -> OrderResult:
         return self._call(lambda: self._inner.place(order), is_order=True)
 
+    @tracer.capture_method(capture_response=False)
     def cancel(self, broker_order_id: str) -> OrderResult:
         return self._call(lambda: self._inner.cancel(broker_order_id), is_order=True)
 
+    @tracer.capture_method(capture_response=False)
     def order_status(self, broker_order_id: str) -> OrderResult:
         return self._call(lambda: self._inner.order_status(broker_order_id), is_order=False)
 
+    @tracer.capture_method(capture_response=False)
     def find_order_by_tag(self, tag: str) -> OrderResult | None:
         return self._call(lambda: self._inner.find_order_by_tag(tag), is_order=False)
 
+    @tracer.capture_method(capture_response=False)
     def positions(self) -> list[Position]:
         return self._call(self._inner.positions, is_order=False)

@@ -411,6 +411,7 @@ class UpstoxBroker:
             self._position_tokens.update(seen)
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BACK)
 
+
 def _to_result(item: Mapping[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status") or "").lower(), OrderState.PENDING)
     return OrderResult(

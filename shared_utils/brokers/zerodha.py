@@ -154,6 +154,7 @@ class ZerodhaBroker:
         rows = self._call("positions").get("net", [])
         return positions_from(rows, BROKER, _POSITION_FIELDS, _PRODUCTS_BY_NAME)
 
+
 def _to_result(item: dict[str, Any]) -> OrderResult:
     status = _STATES.get(str(item.get("status", "")).upper(), OrderState.PENDING)
     return OrderResult(

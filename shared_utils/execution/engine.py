@@ -66,6 +66,7 @@ from shared_utils.execution.models import (
 from shared_utils.execution.risk import has_limits, risk_blocks
 from shared_utils.models.allocation import AllocationLimits
 from shared_utils.models.broker_account import LOGIN_NEEDED_REASON
+from shared_utils.tracing import tracer
 
 logger = Logger(child=True)
 
@@ -189,6 +190,7 @@ class ExecutionEngine:
 
     # ------------------------------------------------------------------ runs
 
+    @tracer.capture_method
     def run(
         self,
         plan: ExecutionPlan,

@@ -26,6 +26,7 @@ from shared_utils.execution.models import ExecutionRecord, ExitReason
 from shared_utils.execution.reports import StopLossReport
 from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.execution.service import ExecutionService
+from shared_utils.tracing import tracer
 
 logger = Logger(child=True)
 
@@ -87,6 +88,7 @@ class StrategyRunExecutor:
         self._kill_switch = kill_switch
         self._entry_max_lag = entry_max_lag
 
+    @tracer.capture_method
     def execute(self, run: StrategyRun) -> str:
         """Run one message; returns what happened, for the log."""
         early = (run.scheduled_at - self._clock.now()).total_seconds()

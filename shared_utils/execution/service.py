@@ -27,6 +27,7 @@ from shared_utils.market_data.listing import InstrumentListing
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
+from shared_utils.tracing import tracer
 
 logger = Logger(child=True)
 
@@ -90,6 +91,7 @@ class ExecutionService:
             lease=self._leases,
         )
 
+    @tracer.capture_method
     def enter(
         self, user_id: str, strategy_id: str, trade_date: date, *, refuse: str | None = None
     ) -> ExecutionRecord:
@@ -116,6 +118,7 @@ class ExecutionService:
                 plan = plan.model_copy(update={"unresolved_reason": refuse, "orders": []})
             return self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
 
+    @tracer.capture_method
     def exit(
         self,
         user_id: str,
@@ -197,6 +200,7 @@ class ExecutionService:
     def _still_open(self, plan: ExecutionPlan, leg_no: int | None) -> bool:
         return _open(self._store.positions(plan.user_id, plan.strategy_id), leg_no)
 
+    @tracer.capture_method
     def retry_run(self, user_id: str, strategy_id: str, trade_date: date, run_name: str) -> ExecutionRecord:
         """Complete one run of the day's retry list (a retryable failure left it incomplete: broker
         down, timeout, order still open, a process killed mid-run) with the plan it stored."""
@@ -204,6 +208,7 @@ class ExecutionService:
             return self.enter(user_id, strategy_id, trade_date)
         return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_of(run_name))
 
+    @tracer.capture_method
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
         """The strategy's scheduled exit: on the day, or N trading days before each position's expiry."""
         with self._leases.hold(user_id, strategy_id):

@@ -31,6 +31,7 @@ from shared_utils.models.allocation import BrokerAllocation, EffectiveAllocation
 from shared_utils.models.common import AllocationScope
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
+from shared_utils.tracing import tracer
 
 logger = Logger(child=True)
 
@@ -144,6 +145,7 @@ class QueuedExecutions:
         self._queue = queue
         self._listings = listings
 
+    @tracer.capture_method
     def request_executions(self, requests: Sequence[ExecutionRequest]) -> None:
         listings = self._listings.listings_of({request.basket_id for request in requests}) if requests else {}
         runs: list[StrategyRun] = []
@@ -196,6 +198,7 @@ class SubscriberRuns:
         self._queue = queue
         self._page_size = page_size
 
+    @tracer.capture_method
     def fan_out(self, run: StrategyRun) -> int:
         if run.basket_id is None or run.action is None:
             raise ValueError("a SUBSCRIBERS run needs its basket and action")

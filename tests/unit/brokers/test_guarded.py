@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -23,6 +27,7 @@ from shared_utils.brokers.port import (
     BrokerUnavailableError,
 )
 from shared_utils.brokers.rate_limit import OrderRateLimiter, RateLimit, order_limits
+from shared_utils.tracing import tracer
 from tests.unit.brokers.conftest import SleepingClock, make_order, nifty, price_source
 
 
@@ -125,3 +130,28 @@ def test_rate_limit_beyond_max_wait_refuses_without_sending(clock: SleepingClock
         broker.place(make_order(leg=2))
     assert inner.placed == 1
     assert broker.circuit.snapshot().consecutive_failures == 0
+
+
+class RecordingProvider:
+    """A tracing provider that keeps the names of the subsegments opened."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **_: Any) -> Iterator[Any]:
+        self.opened.append(str(name))
+        yield SimpleNamespace(put_metadata=lambda *a, **k: None, add_exception=lambda *a, **k: None)
+
+
+def test_every_broker_call_is_a_subsegment_of_the_trace(clock: SleepingClock, monkeypatch) -> None:
+    recording = RecordingProvider()
+    monkeypatch.setattr(tracer, "provider", recording)
+    broker = guarded(clock, FlakyBroker(clock))
+
+    placed = broker.place(make_order())
+    broker.order_status(placed.broker_order_id)
+    broker.positions()
+
+    assert [name.rsplit(".", 1)[-1] for name in recording.opened] == ["place", "order_status", "positions"]
+    assert all("GuardedBroker" in name for name in recording.opened)
