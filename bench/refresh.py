@@ -48,10 +48,10 @@ from shared_utils.brokers.credentials import BrokerCredentials  # noqa: E402
 from shared_utils.brokers.models import OptionInstrument  # noqa: E402
 from shared_utils.clock import IST  # noqa: E402
 from shared_utils.market.calendar import TradingCalendar  # noqa: E402
+from shared_utils.market.options import OptionType  # noqa: E402
 from shared_utils.market.underlyings import Underlying  # noqa: E402
 from shared_utils.market_data.cache import QuoteCache  # noqa: E402
 from shared_utils.market_data.kite import KiteMarketData  # noqa: E402
-from shared_utils.models.common import OptionType  # noqa: E402
 from shared_utils.tables import TRADING_CONFIGURATIONS  # noqa: E402
 from shared_utils.timer.envelope import ENVELOPE_VERSION, TimerEnvelope  # noqa: E402
 from shared_utils.timer.market_data import ContractPlan, refresh_market_data  # noqa: E402

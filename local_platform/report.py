@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared_utils.clock import to_ist
 from shared_utils.execution.models import ExecutionRecord, PositionView
-from shared_utils.market.options import OptionType
-from shared_utils.market.payoff import Leg, Side, payoff_at_expiry, price_grid
+from shared_utils.market.options import Action, OptionType
+from shared_utils.market.payoff import PricedLeg, payoff_at_expiry, price_grid
 from shared_utils.timer.emitter import EmitResult
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def _ist(instant: datetime) -> str:
     return f"{to_ist(instant):%H:%M}"
 
 
-def entry_legs(records: Sequence[ExecutionRecord]) -> dict[str, list[Leg]]:
+def entry_legs(records: Sequence[ExecutionRecord]) -> dict[str, list[PricedLeg]]:
     """Per strategy, the filled entry orders as payoff legs (quantity summed over brokers)."""
     filled: dict[str, dict[tuple[str, str], list[Decimal]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
@@ -45,16 +45,16 @@ def entry_legs(records: Sequence[ExecutionRecord]) -> dict[str, list[Leg]]:
                     slot.extend([Decimal(0), Decimal(0)])
                 slot[0] += quantity
                 slot[1] += value
-    legs: dict[str, list[Leg]] = {}
+    legs: dict[str, list[PricedLeg]] = {}
     for strategy_id, orders in filled.items():
         legs[strategy_id] = []
         for (instrument, side), (quantity, value) in orders.items():
             _underlying, _expiry, strike, option_type = instrument.split("|")
             legs[strategy_id].append(
-                Leg(
+                PricedLeg(
                     option_type=OptionType(option_type),
                     strike=float(strike),
-                    side=Side(side),
+                    side=Action(side),
                     lots=int(quantity),
                     lot_size=1,
                     premium=float(value / quantity),

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from shared_utils.models.common import Action, OptionType
+from shared_utils.market.options import Action, OptionType
 from shared_utils.models.strategy import ExpirySelection, Leg, StrikeSelection
 
 

@@ -84,8 +84,9 @@ from shared_utils.brokers.port import (
 )
 from shared_utils.brokers.symbols import dhan as symbols
 from shared_utils.clock import Clock
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import OptionType, Product
+from shared_utils.models.common import Product
 
 BROKER = BrokerName.DHAN
 # (exchange "NFO"/"BFO", tradingsymbol) -> Dhan securityId, None when unknown.

@@ -46,7 +46,8 @@ from shared_utils.brokers.port import (
 )
 from shared_utils.brokers.symbols import finvasia as symbols
 from shared_utils.clock import Clock
-from shared_utils.models.common import Action, Product
+from shared_utils.market.options import Action
+from shared_utils.models.common import Product
 
 BROKER = BrokerName.FINVASIA
 DEFAULT_BASE_URL = "https://api.shoonya.com/NorenWClientTP/"

@@ -13,8 +13,9 @@ from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import EXCHANGE_OF, Exchange, Underlying
-from shared_utils.models.common import Action, OptionType, Product
+from shared_utils.models.common import Product
 
 Price = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 

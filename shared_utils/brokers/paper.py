@@ -33,7 +33,8 @@ from shared_utils.brokers.models import (
 from shared_utils.brokers.port import BrokerOrderNotFoundError, BrokerRejectedError
 from shared_utils.brokers.symbols import zerodha as display_symbols
 from shared_utils.clock import Clock
-from shared_utils.models.common import Action, Product
+from shared_utils.market.options import Action
+from shared_utils.models.common import Product
 
 # Last traded price of an instrument, or None when the market has none.
 PriceSource = Callable[[OptionInstrument], Decimal | None]

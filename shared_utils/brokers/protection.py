@@ -73,7 +73,7 @@ from shared_utils.brokers.models import (
 from shared_utils.brokers.port import Broker, BrokerNoProtectionPriceError
 from shared_utils.clock import Clock
 from shared_utils.errors import MarketDataUnavailableError
-from shared_utils.models.common import Action
+from shared_utils.market.options import Action
 
 DEFAULT_BAND = Decimal("0.02")
 DEFAULT_MAX_AGE = timedelta(seconds=90)  # settings: QUOTE_MAX_AGE_SECONDS (default 90)

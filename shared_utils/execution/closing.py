@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from shared_utils.brokers.tag import run_of
 from shared_utils.execution.models import LedgerEntry, PlannedOrder, PositionView
 from shared_utils.execution.run_names import is_entry
-from shared_utils.models.common import Action
+from shared_utils.market.options import Action
 
 # (broker account, leg, contract): positions of one leg entered on different days share it.
 RoomKey = tuple[str, int, str]

@@ -16,7 +16,7 @@ from shared_utils import keys
 from shared_utils.errors import ConflictError
 from shared_utils.execution.history_table import HistoryTable, utc
 from shared_utils.execution.models import LedgerEntry, LedgerStatus, PlannedOrder
-from shared_utils.models.common import Action
+from shared_utils.market.options import Action
 from shared_utils.models.items import deserialize, serialize
 from shared_utils.repository.dynamo import condition_lost
 from shared_utils.tables import EXECUTIONS_BY_STRATEGY

@@ -29,11 +29,11 @@ from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import Clock
 from shared_utils.market.calendar import SessionKind, TradingCalendar
 from shared_utils.market.greeks import greeks, year_fraction
+from shared_utils.market.options import OptionType
 from shared_utils.market.simulation import SimulationParameters, default_parameters
 from shared_utils.market.specs import SpecTable, default_specs
 from shared_utils.market.strikes import OptionChain
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import OptionType
 
 # Latest level of an underlying index, or None when unknown.
 UnderlyingLevel = Callable[[str], Decimal | None]

@@ -11,7 +11,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerialize
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.keys import ScheduleKind
-from shared_utils.models.common import Action, Product
+from shared_utils.market.options import Action
+from shared_utils.models.common import Product
 
 # Rupee amounts and prices: exact Decimals inside, JSON numbers outside.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]

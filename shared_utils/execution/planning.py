@@ -34,6 +34,7 @@ from shared_utils.execution.run_names import ENTRY_RUN, exit_run_name
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import ExpiryKind, expiry_for
+from shared_utils.market.options import Action
 from shared_utils.market.options import OptionType as ChainOptionType
 from shared_utils.market.specs import SpecTable, default_specs
 from shared_utils.market.strikes import (
@@ -46,7 +47,7 @@ from shared_utils.market.strikes import (
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import InstrumentListing
 from shared_utils.models.allocation import BrokerAllocation, split_lots
-from shared_utils.models.common import Action, StrikeMethod
+from shared_utils.models.common import StrikeMethod
 from shared_utils.models.strategy import Leg, Strategy
 
 

@@ -56,7 +56,9 @@ def _expiries_from(
     while day <= end:
         spec = table.spec_for(underlying, day)
         is_monthly = spec.monthly_rule.nominal_expiry(day.year, day.month) == day
-        is_weekly = spec.weekly_expiry_weekday is not None and day.weekday() == spec.weekly_expiry_weekday
+        is_weekly = (
+            spec.weekly_expiry_weekday is not None and day.weekday() == spec.weekly_expiry_weekday.iso_index
+        )
         if is_monthly or is_weekly:
             own = calendar.for_exchange(spec.exchange)  # the index's exchange's holidays move it
             actual = day if own.is_trading_day(day) else own.previous_trading_day(day)

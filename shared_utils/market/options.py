@@ -10,6 +10,13 @@ class OptionType(StrEnum):
     PE = "PE"  # put
 
 
+class Action(StrEnum):
+    """The side of an order, a leg or a position change."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
 class PricingModel(StrEnum):
     BLACK_76 = "black76"  # options on futures (or on a forward): the underlying is F
     BLACK_SCHOLES = "black_scholes"  # options on spot without dividends: the underlying is S

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from itertools import pairwise
 
 import numpy as np
@@ -19,24 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from shared_utils.errors import InvalidInputError
 from shared_utils.market.greeks import greeks
-from shared_utils.market.options import OptionType, PricingModel
+from shared_utils.market.options import Action, OptionType, PricingModel
 
 FloatArray = npt.NDArray[np.float64]
 
 
-class Side(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class Leg(BaseModel):
+class PricedLeg(BaseModel):
     """One option leg; `premium` is the entry price per unit."""
 
     model_config = ConfigDict(frozen=True)
 
     option_type: OptionType
     strike: float = Field(gt=0)
-    side: Side
+    side: Action
     lots: PositiveInt
     lot_size: PositiveInt
     premium: float = Field(ge=0)
@@ -45,7 +39,7 @@ class Leg(BaseModel):
     def quantity(self) -> int:
         """Signed units: positive long, negative short."""
         units = self.lots * self.lot_size
-        return units if self.side is Side.BUY else -units
+        return units if self.side is Action.BUY else -units
 
 
 @dataclass(frozen=True)
@@ -75,12 +69,12 @@ class PortfolioGreeks:
     rho: float
 
 
-def _require_legs(legs: Sequence[Leg]) -> None:
+def _require_legs(legs: Sequence[PricedLeg]) -> None:
     if not legs:
         raise InvalidInputError("a strategy needs at least one leg")
 
 
-def payoff_at_expiry(legs: Sequence[Leg], prices: npt.ArrayLike) -> FloatArray:
+def payoff_at_expiry(legs: Sequence[PricedLeg], prices: npt.ArrayLike) -> FloatArray:
     """Profit and loss at expiry (net of entry premiums) at each underlying price."""
     _require_legs(legs)
     grid = np.asarray(prices, dtype=np.float64)
@@ -94,7 +88,7 @@ def payoff_at_expiry(legs: Sequence[Leg], prices: npt.ArrayLike) -> FloatArray:
     return total
 
 
-def price_grid(legs: Sequence[Leg], spot: float, width: float = 0.2, points: int = 401) -> FloatArray:
+def price_grid(legs: Sequence[PricedLeg], spot: float, width: float = 0.2, points: int = 401) -> FloatArray:
     """An evenly spaced grid around `spot` (+/- width) that also contains every strike."""
     _require_legs(legs)
     if spot <= 0 or not 0 < width < 1 or points < 2:
@@ -105,7 +99,7 @@ def price_grid(legs: Sequence[Leg], spot: float, width: float = 0.2, points: int
     return np.unique(np.concatenate([np.linspace(low, high, points), strikes]))
 
 
-def summarise(legs: Sequence[Leg]) -> PayoffSummary:
+def summarise(legs: Sequence[PricedLeg]) -> PayoffSummary:
     """Max profit, max loss and breakevens of the expiry payoff, over prices from 0 upwards."""
     _require_legs(legs)
     kinks = np.unique(np.concatenate([[0.0], [leg.strike for leg in legs]]))
@@ -134,7 +128,7 @@ def summarise(legs: Sequence[Leg]) -> PayoffSummary:
 
 
 def portfolio_greeks(
-    legs: Sequence[Leg],
+    legs: Sequence[PricedLeg],
     underlying_price: float,
     time_to_expiry: npt.ArrayLike,
     volatility: npt.ArrayLike,

@@ -11,34 +11,18 @@ import calendar as _cal
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from enum import IntEnum
 from functools import cache
 from importlib import resources
 from itertools import pairwise
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from shared_utils.errors import ConfigurationError
 from shared_utils.market.underlyings import Exchange, Underlying
+from shared_utils.market.weekdays import Weekday
 
 _DATA_FILE = "contract_specs.json"
-
-
-class Weekday(IntEnum):
-    """`date.weekday()` numbering."""
-
-    MONDAY = 0
-    TUESDAY = 1
-    WEDNESDAY = 2
-    THURSDAY = 3
-    FRIDAY = 4
-    SATURDAY = 5
-    SUNDAY = 6
-
-
-def _weekday(value: object) -> object:
-    return Weekday[value] if isinstance(value, str) else value
 
 
 class MonthlyRule(BaseModel):
@@ -49,14 +33,9 @@ class MonthlyRule(BaseModel):
     kind: Literal["last_weekday_of_month"]
     weekday: Weekday
 
-    @field_validator("weekday", mode="before")
-    @classmethod
-    def _parse_weekday(cls, value: object) -> object:
-        return _weekday(value)
-
     def nominal_expiry(self, year: int, month: int) -> date:
         last = date(year, month, _cal.monthrange(year, month)[1])
-        return last - timedelta(days=(last.weekday() - self.weekday) % 7)
+        return last - timedelta(days=(last.weekday() - self.weekday.iso_index) % 7)
 
 
 class ContractSpec(BaseModel):
@@ -80,11 +59,6 @@ class ContractSpec(BaseModel):
     expiry_from: date
     expiry_to: date | None
     source: str = Field(min_length=1)
-
-    @field_validator("weekly_expiry_weekday", mode="before")
-    @classmethod
-    def _parse_weekly(cls, value: object) -> object:
-        return _weekday(value)
 
     @model_validator(mode="after")
     def _freeze_allows_a_lot(self) -> ContractSpec:

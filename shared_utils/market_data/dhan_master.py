@@ -48,10 +48,10 @@ from pydantic import ValidationError
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.brokers.symbols import dhan as symbols
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import EXCHANGE_OF, Exchange, Underlying
 from shared_utils.market_data.download import fetch
 from shared_utils.market_data.listing import ListedContract
-from shared_utils.models.common import OptionType
 
 logger = Logger(child=True)
 

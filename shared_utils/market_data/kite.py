@@ -28,11 +28,11 @@ from shared_utils.brokers.models import BrokerName, OptionInstrument
 from shared_utils.brokers.port import BrokerError
 from shared_utils.brokers.symbols import zerodha as symbols
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.answers import Wanted, best_price, to_quote, unavailable
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest, keep_trusted
-from shared_utils.models.common import OptionType
 
 INSTRUMENT_EXCHANGES = ("NFO", "BFO")  # the index options of NSE and BSE
 MAX_INSTRUMENTS_PER_CALL = 500  # Kite's documented limit for /quote

@@ -19,8 +19,8 @@ from itertools import pairwise
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from shared_utils.market.expiries import ExpiryKind
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import OptionType
 
 MAX_LOST_SHARE = 0.2
 

@@ -32,10 +32,10 @@ from pydantic import ValidationError
 
 from shared_utils.clock import IST
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import EXCHANGE_OF, Exchange, Underlying
 from shared_utils.market_data.download import fetch
 from shared_utils.market_data.listing import ListedContract
-from shared_utils.models.common import OptionType
 
 logger = Logger(child=True)
 

@@ -53,16 +53,6 @@ Broker = Annotated[
 ]
 
 
-class Action(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class OptionType(StrEnum):
-    CE = "CE"
-    PE = "PE"
-
-
 class Product(StrEnum):
     MIS = "MIS"
     NRML = "NRML"
@@ -76,21 +66,6 @@ class StrategyStatus(StrEnum):
 class Visibility(StrEnum):
     PRIVATE = "PRIVATE"
     MARKETPLACE = "MARKETPLACE"
-
-
-class Weekday(StrEnum):
-    MON = "MON"
-    TUE = "TUE"
-    WED = "WED"
-    THU = "THU"
-    FRI = "FRI"
-    SAT = "SAT"
-    SUN = "SUN"
-
-    @property
-    def iso_index(self) -> int:
-        """Python's `date.weekday()` number (Monday = 0)."""
-        return list(Weekday).index(self)
 
 
 class StrikeMethod(StrEnum):

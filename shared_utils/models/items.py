@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared_utils import keys
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.underlyings import Underlying
+from shared_utils.market.weekdays import Weekday
 from shared_utils.models.allocation import AllocationLimits, BrokerAllocation
 from shared_utils.models.basket import Basket
 from shared_utils.models.common import (
@@ -28,7 +29,6 @@ from shared_utils.models.common import (
     Product,
     StrategyStatus,
     Visibility,
-    Weekday,
 )
 from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.models.strategy import EntrySchedule, ExitSchedule, Legs, RiskRules, Strategy

@@ -6,7 +6,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import ClockTime, EntityId, Weekday
+from shared_utils.market.weekdays import Weekday
+from shared_utils.models.common import ClockTime, EntityId
 
 
 class ScheduleEntry(BaseModel):

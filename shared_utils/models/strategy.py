@@ -10,19 +10,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from shared_utils.errors import FieldIssue
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
+from shared_utils.market.weekdays import Weekday
 from shared_utils.models.common import (
-    Action,
     ClockTime,
     EntityId,
     Name,
-    OptionType,
     Product,
     Rupees,
     StopLossKind,
     StrategyStatus,
     StrikeMethod,
-    Weekday,
 )
 
 if TYPE_CHECKING:

@@ -26,11 +26,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import expiry_for, listed_expiries, valid_kinds
+from shared_utils.market.options import OptionType
 from shared_utils.market.specs import SpecTable, default_specs
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.cache import QuoteCache
 from shared_utils.market_data.models import MarketDataSource, Quote, QuoteRequest
-from shared_utils.models.common import OptionType
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.triggers import DueSchedule
 

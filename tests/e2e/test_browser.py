@@ -33,7 +33,8 @@ from shared_utils.execution.models import (
     PositionView,
     ScheduleKind,
 )
-from shared_utils.models.common import Action, OptionType, Product
+from shared_utils.market.options import Action, OptionType
+from shared_utils.models.common import Product
 from shared_utils.timer.emitter import EmitResult
 from tests.e2e.browser import PageWatch, chromium
 from tests.e2e.conftest import Platform

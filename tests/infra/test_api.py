@@ -121,7 +121,7 @@ def test_every_catalog_module_has_a_decided_table_access() -> None:
 
 
 def test_a_module_without_an_access_entry_stops_synthesis(built_assets: None, tmp_path: Path) -> None:
-    routes = [*default_routes(), ApiRoute("GET", "/options/reports", "report_builder")]
+    routes = [*default_routes(), ApiRoute("GET", "/options/reports", "report_builder", "listReports")]
     with pytest.raises(
         ConfigError, match=r"API module 'report_builder' \(GET /options/reports\).*API_ACCESS"
     ):

@@ -36,8 +36,8 @@ from shared_utils.execution.models import (
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import listed_expiries
 from shared_utils.market.greeks import PricingModel, greeks
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import OptionType
 from shared_utils.settings import MarketDataSourceName
 from tests.conftest import TEST_REGION, install_platform
 from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.brokers.symbols import MONTHS, strike_text
-from shared_utils.models.common import OptionType
+from shared_utils.market.options import OptionType
 
 OPTION_WORDS: dict[OptionType, str] = {OptionType.CE: "CALL", OptionType.PE: "PUT"}
 

@@ -76,9 +76,9 @@ from shared_utils.brokers.upstox_login import UpstoxBrokerLogin
 from shared_utils.clock import IST, Clock, FixedClock
 from shared_utils.errors import InvalidInputError
 from shared_utils.execution.accounts import AccountBrokers
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.broker_account import AccountState
-from shared_utils.models.common import Action, OptionType
 from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
 from tests.conftest import TEST_REGION
 from tests.integration.brokers import stub_angel, stub_dhan, stub_kite, stub_noren, stub_upstox

@@ -33,8 +33,8 @@ from shared_utils.brokers.tag import broker_tag, order_key
 from shared_utils.brokers.upstox import UpstoxBroker
 from shared_utils.brokers.zerodha import ZerodhaBroker
 from shared_utils.clock import FixedClock
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import Action, OptionType
 from tests.integration.brokers import stub_angel, stub_dhan, stub_kite, stub_noren, stub_upstox
 from tests.integration.brokers.stub_server import BrokerStub, StubHttpServer
 

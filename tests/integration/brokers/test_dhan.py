@@ -26,8 +26,9 @@ from shared_utils.brokers.port import (
     BrokerUnavailableError,
 )
 from shared_utils.clock import IST, FixedClock
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import Action, OptionType, Product
+from shared_utils.models.common import Product
 from tests.integration.brokers import stub_dhan
 from tests.integration.brokers.conftest import (
     CE,

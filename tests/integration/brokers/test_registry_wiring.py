@@ -18,8 +18,8 @@ from shared_utils.brokers.port import BrokerRateLimitedError
 from shared_utils.brokers.registry import ADAPTERS, BrokerRegistry, RegistryConfig, SharedGuards
 from shared_utils.brokers.tag import broker_tag, order_key
 from shared_utils.clock import FixedClock
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import Action, OptionType
 from tests.conftest import install_platform
 from tests.integration.brokers import stub_kite
 from tests.integration.brokers.stub_server import StubHttpServer

@@ -30,8 +30,8 @@ from shared_utils.brokers.symbols import zerodha as exchange_symbols
 from shared_utils.brokers.upstox import UNKNOWN_INSTRUMENT
 from shared_utils.brokers.upstox_login import UpstoxBrokerLogin, session_end
 from shared_utils.clock import IST, FixedClock
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import OptionType
 from tests.integration.brokers import stub_upstox
 from tests.integration.brokers.conftest import CE, CLIENT_TIMEOUT_S, PE, TOKENS, Venue, make_stub, make_venue
 from tests.integration.brokers.stub_server import Fault, StubHttpServer

@@ -18,7 +18,8 @@ from shared_utils.execution.models import (
 )
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
-from shared_utils.models.common import Action, StrategyStatus
+from shared_utils.market.options import Action
+from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyUpdate
 from tests.integration.execution.conftest import condor_body, net_quantities, timer_request
 

@@ -15,8 +15,8 @@ from shared_utils.execution.engine import EngineConfig, ExecutionEngine
 from shared_utils.execution.models import BrokerStatus, ExecutionStatus, LedgerStatus
 from shared_utils.execution.planning import plan_entry
 from shared_utils.market.calendar import TradingCalendar
+from shared_utils.market.options import Action
 from shared_utils.models.broker_account import LOGIN_NEEDED_REASON
-from shared_utils.models.common import Action
 from tests.integration.execution.conftest import Brokers, DownBroker, TimeoutAfterAccepting, net_quantities
 from tests.unit.execution.builders import allocation, iron_condor, market
 

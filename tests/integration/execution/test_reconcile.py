@@ -12,7 +12,8 @@ from shared_utils.brokers.models import OrderRequest
 from shared_utils.brokers.tag import broker_tag
 from shared_utils.execution.models import LedgerStatus
 from shared_utils.execution.reconcile import LedgerBrokerReconciler
-from shared_utils.models.common import Action, Product
+from shared_utils.market.options import Action
+from shared_utils.models.common import Product
 from shared_utils.models.items import deserialize
 from tests.integration.execution.conftest import TimeoutAfterAccepting, condor_body
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.models import Quote
-from shared_utils.models.common import OptionType
 
 CE = OptionInstrument(
     underlying=Underlying.NIFTY, expiry=date(2026, 12, 1), strike=Decimal(26200), option_type=OptionType.CE

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.angel_master import SCRIP_MASTER_URL, AngelScripMaster
 from shared_utils.market_data.listing import ListedContract
-from shared_utils.models.common import OptionType
 from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 
 FIXTURE = Path(__file__).parent / "fixtures" / "angel_scrip_master.json"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.dhan_master import COMPACT_URL, DhanScripMaster
 from shared_utils.market_data.listing import ListedContract, summarize
-from shared_utils.models.common import OptionType
 from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dhan_scrip_master.csv"

@@ -22,12 +22,12 @@ from shared_utils.clock import FixedClock
 from shared_utils.errors import MarketDataUnavailableError
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import listed_expiries
+from shared_utils.market.options import OptionType
 from shared_utils.market.specs import spec_for
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.kite import KiteMarketData
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.listing_store import CurrentListing, ListingStore
-from shared_utils.models.common import OptionType
 from shared_utils.timer.listing import refresh_listing
 from tests.integration.brokers.stub_kite import ACCESS_TOKEN, API_KEY, KiteStub
 from tests.integration.brokers.stub_server import StubHttpServer

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.noren_master import SYMBOL_FILES_URL, NorenSymbolFiles
-from shared_utils.models.common import OptionType
 from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 
 FIXTURES = Path(__file__).parent / "fixtures"

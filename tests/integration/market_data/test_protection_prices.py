@@ -3,7 +3,6 @@ order; a stale, expired, missing or unreadable one refuses it before anything is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,17 +17,16 @@ from shared_utils.brokers.models import (
     OrderState,
     OrderType,
     Position,
-    Quote,
 )
 from shared_utils.brokers.port import BrokerNoProtectionPriceError
 from shared_utils.brokers.protection import DEFAULT_MAX_AGE, ProtectedMarketOrders
 from shared_utils.clock import FixedClock
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data import models as market
 from shared_utils.market_data.cache import QUOTE_TTL, QuoteCache
 from shared_utils.market_data.protection_prices import CachedProtectionPrices
-from shared_utils.models.common import Action, OptionType
 
 CALL = OptionInstrument(
     underlying=Underlying.NIFTY,
@@ -67,9 +65,6 @@ class RecordingBroker:
         raise NotImplementedError
 
     def positions(self) -> list[Position]:
-        raise NotImplementedError
-
-    def quote(self, instruments: Sequence[OptionInstrument]) -> dict[str, Quote]:
         raise NotImplementedError
 
 

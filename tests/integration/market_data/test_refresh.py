@@ -18,10 +18,10 @@ from shared_utils.composition import Platform
 from shared_utils.errors import ConfigurationError
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import expiry_for, valid_kinds
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.cache import QuoteCache
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest
-from shared_utils.models.common import OptionType
 from shared_utils.settings import MarketDataSourceName
 from shared_utils.timer.envelope import ENVELOPE_VERSION, TimerEnvelope
 from shared_utils.timer.market_data import ContractPlan, refresh_market_data

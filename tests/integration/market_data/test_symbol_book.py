@@ -25,10 +25,10 @@ from shared_utils.brokers.symbols import zerodha as kite_symbols
 from shared_utils.brokers.tag import broker_tag, order_key
 from shared_utils.clock import FixedClock
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import ListedContract
 from shared_utils.market_data.symbol_book import SymbolBooks, SymbolBookStore
-from shared_utils.models.common import Action, OptionType
 from shared_utils.timer.symbol_books import refresh_symbol_books
 from tests.integration.brokers import stub_angel, stub_kite
 from tests.integration.brokers.stub_server import StubHttpServer

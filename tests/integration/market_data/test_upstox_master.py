@@ -19,10 +19,10 @@ import requests
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.brokers.symbols import upstox as upstox_symbols
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import ListedContract, summarize
 from shared_utils.market_data.upstox_master import INSTRUMENTS_URL, UpstoxInstruments
-from shared_utils.models.common import OptionType
 from tests.integration.brokers.stub_server import Response
 from tests.integration.market_data.master_server import DownloadContract, FileHost, unavailable
 

@@ -9,8 +9,8 @@ import pytest
 from shared_utils.brokers.models import BrokerName, OptionInstrument, OrderRequest, OrderType
 from shared_utils.brokers.tag import broker_tag, order_key
 from shared_utils.clock import FixedClock
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import Action, OptionType
 
 START = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 09:30 IST
 

@@ -15,7 +15,7 @@ from shared_utils.brokers.paper import (
     PaperConfig,
 )
 from shared_utils.brokers.port import Broker, BrokerOrderNotFoundError, BrokerRejectedError
-from shared_utils.models.common import Action, OptionType
+from shared_utils.market.options import Action, OptionType
 from tests.unit.brokers.conftest import SleepingClock, make_order, nifty, price_source
 
 

@@ -32,8 +32,9 @@ from shared_utils.brokers.protection import (
 )
 from shared_utils.clock import FixedClock
 from shared_utils.errors import MarketDataUnavailableError
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import Action, OptionType, Product
+from shared_utils.models.common import Product
 from tests.unit.brokers.conftest import START, make_order, nifty
 
 SENSEX = OptionInstrument(

@@ -7,8 +7,8 @@ import pytest
 
 from shared_utils.brokers.models import DerivativesExchange, OptionInstrument
 from shared_utils.brokers.symbols import angel_one, finvasia, zerodha
+from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import OptionType
 
 
 def contract(

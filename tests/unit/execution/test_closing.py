@@ -10,7 +10,8 @@ from shared_utils.brokers.models import OptionInstrument
 from shared_utils.brokers.tag import order_key
 from shared_utils.execution.closing import ClosingRoom
 from shared_utils.execution.models import LedgerEntry, LedgerStatus, PlannedOrder, PositionView
-from shared_utils.models.common import Action, OptionType, Product
+from shared_utils.market.options import Action, OptionType
+from shared_utils.models.common import Product
 from tests.unit.execution.builders import NOW
 
 DAY = date(2026, 11, 25)

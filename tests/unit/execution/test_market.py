@@ -16,10 +16,10 @@ from shared_utils.execution.levels import CachedLevels
 from shared_utils.execution.market import SimulatedOptionMarket, expiry_close
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.greeks import greeks, year_fraction
+from shared_utils.market.options import OptionType
 from shared_utils.market.specs import spec_for
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.models import CLOCK_SKEW_ALLOWANCE, Quote
-from shared_utils.models.common import OptionType
 
 NOW = datetime(2026, 11, 25, 4, 0, 20, tzinfo=UTC)  # 09:30:20 IST
 EXPIRY = date(2026, 12, 29)

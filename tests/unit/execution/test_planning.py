@@ -13,10 +13,10 @@ from shared_utils.execution.models import ExitReason
 from shared_utils.execution.planning import plan_entry, plan_exit
 from shared_utils.execution.position_store import position_from_item
 from shared_utils.market.calendar import TradingCalendar
+from shared_utils.market.options import Action
 from shared_utils.market.specs import SpecTable, load_specs, spec_for
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import ExpiryListing, IndexListing, InstrumentListing
-from shared_utils.models.common import Action
 from tests.unit.execution.builders import NOW, allocation, iron_condor, leg, market, strategy
 
 CALENDAR = TradingCalendar.default()

@@ -13,11 +13,11 @@ from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST, FixedClock
 from shared_utils.execution.quoted_market import QuotedOptionMarket
 from shared_utils.market.greeks import PricingModel, greeks, year_fraction
+from shared_utils.market.options import OptionType
 from shared_utils.market.options import OptionType as ChainOptionType
 from shared_utils.market.strikes import atm_strike, strike_by_delta
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.models import CLOCK_SKEW_ALLOWANCE, Quote
-from shared_utils.models.common import OptionType
 
 NOW = datetime(2026, 11, 25, 4, 0, 20, tzinfo=UTC)  # 09:30:20 IST
 EXPIRY = date(2026, 12, 29)

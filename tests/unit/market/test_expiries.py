@@ -161,4 +161,4 @@ def test_each_listed_contract_has_exactly_one_spec_whose_weekday_matches(
     for e in listed_expiries(underlying, trade_date, CAL):
         spec = spec_for(underlying, e.expiry)
         weekday = spec.monthly_rule.weekday if e.monthly else spec.weekly_expiry_weekday
-        assert e.nominal.weekday() == weekday
+        assert weekday is not None and e.nominal.weekday() == weekday.iso_index

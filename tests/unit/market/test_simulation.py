@@ -12,11 +12,11 @@ import pytest
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST
 from shared_utils.market.calendar import TradingCalendar
+from shared_utils.market.options import OptionType
 from shared_utils.market.simulation import IndexPaths, default_parameters
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.models import QuoteRequest
 from shared_utils.market_data.simulated import SimulatedMarketData
-from shared_utils.models.common import OptionType
 
 MONDAY = date(2026, 11, 23)
 AT = datetime(2026, 11, 23, 11, 7, 30, tzinfo=IST)

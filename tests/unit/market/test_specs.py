@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from shared_utils.errors import ConfigurationError
 from shared_utils.execution.planning import slice_lots
-from shared_utils.market.specs import ContractSpec, SpecTable, Weekday, default_specs, load_specs, spec_for
+from shared_utils.market.specs import ContractSpec, SpecTable, default_specs, load_specs, spec_for
 from shared_utils.market.underlyings import EXCHANGE_OF, Underlying
+from shared_utils.market.weekdays import Weekday
 
 TABLE = default_specs()
 
@@ -60,16 +61,16 @@ def test_two_nifty_expiries_listed_on_one_trade_date_have_different_lots() -> No
 @pytest.mark.parametrize(
     ("underlying", "expiry", "weekly", "monthly"),
     [
-        ("NIFTY", "2025-08-28", Weekday.THURSDAY, Weekday.THURSDAY),
-        ("NIFTY", "2025-09-02", Weekday.TUESDAY, Weekday.TUESDAY),
-        ("SENSEX", "2025-01-03", Weekday.FRIDAY, Weekday.FRIDAY),
-        ("SENSEX", "2025-01-07", Weekday.TUESDAY, Weekday.TUESDAY),
-        ("SENSEX", "2025-08-26", Weekday.TUESDAY, Weekday.TUESDAY),
-        ("SENSEX", "2025-09-04", Weekday.THURSDAY, Weekday.THURSDAY),
-        ("BANKNIFTY", "2025-01-30", None, Weekday.THURSDAY),
-        ("BANKNIFTY", "2025-09-30", None, Weekday.TUESDAY),
-        ("BANKEX", "2025-01-28", None, Weekday.TUESDAY),
-        ("BANKEX", "2025-09-25", None, Weekday.THURSDAY),
+        ("NIFTY", "2025-08-28", Weekday.THU, Weekday.THU),
+        ("NIFTY", "2025-09-02", Weekday.TUE, Weekday.TUE),
+        ("SENSEX", "2025-01-03", Weekday.FRI, Weekday.FRI),
+        ("SENSEX", "2025-01-07", Weekday.TUE, Weekday.TUE),
+        ("SENSEX", "2025-08-26", Weekday.TUE, Weekday.TUE),
+        ("SENSEX", "2025-09-04", Weekday.THU, Weekday.THU),
+        ("BANKNIFTY", "2025-01-30", None, Weekday.THU),
+        ("BANKNIFTY", "2025-09-30", None, Weekday.TUE),
+        ("BANKEX", "2025-01-28", None, Weekday.TUE),
+        ("BANKEX", "2025-09-25", None, Weekday.THU),
     ],
 )
 def test_expiry_weekday_switches(

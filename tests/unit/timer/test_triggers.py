@@ -13,7 +13,8 @@ from shared_utils.execution.requests import ExecutionRequest
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.underlyings import Underlying
-from shared_utils.models.common import StrategyStatus, Weekday
+from shared_utils.market.weekdays import Weekday
+from shared_utils.models.common import StrategyStatus
 from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.plan import events_for
