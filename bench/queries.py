@@ -192,11 +192,11 @@ def subscription_rows(counts: list[int]) -> list[tuple[Any, ...]]:
     """Marketplace fan-out discovery: a due published strategy's ACTIVE subscriptions, read
     through the basket-to-subscriptions index while another basket holds 1,000 subscribers and
     every basket has paused and ended subscriptions too."""
+    from shared_utils.marketplace.items import SubscriptionItem
     from shared_utils.marketplace.models import (
         FeeModel,
         Subscription,
         SubscriptionAllocation,
-        SubscriptionItem,
         SubscriptionStatus,
     )
     from shared_utils.marketplace.repository import DynamoMarketplaceRepository

@@ -1,4 +1,4 @@
-"""Marketplace models: API input/output, domain and stored items, mapped explicitly.
+"""Marketplace models: API input/output and domain (the stored items are in `marketplace.items`).
 
 A listing is an admin's basket published with its terms (category, risk, minimum capital, fee
 model). A subscription is another user's copy of those terms with their own broker allocations
@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
-from shared_utils import keys
 from shared_utils.market.underlyings import Underlying
 from shared_utils.models.common import Broker, Description, EntityId, Name, Product
-from shared_utils.models.items import StoredItem
 from shared_utils.models.strategy import EntrySchedule, ExitSchedule, Legs, RiskRules, Strategy
 
 MAX_SUBSCRIPTION_ALLOCATIONS = 20
@@ -166,41 +164,6 @@ class ListingDetail(BaseModel):
     strategies: list[PublishedStrategy]
 
 
-class ListingItem(StoredItem):
-    entity: ClassVar[str] = "LISTING"
-    gsi2pk: str | None = None
-    gsi2sk: str | None = None
-    basket_id: EntityId
-    owner_id: EntityId
-    name: Name
-    description: Description = ""
-    category: Category
-    risk_level: RiskLevel
-    minimum_capital: Decimal
-    fee: FeeModel
-    underlyings: list[Underlying]
-    strategy_count: int = Field(ge=0)
-    subscriber_count: int = Field(ge=0)
-    state: ListingState
-    version: int
-    published_at: AwareDatetime
-    updated_at: AwareDatetime
-
-    @classmethod
-    def from_domain(cls, listing: Listing) -> ListingItem:
-        published = listing.state is ListingState.PUBLISHED
-        return cls(
-            pk=keys.listing_pk(listing.basket_id),
-            sk=keys.LISTING_SK,
-            gsi2pk=keys.LISTINGS_GSI2PK if published else None,
-            gsi2sk=keys.listing_gsi2sk(listing.subscriber_count, listing.basket_id) if published else None,
-            **dict(listing),
-        )
-
-    def to_domain(self) -> Listing:
-        return Listing(**{name: getattr(self, name) for name in Listing.model_fields})
-
-
 # ------------------------------------------------------------------ subscriptions
 
 
@@ -301,40 +264,6 @@ class SubscriptionView(BaseModel):
     ended_at: AwareDatetime | None = None
 
 
-class SubscriptionItem(StoredItem):
-    entity: ClassVar[str] = "SUBSCRIPTION"
-    gsi1pk: str
-    gsi1sk: str
-    user_id: EntityId
-    basket_id: EntityId
-    owner_id: EntityId
-    name: Name
-    status: SubscriptionStatus
-    allocations: list[SubscriptionAllocation]
-    fee: FeeModel
-    version: int
-    subscribed_at: AwareDatetime
-    updated_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
-
-    @classmethod
-    def from_domain(cls, subscription: Subscription, name: str) -> SubscriptionItem:
-        return cls(
-            pk=keys.user_pk(subscription.user_id),
-            sk=keys.subscription_sk(subscription.basket_id),
-            gsi1pk=keys.subscribers_gsi1pk(subscription.basket_id),
-            gsi1sk=keys.subscriber_gsi1sk(subscription.status.value, subscription.user_id),
-            name=name,
-            **dict(subscription),
-        )
-
-    def to_domain(self) -> Subscription:
-        return Subscription(**{name: getattr(self, name) for name in Subscription.model_fields})
-
-    def to_view(self) -> SubscriptionView:
-        return SubscriptionView(**{name: getattr(self, name) for name in SubscriptionView.model_fields})
-
-
 # ------------------------------------------------------------------ fees
 
 
@@ -363,7 +292,6 @@ __all__ = [
     "FeeStatement",
     "Listing",
     "ListingDetail",
-    "ListingItem",
     "ListingPublish",
     "ListingState",
     "ListingView",
@@ -373,7 +301,6 @@ __all__ = [
     "SubscriptionAllocation",
     "SubscriptionAllocationInput",
     "SubscriptionCreate",
-    "SubscriptionItem",
     "SubscriptionStatus",
     "SubscriptionUpdate",
     "SubscriptionView",

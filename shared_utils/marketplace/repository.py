@@ -15,15 +15,14 @@ from typing import TYPE_CHECKING, Any
 from shared_utils import keys
 from shared_utils.clock import Clock
 from shared_utils.errors import AlreadyExistsError, ConflictError, NotFoundError
+from shared_utils.marketplace.items import ListingItem, SubscriptionItem
 from shared_utils.marketplace.models import (
     Category,
     Listing,
-    ListingItem,
     ListingState,
     RiskLevel,
     Subscription,
     SubscriptionAllocation,
-    SubscriptionItem,
     SubscriptionStatus,
 )
 from shared_utils.pagination import DEFAULT_CODEC, CursorCodec

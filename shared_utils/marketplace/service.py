@@ -26,6 +26,7 @@ from shared_utils.errors import (
 )
 from shared_utils.execution.models import ExecutionRecord
 from shared_utils.marketplace import fees
+from shared_utils.marketplace.items import SubscriptionItem
 from shared_utils.marketplace.models import (
     Category,
     FeeStatement,
@@ -40,7 +41,6 @@ from shared_utils.marketplace.models import (
     SubscriptionAllocation,
     SubscriptionAllocationInput,
     SubscriptionCreate,
-    SubscriptionItem,
     SubscriptionStatus,
     SubscriptionUpdate,
     SubscriptionView,
