@@ -74,14 +74,16 @@ browser:
 # tests (chosen so both lanes end together; none of them needs the build or the browser).
 SIDE_TESTS ?= tests/reliability tests/integration/timer tests/integration/marketplace \
 	tests/integration/execution tests/integration/api/test_contract.py \
-	tests/integration/brokers tests/integration/market_data tests/integration/accounts
+	tests/integration/brokers tests/integration/market_data
 test: venv
-	@mkdir -p .build; \
+	@mkdir -p .build; start=$$(date +%s); \
 	{ $(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1 DATE_SHIFT_INSTANTS="$(TEST_DATE_SHIFT_INSTANTS)"; guard=$$?; \
 	  $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider $(SIDE_TESTS) $(PYTEST_ARGS); side=$$?; \
+	  echo "second lane: $$(( $$(date +%s) - start )) s"; \
 	  test $$guard -eq 0 -a $$side -eq 0; } > .build/side-lane.log 2>&1 & lane=$$!; \
 	$(MAKE) --no-print-directory lint typecheck build browser \
 	  && $(BIN)/python -m pytest -m "not slow" $(addprefix --ignore=,$(SIDE_TESTS)) $(PYTEST_ARGS); main=$$?; \
+	echo "first lane: $$(( $$(date +%s) - start )) s"; \
 	wait $$lane; second=$$?; cat .build/side-lane.log; \
 	test $$main -eq 0 -a $$second -eq 0
 
