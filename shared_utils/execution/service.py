@@ -226,7 +226,10 @@ class ExecutionService:
         # Nothing open and no exit under way (never entered, or already out): no exit record. An
         # intraday exit still stores its (empty) run: the day's target is flat, so a late entry
         # trigger after it is refused like one after any exit.
-        if not positions and self._store.get_run(user_id, trade_date, strategy_id, "EXIT") is None:
+        if (
+            not positions
+            and self._store.get_run(user_id, trade_date, strategy_id, exit_run_name(None)) is None
+        ):
             if days_before is None:
                 flat = plan_exit(user_id, strategy_id, [], trade_date, ExitReason.SCHEDULED)
                 self._store.start_run(flat, self._clock.now())

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -31,12 +31,18 @@ from tests.unit.execution.builders import NOW, market
 
 
 class SerializedClient:
-    """In-process moto is not thread-safe for concurrent transactions (TESTING_NOTES): calls
-    from the engine's broker threads go through one lock here. DynamoDB itself needs none."""
+    """In-process moto is not thread-safe (TESTING_NOTES): a conditional write is checked and
+    applied in two steps, so two threads could both win one (two "processes" each taking the
+    same strategy lease). Every wrapper of one moto client shares one lock, as every caller of
+    DynamoDB shares its atomic conditional writes. DynamoDB itself needs none."""
+
+    _locks: ClassVar[dict[int, threading.Lock]] = {}
+    _guard = threading.Lock()
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        self._lock = threading.Lock()
+        with SerializedClient._guard:
+            self._lock = SerializedClient._locks.setdefault(id(client), threading.Lock())
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
