@@ -72,9 +72,8 @@ browser:
 # Two lanes, one per core. The first: lint, types, build, browser, then the suite without the
 # second lane's tests. The second (needs only the venv): the date-shift guard, then those
 # tests (chosen so both lanes end together; none of them needs the build or the browser).
-SIDE_TESTS ?= tests/reliability tests/integration/timer tests/integration/marketplace \
-	tests/integration/execution tests/integration/api/test_contract.py \
-	tests/integration/brokers tests/integration/market_data
+SIDE_TESTS ?= tests/reliability tests/integration/timer \
+	tests/integration/execution tests/integration/api/test_contract.py tests/integration/brokers
 test: venv
 	@mkdir -p .build; start=$$(date +%s); \
 	{ $(MAKE) --no-print-directory date-shift DATE_SHIFT_JOBS=1 DATE_SHIFT_INSTANTS="$(TEST_DATE_SHIFT_INSTANTS)"; guard=$$?; \
