@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import EXCHANGE_OF, Exchange, Underlying
@@ -59,6 +59,19 @@ class OrderState(StrEnum):
         return self in (OrderState.COMPLETE, OrderState.REJECTED, OrderState.CANCELLED)
 
 
+def _plain_number(value: Decimal) -> int | float:
+    """JSON's form of a strike: 26050, or 26050.5; never the exponent form (`2.605E+4`) a
+    normalised Decimal would otherwise serialise as."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+Strike = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=10, decimal_places=2),
+    PlainSerializer(_plain_number, return_type=float, when_used="json"),
+]
+
+
 class OptionInstrument(BaseModel):
     """One index option contract. `monthly` marks the month's last expiry (symbol formats differ)."""
 
@@ -66,7 +79,7 @@ class OptionInstrument(BaseModel):
 
     underlying: Underlying
     expiry: date
-    strike: Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=2)]
+    strike: Strike
     option_type: OptionType
     monthly: bool = False
 
