@@ -17,6 +17,7 @@ from shared_utils.tables import (
     ALL_TABLES,
     BROKER_ACCOUNTS,
     EXECUTION_HISTORY,
+    FEED_CONNECTIONS,
     IDEMPOTENCY,
     TRADING_CONFIGURATIONS,
 )
@@ -62,11 +63,13 @@ def table_names(settings: RuntimeSettings) -> dict[str, str]:
         EXECUTION_HISTORY.logical_id: settings.history_table_name,
         BROKER_ACCOUNTS.logical_id: settings.broker_accounts_table_name,
         IDEMPOTENCY.logical_id: settings.idempotency_table_name,
+        FEED_CONNECTIONS.logical_id: settings.feed_connections_table_name or FEED_CONNECTIONS.suffix,
     }
 
 
-def create_tables(client: DynamoDBClient, settings: RuntimeSettings) -> list[str]:
-    """Create every table of `ALL_TABLES` that does not exist yet; returns the names created."""
+def create_tables(client: DynamoDBClient, settings: RuntimeSettings, streams: bool = False) -> list[str]:
+    """Create every table of `ALL_TABLES` that does not exist yet; returns the names created.
+    `streams`: with their DynamoDB streams (the live feed reads them)."""
     names = table_names(settings)
     existing = set(client.list_tables().get("TableNames", []))
     created = []
@@ -74,7 +77,7 @@ def create_tables(client: DynamoDBClient, settings: RuntimeSettings) -> list[str
         name = names[definition.logical_id]
         if name in existing:
             continue
-        client.create_table(**definition.create_table_kwargs(name))
+        client.create_table(**definition.create_table_kwargs(name, streams=streams))
         if definition.ttl_attribute:
             client.update_time_to_live(
                 TableName=name,

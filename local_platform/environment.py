@@ -15,6 +15,7 @@ from shared_utils.settings import MarketDataSourceName, RuntimeSettings, load_se
 from shared_utils.tables import (
     BROKER_ACCOUNTS,
     EXECUTION_HISTORY,
+    FEED_CONNECTIONS,
     IDEMPOTENCY,
     TRADING_CONFIGURATIONS,
     resource_prefix,
@@ -48,6 +49,7 @@ def local_settings(
         history_table_name=EXECUTION_HISTORY.name(prefix),
         broker_accounts_table_name=BROKER_ACCOUNTS.name(prefix),
         idempotency_table_name=IDEMPOTENCY.name(prefix),
+        feed_connections_table_name=FEED_CONNECTIONS.name(prefix),
         event_bus_name=f"{prefix}-timer-bus",
         schedule_shards=schedule_shards,
         dynamodb_endpoint_url=endpoint_url,

@@ -28,6 +28,14 @@ class RuntimeSettings(BaseModel):
     history_table_name: str = Field(alias="HISTORY_TABLE_NAME", min_length=3)
     broker_accounts_table_name: str = Field(alias="BROKER_ACCOUNTS_TABLE_NAME", min_length=3)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
+    # The live feed: its connections table, and the WebSocket API's management endpoint
+    # (https://{api-id}.execute-api.{region}.amazonaws.com/{stage}) the broadcaster posts to.
+    feed_connections_table_name: str | None = Field(alias="FEED_CONNECTIONS_TABLE_NAME", default=None)
+    feed_endpoint_url: str | None = Field(alias="FEED_ENDPOINT_URL", default=None)
+    # The WebSocket $connect authorizer: the user pool whose ID tokens it accepts, and the app
+    # client they must be issued to.
+    cognito_user_pool_id: str | None = Field(alias="COGNITO_USER_POOL_ID", default=None)
+    cognito_app_client_id: str | None = Field(alias="COGNITO_APP_CLIENT_ID", default=None)
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     schedule_shards: int = Field(alias="SCHEDULE_SHARDS", default=1, ge=1, le=100)
     broker_secret_prefix: str = Field(alias="BROKER_SECRET_PREFIX", default="")

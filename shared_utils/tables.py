@@ -25,6 +25,8 @@ class TableDefinition:
     sort_key: str | None = None
     indexes: tuple[IndexDefinition, ...] = field(default_factory=tuple)
     ttl_attribute: str | None = None
+    # What the table's DynamoDB stream carries (the live feed's broadcaster reads it); None: no stream.
+    stream_view_type: str | None = None
 
     def name(self, prefix: str) -> str:
         return f"{prefix}-{self.suffix}"
@@ -41,8 +43,10 @@ class TableDefinition:
             names += [index.partition_key, index.sort_key]
         return list(dict.fromkeys(names))
 
-    def create_table_kwargs(self, table_name: str) -> dict[str, Any]:
-        """Arguments for boto3 `create_table` (used by tests and the local platform)."""
+    def create_table_kwargs(self, table_name: str, streams: bool = False) -> dict[str, Any]:
+        """Arguments for boto3 `create_table` (used by tests and the local platform); `streams`:
+        with the table's stream, if it has one (moto keeps every stream record in memory, so
+        only a process that reads them asks)."""
         key_schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
         if self.sort_key:
             key_schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
@@ -54,6 +58,8 @@ class TableDefinition:
             ],
             "BillingMode": "PAY_PER_REQUEST",
         }
+        if streams and self.stream_view_type:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
         if self.indexes:
             kwargs["GlobalSecondaryIndexes"] = [
                 {
@@ -92,6 +98,7 @@ EXECUTION_HISTORY = TableDefinition(
     sort_key="sk",
     indexes=(IndexDefinition(EXECUTIONS_BY_STRATEGY, "gsi1pk", "gsi1sk"),),
     ttl_attribute="expires_at",
+    stream_view_type="NEW_IMAGE",  # orders, positions, executions, kill switches: the live feed
 )
 
 # Owned by the auth stack in cross-stack mode; created here only when the stack deploys alone.
@@ -100,6 +107,17 @@ BROKER_ACCOUNTS = TableDefinition(
     suffix="broker-accounts",
     partition_key="user_id",
     sort_key="broker_account_id",
+    stream_view_type="NEW_IMAGE",  # an account that needs a login: the live feed
+)
+
+# The live feed's open WebSocket connections: one item per connection under its user (a
+# broadcast is one query), gone after `expires_at` (API Gateway closes a connection at 2 hours).
+FEED_CONNECTIONS = TableDefinition(
+    logical_id="FeedConnections",
+    suffix="feed-connections",
+    partition_key="user_id",
+    sort_key="connection_id",
+    ttl_attribute="expires_at",
 )
 
 # Powertools idempotency persistence (its default attribute names).
@@ -115,6 +133,7 @@ ALL_TABLES: tuple[TableDefinition, ...] = (
     EXECUTION_HISTORY,
     BROKER_ACCOUNTS,
     IDEMPOTENCY,
+    FEED_CONNECTIONS,
 )
 
 

@@ -17,6 +17,11 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 EVENT_EMITTER = "event_emitter"
 TIMER_STARTER = "timer_starter"
 STRATEGY_EXECUTOR = "strategy_executor"
+# The live feed (WebSocket API): the $connect authorizer, the $connect/$disconnect routes, and
+# the broadcaster (DynamoDB streams of the history and broker-accounts tables; QuotesRefreshed).
+FEED_AUTHORIZER = "feed_authorizer"
+FEED_CONNECTIONS = "feed_connections"
+FEED_BROADCASTER = "feed_broadcaster"
 
 
 def handler_path(module: str) -> str:

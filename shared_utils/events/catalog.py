@@ -18,6 +18,9 @@ class DetailType(StrEnum):
     CHECK_STOP_LOSS = "CheckStopLoss"
     CHECK_DUPLICATE_ORDERS = "CheckDuplicateOrders"
     REFRESH_MARKET_DATA = "RefreshMarketData"
+    # Published by the market-data refresh once the minute's quotes are stored (not by the
+    # emitter): the live feed re-marks open positions on it.
+    QUOTES_REFRESHED = "QuotesRefreshed"
 
 
 # detail-type -> handler module (under lambda_functions/option_baskets/), exactly one each.
@@ -26,6 +29,7 @@ HANDLER_MODULES: dict[DetailType, str] = {
     DetailType.CHECK_STOP_LOSS: "stop_loss_checker",
     DetailType.CHECK_DUPLICATE_ORDERS: "duplicate_order_checker",
     DetailType.REFRESH_MARKET_DATA: "market_data_refresher",
+    DetailType.QUOTES_REFRESHED: "feed_broadcaster",
 }
 
 
