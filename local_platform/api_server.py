@@ -1,5 +1,7 @@
 """The local HTTP API: the same handlers behind the HTTP -> API Gateway proxy-event adapter,
-a Cognito-like bearer-token check in front of them, Swagger UI at /docs and /openapi.json.
+a Cognito-like bearer-token check in front of them, Swagger UI at /docs and /openapi.json, the
+console at / (its files from console/src, as `make build` ships them) with its config.json, and
+the live feed's WebSocket at /feed on the same port.
 
 Swagger UI's assets are the ones Powertools ships inside its package, served from here: the page
 works with no network.
@@ -15,13 +17,14 @@ from http import HTTPStatus
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any, TextIO
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 import aws_lambda_powertools
 from aws_lambda_powertools import Logger
 
 from lambda_functions.option_baskets import LambdaHandler
 from local_platform.dispatch import dispatch
+from local_platform.feed import FEED_PATH, LocalFeedServer
 from local_platform.identity import TokenError, bearer_token, verify_token
 from local_platform.timer import handler_output
 from local_platform.wsgi import ProxyEventWsgiApp, StartResponse
@@ -38,6 +41,17 @@ SWAGGER_ASSETS = {
     f"{DOCS_PATH}/swagger-ui.min.css": ("swagger-ui.min.css", "text/css"),
 }
 RequestObserver = Callable[[str, str, int], None]
+CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console" / "src"
+CONSOLE_CONFIG_PATH = "/config.json"
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 
 SWAGGER_PAGE = """<!doctype html>
 <html lang="en">
@@ -99,13 +113,41 @@ class TokenAuthorizer:
 
 
 def _respond(
-    start_response: StartResponse, status: HTTPStatus, body: bytes, content_type: str
+    start_response: StartResponse,
+    status: HTTPStatus,
+    body: bytes,
+    content_type: str,
+    headers: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
     start_response(
         f"{status.value} {status.phrase}",
-        [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        [("Content-Type", content_type), ("Content-Length", str(len(body))), *(headers or [])],
     )
     return [body]
+
+
+def console_file(path: str, root: Path = CONSOLE_DIR) -> Path | None:
+    """The console's file for a GET of `path` (`/` is index.html), None when it has none."""
+    relative = "index.html" if path in ("", "/") else path.lstrip("/")
+    candidate = (root / relative).resolve()
+    if root.resolve() not in candidate.parents or not candidate.is_file():
+        return None
+    return candidate
+
+
+def console_config(host: str) -> bytes:
+    """What the deployed console reads from its bucket, for this server: same-origin API, the
+    feed on this port, local sign-in (the token command's tokens)."""
+    config = {"api_base_url": "", "feed_url": f"ws://{host}{FEED_PATH}", "auth": {"mode": "local"}}
+    return json.dumps(config).encode()
+
+
+def console_policy(host: str) -> str:
+    """The console's Content-Security-Policy: nothing but this server (as CloudFront's deployed)."""
+    return (
+        f"default-src 'self'; connect-src 'self' ws://{host}; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
 
 
 class LocalApi:
@@ -155,6 +197,17 @@ class LocalApi:
             return _respond(start_response, HTTPStatus.OK, (_ASSETS / name).read_bytes(), content_type)
         if method == "GET" and path == OPENAPI_PATH:
             return _respond(start_response, HTTPStatus.OK, self._openapi, "application/json")
+        if method == "GET" and not path.startswith("/options/"):
+            host = str(environ.get("HTTP_HOST") or self._base_url.split("//", 1)[-1])
+            policy = [("Content-Security-Policy", console_policy(host)), ("Cache-Control", "no-cache")]
+            if path == CONSOLE_CONFIG_PATH:
+                return _respond(
+                    start_response, HTTPStatus.OK, console_config(host), "application/json", policy
+                )
+            found = console_file(path)
+            if found is not None:
+                content_type = _CONTENT_TYPES.get(found.suffix, "application/octet-stream")
+                return _respond(start_response, HTTPStatus.OK, found.read_bytes(), content_type, policy)
         headers = {
             key[5:].replace("_", "-").title(): str(value)
             for key, value in environ.items()
@@ -182,7 +235,29 @@ class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None
 
+    def handle(self) -> None:
+        """wsgiref's request handling, with a WebSocket upgrade of /feed handed to the feed."""
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return
+        if not self.parse_request():
+            return
+        feed: LocalFeedServer | None = getattr(self.server, "feed", None)
+        if feed is not None and LocalFeedServer.wants(self):
+            feed.serve(self)
+            self.close_connection = True
+            return
+        stdin: Any = self.rfile  # typeshed: BufferedIOBase, where ServerHandler wants IO[bytes]
+        stdout: Any = self.wfile
+        handler = ServerHandler(stdin, stdout, self.get_stderr(), self.get_environ(), multithread=False)
+        handler.request_handler = self  # type: ignore[attr-defined]
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
-def serve(app: LocalApi, host: str, port: int) -> WSGIServer:
-    """A threaded server bound to `host:port` (OSError when the port is taken)."""
-    return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+
+def serve(app: LocalApi, host: str, port: int, feed: LocalFeedServer | None = None) -> WSGIServer:
+    """A threaded server bound to `host:port` (OSError when the port is taken); with `feed`, its
+    WebSocket endpoint at /feed."""
+    server = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    server.feed = feed  # type: ignore[attr-defined]
+    return server

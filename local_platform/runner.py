@@ -22,11 +22,12 @@ from local_platform.environment import (
     export_runtime_settings,
     local_settings,
 )
+from local_platform.feed import FEED_PATH, FeedPump, LocalFeedServer, StreamTap
 from local_platform.root import one_process_root
 from local_platform.state import PlatformState, clear_state, token_secret, write_state
 from local_platform.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.api.openapi import DOCS_PATH
-from shared_utils.clock import to_ist
+from shared_utils.clock import SystemClock, to_ist
 from shared_utils.composition import install
 from shared_utils.settings import RuntimeSettings
 from shared_utils.timer.emitter import EmitResult
@@ -57,9 +58,10 @@ class Backend:
         self.endpoint.stop()
 
 
-def start_backend(log_level: str, clock: LoopClock) -> Backend:
+def start_backend(log_level: str, clock: LoopClock, feed: LocalFeedServer | None = None) -> Backend:
     """The moto endpoint with the tables, and this process's composition root on the timer's
-    clock: the API and the handlers stamp what they write with the clock the timer runs on."""
+    clock: the API and the handlers stamp what they write with the clock the timer runs on.
+    With `feed`, the tables keep their streams and the feed's messages go to its connections."""
     export_client_environment(log_level)
     endpoint = start_moto()
     speed = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
@@ -69,13 +71,19 @@ def start_backend(log_level: str, clock: LoopClock) -> Backend:
         quote_max_age_seconds=min(3600, int(90 * speed)),
     )
     client = dynamodb(endpoint.url)
-    create_tables(client, settings)
+    create_tables(client, settings, streams=feed is not None)
     export_runtime_settings(settings)
     # In real time the timer goes on while the queue's workers run; a faster clock must wait for
     # them, or its next minutes would pass before a run starts (an entry found late, an exit
     # priced minutes later than its tick).
     install(
-        one_process_root(settings, clock, dynamodb=client, wait_for_runs=not isinstance(clock, WallClock))
+        one_process_root(
+            settings,
+            clock,
+            dynamodb=client,
+            wait_for_runs=not isinstance(clock, WallClock),
+            feed_sender=feed,
+        )
     )
     return Backend(endpoint, settings)
 
@@ -99,7 +107,8 @@ def _print_delivery(delivery: Delivery) -> None:
 
 def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool = True) -> int:
     secret = token_secret(data_dir)
-    backend = start_backend(log_level, clock)
+    feed = LocalFeedServer(secret, SystemClock().now)
+    backend = start_backend(log_level, clock, feed)
     handler_log = (data_dir / HANDLER_LOG).open("a", buffering=1)
     lock = InvocationLock(handler_log)
     base_url = f"http://{LOOPBACK}:{port}"
@@ -110,7 +119,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         observer=lambda method, path, status: console.say(f"[api] {method} {path} -> {status}"),
     )
     try:
-        server = serve(app, LOOPBACK, port)
+        server = serve(app, LOOPBACK, port, feed)
     except OSError as error:
         backend.stop()
         handler_log.close()
@@ -123,6 +132,12 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     router = RuleRouter(invoke_lock=lock.lock, stdout=handler_log)
     loop = TimerLoop(LocalPublisher(router, _print_delivery), clock, stop, _print_tick)
     timer_thread = threading.Thread(target=loop.run_forever, name="timer", daemon=True)
+    pump = FeedPump(
+        StreamTap(backend.settings.history_table_name, REGION),
+        StreamTap(backend.settings.broker_accounts_table_name, REGION),
+        stop,
+    )
+    pump_thread = threading.Thread(target=pump.run_forever, name="feed", daemon=True)
     state = PlatformState(
         pid=os.getpid(),
         started_at=clock.now(),
@@ -138,9 +153,11 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     )
     state_path = write_state(data_dir, state)
     console.say("Options platform running locally (no AWS account, no network)")
+    console.say(f"  Console     {base_url}/")
     console.say(f"  API         {base_url}/options/...")
     console.say(f"  Swagger UI  {state.docs_url}")
     console.say(f"  OpenAPI     {state.openapi_url}")
+    console.say(f"  Live feed   ws://{LOOPBACK}:{bound}{FEED_PATH}?token=...")
     console.say(
         f"  DynamoDB    {backend.endpoint.url} (moto; tables {backend.settings.trading_table_name}, ...)"
     )
@@ -156,6 +173,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     signal.signal(signal.SIGTERM, _stop)
     # A shell's background job inherits an ignored SIGINT: Ctrl-C / kill -INT must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    pump_thread.start()
     if timer:
         timer_thread.start()
     try:
@@ -164,9 +182,11 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         console.say("Stopping ...")
     finally:
         stop.set()
+        feed.close_all()
         server.server_close()
         if timer_thread.is_alive():
             timer_thread.join(timeout=10)
+        pump_thread.join(timeout=2)
         backend.stop()
         handler_log.close()
         clear_state(data_dir, os.getpid())

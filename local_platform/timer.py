@@ -134,18 +134,43 @@ class RuleRouter:
         return deliveries
 
 
+class FollowUps:
+    """The `EventPublisher` a handler publishes to in a one-process root (QuotesRefreshed after
+    the market-data refresh): events wait here until the local publisher delivering the current
+    event takes them, as EventBridge would deliver them after the publishing handler returned."""
+
+    def __init__(self) -> None:
+        self._events: list[TimerEvent] = []
+        self._lock = threading.Lock()
+
+    def publish(self, events: Sequence[TimerEvent]) -> int:
+        with self._lock:
+            self._events.extend(events)
+        return len(events)
+
+    def take(self) -> list[TimerEvent]:
+        with self._lock:
+            taken, self._events = self._events, []
+        return taken
+
+
 class LocalPublisher:
-    """The emitter's `EventPublisher` port, delivering in process instead of to EventBridge."""
+    """The emitter's `EventPublisher` port, delivering in process instead of to EventBridge; what
+    the handlers publish meanwhile is delivered after them."""
 
     def __init__(self, router: RuleRouter, observer: DeliveryObserver | None = None) -> None:
         self._router = router
         self._observer = observer
 
     def publish(self, events: Sequence[TimerEvent]) -> int:
-        for event in events:
-            for delivery in self._router.deliver(eventbridge_event(event)):
+        pending = list(events)
+        while pending:
+            for delivery in self._router.deliver(eventbridge_event(pending.pop(0))):
                 if self._observer is not None:
                     self._observer(delivery)
+            follow_ups = platform().announcer
+            if isinstance(follow_ups, FollowUps):
+                pending.extend(follow_ups.take())
         return len(events)
 
 

@@ -9,6 +9,7 @@ caches one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from shared_utils.brokers.models import BrokerName
     from shared_utils.brokers.registry import BrokerRegistry
     from shared_utils.calendar_service import CalendarService
+    from shared_utils.catalog.preview import StrategyPreviewer
     from shared_utils.catalog.service import TradingCatalog
     from shared_utils.execution.engine import BrokerProvider
     from shared_utils.execution.executor import StrategyRunExecutor
@@ -51,6 +53,9 @@ if TYPE_CHECKING:
     from shared_utils.execution.runs import RunQueue
     from shared_utils.execution.service import ExecutionService, StrategyReader
     from shared_utils.execution.store import ExecutionStore
+    from shared_utils.feed.authorizer import CognitoTokenVerifier
+    from shared_utils.feed.broadcaster import Broadcaster, BroadcastReport, ConnectionSender
+    from shared_utils.feed.connections import ConnectionStore
     from shared_utils.market.calendar import TradingCalendar
     from shared_utils.market_data.listing_store import CurrentListing
     from shared_utils.market_data.models import MarketDataSource
@@ -63,7 +68,7 @@ if TYPE_CHECKING:
     from shared_utils.timer.envelope import TimerEnvelope
     from shared_utils.timer.listing import DownloadedOnce, InstrumentSource, ListingReport
     from shared_utils.timer.market_data import RefreshReport
-    from shared_utils.timer.publisher import EventBridgePublisher
+    from shared_utils.timer.publisher import EventPublisher
     from shared_utils.timer.schedule_view import RepositorySchedule
     from shared_utils.timer.symbol_books import BookReport, InstrumentMaster
     from shared_utils.timer.triggers import TriggerReport
@@ -89,6 +94,8 @@ class Platform:
         secretsmanager: SecretsManagerClient | None = None,
         one_process: bool = False,
         run_queue: RunQueue | None = None,
+        announcer: EventPublisher | None = None,
+        feed_sender: ConnectionSender | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -98,6 +105,10 @@ class Platform:
         # A process that runs everything itself hands in its own run queue (the local platform's
         # in-process workers); otherwise runs go to the stack's SQS queue.
         self._run_queue = run_queue
+        # A process without EventBridge (the local platform) delivers the events its handlers
+        # announce itself, and sends the feed's messages over its own WebSocket server.
+        self.announcer = announcer
+        self._feed_sender = feed_sender
         self._given: dict[str, Any] = {
             "dynamodb": dynamodb,
             "events": events,
@@ -118,7 +129,7 @@ class Platform:
 
     def _client(self, service: str, **options: Any) -> Any:
         """The client handed in, else a boto3 client built on first use (never at import)."""
-        given = self._given[service]
+        given = self._given.get(service)
         if given is not None:
             return given
         import boto3
@@ -213,6 +224,20 @@ class Platform:
 
         return TradingCatalog(
             self.trading_repository, self.clock, self.calendar, self.execution_service, self.strategy_leases
+        )
+
+    @cached_property
+    def strategy_previewer(self) -> StrategyPreviewer:
+        """A strategy draft priced as an entry would trade it now (nothing stored): the option
+        market, calendar and listing planning uses."""
+        from shared_utils.catalog.preview import StrategyPreviewer
+
+        return StrategyPreviewer(
+            self.option_market,
+            self.calendar,
+            self.clock,
+            rate=self.settings.option_pricing_rate,
+            listing=self.current_listing,
         )
 
     @cached_property
@@ -463,7 +488,7 @@ class Platform:
 
     # ------------------------------------------------------------------ timer
 
-    def publisher(self) -> EventBridgePublisher:
+    def publisher(self) -> EventPublisher:
         from shared_utils.timer.publisher import EventBridgePublisher
 
         return EventBridgePublisher(self.events, self.settings.event_bus_name)
@@ -664,6 +689,91 @@ class Platform:
             raise ConfigurationError(
                 f"the market-data login {name} is unreadable ({type(error).__name__})"
             ) from None
+
+    # ------------------------------------------------------------------ live feed
+
+    @property
+    def feed_configured(self) -> bool:
+        return self.settings.feed_connections_table_name is not None
+
+    @cached_property
+    def feed_connections(self) -> ConnectionStore:
+        from shared_utils.errors import ConfigurationError
+        from shared_utils.feed.connections import ConnectionStore
+
+        if self.settings.feed_connections_table_name is None:
+            raise ConfigurationError("FEED_CONNECTIONS_TABLE_NAME is not set: this platform has no live feed")
+        return ConnectionStore(self.dynamodb, self.settings.feed_connections_table_name)
+
+    @cached_property
+    def feed_broadcaster(self) -> Broadcaster:
+        """Messages go over the WebSocket API's management endpoint (or the process's own
+        WebSocket server): short timeouts and no retries, a late message is worth nothing."""
+        from shared_utils.errors import ConfigurationError
+        from shared_utils.feed.api_gateway import ApiGatewaySender
+        from shared_utils.feed.broadcaster import Broadcaster
+
+        sender = self._feed_sender
+        if sender is None:
+            if not self.settings.feed_endpoint_url:
+                raise ConfigurationError("FEED_ENDPOINT_URL is not set: the broadcaster has nowhere to send")
+            from botocore.config import Config
+
+            config = Config(
+                connect_timeout=2, read_timeout=2, retries={"max_attempts": 1, "mode": "standard"}
+            )
+            client = self._client(
+                "apigatewaymanagementapi", endpoint_url=self.settings.feed_endpoint_url, config=config
+            )
+            sender = ApiGatewaySender(client)
+        return Broadcaster(self.feed_connections, sender, self.clock)
+
+    def feed_changes(self, records: Iterable[dict[str, Any]]) -> BroadcastReport:
+        return self.feed_broadcaster.changes(
+            records, self.settings.history_table_name, self.settings.broker_accounts_table_name
+        )
+
+    def feed_marks(self) -> BroadcastReport:
+        """Each connected user's marks; nothing where this platform has no feed configured (a
+        test's settings: no connections table)."""
+        from shared_utils.feed.broadcaster import BroadcastReport
+
+        if not self.feed_configured:
+            return BroadcastReport()
+        return self.feed_broadcaster.marks(self.execution_store.open_positions, self.option_market)
+
+    def announce_quotes_refreshed(self, envelope: TimerEnvelope) -> None:
+        """Tell the feed the minute's quotes are stored (it re-marks open positions). A failure
+        is logged and counted, never the refresh's: the quotes are stored and priced either way."""
+        from aws_lambda_powertools import Logger
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from shared_utils.events.catalog import DetailType
+        from shared_utils.timer.envelope import TimerEvent
+        from shared_utils.timer.publisher import PublishError
+
+        try:
+            (self.announcer or self.publisher()).publish(
+                [TimerEvent(detail_type=DetailType.QUOTES_REFRESHED, envelope=envelope)]
+            )
+        except (PublishError, ClientError, BotoCoreError):
+            Logger(child=True).exception("QuotesRefreshed not published: the feed's marks wait a minute")
+
+    @cached_property
+    def feed_verifier(self) -> CognitoTokenVerifier:
+        """The $connect authorizer's check of the user's Cognito ID token."""
+        import boto3
+
+        from shared_utils.errors import ConfigurationError
+        from shared_utils.feed.authorizer import CognitoTokenVerifier, issuer
+
+        pool, client_id = self.settings.cognito_user_pool_id, self.settings.cognito_app_client_id
+        if not pool or not client_id:
+            raise ConfigurationError(
+                "COGNITO_USER_POOL_ID and COGNITO_APP_CLIENT_ID must be set for the feed"
+            )
+        region = pool.split("_", 1)[0] if "_" in pool else boto3.session.Session().region_name
+        return CognitoTokenVerifier(issuer(str(region), pool), client_id, self.settings.cognito_jwks_url)
 
     @cached_property
     def secrets(self) -> SecretsProvider:

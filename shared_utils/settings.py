@@ -36,6 +36,8 @@ class RuntimeSettings(BaseModel):
     # client they must be issued to.
     cognito_user_pool_id: str | None = Field(alias="COGNITO_USER_POOL_ID", default=None)
     cognito_app_client_id: str | None = Field(alias="COGNITO_APP_CLIENT_ID", default=None)
+    # Unset: the pool's own https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json.
+    cognito_jwks_url: str | None = Field(alias="COGNITO_JWKS_URL", default=None)
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     schedule_shards: int = Field(alias="SCHEDULE_SHARDS", default=1, ge=1, le=100)
     broker_secret_prefix: str = Field(alias="BROKER_SECRET_PREFIX", default="")

@@ -107,7 +107,7 @@ BROKER_ACCOUNTS = TableDefinition(
     suffix="broker-accounts",
     partition_key="user_id",
     sort_key="broker_account_id",
-    stream_view_type="NEW_IMAGE",  # an account that needs a login: the live feed
+    stream_view_type="NEW_AND_OLD_IMAGES",  # a state change (a login needed): the live feed
 )
 
 # The live feed's open WebSocket connections: one item per connection under its user (a

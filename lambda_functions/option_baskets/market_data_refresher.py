@@ -1,5 +1,5 @@
 """RefreshMarketData handler: cache the quotes the minute needs (index levels, the chains of due
-strategies and every open contract; 300 s TTL)."""
+strategies and every open contract; 300 s TTL), then announce them (QuotesRefreshed)."""
 
 from shared_utils.composition import platform
 from shared_utils.events.catalog import DetailType
@@ -9,7 +9,10 @@ from shared_utils.timer.market_data import QUOTES_DROPPED_METRIC, RefreshReport
 
 
 def _refresh(envelope: TimerEnvelope) -> RefreshReport:
-    return platform().refresh(envelope)
+    root = platform()
+    report = root.refresh(envelope)
+    root.announce_quotes_refreshed(envelope)  # the live feed re-marks open positions
+    return report
 
 
 # Quotes the source answered but the platform does not trust (a price at or below zero, a

@@ -31,7 +31,6 @@ FEED_VERSION: Literal[1] = 1
 
 
 class FeedType(StrEnum):
-    HELLO = "hello"
     ORDER = "order"
     POSITION = "position"
     MARKS = "marks"
@@ -40,14 +39,6 @@ class FeedType(StrEnum):
     KILL_SWITCH = "kill_switch"
     BROKER_VIEW = "broker_view"
     BROKER_ACCOUNT = "broker_account"
-
-
-class Hello(BaseModel):
-    """The first message on a new connection: whose feed it is."""
-
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str
 
 
 class ExecutionUpdate(BaseModel):
@@ -119,11 +110,6 @@ class _Message(BaseModel):
     at: AwareDatetime
 
 
-class HelloMessage(_Message):
-    type: Literal[FeedType.HELLO] = FeedType.HELLO
-    data: Hello
-
-
 class OrderMessage(_Message):
     type: Literal[FeedType.ORDER] = FeedType.ORDER
     data: LedgerEntry
@@ -165,8 +151,7 @@ class BrokerAccountMessage(_Message):
 
 
 FeedMessage = Annotated[
-    HelloMessage
-    | OrderMessage
+    OrderMessage
     | PositionMessage
     | MarksMessage
     | ExecutionMessage
