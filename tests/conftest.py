@@ -98,6 +98,7 @@ def test_settings() -> RuntimeSettings:
         history_table_name=f"{TEST_PREFIX}-execution-history",
         broker_accounts_table_name=f"{TEST_PREFIX}-broker-accounts",
         idempotency_table_name=f"{TEST_PREFIX}-idempotency",
+        feed_connections_table_name=f"{TEST_PREFIX}-feed-connections",
         event_bus_name=f"{TEST_PREFIX}-timer-bus",
         schedule_shards=2,
         market_data_source=MarketDataSourceName.SIMULATED,

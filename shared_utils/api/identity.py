@@ -15,10 +15,9 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel, ConfigDict
 
 from shared_utils.api.errors import UnauthenticatedError
+from shared_utils.models.identity import ADMINS_GROUP, GROUPS_CLAIM
 
-GROUPS_CLAIM = "cognito:groups"
-# The Cognito user-pool group of platform admins (marketplace publishing, platform-wide kill switch).
-ADMINS_GROUP = "Admins"
+__all__ = ["ADMINS_GROUP", "GROUPS_CLAIM", "Caller", "Identity"]
 _GROUP_SEPARATORS = re.compile(r"[\s,]+")
 
 

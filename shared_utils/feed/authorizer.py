@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 
-from shared_utils.api.identity import GROUPS_CLAIM
+from shared_utils.models.identity import GROUPS_CLAIM
 from shared_utils.errors import DomainError
 
 JWKS_TIMEOUT_SECONDS = 3.0

@@ -9,8 +9,11 @@ or missed and followed by the next one, leaves a console right. `docs/feed.md` a
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -28,6 +31,7 @@ from shared_utils.models.broker_account import AccountState
 from shared_utils.models.common import Broker
 
 FEED_VERSION: Literal[1] = 1
+SCHEMA_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "feed.schema.json"
 
 
 class FeedType(StrEnum):
@@ -59,7 +63,8 @@ class ExecutionUpdate(BaseModel):
 
 
 class RiskExit(BaseModel):
-    """A stop-loss, target or trailing stop fired: the strategy's exit run has started."""
+    """A stop-loss, target or trailing stop fired: the strategy's exit run is starting (its
+    orders follow as order messages, its outcome as an execution message)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -67,7 +72,7 @@ class RiskExit(BaseModel):
     run_name: str
     exit_reason: ExitReason
     trade_date: date
-    started_at: AwareDatetime
+    started_at: AwareDatetime = Field(description="when the exit run was stored, before its first order")
 
 
 class Marks(BaseModel):
@@ -174,3 +179,12 @@ def schema_document() -> dict[str, object]:
     document = FEED_MESSAGE.json_schema(mode="serialization")
     document["title"] = f"Options platform live feed, version {FEED_VERSION}"
     return document
+
+
+def render_schema() -> str:
+    return json.dumps(schema_document(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":  # python -m shared_utils.feed.messages: rewrite docs/feed.schema.json
+    SCHEMA_OUTPUT.write_text(render_schema())
+    sys.stdout.write(f"wrote {SCHEMA_OUTPUT}\n")

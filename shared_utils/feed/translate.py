@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from shared_utils import keys
 from shared_utils.execution.ledger_store import LedgerStore
-from shared_utils.execution.models import ExecutionRecord, ExitReason, KillSwitchView
+from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, KillSwitchView
 from shared_utils.execution.position_store import position_from_item
 from shared_utils.execution.reports import ContractDifference
 from shared_utils.feed.messages import (
@@ -74,7 +74,9 @@ def history_deliveries(record: dict[str, Any], now: datetime) -> list[Delivery]:
         if entity == "POSITION" and user_id:
             return [Delivery(user_id, PositionMessage(at=now, data=position_from_item(data)))]
         if entity == "EXECUTION" and user_id:
-            return _execution(user_id, ExecutionRecord.model_validate_json(data["record"]), record, now)
+            return [Delivery(user_id, _execution(ExecutionRecord.model_validate_json(data["record"]), now))]
+        if entity == "RUN" and user_id and record.get("eventName") == "INSERT":
+            return _risk_exit(user_id, ExecutionPlan.model_validate_json(data["plan"]), now)
         if entity == "KILL_SWITCH":
             view = KillSwitchView.model_validate(
                 {k: v for k, v in data.items() if k in KillSwitchView.model_fields}
@@ -88,7 +90,7 @@ def history_deliveries(record: dict[str, Any], now: datetime) -> list[Delivery]:
     return []
 
 
-def _execution(user_id: str, run: ExecutionRecord, record: dict[str, Any], now: datetime) -> list[Delivery]:
+def _execution(run: ExecutionRecord, now: datetime) -> ExecutionMessage:
     update = ExecutionUpdate(
         strategy_id=run.strategy_id,
         action=run.action.value,
@@ -101,17 +103,22 @@ def _execution(user_id: str, run: ExecutionRecord, record: dict[str, Any], now: 
         started_at=run.started_at,
         updated_at=run.updated_at,
     )
-    deliveries = [Delivery(user_id, ExecutionMessage(at=now, data=update))]
-    if record.get("eventName") == "INSERT" and run.exit_reason in RISK_EXITS:
-        fired = RiskExit(
-            strategy_id=run.strategy_id,
-            run_name=run.run_name,
-            exit_reason=run.exit_reason,
-            trade_date=run.trade_date,
-            started_at=run.started_at,
-        )
-        deliveries.append(Delivery(user_id, RiskExitMessage(at=now, data=fired)))
-    return deliveries
+    return ExecutionMessage(at=now, data=update)
+
+
+def _risk_exit(user_id: str, plan: ExecutionPlan, now: datetime) -> list[Delivery]:
+    """A run's first attempt is stored before its first order: a risk rule's exit is announced
+    as it starts (its execution message follows when it ends)."""
+    if plan.reason not in RISK_EXITS:
+        return []
+    fired = RiskExit(
+        strategy_id=plan.strategy_id,
+        run_name=plan.run_name,
+        exit_reason=plan.reason,
+        trade_date=plan.trade_date,
+        started_at=now,
+    )
+    return [Delivery(user_id, RiskExitMessage(at=now, data=fired))]
 
 
 def _broker_view(data: dict[str, Any], now: datetime) -> BrokerViewMessage:

@@ -5,19 +5,26 @@ executions and positions placed by the engine), never reads, changes or detects 
 The configuration routes also have a per-route matrix in tests/integration/api/
 test_tenant_isolation.py; this one adds the execution, kill-switch, marketplace and
 subscription routes, and the indexes behind them (ExecutionsByStrategy, AllocationsByStrategy,
-open positions), with real executions in the history."""
+open positions), with real executions in the history; and the live feed built from what all of
+that stored."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
+from local_platform.feed import StreamTap
 from shared_utils.api.catalog import API_ROUTES
 from shared_utils.execution.models import ExecutionStatus, KillSwitchState
 from shared_utils.models.allocation import AllocationCreate
+from shared_utils.feed.broadcaster import Broadcaster
+from shared_utils.feed.connections import ConnectionStore
 from shared_utils.models.common import AllocationScope
+from shared_utils.tables import BROKER_ACCOUNTS, EXECUTION_HISTORY
+from tests.conftest import TEST_REGION
 from tests.integration.api.conftest import strategy_body
 from tests.reliability.test_brokers import USER, Desk, OneBroker
 
@@ -149,3 +156,59 @@ def assert_intact(api: Any, a: dict[str, Any]) -> None:
         "GET", "/options/executions", user=USER, query={"from_date": "2026-11-20", "to_date": "2026-11-30"}
     )
     assert own.status == 200 and a["strategy_id"] in own.raw_body  # A still sees its own history
+
+
+@pytest.fixture
+def feed_streams(aws: dict[str, Any]) -> dict[str, StreamTap]:
+    """The history and broker-accounts tables with their streams on (as deployed), read in
+    process as the local platform reads them; on before any of A's writes."""
+    settings, client = aws["settings"], aws["dynamodb"]
+    taps = {}
+    for name, definition in (
+        (settings.history_table_name, EXECUTION_HISTORY),
+        (settings.broker_accounts_table_name, BROKER_ACCOUNTS),
+    ):
+        client.update_table(
+            TableName=name,
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": str(definition.stream_view_type)},
+        )
+        taps[definition.logical_id] = StreamTap(name, TEST_REGION)
+    return taps
+
+
+class FrameRecorder:
+    def __init__(self) -> None:
+        self.frames: dict[str, list[str]] = {}
+
+    def send(self, connection_id: str, payload: bytes) -> None:
+        self.frames.setdefault(connection_id, []).append(payload.decode())
+
+
+def test_the_feed_never_carries_user_a_to_user_b(aws, feed_streams, api, tenant_a) -> None:
+    """A's entry (orders, positions, its execution), B's calls on every route (its own kill
+    switch pressed and re-armed), the minute's marks: all broadcast as the deployed broadcaster
+    would, with both users connected. B's connection gets B's messages and nothing of A's."""
+    connections = ConnectionStore(aws["dynamodb"], aws["settings"].feed_connections_table_name)
+    now = aws["clock"].now()
+    connections.add(USER, "conn-a", now)
+    connections.add("user-b", "conn-b", now)
+    for route in API_ROUTES:
+        call_as_b(api, tenant_a, route)
+    a_account = aws["platform"].broker_accounts.get_account(USER, "a-paper")
+    aws["platform"].account_linking.needs_login(USER, a_account.broker_account_id)
+
+    recorder = FrameRecorder()
+    broadcaster = Broadcaster(connections, recorder, aws["clock"])
+    broadcaster.history_changes(feed_streams[EXECUTION_HISTORY.logical_id].read())
+    broadcaster.account_changes(feed_streams[BROKER_ACCOUNTS.logical_id].read())
+    root = aws["platform"]
+    broadcaster.marks(root.execution_store.open_positions, root.option_market)
+
+    to_a = [json.loads(frame) for frame in recorder.frames.get("conn-a", [])]
+    to_b = recorder.frames.get("conn-b", [])
+    assert {"order", "position", "execution", "marks", "broker_account"} <= {m["type"] for m in to_a}
+    assert to_b, "B's own kill switch changes reached no one"
+    assert {json.loads(frame)["type"] for frame in to_b} <= {"kill_switch", "broker_account"}  # B's own
+    assert [
+        f"{secret} in B's feed" for secret in secrets_of(tenant_a) for frame in to_b if secret in frame
+    ] == []
