@@ -12,8 +12,8 @@ from typing import Any
 
 import jwt
 
-from shared_utils.models.identity import GROUPS_CLAIM
 from shared_utils.errors import DomainError
+from shared_utils.models.identity import GROUPS_CLAIM
 
 JWKS_TIMEOUT_SECONDS = 3.0
 

@@ -90,7 +90,7 @@ class Broadcaster:
         """Every connected user's open positions at the latest quotes (one message per user);
         the positions are read only when someone is connected."""
         now = self._clock.now()
-        connected = self._connections.everyone(now)
+        connected = self._connections.everyone()
         if not connected:
             return BroadcastReport()
         held: dict[str, list[PositionView]] = {}
@@ -113,13 +113,11 @@ class Broadcaster:
     def deliver(self, deliveries: Sequence[Delivery]) -> BroadcastReport:
         if not deliveries:
             return BroadcastReport()
-        now = self._clock.now()
         if any(d.user_id is None for d in deliveries):
-            connected = self._connections.everyone(now)
+            connected = self._connections.everyone()
         else:
             connected = {
-                user: self._connections.of_user(user, now)
-                for user in {d.user_id for d in deliveries if d.user_id}
+                user: self._connections.of_user(user) for user in {d.user_id for d in deliveries if d.user_id}
             }
         return self._send(deliveries, connected)
 

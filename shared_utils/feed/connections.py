@@ -1,8 +1,9 @@
 """The live feed's open connections: one item per WebSocket connection under its user.
 
-API Gateway closes a connection after two hours at most, so an item outlives its connection by
-at most `TTL` when $disconnect never ran (a Lambda error, a region event); the broadcaster also
-removes a connection the moment API Gateway answers 410 Gone for it.
+API Gateway closes a connection after two hours at most; `expires_at` lets DynamoDB's TTL delete
+the item of one whose $disconnect never ran (a Lambda error). TTL deletes late, and reads do not
+filter on it: the first message to such a connection gets 410 Gone and the broadcaster removes it
+then (and a platform on an accelerated clock keeps its connections).
 """
 
 from __future__ import annotations
@@ -40,29 +41,24 @@ class ConnectionStore:
             Key={"user_id": {"S": user_id}, "connection_id": {"S": connection_id}},
         )
 
-    def of_user(self, user_id: str, now: datetime) -> list[str]:
-        """The user's open connections (expired items, which TTL deletes late, excluded)."""
-        found: list[str] = []
+    def of_user(self, user_id: str) -> list[str]:
+        """The user's connections."""
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "user_id = :user",
             "ExpressionAttributeValues": {":user": {"S": user_id}},
+            "ProjectionExpression": "connection_id",
         }
-        for item in self._pages("query", kwargs):
-            if int(item["expires_at"]["N"]) > now.timestamp():
-                found.append(item["connection_id"]["S"])
-        return found
+        return [item["connection_id"]["S"] for item in self._pages("query", kwargs)]
 
-    def everyone(self, now: datetime) -> dict[str, list[str]]:
-        """Every open connection by user (a global kill switch concerns all of them)."""
+    def everyone(self) -> dict[str, list[str]]:
+        """Every connection by user (a global kill switch, the minute's marks)."""
         found: dict[str, list[str]] = defaultdict(list)
-        for item in self._pages("scan", {"TableName": self._table}):
-            if int(item["expires_at"]["N"]) > now.timestamp():
-                found[item["user_id"]["S"]].append(item["connection_id"]["S"])
+        for item in self._pages(
+            "scan", {"TableName": self._table, "ProjectionExpression": "user_id, connection_id"}
+        ):
+            found[item["user_id"]["S"]].append(item["connection_id"]["S"])
         return dict(found)
-
-    def any_open(self, now: datetime) -> bool:
-        return bool(self.everyone(now))
 
     def _pages(self, operation: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         call = getattr(self._client, operation)

@@ -5,7 +5,6 @@ failing one costs the others nothing."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -60,15 +59,18 @@ def connect(route: str, connection_id: str, user: str | None) -> dict[str, Any]:
 def test_connect_and_disconnect_keep_the_table_true(
     aws: dict[str, Any], connections: ConnectionStore
 ) -> None:
-    now = aws["clock"].now()
     assert connect("$connect", "c-1", "alice")["statusCode"] == 200
     assert connect("$connect", "c-2", "alice")["statusCode"] == 200
-    assert sorted(connections.of_user("alice", now)) == ["c-1", "c-2"]
+    assert sorted(connections.of_user("alice")) == ["c-1", "c-2"]
     assert connect("$disconnect", "c-1", "alice")["statusCode"] == 200
-    assert connections.of_user("alice", now) == ["c-2"]
+    assert connections.of_user("alice") == ["c-2"]
     assert connect("$connect", "c-3", None)["statusCode"] == 401  # no authorizer context: never stored
-    assert connections.everyone(now) == {"alice": ["c-2"]}
-    assert connections.of_user("alice", now + TTL + timedelta(seconds=1)) == []  # past its TTL
+    assert connections.everyone() == {"alice": ["c-2"]}
+    item = aws["dynamodb"].get_item(
+        TableName=aws["settings"].feed_connections_table_name,
+        Key={"user_id": {"S": "alice"}, "connection_id": {"S": "c-2"}},
+    )["Item"]
+    assert int(item["expires_at"]["N"]) == int((aws["clock"].now() + TTL).timestamp())  # DynamoDB's TTL
 
 
 def test_a_message_reaches_only_its_users_connections(
@@ -95,7 +97,7 @@ def test_a_gone_connection_is_removed_and_a_failing_one_costs_the_others_nothing
     report = Broadcaster(connections, sender, clock).deliver([switch("alice", clock), switch("alice", clock)])
     assert (report.sent, report.gone, report.failed) == (2, 1, 2)
     assert len(sender.frames["ok"]) == 2
-    assert sorted(connections.of_user("alice", clock.now())) == ["broken", "ok"]
+    assert sorted(connections.of_user("alice")) == ["broken", "ok"]
 
 
 def test_marks_read_no_position_when_nobody_is_connected(
