@@ -2,9 +2,10 @@
 and what stands in for the deployed feed's two AWS parts.
 
 - API Gateway's WebSocket API: `LocalFeedServer` upgrades `/feed` requests on the same port,
-  checks the token as the $connect authorizer does (a bad one gets 403 and no connection),
-  stores the connection in the same connections table, and is the broadcaster's
-  `ConnectionSender` (a closed connection is `ConnectionGone`, as a 410 is).
+  checks the token as the $connect authorizer does (a bad one gets 403 and no connection), keeps
+  its connections in a `ConnectionRegistry` (the broadcaster's directory, where the deployed one
+  reads the connections table: a query per lookup cost ~30 ms against the embedded server), and
+  is the broadcaster's `ConnectionSender` (a closed connection is `ConnectionGone`, as a 410 is).
 - The DynamoDB streams' Lambda trigger: `StreamTap` reads the embedded moto server's stream
   shards in process and `FeedPump` hands their records to the same broadcaster the deployed
   function runs, woken by every write (moto's streams API would create an iterator per poll and
@@ -36,6 +37,7 @@ from websockets.sync.connection import Connection
 from local_platform.identity import TokenError, verify_token
 from shared_utils.composition import platform
 from shared_utils.feed.broadcaster import ConnectionGone
+from shared_utils.feed.connections import ConnectionRegistry
 
 logger = Logger(service="local-platform", child=False)
 logging.getLogger("websockets").setLevel(logging.ERROR)
@@ -55,12 +57,16 @@ class NoWebSocketServer:
 
 
 class LocalFeedServer:
+    """Holds its connections as API Gateway does, so its `directory` answers the broadcaster's
+    lookups without a table."""
+
     def __init__(self, token_secret: str, clock: Callable[[], datetime]) -> None:
         """`clock`: real time, as tokens are issued (whatever the timer replays)."""
         self._secret = token_secret
         self._now = clock
         self._open: dict[str, Connection] = {}
         self._lock = threading.Lock()
+        self.directory = ConnectionRegistry()
 
     @staticmethod
     def wants(handler: BaseHTTPRequestHandler) -> bool:
@@ -102,19 +108,18 @@ class LocalFeedServer:
             return
         connection = Connection(sock, protocol, ping_interval=None)
         connection_id = uuid.uuid4().hex
-        connections = platform().feed_connections
-        connections.add(user_id, connection_id, platform().clock.now())
         with self._lock:
             self._open[connection_id] = connection
+        self.directory.add(user_id, connection_id, self._now())
         try:
             for _frame in connection:  # the console sends nothing it expects an answer to
                 pass
         except ConnectionClosed:
             pass
         finally:
+            self.directory.remove(user_id, connection_id)
             with self._lock:
                 self._open.pop(connection_id, None)
-            connections.remove(user_id, connection_id)
 
     def close_all(self) -> None:
         with self._lock:

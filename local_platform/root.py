@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from local_platform.feed import NoWebSocketServer
+from local_platform.feed import LocalFeedServer, NoWebSocketServer
 from local_platform.run_queue import LocalRunQueue
 from local_platform.timer import FollowUps
 from shared_utils.clock import Clock
 from shared_utils.composition import Platform
-from shared_utils.feed.broadcaster import ConnectionSender
 from shared_utils.settings import RuntimeSettings
 
 
@@ -19,13 +18,14 @@ def one_process_root(
     clock: Clock,
     *,
     wait_for_runs: bool,
-    feed_sender: ConnectionSender | None = None,
+    feed: LocalFeedServer | None = None,
     **clients: Any,
 ) -> Platform:
     """`wait_for_runs`: a sender returns once what it queued has run (tests, `simulate`, a
     clock faster than real time); the local platform on the wall clock lets its timer go on.
     Events a handler publishes wait in `FollowUps` for the local publisher to deliver; the feed
-    goes to `feed_sender` (the local platform's WebSocket server; without one, nobody)."""
+    goes to `feed`'s connections (the local platform's WebSocket server; without one, the
+    connections table's, to which this process sends nothing)."""
     queue = LocalRunQueue(workers=settings.local_run_workers, wait_on_send=wait_for_runs)
     return Platform(
         settings,
@@ -33,6 +33,7 @@ def one_process_root(
         one_process=True,
         run_queue=queue,
         announcer=FollowUps(),
-        feed_sender=feed_sender or NoWebSocketServer(),
+        feed_sender=feed or NoWebSocketServer(),
+        feed_directory=feed.directory if feed is not None else None,
         **clients,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,11 @@ logger = Logger(service="local-platform", child=False)
 
 EXIT_USAGE = 2
 HANDLER_LOG = "handlers.log"
+# Python hands the interpreter lock to another thread every 5 ms by default; with the embedded
+# DynamoDB server, the run workers, the timer and the feed in one process, the feed's pump then
+# waited its turn behind every busy thread (fill-to-screen p99 335 ms in bench/feed_latency.py,
+# 25 ms at this interval).
+SWITCH_INTERVAL_S = 0.0005
 
 
 class PortInUseError(Exception):
@@ -82,7 +88,7 @@ def start_backend(log_level: str, clock: LoopClock, feed: LocalFeedServer | None
             clock,
             dynamodb=client,
             wait_for_runs=not isinstance(clock, WallClock),
-            feed_sender=feed,
+            feed=feed,
         )
     )
     return Backend(endpoint, settings)
@@ -106,6 +112,7 @@ def _print_delivery(delivery: Delivery) -> None:
 
 
 def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool = True) -> int:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     secret = token_secret(data_dir)
     feed = LocalFeedServer(secret, SystemClock().now)
     backend = start_backend(log_level, clock, feed)

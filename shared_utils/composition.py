@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.feed.authorizer import CognitoTokenVerifier
     from shared_utils.feed.broadcaster import Broadcaster, BroadcastReport, ConnectionSender
-    from shared_utils.feed.connections import ConnectionStore
+    from shared_utils.feed.connections import ConnectionDirectory
     from shared_utils.market.calendar import TradingCalendar
     from shared_utils.market_data.listing_store import CurrentListing
     from shared_utils.market_data.models import MarketDataSource
@@ -96,6 +96,7 @@ class Platform:
         run_queue: RunQueue | None = None,
         announcer: EventPublisher | None = None,
         feed_sender: ConnectionSender | None = None,
+        feed_directory: ConnectionDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -109,6 +110,7 @@ class Platform:
         # announce itself, and sends the feed's messages over its own WebSocket server.
         self.announcer = announcer
         self._feed_sender = feed_sender
+        self._feed_directory = feed_directory
         self._given: dict[str, Any] = {
             "dynamodb": dynamodb,
             "events": events,
@@ -694,13 +696,17 @@ class Platform:
 
     @property
     def feed_configured(self) -> bool:
-        return self.settings.feed_connections_table_name is not None
+        return self._feed_directory is not None or self.settings.feed_connections_table_name is not None
 
     @cached_property
-    def feed_connections(self) -> ConnectionStore:
+    def feed_connections(self) -> ConnectionDirectory:
+        """The WebSocket API's connections table (or the directory of a process that holds its
+        connections itself)."""
         from shared_utils.errors import ConfigurationError
         from shared_utils.feed.connections import ConnectionStore
 
+        if self._feed_directory is not None:
+            return self._feed_directory
         if self.settings.feed_connections_table_name is None:
             raise ConfigurationError("FEED_CONNECTIONS_TABLE_NAME is not set: this platform has no live feed")
         return ConnectionStore(self.dynamodb, self.settings.feed_connections_table_name)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from shared_utils.clock import Clock
 from shared_utils.execution.marking import PriceSource, mark_positions
 from shared_utils.execution.models import PositionView
-from shared_utils.feed.connections import ConnectionStore
+from shared_utils.feed.connections import ConnectionDirectory
 from shared_utils.feed.messages import Marks, MarksMessage, encode
 from shared_utils.feed.translate import Delivery, account_deliveries, history_deliveries
 
@@ -53,7 +53,7 @@ class BroadcastReport(BaseModel):
 
 
 class Broadcaster:
-    def __init__(self, connections: ConnectionStore, sender: ConnectionSender, clock: Clock) -> None:
+    def __init__(self, connections: ConnectionDirectory, sender: ConnectionSender, clock: Clock) -> None:
         self._connections = connections
         self._sender = sender
         self._clock = clock

@@ -8,10 +8,11 @@ then (and a platform on an accelerated clock keeps its connections).
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -19,7 +20,22 @@ if TYPE_CHECKING:
 TTL = timedelta(hours=2, minutes=5)  # API Gateway's maximum connection duration, and a margin
 
 
+class ConnectionDirectory(Protocol):
+    """Who is connected: the broadcaster's lookup, kept by whatever holds the connections."""
+
+    def add(self, user_id: str, connection_id: str, now: datetime) -> None: ...
+
+    def remove(self, user_id: str, connection_id: str) -> None: ...
+
+    def of_user(self, user_id: str) -> list[str]: ...
+
+    def everyone(self) -> dict[str, list[str]]: ...
+
+
 class ConnectionStore:
+    """The deployed directory: API Gateway holds the sockets, so the $connect and $disconnect
+    routes keep this table of them for the broadcaster."""
+
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
@@ -69,3 +85,31 @@ class ConnectionStore:
             if not last:
                 return
             kwargs = {**kwargs, "ExclusiveStartKey": last}
+
+
+class ConnectionRegistry:
+    """The directory of a process that holds its WebSocket connections itself (the local
+    platform's server): it knows them without a table, as API Gateway does. It passes the same
+    contract tests as `ConnectionStore`."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, dict[str, datetime]] = defaultdict(dict)
+        self._lock = threading.Lock()
+
+    def add(self, user_id: str, connection_id: str, now: datetime) -> None:
+        with self._lock:
+            self._users[user_id][connection_id] = now
+
+    def remove(self, user_id: str, connection_id: str) -> None:
+        with self._lock:
+            self._users[user_id].pop(connection_id, None)
+            if not self._users[user_id]:
+                del self._users[user_id]
+
+    def of_user(self, user_id: str) -> list[str]:
+        with self._lock:
+            return list(self._users.get(user_id, ()))
+
+    def everyone(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {user: list(connections) for user, connections in self._users.items()}

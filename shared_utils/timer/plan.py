@@ -35,6 +35,8 @@ CADENCE: dict[DetailType, Cadence] = {
     STOP_LOSS: Cadence(1, timedelta(0), timedelta(minutes=1)),
     DUPLICATES: Cadence(1, timedelta(minutes=-5), timedelta(0)),  # 5-minute lookback
     REFRESH: Cadence(1, timedelta(0), timedelta(minutes=1)),
+    # Not emitted by the timer: the refresh announces its minute's quotes (the feed's marks).
+    DetailType.QUOTES_REFRESHED: Cadence(1, timedelta(0), timedelta(minutes=1)),
 }
 
 # phase (MarketPhase value) -> detail-types in priority order.
