@@ -56,6 +56,9 @@ typecheck: venv
 
 build: venv
 	$(BIN)/python -m cdk_stack.assets
+	# The console (console/): no dependencies, from its committed lockfile; hashed files in .build/console.
+	cd console && { npm ci --no-audit --no-fund --offline --prefer-offline || npm ci --no-audit --no-fund; }
+	node console/build.mjs
 
 synth: build
 	$(BIN)/python app.py --env $(ENV) -c project=$(PROJECT) $(SYNTH_ARGS)

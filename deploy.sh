@@ -2,9 +2,10 @@
 # Deploy the options-trading stack of one environment with the pinned AWS CDK CLI.
 #   ./deploy.sh -p PROJECT -e ENV -a AWS_PROFILE [--alarm-email ADDRESS]... [--cors-origin ORIGIN]... [--dry-run]
 # The project names the stack (PROJECT-ENV-options-trading-stack) and tags its resources.
-# Builds the Lambda assets (dependency layer for arm64 / Python 3.13), then runs `cdk deploy`
-# with `-c env=ENV -c project=PROJECT` and the deployment inputs as context (`alarm_emails`,
-# `cors_allowed_origins`: required for staging and production, see docs/operations.md).
+# Builds the Lambda assets (dependency layer for arm64 / Python 3.13) and the trader console
+# (.build/console), then runs `cdk deploy` with `-c env=ENV -c project=PROJECT` and the
+# deployment inputs as context (`alarm_emails`, `cors_allowed_origins`: required for staging and
+# production, see docs/operations.md).
 # --dry-run prints the commands instead of running them.
 set -euo pipefail
 
@@ -88,6 +89,8 @@ run() {
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 run "$PYTHON" -m cdk_stack.assets
+# The trader console (no dependencies): hashed files in .build/console, uploaded by the stack.
+run node console/build.mjs
 run npx --yes "aws-cdk@${CDK_CLI_VERSION}" deploy "$STACK" \
     --app "$PYTHON app.py" \
     "${CONTEXT[@]}" \

@@ -5,6 +5,10 @@ preflight `OPTIONS` mocks, which browsers send without credentials and which rea
 Path parameters are declared required and checked by a request validator before a function
 runs (the validator also checks bodies of methods that declare a model; the handlers validate
 bodies with pydantic and answer with the API's own error model).
+
+CORS: the preflight allows `cors_origins`, the trader console's origin (this stack's CloudFront
+distribution) first, then the environment's `cors_allowed_origins`. API Gateway's own 4XX/5XX
+answers (a 401 for an expired token) can name one origin only: the console's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
@@ -90,10 +94,13 @@ class RestApi(Construct):
         data: DataTables,
         broker_accounts: TableHandle,
         routes: Sequence[Route],
+        cors_origins: Sequence[str],
     ) -> None:
         super().__init__(scope, construct_id)
         if not routes:
             raise ValueError("the API catalog has no routes")
+        if not cors_origins:
+            raise ValueError("no CORS origin: the console's at least")
         prefix = resource_prefix(config.name)
         access_logs = logs.LogGroup(
             self,
@@ -144,7 +151,7 @@ class RestApi(Construct):
                 "environment; a WAF web ACL is not part of this stack.",
             ),
         )
-        self._add_error_responses(config)
+        self._add_error_responses(cors_origins[0])
         authorizer = apigateway.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool], authorizer_name=f"{prefix}-cognito"
         )
@@ -186,7 +193,7 @@ class RestApi(Construct):
             cors_resources[route.path] = resource
         for resource in cors_resources.values():
             preflight = resource.add_cors_preflight(
-                allow_origins=list(config.cors_allowed_origins),
+                allow_origins=list(cors_origins),
                 allow_headers=CORS_ALLOW_HEADERS,
                 allow_methods=apigateway.Cors.ALL_METHODS,
                 max_age=Duration.hours(1),
@@ -201,14 +208,22 @@ class RestApi(Construct):
             )
         CfnOutput(self, "ApiUrl", value=self.api.url).override_logical_id("ApiUrl")
 
-    def _add_error_responses(self, config: EnvironmentConfig) -> None:
+    @property
+    def base_url(self) -> str:
+        """The stage's URL without the trailing slash: `https://{id}.execute-api.{region}.
+        amazonaws.com/{stage}`, what clients prefix paths (`/options/...`) with."""
+        stack = Stack.of(self)
+        return (
+            f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/"
+            f"{self.api.deployment_stage.stage_name}"
+        )
+
+    def _add_error_responses(self, origin: str) -> None:
         """Let the browser read API Gateway's own 4XX/5XX (e.g. 401 from the authorizer).
 
-        `Access-Control-Allow-Origin` takes one origin, so this applies when one is configured.
+        `Access-Control-Allow-Origin` takes one origin: the first of the CORS origins.
         """
-        if len(config.cors_allowed_origins) != 1:
-            return
-        headers = {"Access-Control-Allow-Origin": f"'{config.cors_allowed_origins[0]}'"}
+        headers = {"Access-Control-Allow-Origin": f"'{origin}'"}
         for response_type in (apigateway.ResponseType.DEFAULT_4_XX, apigateway.ResponseType.DEFAULT_5_XX):
             self.api.add_gateway_response(
                 f"Cors{response_type.response_type}", type=response_type, response_headers=headers

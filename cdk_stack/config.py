@@ -74,11 +74,22 @@ class TimerWindow(_Strict):
 
 
 class AuthStackExports(_Strict):
-    """CloudFormation export names published by the separately deployed auth stack."""
+    """CloudFormation export names published by the separately deployed auth stack.
+
+    `broker_accounts_stream`: the broker-accounts table's stream ARN (the live feed reads it; its
+    view must be the one `shared_utils.tables.BROKER_ACCOUNTS` declares). `user_pool_domain_url`:
+    the hosted UI's base URL, `https://{prefix}.auth.{region}.amazoncognito.com` or a custom
+    domain's, without a trailing slash. `console_client_id`: the pool's public app client of the
+    trader console (authorization code grant with PKCE, no secret), whose callback and logout URLs
+    must list this stack's `ConsoleUrl`; the feed's authorizer accepts ID tokens issued to that
+    client only."""
 
     user_pool_id: str = Field(min_length=1)
     broker_accounts_table: str = Field(min_length=1)
+    broker_accounts_stream: str = Field(min_length=1)
     api_gateway_id: str = Field(min_length=1)
+    user_pool_domain_url: str = Field(min_length=1)
+    console_client_id: str = Field(min_length=1)
 
 
 class BrokerEgressVpc(_Strict):

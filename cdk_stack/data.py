@@ -1,4 +1,10 @@
-"""DynamoDB tables, built from the same definitions (`shared_utils.tables`) the local platform uses."""
+"""DynamoDB tables, built from the same definitions (`shared_utils.tables`) the local platform uses.
+
+Every definition of `shared_utils.tables.ALL_TABLES` is built exactly once: the broker-accounts
+table by the auth capability (`auth.Auth`: imported from the auth stack in cross-stack mode), the
+others here. A definition's `stream_view_type` turns its DynamoDB stream on (the live feed's
+broadcaster reads the history and broker-accounts streams: `feed.LiveFeed`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from constructs import Construct
 from cdk_stack.config import EnvironmentConfig
 from shared_utils.tables import (
     EXECUTION_HISTORY,
+    FEED_CONNECTIONS,
     IDEMPOTENCY,
     TRADING_CONFIGURATIONS,
     TableDefinition,
@@ -64,7 +71,7 @@ def removal_policy(config: EnvironmentConfig) -> RemovalPolicy:
 
 
 def build_table(scope: Construct, definition: TableDefinition, config: EnvironmentConfig) -> dynamodb.Table:
-    """One on-demand, encrypted table with the definition's keys, GSIs and TTL attribute."""
+    """One on-demand, encrypted table with the definition's keys, GSIs, TTL attribute and stream."""
     string = dynamodb.AttributeType.STRING
     table = dynamodb.Table(
         scope,
@@ -78,6 +85,7 @@ def build_table(scope: Construct, definition: TableDefinition, config: Environme
             point_in_time_recovery_enabled=config.point_in_time_recovery
         ),
         time_to_live_attribute=definition.ttl_attribute,
+        stream=dynamodb.StreamViewType[definition.stream_view_type] if definition.stream_view_type else None,
         removal_policy=removal_policy(config),
     )
     for index in definition.indexes:
@@ -99,10 +107,15 @@ def build_table(scope: Construct, definition: TableDefinition, config: Environme
 
 
 class DataTables(Construct):
-    """The platform's own tables. The broker-accounts table belongs to the auth capability."""
+    """The platform's own tables. The broker-accounts table belongs to the auth capability.
+
+    `feed_connections`: the live feed's open WebSocket connections, here rather than in the feed
+    construct because every function's settings name it and the settings come before the
+    functions."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         self.trading = TableHandle(build_table(self, TRADING_CONFIGURATIONS, config), TRADING_CONFIGURATIONS)
         self.history = TableHandle(build_table(self, EXECUTION_HISTORY, config), EXECUTION_HISTORY)
         self.idempotency = TableHandle(build_table(self, IDEMPOTENCY, config), IDEMPOTENCY)
+        self.feed_connections = TableHandle(build_table(self, FEED_CONNECTIONS, config), FEED_CONNECTIONS)

@@ -1,5 +1,10 @@
 """The timer's event bus and one rule -> handler function per detail-type of the event catalog.
 
+The timer handlers' functions are built here. A detail-type whose handler belongs to another
+capability (`QuotesRefreshed` -> the live feed's broadcaster, `feed.LiveFeed`, which also reads
+table streams) comes in built (`built_elsewhere`); its rule, dead-letter queue and retry bounds
+are made here all the same, so every detail-type is routed one way.
+
 Rules are built from `shared_utils.events.catalog.rule_pattern`, the same patterns the local
 platform routes with. Every asynchronous hop (rule -> function, and the function's own async
 invocation) retries a bounded number of times within a maximum event age and then lands in the
@@ -9,6 +14,7 @@ be visible rather than silent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, Validations
@@ -21,7 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_stack.brokers import market_data_secret
-from cdk_stack.config import EnvironmentConfig
+from cdk_stack.config import ConfigError, EnvironmentConfig
 from cdk_stack.data import DataTables, TableHandle, removal_policy
 from cdk_stack.functions import FunctionFactory, grant_table
 from shared_utils.events.catalog import HANDLER_MODULES, DetailType, rule_pattern
@@ -115,8 +121,10 @@ class TimerEvents(Construct):
         factory: FunctionFactory,
         data: DataTables,
         broker_accounts: TableHandle,
+        built_elsewhere: Mapping[DetailType, lambda_.Function] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        built_elsewhere = built_elsewhere or {}
         self.bus = events.EventBus(self, "Bus", event_bus_name=event_bus_name(config))
         tables = {
             "trading": data.trading,
@@ -126,20 +134,11 @@ class TimerEvents(Construct):
         self.handlers: dict[DetailType, lambda_.Function] = {}
         self.dead_letter_queues: dict[DetailType, sqs.Queue] = {}
         for detail_type, module in HANDLER_MODULES.items():
-            function = factory.create(
-                self,
-                module,
-                description=HANDLER_DESCRIPTIONS[detail_type],
-                timeout=Duration.seconds(60),
-                memory_size=512,
-            )
-            for table_key, write in HANDLER_ACCESS[module].items():
-                grant_table(function, tables[table_key], write=write)
-            secret = market_data_secret(config)
-            if module == "market_data_refresher" and secret is not None:
-                factory.grant_market_data_secret(function, secret)
-            # Every handler is idempotent (at-least-once delivery) through Powertools Idempotency.
-            grant_table(function, data.idempotency, write=True)
+            function = built_elsewhere.get(detail_type)
+            if function is None:
+                function = self._timer_handler(config, factory, detail_type, module, tables, data.idempotency)
+            elif factory.functions.get(module) is not function:
+                raise ValueError(f"the {detail_type.value} handler given is not {module}'s function")
 
             dlq = dead_letter_queue(self, f"{detail_type.value}Dlq", config)
             route_failures_to(function, dlq)
@@ -161,3 +160,33 @@ class TimerEvents(Construct):
             )
             self.handlers[detail_type] = function
             self.dead_letter_queues[detail_type] = dlq
+
+    def _timer_handler(
+        self,
+        config: EnvironmentConfig,
+        factory: FunctionFactory,
+        detail_type: DetailType,
+        module: str,
+        tables: Mapping[str, TableHandle],
+        idempotency: TableHandle,
+    ) -> lambda_.Function:
+        if module not in HANDLER_ACCESS:
+            raise ConfigError(
+                f"event handler {module!r} ({detail_type.value}) has no entry in HANDLER_ACCESS "
+                "(cdk_stack/events.py) and is not built by another construct"
+            )
+        function = factory.create(
+            self,
+            module,
+            description=HANDLER_DESCRIPTIONS[detail_type],
+            timeout=Duration.seconds(60),
+            memory_size=512,
+        )
+        for table_key, write in HANDLER_ACCESS[module].items():
+            grant_table(function, tables[table_key], write=write)
+        secret = market_data_secret(config)
+        if module == "market_data_refresher" and secret is not None:
+            factory.grant_market_data_secret(function, secret)
+        # Every handler is idempotent (at-least-once delivery) through Powertools Idempotency.
+        grant_table(function, idempotency, write=True)
+        return function

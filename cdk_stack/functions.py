@@ -83,11 +83,13 @@ class FunctionFactory(Construct):
         timeout: Duration | None = None,
         memory_size: int = 256,
         settings: dict[str, Any] | None = None,
+        wildcard_reason: str = "",
     ) -> lambda_.Function:
         """A function running `lambda_functions.option_baskets.<module>.handler`.
 
         `settings` adds the optional `RuntimeSettings` fields only this function needs
-        (e.g. the timer starter's state machine ARN), by field name.
+        (e.g. the timer starter's state machine ARN), by field name. `wildcard_reason` explains
+        any other action on `*` its caller grants (added to the role's acknowledgement).
         """
         if module in self.functions:
             raise ValueError(f"function for module {module!r} already exists")
@@ -159,7 +161,9 @@ class FunctionFactory(Construct):
         Validations.of(role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason=XRAY_WILDCARD_REASON + (ENI_WILDCARD_REASON if in_vpc else ""),
+                reason=XRAY_WILDCARD_REASON
+                + (ENI_WILDCARD_REASON if in_vpc else "")
+                + (f" {wildcard_reason}" if wildcard_reason else ""),
             )
         )
         self.functions[module] = function

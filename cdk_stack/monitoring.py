@@ -14,7 +14,8 @@ check, an order whose outcome is still unknown past its bound, a broker account 
 could not be read, an entry refused because its run came too late, and the strategy-run queue
 backing up before that happens.
 The platform's: errors and throttles of every function, throttled reads or writes of every table
-(and its indexes). Every dead-letter queue alarms on its first message where it is created
+(and its indexes). The live feed's: the broadcaster falling behind its table streams (iterator
+age over `FEED_ITERATOR_AGE_ALARM`). Every dead-letter queue alarms on its first message where it is created
 (`events.dead_letter_queue`); the dashboard shows their depth.
 What each alarm means and what to do: docs/operations.md.
 """
@@ -38,6 +39,7 @@ from jsii import implements
 
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, removal_policy
+from cdk_stack.feed import STREAM_MAX_RECORD_AGE, LiveFeed
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cdk_stack.timer import MasterTimer
 from shared_utils.brokers.credentials import CREDENTIALS_UNAVAILABLE_METRIC
@@ -59,6 +61,8 @@ from shared_utils.timer.symbol_books import SYMBOL_BOOK_REJECTED_METRIC
 
 # Functions' errors and throttles, and tables' throttles, are counted over this period.
 PLATFORM_PERIOD = Duration.minutes(5)
+# The broadcaster's oldest unread stream record: a feed a minute behind shows a stale screen.
+FEED_ITERATOR_AGE_ALARM = Duration.seconds(60)
 DASHBOARD_SUFFIX = "operations"
 
 
@@ -88,6 +92,7 @@ class Monitoring(Construct):
         run_queue_age_alarm: Duration,
         dead_letter_queues: Mapping[str, sqs.IQueue],
         api: apigateway.RestApi,
+        feed: LiveFeed,
     ) -> None:
         """`functions`: every function of the stack, by module; `tables`: every table the
         platform uses, by role; `run_queue_age_alarm`: the age of the oldest strategy run that
@@ -217,6 +222,23 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
+        behind = int(FEED_ITERATOR_AGE_ALARM.to_milliseconds())
+        self.feed_behind = cloudwatch.Alarm(
+            self,
+            "FeedBroadcasterBehind",
+            metric=_iterator_age(feed),
+            alarm_name=f"{prefix}-feed-broadcaster-iterator-age",
+            alarm_description=f"The live feed's broadcaster is more than {behind // 1000} s behind "
+            "the history or broker-accounts table stream: consoles show stale orders and positions. "
+            "Its errors and throttles alarms and its log say why (a failing batch is retried twice, "
+            "then reported to the feed's stream DLQ; records older than "
+            f"{int(STREAM_MAX_RECORD_AGE.to_minutes())} minutes are skipped).",
+            threshold=behind,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
         # One errors and one throttles alarm per function; the starter's errors alarm is
         # `start_failed` above.
         self.function_alarms: dict[str, tuple[cloudwatch.Alarm, cloudwatch.Alarm]] = {}
@@ -267,6 +289,7 @@ class Monitoring(Construct):
             run_queue=run_queue,
             dead_letter_queues=dead_letter_queues,
             api=api,
+            feed=feed,
             order_path_metrics=list(order_path),
             backlog_seconds=lag,
         )
@@ -306,11 +329,12 @@ class Monitoring(Construct):
         run_queue: sqs.IQueue,
         dead_letter_queues: Mapping[str, sqs.IQueue],
         api: apigateway.RestApi,
+        feed: LiveFeed,
         order_path_metrics: list[str],
         backlog_seconds: int,
     ) -> cloudwatch.Dashboard:
         """One page per environment: what is alarming, then the timer, the order path, the
-        functions, the queues, the tables and the API."""
+        functions, the queues, the tables, the API and the live feed."""
         minute, five = Duration.minutes(1), PLATFORM_PERIOD
         machine = timer.state_machine
         alarms = [node for node in Stack.of(self).node.find_all() if isinstance(node, cloudwatch.Alarm)]
@@ -415,6 +439,27 @@ class Monitoring(Construct):
                 width=24,
             )
         )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Live feed",
+                left=[_iterator_age(feed, label="broadcaster iterator age (ms)")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=FEED_ITERATOR_AGE_ALARM.to_milliseconds(), label="alarm"
+                    )
+                ],
+                right=[
+                    feed.stage.metric(
+                        "ConnectCount", period=minute, statistic=cloudwatch.Stats.SUM, label="connects"
+                    ),
+                    feed.stage.metric(
+                        "MessageCount", period=minute, statistic=cloudwatch.Stats.SUM, label="messages"
+                    ),
+                ],
+                width=24,
+                height=6,
+            )
+        )
         return dashboard
 
 
@@ -429,6 +474,13 @@ def _custom(
         statistic=statistic,
         period=period,
         label=label,
+    )
+
+
+def _iterator_age(feed: LiveFeed, label: str | None = None) -> cloudwatch.Metric:
+    """Age of the broadcaster's last read stream record (ms), the worst of its two streams."""
+    return feed.broadcaster.metric(
+        "IteratorAge", period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM, label=label
     )
 
 

@@ -38,9 +38,11 @@ def local_settings(
     schedule_shards: int = 1,
     timer_event_max_lag_seconds: int = 120,
     quote_max_age_seconds: int = 90,
+    entry_max_lag_seconds: int = 120,
 ) -> RuntimeSettings:
-    """`timer_event_max_lag_seconds` and `quote_max_age_seconds` grow with an accelerated clock:
-    two real seconds of handler work at x60 are two minutes of clock time. The local platform's
+    """`timer_event_max_lag_seconds`, `quote_max_age_seconds` and `entry_max_lag_seconds` grow
+    with an accelerated clock: two real seconds of handler work at x60 are two minutes of clock
+    time (an entry run found "too late" and refused, a quote "stale"). The local platform's
     market data is the simulation, by configuration."""
     prefix = resource_prefix(LOCAL_ENVIRONMENT)
     return RuntimeSettings(
@@ -56,6 +58,7 @@ def local_settings(
         timer_event_max_lag_seconds=timer_event_max_lag_seconds,
         market_data_source=MarketDataSourceName.SIMULATED,
         quote_max_age_seconds=quote_max_age_seconds,
+        entry_max_lag_seconds=entry_max_lag_seconds,
     )
 
 

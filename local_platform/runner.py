@@ -75,6 +75,7 @@ def start_backend(log_level: str, clock: LoopClock, feed: LocalFeedServer | None
         endpoint.url,
         timer_event_max_lag_seconds=min(3600, int(120 * speed)),
         quote_max_age_seconds=min(3600, int(90 * speed)),
+        entry_max_lag_seconds=min(3600, int(120 * speed)),
     )
     client = dynamodb(endpoint.url)
     create_tables(client, settings, streams=feed is not None)

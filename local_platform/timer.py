@@ -24,7 +24,7 @@ from local_platform.clocks import LoopClock
 from local_platform.environment import REGION
 from local_platform.wsgi import LocalContext
 from shared_utils.clock import to_ist, utc_iso
-from shared_utils.composition import platform
+from shared_utils.composition import installed, platform
 from shared_utils.errors import ConfigurationError
 from shared_utils.events.catalog import EVENT_SOURCE, HANDLER_MODULES, matches, rule_pattern
 from shared_utils.timer.calendar_view import CalendarMarketView
@@ -168,7 +168,8 @@ class LocalPublisher:
             for delivery in self._router.deliver(eventbridge_event(pending.pop(0))):
                 if self._observer is not None:
                     self._observer(delivery)
-            follow_ups = platform().announcer
+            root = installed()
+            follow_ups = root.announcer if root is not None else None
             if isinstance(follow_ups, FollowUps):
                 pending.extend(follow_ups.take())
         return len(events)

@@ -802,6 +802,11 @@ def platform() -> Platform:
     return _installed
 
 
+def installed() -> Platform | None:
+    """The installed root, without building one (None in a process that has none yet)."""
+    return _installed
+
+
 def install(root: Platform | None) -> Platform | None:
     """Make `root` this process's platform (None: build from the environment on next use);
     returns the one it replaces, so a test can put it back."""

@@ -1,4 +1,4 @@
-"""API: strategies (list, create in a basket, get, update, delete)."""
+"""API: strategies (list, create in a basket, get, update, delete) and the preview of a draft."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared_utils.api.resolver import build_resolver, logger, metrics, validate_environment
-from shared_utils.api.routers import strategies
+from shared_utils.api.routers import strategies, strategy_preview
 from shared_utils.tracing import tracer
 
-app = build_resolver(strategies.router)
+app = build_resolver(strategies.router, strategy_preview.router)
 
 
 @validate_environment

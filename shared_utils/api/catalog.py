@@ -55,6 +55,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "getStrategy"),
     ApiRoute("PUT", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "updateStrategy"),
     ApiRoute("DELETE", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "deleteStrategy"),
+    # A draft priced on the market now (legs as an entry would resolve them, payoff, Greeks); stores nothing.
+    ApiRoute("POST", "/options/strategy-preview", STRATEGY_MANAGER, "previewStrategy"),
     ApiRoute(
         "GET",
         "/options/strategies/{strategy_id}/brokers",

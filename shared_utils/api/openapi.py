@@ -47,6 +47,7 @@ def all_routers() -> tuple[Router, ...]:
         market_calendar,
         marketplace,
         strategies,
+        strategy_preview,
         subscriptions,
         templates,
     )
@@ -56,6 +57,7 @@ def all_routers() -> tuple[Router, ...]:
         templates.router,
         baskets.router,
         strategies.router,
+        strategy_preview.router,
         allocations.router,
         executions.router,
         kill_switch.router,

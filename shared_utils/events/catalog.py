@@ -23,6 +23,9 @@ class DetailType(StrEnum):
     QUOTES_REFRESHED = "QuotesRefreshed"
 
 
+# Published by a handler after its work, never by the emitter.
+ANNOUNCEMENTS = frozenset({DetailType.QUOTES_REFRESHED})
+
 # detail-type -> handler module (under lambda_functions/option_baskets/), exactly one each.
 HANDLER_MODULES: dict[DetailType, str] = {
     DetailType.SCHEDULE_STRATEGY_TRIGGER: "schedule_trigger",

@@ -2,7 +2,9 @@
 `build_app` for production with the auth stack's exports (cross-stack mode) and for staging.
 
 Each is given its deployment inputs as CDK context, as `deploy.sh` gives them; dev's CLI run
-also names its own project, so the stack name is seen to follow `-c project=...`."""
+also names its own project, so the stack name is seen to follow `-c project=...`. The trader
+console's build is a stand-in written here (`console_build`) and given as the `console_dir`
+context value, so the templates synthesize on a fresh clone where `make build` has not run."""
 
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ from cdk_stack.config import (
 AUTH_EXPORTS = AuthStackExports(
     user_pool_id="ql-auth-production-UserPoolId",
     broker_accounts_table="ql-auth-production-BrokerAccountsTable",
+    broker_accounts_stream="ql-auth-production-BrokerAccountsStreamArn",
     api_gateway_id="ql-auth-production-ApiGatewayId",
+    user_pool_domain_url="ql-auth-production-UserPoolDomainUrl",
+    console_client_id="ql-auth-production-ConsoleClientId",
 )
 
 # What a deployer passes (`deploy.sh --alarm-email/--cors-origin`, i.e. `-c key=value`): the
@@ -87,10 +92,28 @@ def built_assets() -> None:
     assets.build_layer()
 
 
-def _cli_context(environment: str) -> dict[str, Any]:
-    """What the CDK CLI hands the app: cdk.json's context plus `-c env=...` and the inputs."""
+CONSOLE_INDEX = '<!doctype html><title>Console</title><script type="module" src="./app.js"></script>\n'
+
+
+@pytest.fixture(scope="session")
+def console_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in for the console build `make build` writes to `.build/console`."""
+    directory = tmp_path_factory.mktemp("console")
+    (directory / "index.html").write_text(CONSOLE_INDEX, encoding="utf-8")
+    (directory / "app.js").write_text("export {};\n", encoding="utf-8")
+    return directory
+
+
+def _cli_context(environment: str, console_dir: Path) -> dict[str, Any]:
+    """What the CDK CLI hands the app: cdk.json's context plus `-c env=...`, the inputs and the
+    console build's directory."""
     context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    return {**context, "env": environment, **DEPLOYMENT_CONTEXT[environment]}
+    return {
+        **context,
+        "env": environment,
+        **DEPLOYMENT_CONTEXT[environment],
+        "console_dir": str(console_dir),
+    }
 
 
 def _load(config: EnvironmentConfig, outdir: Path, project: str = DEFAULT_PROJECT) -> Synthesized:
@@ -99,13 +122,19 @@ def _load(config: EnvironmentConfig, outdir: Path, project: str = DEFAULT_PROJEC
 
 
 @pytest.fixture(scope="session")
-def standalone(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def standalone(
+    built_assets: None, console_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Synthesized:
     """dev through the CLI exactly as the CDK CLI runs it (`-c env=dev` -> CDK_CONTEXT_JSON)."""
     outdir = tmp_path_factory.mktemp("cdk-dev")
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=REPO_ROOT,
-        env={**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(_cli_context("dev"))},
+        env={
+            **os.environ,
+            "CDK_OUTDIR": str(outdir),
+            "CDK_CONTEXT_JSON": json.dumps(_cli_context("dev", console_build)),
+        },
         capture_output=True,
         text=True,
         check=False,
@@ -116,19 +145,21 @@ def standalone(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="session")
-def cross_stack(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def cross_stack(
+    built_assets: None, console_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk-production")
     config = deployed_config("production").model_copy(update={"auth_stack_exports": AUTH_EXPORTS})
-    app, _ = build_app(config, outdir=str(outdir), context=_cli_context("production"))
+    app, _ = build_app(config, outdir=str(outdir), context=_cli_context("production", console_build))
     app.synth()
     return _load(config, outdir)
 
 
 @pytest.fixture(scope="session")
-def staging(built_assets: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def staging(built_assets: None, console_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk-staging")
     config = deployed_config("staging")
-    app, _ = build_app(config, outdir=str(outdir), context=_cli_context("staging"))
+    app, _ = build_app(config, outdir=str(outdir), context=_cli_context("staging", console_build))
     app.synth()
     return _load(config, outdir)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from cdk_stack.application import build_app, default_routes
 from cdk_stack.config import ConfigError, load_environment
 from shared_utils.api.catalog import LINKING_ROUTES, ApiRoute
 from tests.infra.conftest import Synthesized
-from tests.infra.helpers import function_by_module, ref_target
+from tests.infra.helpers import function_by_module, platform_functions, ref_target
 
 pytestmark = pytest.mark.infra
 
@@ -106,23 +107,63 @@ def test_stage_is_throttled_logged_and_traced_per_environment(synthesized: Synth
     assert "$context.requestId" in properties["AccessLogSetting"]["Format"]
 
 
-def test_cors_allows_only_the_configured_frontend(synthesized: Synthesized) -> None:
+def _console_origin(synth: Synthesized, quoted: bool = False) -> dict[str, Any]:
+    """`https://{the console distribution's domain}` as the template joins it."""
+    (distribution_id,) = synth.of_type("AWS::CloudFront::Distribution")
+    quote = "'" if quoted else ""
+    return {"Fn::Join": ["", [f"{quote}https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}, quote]]}
+
+
+def test_cors_allows_only_the_console_and_the_configured_frontends(synthesized: Synthesized) -> None:
+    """The console's origin is the static answer; the configured ones are echoed when they ask."""
     origins = set(synthesized.config.cors_allowed_origins)
-    for method in _methods(synthesized):
-        if method["HttpMethod"] != "OPTIONS":
-            continue
+    preflights = [method for method in _methods(synthesized) if method["HttpMethod"] == "OPTIONS"]
+    assert preflights
+    for method in preflights:
         (response,) = method["Integration"]["IntegrationResponses"]
         allowed = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Origin"]
-        assert allowed.strip("'") in origins
+        assert allowed == _console_origin(synthesized, quoted=True)
+        echoed = re.findall(r'\$origin == "([^"]+)"', response["ResponseTemplates"]["application/json"])
+        assert set(echoed) == origins
+
+
+def test_api_gateways_own_errors_are_readable_by_the_console(synthesized: Synthesized) -> None:
+    """A 401 from the authorizer (an expired token) reaches the console, which signs in again."""
+    responses = {
+        response["Properties"]["ResponseType"]: response["Properties"]["ResponseParameters"]
+        for response in synthesized.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for parameters in responses.values():
+        assert parameters == {
+            "gatewayresponse.header.Access-Control-Allow-Origin": _console_origin(synthesized, quoted=True)
+        }
+
+
+def test_every_function_answers_the_console_and_the_configured_origins(synthesized: Synthesized) -> None:
+    expected = {
+        "Fn::Join": [
+            "",
+            [
+                "https://",
+                _console_origin(synthesized)["Fn::Join"][1][1],
+                "".join(f",{origin}" for origin in synthesized.config.cors_allowed_origins),
+            ],
+        ]
+    }
+    for function in platform_functions(synthesized).values():
+        assert function["Properties"]["Environment"]["Variables"]["CORS_ALLOWED_ORIGINS"] == expected
 
 
 def test_every_catalog_module_has_a_decided_table_access() -> None:
     assert {route.module for route in default_routes()} <= set(API_ACCESS)
 
 
-def test_a_module_without_an_access_entry_stops_synthesis(built_assets: None, tmp_path: Path) -> None:
+def test_a_module_without_an_access_entry_stops_synthesis(
+    built_assets: None, console_build: Path, tmp_path: Path
+) -> None:
     routes = [*default_routes(), ApiRoute("GET", "/options/reports", "report_builder", "listReports")]
     with pytest.raises(
         ConfigError, match=r"API module 'report_builder' \(GET /options/reports\).*API_ACCESS"
     ):
-        build_app(load_environment("dev"), outdir=str(tmp_path), routes=routes)
+        build_app(load_environment("dev"), outdir=str(tmp_path), routes=routes, console_dir=console_build)

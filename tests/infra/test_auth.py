@@ -13,7 +13,7 @@ from cdk_stack.auth import Auth
 from shared_utils.api.identity import ADMINS_GROUP
 from shared_utils.tables import resource_prefix
 from tests.infra.conftest import AUTH_EXPORTS, Synthesized, deployed_config
-from tests.infra.helpers import function_by_module, ref_target
+from tests.infra.helpers import function_by_module, platform_functions, ref_target
 
 pytestmark = pytest.mark.infra
 
@@ -48,7 +48,7 @@ def test_cross_stack_imports_the_auth_stack_exports(cross_stack: Synthesized) ->
     assert f"{resource_prefix('production')}-broker-accounts" not in names
     (authorizer,) = cross_stack.of_type("AWS::ApiGateway::Authorizer").values()
     assert {"Fn::ImportValue": AUTH_EXPORTS.user_pool_id} in _walk(authorizer["Properties"]["ProviderARNs"])
-    for function in cross_stack.of_type("AWS::Lambda::Function").values():
+    for function in platform_functions(cross_stack).values():
         imported = function["Properties"]["Environment"]["Variables"]["BROKER_ACCOUNTS_TABLE_NAME"]
         assert imported == {"Fn::ImportValue": AUTH_EXPORTS.broker_accounts_table}
     assert cross_stack.template["Outputs"]["AuthApiGatewayId"]["Value"] == {

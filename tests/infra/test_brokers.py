@@ -26,7 +26,7 @@ from cdk_stack.brokers import (
 from cdk_stack.config import BrokerEgressVpc, ClientEgressConfig
 from shared_utils.brokers.credentials import SecretsManagerCredentialsProvider
 from tests.infra.conftest import Synthesized, deployed_config
-from tests.infra.helpers import as_list, policy_statements_of_role, ref_target
+from tests.infra.helpers import as_list, platform_functions, policy_statements_of_role, ref_target
 
 pytestmark = pytest.mark.infra
 
@@ -39,7 +39,7 @@ def _functions_by_module(synth: Synthesized) -> dict[str, dict[str, Any]]:
         function["Properties"]["Handler"].removeprefix(HANDLER_PREFIX).removesuffix(".handler"): function[
             "Properties"
         ]
-        for function in synth.of_type("AWS::Lambda::Function").values()
+        for function in platform_functions(synth).values()
     }
 
 

@@ -35,6 +35,8 @@ RESOURCELESS_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # Reading a table stream (the live feed's broadcaster): ListStreams has no resource type.
+    "dynamodb:ListStreams",
 }
 
 
@@ -44,9 +46,11 @@ def test_cdk_nag_reports_no_unacknowledged_finding(synthesized: Synthesized) -> 
     assert violations == []
 
 
-def test_an_unacknowledged_finding_stops_synthesis(built_assets: None, tmp_path: Path) -> None:
+def test_an_unacknowledged_finding_stops_synthesis(
+    built_assets: None, console_build: Path, tmp_path: Path
+) -> None:
     """The rule pack really runs on `build_app`'s synthesis: a queue without TLS enforcement fails it."""
-    app, stack = build_app(load_environment("dev"), outdir=str(tmp_path))
+    app, stack = build_app(load_environment("dev"), outdir=str(tmp_path), console_dir=console_build)
     sqs.Queue(stack, "InsecureQueue", encryption=sqs.QueueEncryption.SQS_MANAGED)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()

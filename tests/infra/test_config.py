@@ -227,3 +227,18 @@ def test_a_project_that_cannot_name_a_stack_is_refused(project: str) -> None:
     with pytest.raises(ConfigError, match="part of the stack name"):
         check_project(project)
     assert check_project("Desk-2") == "Desk-2"
+
+
+def test_cross_stack_mode_needs_the_feed_and_console_exports(tmp_path: Path) -> None:
+    """The broker-accounts stream (the live feed), the hosted UI and the console's client come
+    from the auth stack too: an exports entry without them is refused, naming each."""
+    dev = json.loads(ENVIRONMENTS_FILE.read_text())["dev"]
+    dev["auth_stack_exports"] = {
+        "user_pool_id": "ql-auth-dev-UserPoolId",
+        "broker_accounts_table": "ql-auth-dev-BrokerAccountsTable",
+        "api_gateway_id": "ql-auth-dev-ApiGatewayId",
+    }
+    with pytest.raises(ConfigError) as error:
+        load_environment("dev", _write(tmp_path, {"dev": dev}))
+    for key in ("broker_accounts_stream", "user_pool_domain_url", "console_client_id"):
+        assert f"missing key 'auth_stack_exports.{key}'" in str(error.value)

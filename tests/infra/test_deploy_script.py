@@ -22,8 +22,9 @@ def _deploy(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _deploy_command(stdout: str) -> list[str]:
-    build, deploy = stdout.splitlines()
+    build, console, deploy = stdout.splitlines()
     assert build.startswith("+ ") and build.endswith("-m cdk_stack.assets")
+    assert console == "+ node console/build.mjs"  # the stack uploads .build/console
     return shlex.split(deploy.removeprefix("+ "))
 
 
@@ -31,7 +32,7 @@ def _context(command: list[str]) -> list[str]:
     return [command[i + 1] for i, arg in enumerate(command) if arg == "-c"]
 
 
-def test_dry_run_prints_the_build_and_the_pinned_cdk_deploy() -> None:
+def test_dry_run_prints_the_builds_and_the_pinned_cdk_deploy() -> None:
     result = _deploy(
         *("-p", "ql-algo-trading", "-e", "staging", "-a", "trading-staging"),
         *("--alarm-email", "oncall@ql-trading-desk.in", "--alarm-email", "risk@ql-trading-desk.in"),

@@ -68,7 +68,8 @@ def test_every_async_target_has_a_dlq_and_a_maximum_event_age(synthesized: Synth
 
 def test_dead_letter_queues_are_encrypted_and_tls_only(synthesized: Synthesized) -> None:
     queues = synthesized.of_type("AWS::SQS::Queue")
-    assert len(queues) == len(DetailType) + 3  # + the starter's, the run queue and its DLQ
+    # + the starter's, the run queue and its DLQ, the live feed's stream failures
+    assert len(queues) == len(DetailType) + 4
     policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True

@@ -11,6 +11,7 @@ from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
     as_list,
     function_by_module,
+    platform_mappings,
     policy_statements_of_role,
     ref_target,
     statement_targets,
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.infra
 
 
 def _run_queue(synth: Synthesized) -> tuple[str, dict]:
-    (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = platform_mappings(synth, "AWS::SQS::Queue").values()
     queue_id = ref_target(mapping["Properties"]["EventSourceArn"])
     assert queue_id is not None
     return queue_id, mapping["Properties"]

@@ -10,13 +10,16 @@ from cdk_stack.api import API_ACCESS
 from cdk_stack.application import default_routes
 from cdk_stack.brokers import SESSION_MANAGING_MODULES, manages_broker_sessions, market_data_secret
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
+from lambda_functions.option_baskets import FEED_AUTHORIZER, FEED_BROADCASTER
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import resource_prefix
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import (
     as_list,
+    framework_functions,
     function_by_module,
+    platform_functions,
     policy_statements_of_role,
     ref_target,
     statement_targets,
@@ -40,8 +43,14 @@ def _settings_names() -> set[str]:
 
 
 def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
-    functions = synthesized.of_type("AWS::Lambda::Function")
-    (layer_id,) = synthesized.of_type("AWS::Lambda::LayerVersion")
+    functions = platform_functions(synthesized)
+    # The dependencies layer; the only other layer is the AWS CLI of CDK's bucket deployment.
+    (layer_id,) = {ref_target(layer) for f in functions.values() for layer in f["Properties"]["Layers"]}
+    assert set(synthesized.of_type("AWS::Lambda::LayerVersion")) - {layer_id} == {
+        ref_target(layer)
+        for function_id in framework_functions(synthesized)
+        for layer in synthesized.resources[function_id]["Properties"]["Layers"]
+    }
     assert synthesized.resources[layer_id]["Properties"]["CompatibleArchitectures"] == ["arm64"]
     roles = set()
     prefix = resource_prefix(synthesized.config.name)
@@ -67,7 +76,14 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
         )
         # A real market-data source logs in with a secret; the simulated one needs none.
         login = {"MARKET_DATA_SECRET"} if market_data_secret(synthesized.config) else set()
-        assert set(variables) == _settings_names() | only_starter | sessions | login | {
+        # The live feed's: its management endpoint for the broadcaster, the pool and the
+        # console's client whose ID tokens the authorizer accepts.
+        feed = {
+            handler_path(FEED_BROADCASTER): {"FEED_ENDPOINT_URL"},
+            handler_path(FEED_AUTHORIZER): {"COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID"},
+        }.get(properties["Handler"], set())
+        assert set(variables) == _settings_names() | only_starter | sessions | login | feed | {
+            "FEED_CONNECTIONS_TABLE_NAME",
             "STRATEGY_RUN_QUEUE_URL",
             "MARKET_DATA_SOURCE",
             "POWERTOOLS_SERVICE_NAME",

@@ -22,7 +22,7 @@ from shared_utils.timer.emitter import (
     TIMER_MINUTES_SKIPPED_METRIC,
 )
 from tests.infra.conftest import Synthesized
-from tests.infra.helpers import function_by_module, ref_target
+from tests.infra.helpers import function_by_module, platform_functions, platform_mappings, ref_target
 
 pytestmark = pytest.mark.infra
 
@@ -97,7 +97,9 @@ def test_alarm_mail_goes_to_the_configured_addresses(synthesized: Synthesized) -
 
 
 def test_every_function_has_one_errors_and_one_throttles_alarm(synthesized: Synthesized) -> None:
-    functions = set(synthesized.of_type("AWS::Lambda::Function"))
+    """Every platform function; CDK's bucket-deployment handler runs at deploy time only (a
+    failure there fails the deploy, which the deployer sees)."""
+    functions = set(platform_functions(synthesized))
     assert len(functions) >= 15
     for metric_name in ("Errors", "Throttles"):
         alarms = _on_metric(synthesized, metric_name)
@@ -162,7 +164,7 @@ def test_every_table_and_its_indexes_have_one_throttle_alarm(synthesized: Synthe
 
 
 def test_the_run_queue_alarms_before_its_entries_would_be_refused_as_late(synthesized: Synthesized) -> None:
-    (mapping,) = synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = platform_mappings(synthesized, "AWS::SQS::Queue").values()
     run_queue = ref_target(mapping["Properties"]["EventSourceArn"])
     executor = synthesized.resources[ref_target(mapping["Properties"]["FunctionName"]) or ""]
     entry_bound = int(executor["Properties"]["Environment"]["Variables"]["ENTRY_MAX_LAG_SECONDS"])
@@ -191,15 +193,20 @@ def _dead_letter_queues(synth: Synthesized) -> set[str]:
         targets.append(config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
     for schedule in synth.of_type("AWS::Scheduler::Schedule").values():
         targets.append(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"])
+    for mapping in synth.of_type("AWS::Lambda::EventSourceMapping").values():
+        if "DestinationConfig" in mapping["Properties"]:
+            targets.append(mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
     return {ref_target(target) or "" for target in targets}
 
 
 def test_every_dead_letter_queue_alarms_on_its_first_message(synthesized: Synthesized) -> None:
     queues = set(synthesized.of_type("AWS::SQS::Queue"))
-    (mapping,) = synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = platform_mappings(synthesized, "AWS::SQS::Queue").values()
     dead_letter_queues = _dead_letter_queues(synthesized)
     assert dead_letter_queues == queues - {ref_target(mapping["Properties"]["EventSourceArn"])}
-    assert len(dead_letter_queues) == 6  # four timer handlers, the starter, the run queue
+    # Five event handlers (four timer handlers, the feed's broadcaster), the starter, the run
+    # queue, the feed's stream reads.
+    assert len(dead_letter_queues) == 8
     watched = Counter()
     for alarm in _on_metric(synthesized, "ApproximateNumberOfMessagesVisible"):
         watched[ref_target(_dimension(alarm, "QueueName"))] += 1
@@ -237,7 +244,7 @@ def test_one_dashboard_draws_the_alarms_the_timer_functions_queues_and_tables(
     def drawn(reference: dict[str, Any]) -> bool:
         return json.dumps(reference) in body
 
-    for function_id in synthesized.of_type("AWS::Lambda::Function"):
+    for function_id in platform_functions(synthesized):
         assert drawn({"Ref": function_id}), function_id
     for queue_id in synthesized.of_type("AWS::SQS::Queue"):
         assert drawn({"Fn::GetAtt": [queue_id, "QueueName"]}), queue_id

@@ -19,9 +19,9 @@ import pytest
 from local_platform.feed import StreamTap
 from shared_utils.api.catalog import API_ROUTES
 from shared_utils.execution.models import ExecutionStatus, KillSwitchState
-from shared_utils.models.allocation import AllocationCreate
 from shared_utils.feed.broadcaster import Broadcaster
 from shared_utils.feed.connections import ConnectionStore
+from shared_utils.models.allocation import AllocationCreate
 from shared_utils.models.common import AllocationScope
 from shared_utils.tables import BROKER_ACCOUNTS, EXECUTION_HISTORY
 from tests.conftest import TEST_REGION

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from shared_utils.events.catalog import EVENT_SOURCE, HANDLER_MODULES, DetailType, rule_pattern
+from shared_utils.events.catalog import ANNOUNCEMENTS, EVENT_SOURCE, HANDLER_MODULES, DetailType, rule_pattern
 from shared_utils.timer.envelope import TimerEnvelope
 from shared_utils.timer.plan import events_for
 from shared_utils.timer.publisher import EventBridgePublisher
@@ -23,6 +23,8 @@ def spy_queues(bus: str) -> dict[DetailType, str]:
     sqs = boto3.client("sqs", region_name=TEST_REGION)
     queues: dict[DetailType, str] = {}
     for detail_type, module in HANDLER_MODULES.items():
+        if detail_type in ANNOUNCEMENTS:  # published by a handler, not by the timer
+            continue
         url = sqs.create_queue(QueueName=f"spy-{module}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(
