@@ -48,7 +48,8 @@ BROKER_CALLING_MODULES = frozenset(
 # the account routes (link, log in, complete a login) and the timer starter (the morning's
 # logins, the evening's logouts). They write app credentials and sessions; nothing else reads
 # the app credentials.
-SESSION_MANAGING_MODULES = frozenset({"broker_accounts", "timer_starter"})
+ACCOUNT_ROUTES_MODULE = "broker_accounts"  # also shows each account's static IP (CLIENT_EGRESS)
+SESSION_MANAGING_MODULES = frozenset({ACCOUNT_ROUTES_MODULE, "timer_starter"})
 SECRET_NAMESPACE = "ql-algo-trading"
 MARKET_DATA_SECRET_NAME = "market-data"
 HTTPS = 443

@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_stack.brokers import BrokerAccess, calls_brokers, manages_sessions
+from cdk_stack.brokers import ACCOUNT_ROUTES_MODULE, BrokerAccess, calls_brokers, manages_sessions
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import TableHandle, log_retention, removal_policy
 from lambda_functions.option_baskets import handler_path
@@ -106,6 +106,12 @@ class FunctionFactory(Construct):
                 "broker_app_secret_prefix": self._brokers.app_secret_prefix,
                 "broker_secret_kms_key": self._brokers.key.key_arn,
             }
+        if (
+            module == ACCOUNT_ROUTES_MODULE
+            and (document := self._brokers.client_egress_document()) is not None
+        ):
+            # The account routes show each account's static IP (to register with the broker).
+            settings = {**(settings or {}), "client_egress": document}
         in_vpc = broker_caller and self._brokers.egress is not None
         construct_id = "".join(part.capitalize() for part in module.split("_"))
         function_name = f"{resource_prefix(self._config.name)}-{module.replace('_', '-')}"

@@ -44,6 +44,16 @@ class BrokerAccount(BaseModel):
         return self.session_expires_at is None or now < self.session_expires_at
 
 
+class BrokerAccountView(BrokerAccount):
+    """An account as its owner sees it, with the address its orders leave from."""
+
+    static_ip: str | None = Field(
+        default=None,
+        description="the static IP to register with the broker (its orders leave from it, one client per "
+        "address); null where this environment sends from no per-client address (paper, dev, local)",
+    )
+
+
 PAPER_BROKER = "PAPER"
 # Why an account's orders were not sent: the user (or the morning's self-login) must log in.
 LOGIN_NEEDED_REASON = "broker login needed"

@@ -10,8 +10,9 @@ export const title = 'Broker accounts';
 const BROKERS = ['ZERODHA', 'ANGEL_ONE', 'FINVASIA', 'UPSTOX', 'DHAN', 'FYERS'];
 
 function staticIp(account) {
-  const ip = account.static_ip || account.egress_ip || account.registered_ip;
-  return ip ? h('code', { testid: 'static-ip' }, ip) : h('span', { class: 'hint' }, account.paper ? 'Not needed (paper)' : 'Ask your operator');
+  const ip = account.static_ip;
+  if (ip) return h('code', { testid: 'static-ip' }, ip);
+  return h('span', { class: 'hint' }, account.paper ? 'Not needed (paper)' : 'None here: orders leave from the platform');
 }
 
 function loginCell(api, live, account) {

@@ -13,7 +13,7 @@ from shared_utils.api.pagination import DEFAULT_LIMIT, Limit, NextToken
 from shared_utils.api.params import BrokerAccountId
 from shared_utils.api.routing import route
 from shared_utils.composition import platform
-from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.broker_account import BrokerAccountView
 from shared_utils.models.views import Page
 
 router = Router()
@@ -23,15 +23,27 @@ router = Router()
     router,
     "listBrokerAccounts",
     summary="My broker accounts",
-    description="Accounts the caller linked; credentials are never read or returned.",
+    description="Accounts the caller linked, each with the static IP to register with its broker; "
+    "credentials are never read or returned.",
     tags=["broker-accounts"],
     responses=route_responses(HTTPStatus.OK),
 )
 def list_broker_accounts(
     caller: Caller, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
-) -> Page[BrokerAccount]:
-    accounts, token = platform().broker_accounts.list_accounts(caller.user_id, limit, next_token)
-    return Page[BrokerAccount](items=accounts, next_token=token)
+) -> Page[BrokerAccountView]:
+    root = platform()
+    accounts, token = root.broker_accounts.list_accounts(caller.user_id, limit, next_token)
+    egress = root.egress_directory
+    views = []
+    for account in accounts:
+        found = (
+            None
+            if egress is None or account.paper
+            else egress.for_account(caller.user_id, account.broker_account_id)
+        )
+        address = str(found.public_ip) if found is not None else None
+        views.append(BrokerAccountView(**account.model_dump(), static_ip=address))
+    return Page[BrokerAccountView](items=views, next_token=token)
 
 
 @route(
