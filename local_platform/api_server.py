@@ -135,10 +135,17 @@ def console_file(path: str, root: Path = CONSOLE_DIR) -> Path | None:
     return candidate
 
 
-def console_config(host: str) -> bytes:
+def console_config(host: str, clock: Clock | None = None) -> bytes:
     """What the deployed console reads from its bucket, for this server: same-origin API, the
-    feed on this port, local sign-in (the token command's tokens)."""
-    config = {"api_base_url": "", "feed_url": f"ws://{host}{FEED_PATH}", "auth": {"mode": "local"}}
+    feed on this port, local sign-in (the token command's tokens), and where the platform's clock
+    stands and how fast it runs (a replayed or accelerated session is not this machine's time)."""
+    config: dict[str, Any] = {
+        "api_base_url": "",
+        "feed_url": f"ws://{host}{FEED_PATH}",
+        "auth": {"mode": "local"},
+    }
+    if clock is not None:
+        config["clock"] = {"now": clock.now().isoformat(), "speed": float(getattr(clock, "speed", 1.0))}
     return json.dumps(config).encode()
 
 
@@ -160,7 +167,10 @@ class LocalApi:
         base_url: str,
         handler: LambdaHandler = dispatch,
         observer: RequestObserver | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        """`clock`: the platform's (the timer's), which the console is told."""
+        self._clock = clock
         self._authorizer = authorizer
         self._base_url = base_url
         self._api = ProxyEventWsgiApp(authorizer.claims, lock.wrap(handler))
@@ -202,7 +212,11 @@ class LocalApi:
             policy = [("Content-Security-Policy", console_policy(host)), ("Cache-Control", "no-cache")]
             if path == CONSOLE_CONFIG_PATH:
                 return _respond(
-                    start_response, HTTPStatus.OK, console_config(host), "application/json", policy
+                    start_response,
+                    HTTPStatus.OK,
+                    console_config(host, self._clock),
+                    "application/json",
+                    policy,
                 )
             found = console_file(path)
             if found is not None:

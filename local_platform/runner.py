@@ -125,6 +125,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         lock,
         base_url,
         observer=lambda method, path, status: console.say(f"[api] {method} {path} -> {status}"),
+        clock=clock,
     )
     try:
         server = serve(app, LOOPBACK, port, feed)

@@ -40,6 +40,9 @@ async function loadConfig() {
     api_base_url: config.api_base_url || '',
     feed_url: config.feed_url || '',
     auth: config.auth || { mode: 'local' },
+    // The local platform on a replayed or accelerated clock says where its clock stood, and how
+    // fast it runs; deployed, the platform's clock is this machine's.
+    clock: config.clock ? { ...config.clock, readAt: Date.now() } : null,
   };
 }
 
@@ -111,7 +114,7 @@ function startSession(config, auth) {
     if (state === FeedState.RECONNECTING && !auth.token) api.onUnauthorized();
   });
   const calls = routes(api);
-  const live = new Live(calls, feed);
+  const live = new Live(calls, feed, config.clock);
   context = { config, auth, api: calls, feed, live, identity: auth.identity, navigate: (hash) => { location.hash = hash; } };
   renderUser(context.identity);
   feed.start();

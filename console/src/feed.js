@@ -31,7 +31,6 @@ export class Feed {
     this.retryTimer = null;
     this.openedAt = 0;
     this.retryAt = null;
-    this.lastAt = null;
     this.everConnected = false;
     this.stopped = true;
     this.onBeforeUnload = () => this.stop();
@@ -147,7 +146,6 @@ export class Feed {
       console.warn('feed: a message of an unknown version was ignored', message?.v);
       return;
     }
-    if (message.at) this.lastAt = message.at;
     this.emit('*', message);
     this.emit(message.type, message.data, message);
   }

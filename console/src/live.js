@@ -46,9 +46,10 @@ function newer(candidate, current) {
 }
 
 export class Live {
-  constructor(routes, feed) {
+  constructor(routes, feed, clock = null) {
     this.routes = routes;
     this.feed = feed;
+    this.clock = clock;
     this.listeners = new Map();
     this.positions = new Map();
     this.orders = new Map();
@@ -73,14 +74,17 @@ export class Live {
     for (const listener of [...(this.listeners.get(topic) || [])]) listener(this);
   }
 
-  /** The platform's current trade date (IST): from the feed's latest message, else this machine. */
+  /** The platform's current trade date (IST). */
   tradeDate() {
-    return istDate(this.feed.lastAt ? new Date(this.feed.lastAt) : new Date());
+    return istDate(this.now());
   }
 
-  /** The platform's clock as last seen on the feed (this machine's clock before any message). */
+  /** The platform's clock: where config.json said it stood, run on at its speed (the local
+   * platform's replayed or accelerated sessions); else this machine's clock. */
   now() {
-    return this.feed.lastAt ? new Date(this.feed.lastAt) : new Date();
+    if (!this.clock) return new Date();
+    const elapsed = (Date.now() - this.clock.readAt) * (this.clock.speed || 1);
+    return new Date(Date.parse(this.clock.now) + elapsed);
   }
 
   ensureLoaded() {
