@@ -4,7 +4,8 @@
 
 Context read here, from the CDK CLI (`CDK_CONTEXT_JSON`) or `-c` given to this script: `env`,
 `project` (names the stack, default ql-algo-trading) and the deployment inputs `alarm_emails`
-and `cors_allowed_origins` (comma-separated; required for staging and production).
+and `cors_allowed_origins` (comma-separated; required for staging and production), and
+`console_dir` (the built console to publish, default `.build/console`: `make build`).
 Configuration problems end with a one-line message and exit status 2, never a stack trace.
 """
 
