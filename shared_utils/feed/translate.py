@@ -91,19 +91,8 @@ def history_deliveries(record: dict[str, Any], now: datetime) -> list[Delivery]:
 
 
 def _execution(run: ExecutionRecord, now: datetime) -> ExecutionMessage:
-    update = ExecutionUpdate(
-        strategy_id=run.strategy_id,
-        action=run.action.value,
-        run_name=run.run_name,
-        trade_date=run.trade_date,
-        status=run.status,
-        reason=run.reason,
-        exit_reason=run.exit_reason,
-        realised_pnl=run.realised_pnl,
-        started_at=run.started_at,
-        updated_at=run.updated_at,
-    )
-    return ExecutionMessage(at=now, data=update)
+    # The record's own fields, without its per-broker detail (orders come as order messages).
+    return ExecutionMessage(at=now, data=ExecutionUpdate.model_validate(run, from_attributes=True))
 
 
 def _risk_exit(user_id: str, plan: ExecutionPlan, now: datetime) -> list[Delivery]:
