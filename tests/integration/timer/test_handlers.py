@@ -10,13 +10,17 @@ from typing import Any
 import pytest
 
 from lambda_functions.option_baskets import (
+    FEED_BROADCASTER,
     duplicate_order_checker,
+    load_handler,
     market_data_refresher,
     schedule_trigger,
     stop_loss_checker,
 )
+from local_platform.timer import eventbridge_event
 from shared_utils.clock import FixedClock
 from shared_utils.composition import Platform
+from shared_utils.events.catalog import DetailType
 from shared_utils.execution.reports import DuplicateFinding
 from shared_utils.execution.requests import ExecutionRequest
 from shared_utils.handlers import timer as timer_handler
@@ -27,6 +31,7 @@ from shared_utils.models.basket import BasketCreate
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import StrategyCreate, StrategyUpdate
 from shared_utils.repository import DynamoTradingRepository
+from shared_utils.timer.publisher import PublishError
 from tests.events.timer import load_event
 from tests.integration.timer.conftest import FakeLambdaContext
 
@@ -225,3 +230,30 @@ def test_the_window_comes_from_the_tick_not_from_the_event(platform: dict[str, A
     schedule_trigger.handler(event, FakeLambdaContext())
 
     assert [r.strategy_id for r in platform["requester"].requests] == [platform["due"]]
+
+
+def test_the_refresh_announces_its_quotes_and_the_feed_marks_on_them(platform: dict[str, Any]) -> None:
+    """QuotesRefreshed follows the stored quotes, for the same tick; the broadcaster takes it once
+    per tick (nobody is connected here: nothing is read or sent)."""
+    root = platform["platform"]
+    outcome = market_data_refresher.handler(load_event("refresh_market_data"), FakeLambdaContext())
+    assert outcome["status"] == "processed"
+    (announced,) = root.announcer.take()
+    assert announced.detail_type is DetailType.QUOTES_REFRESHED and announced.envelope.tick == TICK
+    event = eventbridge_event(announced)
+    first = load_handler(FEED_BROADCASTER)(event, FakeLambdaContext())
+    again = load_handler(FEED_BROADCASTER)({**event, "id": "redelivered"}, FakeLambdaContext())
+    assert first["status"] == again["status"] == "processed"
+    assert first["result"] == again["result"] == {"messages": 0, "sent": 0, "gone": 0, "failed": 0}
+
+
+def test_a_failed_announcement_costs_the_refresh_nothing(platform: dict[str, Any]) -> None:
+    class Unreachable:
+        def publish(self, events: Sequence[Any]) -> int:
+            raise PublishError("the bus refused the entries", failed=[{"ErrorCode": "InternalFailure"}])
+
+    platform["platform"].announcer = Unreachable()
+    outcome = market_data_refresher.handler(load_event("refresh_market_data"), FakeLambdaContext())
+    assert outcome["status"] == "processed" and outcome["result"]["indices"] == len(Underlying)
+    cache = QuoteCache(platform["dynamodb"], platform["settings"].trading_table_name)
+    assert cache.get("NIFTY", platform["clock"].now()) is not None
