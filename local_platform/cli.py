@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="run a whole session in seconds and write a report")
     simulate.add_argument("--date", required=True, help="trade date YYYY-MM-DD (a session day)")
     simulate.add_argument("--user", default="demo", help="user whose demo baskets are created if none exist")
-    simulate.add_argument("--report-dir", type=Path, default=None, help="default: <data-dir>/reports/<date>")
+    simulate.add_argument(
+        "--report-dir", type=Path, default=None, help="default: a new <data-dir>/reports/<date>/run-NNN"
+    )
     simulate.add_argument("--log-level", default="ERROR", help="handlers' Powertools log level")
     return parser
 
@@ -119,6 +121,13 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def next_run_dir(day_dir: Path) -> Path:
+    """The day's next run directory (run-001, run-002 ...): a session never overwrites another's
+    report."""
+    taken = [int(p.name[4:]) for p in day_dir.glob("run-[0-9][0-9][0-9]") if p.name[4:].isdigit()]
+    return day_dir / f"run-{max(taken, default=0) + 1:03d}"
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from local_platform.state import read_state
 
@@ -133,7 +142,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     state = read_state(args.data_dir)
     live = state.dynamodb_endpoint if state is not None and _reachable(state.dynamodb_endpoint) else None
-    report_dir = args.report_dir or args.data_dir / "reports" / day.isoformat()
+    report_dir = args.report_dir or next_run_dir(args.data_dir / "reports" / day.isoformat())
     where = f"the running platform ({state.api_url})" if live and state else "a moto server of its own"
     console.say(f"Simulating {day.isoformat()} against {where} ...")
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,12 @@
 """The simulated day's report: summary.json and a self-contained HTML page with inline SVG charts
-(P&L through the day per strategy, payoff at entry per strategy) that needs no network."""
+(P&L through the day per strategy beside the index levels, payoff at entry per strategy) that
+needs no network.
+
+It reports its own day only: the positions entered that day (a data directory keeps every
+session's), per strategy, per broker account and for the portfolio, the legs with their strikes
+and fill prices, and a warning for anything still open after the close, not entered, or left
+out. Strategies are told apart by a unique label and a colour fixed by their id.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +34,29 @@ WIDTH, HEIGHT, PAD = 720, 260, 48
 
 def _ist(instant: datetime) -> str:
     return f"{to_ist(instant):%H:%M}"
+
+
+def strategy_labels(names: Mapping[str, str]) -> dict[str, str]:
+    """strategy id -> a label no other strategy of the report has: its name, and where two
+    strategies share a name, the first characters of its id that tell them apart."""
+    counts = Counter(names.values())
+    labels = {}
+    for strategy_id, name in names.items():
+        if counts[name] == 1:
+            labels[strategy_id] = name
+            continue
+        twins = [other for other, same in names.items() if same == name and other != strategy_id]
+        width = 4
+        while any(other[:width] == strategy_id[:width] for other in twins) and width < len(strategy_id):
+            width += 2
+        labels[strategy_id] = f"{name} #{strategy_id[:width]}"
+    return labels
+
+
+def strategy_colours(strategy_ids: Sequence[str]) -> dict[str, str]:
+    """A colour per strategy, by the order of their ids: the same strategies get the same colours
+    on every report, and no two of up to len(COLOURS) share one."""
+    return {sid: COLOURS[index % len(COLOURS)] for index, sid in enumerate(sorted(set(strategy_ids)))}
 
 
 def entry_legs(records: Sequence[ExecutionRecord]) -> dict[str, list[PricedLeg]]:
@@ -71,14 +101,19 @@ def _scale(values: Sequence[float], low: float, high: float) -> tuple[float, flo
 
 
 def svg_chart(
-    series: Mapping[str, Sequence[tuple[float, float]]], x_labels: Sequence[tuple[float, str]], title: str
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    x_labels: Sequence[tuple[float, str]],
+    title: str,
+    colours: Mapping[str, str] | None = None,
+    zero_line: bool = True,
 ) -> str:
-    """Lines over a shared x axis, a zero line, min/max labels; plain SVG, no script."""
+    """Lines over a shared x axis, a zero line, min/max labels; plain SVG, no script.
+    `colours`: per series name (else the palette in order)."""
     points = [p for line in series.values() for p in line]
     if not points:
         text = f'<text x="10" y="30">{html.escape(title)}: no data</text>'
         return f'<svg class="chart" width="{WIDTH}" height="60">{text}</svg>'
-    xs, ys = [p[0] for p in points], [p[1] for p in points] + [0.0]
+    xs, ys = [p[0] for p in points], [p[1] for p in points] + ([0.0] if zero_line else [])
     x0, xk = _scale(xs, PAD, WIDTH - PAD)
     y0, yk = _scale(ys, PAD / 2, HEIGHT - PAD)
 
@@ -92,8 +127,12 @@ def svg_chart(
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
         f'height="{HEIGHT + 20 * len(series)}" role="img" aria-label="{html.escape(title)}">',
         f'<text x="{PAD}" y="14" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-        f'<line x1="{PAD}" x2="{WIDTH - PAD}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" '
-        'stroke="#999" stroke-dasharray="4 3"/>',
+        (
+            f'<line x1="{PAD}" x2="{WIDTH - PAD}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" '
+            'stroke="#999" stroke-dasharray="4 3"/>'
+            if zero_line
+            else ""
+        ),
         f'<text x="4" y="{sy(max(ys)) + 4:.1f}" font-size="10">{max(ys):,.0f}</text>',
         f'<text x="4" y="{sy(min(ys)) + 4:.1f}" font-size="10">{min(ys):,.0f}</text>',
     ]
@@ -103,7 +142,7 @@ def svg_chart(
             f'text-anchor="middle">{html.escape(label)}</text>'
         )
     for index, (name, line) in enumerate(series.items()):
-        colour = COLOURS[index % len(COLOURS)]
+        colour = (colours or {}).get(name) or COLOURS[index % len(COLOURS)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in line)
         parts.append(
             f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
@@ -135,13 +174,17 @@ def write_report(
     strategies: Mapping[str, Sequence[Mapping[str, Any]]],
     calendar: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`calendar`: `{"provisional": bool, "confirmed_until": "YYYY-MM-DD" | None}` of the day."""
+    """`calendar`: `{"provisional": bool, "confirmed_until": "YYYY-MM-DD" | None}` of the day.
+    `positions`: each user's, marked; only those entered on `day` are the day's."""
     report_dir.mkdir(parents=True, exist_ok=True)
+    labels = strategy_labels({s["strategy_id"]: s["name"] for items in strategies.values() for s in items})
     names = {
-        s["strategy_id"]: (s["name"], s["basket_id"], user)
+        s["strategy_id"]: (labels[s["strategy_id"]], s["basket_id"], user)
         for user, items in strategies.items()
         for s in items
     }
+    carried = sum(1 for items in positions.values() for p in items if p.entry_date != day)
+    positions = {user: [p for p in items if p.entry_date == day] for user, items in positions.items()}
     by_type: Counter[str] = Counter()
     by_phase: Counter[str] = Counter()
     nested: dict[str, dict[str, int]] = defaultdict(dict)
@@ -182,8 +225,15 @@ def write_report(
         )
     per_strategy: dict[str, dict[str, Any]] = {}
     per_basket: dict[str, Decimal] = defaultdict(Decimal)
+    per_account: dict[str, dict[str, Any]] = {}
     for user, items in positions.items():
         for position in items:
+            account = per_account.setdefault(
+                position.broker_account_id,
+                {"broker": position.broker, "user_id": user, "realised": 0.0, "unrealised": 0.0},
+            )
+            account["realised"] += float(position.realised_pnl)
+            account["unrealised"] += float(position.unrealised_pnl or 0)
             name, basket_id, _ = names.get(position.strategy_id, (position.strategy_id, "?", user))
             row = per_strategy.setdefault(
                 position.strategy_id,
@@ -192,8 +242,13 @@ def write_report(
             row["realised"] += float(position.realised_pnl)
             row["unrealised"] += float(position.unrealised_pnl or 0)
             per_basket[basket_id] += position.realised_pnl + (position.unrealised_pnl or Decimal("0"))
-    for row in per_strategy.values():
+    for row in (*per_strategy.values(), *per_account.values()):
+        row["realised"], row["unrealised"] = round(row["realised"], 2), round(row["unrealised"], 2)
         row["total"] = round(row["realised"] + row["unrealised"], 2)
+    portfolio = {
+        key: round(sum(row[key] for row in per_account.values()), 2)
+        for key in ("realised", "unrealised", "total")
+    }
     summary: dict[str, Any] = {
         "trade_date": day.isoformat(),
         "session_ist": {"first_tick": _ist(first_tick), "close": _ist(close)},
@@ -212,15 +267,81 @@ def write_report(
         "pnl": {
             "per_strategy": per_strategy,
             "per_basket": {basket: float(total) for basket, total in per_basket.items()},
+            "per_account": per_account,
+            "portfolio": portfolio,
         },
         "pnl_through_the_day": {
             names.get(sid, (sid,))[0]: [[label, round(value, 2)] for label, value in line]
             for sid, line in log.pnl.items()
         },
+        "index_through_the_day": {
+            underlying: [[label, round(value, 2)] for label, value in line]
+            for underlying, line in log.index.items()
+        },
+        "legs": fills_of(records, names),
+        "warnings": warnings(records, positions, names, carried),
     }
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     (report_dir / "report.html").write_text(_html(summary, log, records, names))
     return summary
+
+
+def fills_of(
+    records: Sequence[ExecutionRecord], names: Mapping[str, tuple[str, str, str]]
+) -> list[dict[str, Any]]:
+    """Every order of the day's runs: the strategy, the run, the account, the contract (strike,
+    type, expiry), the side and quantity, and what filled at what average price."""
+    rows = []
+    for record in records:
+        for broker in record.brokers:
+            for order in broker.orders:
+                underlying, expiry, strike, option_type = order.instrument.split("|")
+                rows.append(
+                    {
+                        "at_ist": _ist(record.started_at),
+                        "strategy": names.get(record.strategy_id, (record.strategy_id,))[0],
+                        "run": record.run_name,
+                        "account": broker.broker_account_id,
+                        "leg": order.leg_no,
+                        "contract": f"{underlying} {expiry} {int(Decimal(strike)):d} {option_type}",
+                        "side": order.side.value,
+                        "quantity": order.quantity,
+                        "filled": order.filled_quantity,
+                        "average_price": float(order.average_price)
+                        if order.average_price is not None
+                        else None,
+                        "status": order.status.value if order.status else None,
+                    }
+                )
+    return rows
+
+
+def warnings(
+    records: Sequence[ExecutionRecord],
+    positions: Mapping[str, Sequence[PositionView]],
+    names: Mapping[str, tuple[str, str, str]],
+    carried: int,
+) -> list[str]:
+    """What a trader must not miss: a position still open after the close, a run that did not
+    complete (not entered, partly done, failed) with its reason, positions left out of the day."""
+    found = []
+    for items in positions.values():
+        for p in items:
+            if p.net_quantity:
+                name = names.get(p.strategy_id, (p.strategy_id,))[0]
+                found.append(
+                    f"open after the close: {name} leg {p.leg_no} on {p.broker_account_id}, "
+                    f"{p.net_quantity:+d} {p.instrument.key}"
+                )
+    for record in records:
+        if record.status.value != "COMPLETE":
+            name = names.get(record.strategy_id, (record.strategy_id,))[0]
+            found.append(
+                f"{record.action.value.lower()} {record.status.value}: {name}: {record.reason or 'no reason'}"
+            )
+    if carried:
+        found.append(f"{carried} position(s) entered before this day are not in its P&L")
+    return found
 
 
 def _calendar_note(calendar: Mapping[str, Any]) -> str:
@@ -239,12 +360,23 @@ def _html(
     records: Sequence[ExecutionRecord],
     names: Mapping[str, tuple[str, str, str]],
 ) -> str:
+    colours = strategy_colours(list(names) + list(log.pnl))
     series = {
         names.get(sid, (sid,))[0]: [(_minutes(label), value) for label, value in line]
         for sid, line in log.pnl.items()
     }
+    series_colours = {names.get(sid, (sid,))[0]: colours[sid] for sid in log.pnl}
     labels = sorted({(_minutes(label), label) for line in log.pnl.values() for label, _ in line})
-    pnl_chart = svg_chart(series, labels[:: max(1, len(labels) // 8)], "P&L through the day (INR)")
+    pnl_chart = svg_chart(
+        series, labels[:: max(1, len(labels) // 8)], "P&L through the day (INR)", colours=series_colours
+    )
+    index_labels = sorted({(_minutes(label), label) for line in log.index.values() for label, _ in line})
+    index_chart = svg_chart(
+        {u: [(_minutes(label), value) for label, value in line] for u, line in log.index.items()},
+        index_labels[:: max(1, len(index_labels) // 8)],
+        "Index levels through the day",
+        zero_line=False,
+    )
     payoffs = []
     for strategy_id, legs in entry_legs(records).items():
         centre = sum(leg.strike for leg in legs) / len(legs)
@@ -257,6 +389,7 @@ def _html(
                 {"payoff at expiry": line},
                 ticks,
                 f"Payoff at entry: {names.get(strategy_id, (strategy_id,))[0]}",
+                colours={"payoff at expiry": colours.get(strategy_id, COLOURS[0])},
             )
         )
     rows = "\n".join(
@@ -269,6 +402,26 @@ def _html(
         f"<td>{row['total']:,.2f}</td></tr>"
         for row in summary["pnl"]["per_strategy"].values()
     )
+    account_rows = "\n".join(
+        f"<tr><td>{html.escape(account)}</td><td>{html.escape(row['broker'])}</td><td>{row['realised']:,.2f}</td>"
+        f"<td>{row['unrealised']:,.2f}</td><td>{row['total']:,.2f}</td></tr>"
+        for account, row in summary["pnl"]["per_account"].items()
+    )
+    portfolio = summary["pnl"]["portfolio"]
+    leg_rows = "\n".join(
+        f"<tr><td>{leg['at_ist']}</td><td>{html.escape(leg['strategy'])}</td><td>{html.escape(leg['run'])}</td>"
+        f"<td>{html.escape(leg['account'])}</td><td>{leg['leg']}</td><td>{html.escape(leg['contract'])}</td>"
+        f"<td>{leg['side']}</td><td>{leg['filled']}/{leg['quantity']}</td>"
+        f"<td>{'' if leg['average_price'] is None else format(leg['average_price'], ',.2f')}</td>"
+        f"<td>{leg['status'] or ''}</td></tr>"
+        for leg in summary["legs"]
+    )
+    warning_items = "".join(f"<li>{html.escape(text)}</li>" for text in summary["warnings"])
+    warning_block = (
+        f'<div class="warning" role="alert"><strong>Check:</strong><ul>{warning_items}</ul></div>'
+        if warning_items
+        else ""
+    )
     events = "\n".join(
         f"<tr><td>{html.escape(kind)}</td><td>{count}</td></tr>"
         for kind, count in summary["events"]["by_type"].items()
@@ -277,7 +430,8 @@ def _html(
 <html lang="en"><head><meta charset="utf-8"><title>Simulated session {summary["trade_date"]}</title>
 <style>body{{font-family:sans-serif;margin:24px;}}table{{border-collapse:collapse;margin:8px 0 24px}}
 td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}
-.chart{{display:block;margin:12px 0}}</style></head>
+.chart{{display:block;margin:12px 0}}.side-by-side{{display:flex;flex-wrap:wrap;gap:12px}}
+.warning{{background:#fff4e5;border:1px solid #f0b060;padding:8px 12px;margin:12px 0}}</style></head>
 <body>
 <h1>Simulated session {summary["trade_date"]}</h1>
 <p>{summary["session_ist"]["first_tick"]}&ndash;{summary["session_ist"]["close"]} IST,
@@ -285,19 +439,33 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}
 {summary["fills"]["orders"]} orders ({summary["fills"]["filled"]} filled),
 {len(summary["handler_errors"])} handler errors, run in {summary["wall_seconds"]} s.</p>
 {_calendar_note(summary["calendar"])}
+{warning_block}
 <h2>P&amp;L through the day</h2>
+<div class="side-by-side">
 {pnl_chart}
+{index_chart}
+</div>
 <h2>P&amp;L per strategy</h2>
-<table><tr><th>strategy</th><th>realised</th><th>unrealised</th><th>total</th></tr>
+<table id="pnl-per-strategy"><tr><th>strategy</th><th>realised</th><th>unrealised</th><th>total</th></tr>
 {pnl_rows}</table>
+<h2>P&amp;L per broker account</h2>
+<table id="pnl-per-account"><tr><th>account</th><th>broker</th><th>realised</th><th>unrealised</th>
+<th>total</th></tr>
+{account_rows}
+<tr><th colspan="2">portfolio</th><th>{portfolio["realised"]:,.2f}</th><th>{portfolio["unrealised"]:,.2f}</th>
+<th>{portfolio["total"]:,.2f}</th></tr></table>
 <h2>Payoff at entry</h2>
 {"".join(payoffs) or "<p>No strategy was entered.</p>"}
+<h2>Legs and fills</h2>
+<table id="legs"><tr><th>IST</th><th>strategy</th><th>run</th><th>account</th><th>leg</th><th>contract</th>
+<th>side</th><th>filled</th><th>average price</th><th>status</th></tr>
+{leg_rows}</table>
 <h2>Executions</h2>
-<table><tr><th>IST</th><th>strategy</th><th>action</th><th>status</th>
+<table id="executions"><tr><th>IST</th><th>strategy</th><th>action</th><th>status</th>
 <th>filled quantity per account</th></tr>
 {rows}</table>
 <h2>Timer events</h2>
-<table><tr><th>detail-type</th><th>delivered</th></tr>
+<table id="timer-events"><tr><th>detail-type</th><th>delivered</th></tr>
 {events}</table>
 </body></html>
 """

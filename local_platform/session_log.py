@@ -23,6 +23,8 @@ class SessionLog:
     users: set[str] = field(default_factory=set)
     ticks: int = 0
     pnl: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
+    # The level of each underlying the day's strategies trade, sampled with the P&L.
+    index: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
 
     def delivery(self, delivery: Delivery) -> None:
         self.events[(delivery.detail_type, delivery.phase)] += 1

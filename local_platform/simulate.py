@@ -35,6 +35,7 @@ from shared_utils.clock import to_ist
 from shared_utils.composition import Platform, install
 from shared_utils.execution.marking import mark_positions
 from shared_utils.execution.models import ExecutionRecord, PositionView
+from shared_utils.market_data.cache import QuoteCache
 from shared_utils.timer.emitter import EmitResult
 
 logger = Logger(service="local-platform", child=False)
@@ -92,25 +93,35 @@ def simulate(
         log = SessionLog(users={user_id})
         store = root.execution_store
         prices = root.option_market
+        quotes = QuoteCache(root.dynamodb, settings.trading_table_name)
+        underlyings = sorted(
+            {s["underlying"] for s in InProcessApi(user_id).call("GET", "/options/strategies")["items"]}
+        )
 
         def marked(user: str) -> list[PositionView]:
-            return mark_positions(store.positions(user), prices)
+            """The user's positions of this day (a data directory keeps every session's)."""
+            return mark_positions([p for p in store.positions(user) if p.entry_date == day], prices)
 
         def sample(result: EmitResult) -> None:
             log.ticks += 1
             tick = result.handled_tick
             if tick is None or (to_ist(tick).minute % PNL_SAMPLE_MINUTES and result.continue_):
                 return
+            label = f"{to_ist(tick):%H:%M}"
             for user in sorted(log.users):
                 for strategy_id, pnl in strategy_pnl(marked(user)).items():
-                    log.pnl[strategy_id].append((f"{to_ist(tick):%H:%M}", float(pnl)))
+                    log.pnl[strategy_id].append((label, float(pnl)))
+            for underlying in underlyings:
+                quote = quotes.get(underlying, clock.now())
+                if quote is not None:
+                    log.index[underlying].append((label, float(quote.last_price)))
 
         clock.move_to(first_tick)
         loop = TimerLoop(LocalPublisher(RuleRouter(stdout=handler_log), log.delivery), clock, on_tick=sample)
         results = loop.run_session(first_tick)
         wall = time.perf_counter() - started
         records = _records(store, sorted(log.users), day)
-        positions = {user: marked(user) for user in sorted(log.users)}
+        positions = {user: mark_positions(store.positions(user), prices) for user in sorted(log.users)}
         strategies = {
             user: InProcessApi(user).call("GET", "/options/strategies", query={"limit": "100"})["items"]
             for user in sorted(log.users)

@@ -161,6 +161,8 @@ def _session_day(report_dir: Path) -> dict[str, Any]:
     )
     for index, (strategy_id, *_rest) in enumerate(STRATEGIES):
         log.pnl[strategy_id] = [(label, (-1) ** index * 40.0 * i) for i, label in enumerate(samples)]
+    log.index["NIFTY"] = [(label, 26000.0 + 3.5 * i) for i, label in enumerate(samples)]
+    log.index["BANKNIFTY"] = [(label, 52000.0 - 2.0 * i) for i, label in enumerate(samples)]
     records = [
         *(_record(s, ScheduleKind.ENTRY, "09:20") for s in STRATEGIES),
         *(_record(s, ScheduleKind.EXIT, "15:15") for s in STRATEGIES),
@@ -256,13 +258,25 @@ def test_the_report_page_renders_its_charts_and_figures_with_no_errors(
         assert len((curve.get_attribute("points") or "").split()) > 100
         box = curve.bounding_box()
         assert box is not None and box["width"] > 100 and box["height"] > 10, (name, box)
-    expect(page.locator("svg.chart")).to_have_count(1 + len(entered))
+    index_chart = page.locator('svg.chart[aria-label="Index levels through the day"]')
+    expect(index_chart.locator("polyline.series")).to_have_count(len(summary["index_through_the_day"]))
+    for underlying in summary["index_through_the_day"]:
+        expect(index_chart.get_by_text(underlying, exact=True)).to_be_visible()
+    expect(page.locator("svg.chart")).to_have_count(2 + len(entered))
+    # Each strategy keeps one colour on the P&L line and its payoff curve.
+    for name in entered:
+        pnl_colour = pnl_chart.locator("text", has_text=name).get_attribute("fill")
+        payoff = page.locator(f'svg.chart[aria-label="Payoff at entry: {name}"] polyline.series')
+        assert payoff.get_attribute("stroke") == pnl_colour
+    accounts = page.locator("#pnl-per-account tr")
+    expect(accounts).to_have_count(1 + len(summary["pnl"]["per_account"]) + 1)  # header, accounts, portfolio
+    expect(page.locator("#legs tr")).to_have_count(1 + len(summary["legs"]))
+    assert len(summary["legs"]) == fills["orders"]
 
-    tables = page.locator("table")
-    pnl_rows = tables.nth(0).locator("tr")
+    pnl_rows = page.locator("#pnl-per-strategy tr")
     expect(pnl_rows).to_have_count(1 + len(summary["pnl"]["per_strategy"]))
-    expect(tables.nth(1).locator("tr")).to_have_count(1 + len(summary["executions"]))
-    expect(tables.nth(2).locator("tr")).to_have_count(1 + len(summary["events"]["by_type"]))
+    expect(page.locator("#executions tr")).to_have_count(1 + len(summary["executions"]))
+    expect(page.locator("#timer-events tr")).to_have_count(1 + len(summary["events"]["by_type"]))
     for row in summary["pnl"]["per_strategy"].values():
         expect(pnl_rows.filter(has_text=row["name"])).to_contain_text(f"{row['total']:,.2f}")
 
