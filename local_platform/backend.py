@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local_platform import moto_transactions
+from local_platform import moto_memory, moto_transactions
 from local_platform.environment import REGION
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import (
@@ -46,6 +46,7 @@ def start_moto(port: int = 0) -> MotoEndpoint:
     """moto on 127.0.0.1 (`port` 0: a free port chosen by the OS); its request lines stay quiet."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_transactions.install()
+    moto_memory.install()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

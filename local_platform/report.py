@@ -1,5 +1,5 @@
 """The simulated day's report: summary.json and a self-contained HTML page with inline SVG charts
-(P&L through the day per strategy beside the index levels, payoff at entry per strategy) that
+(P&L through the day per strategy beside the index moves, payoff at entry per strategy) that
 needs no network.
 
 It reports its own day only: the positions entered that day (a data directory keeps every
@@ -371,11 +371,17 @@ def _html(
         series, labels[:: max(1, len(labels) // 8)], "P&L through the day (INR)", colours=series_colours
     )
     index_labels = sorted({(_minutes(label), label) for line in log.index.values() for label, _ in line})
+    # Indices tens of thousands of points apart share one axis as moves from their first sample.
     index_chart = svg_chart(
-        {u: [(_minutes(label), value) for label, value in line] for u, line in log.index.items()},
+        {
+            f"{u} ({line[0][1]:,.0f} at {line[0][0]})": [
+                (_minutes(label), (value / line[0][1] - 1) * 100) for label, value in line
+            ]
+            for u, line in log.index.items()
+            if line
+        },
         index_labels[:: max(1, len(index_labels) // 8)],
-        "Index levels through the day",
-        zero_line=False,
+        "Index moves through the day (%)",
     )
     payoffs = []
     for strategy_id, legs in entry_legs(records).items():

@@ -258,10 +258,10 @@ def test_the_report_page_renders_its_charts_and_figures_with_no_errors(
         assert len((curve.get_attribute("points") or "").split()) > 100
         box = curve.bounding_box()
         assert box is not None and box["width"] > 100 and box["height"] > 10, (name, box)
-    index_chart = page.locator('svg.chart[aria-label="Index levels through the day"]')
+    index_chart = page.locator('svg.chart[aria-label="Index moves through the day (%)"]')
     expect(index_chart.locator("polyline.series")).to_have_count(len(summary["index_through_the_day"]))
-    for underlying in summary["index_through_the_day"]:
-        expect(index_chart.get_by_text(underlying, exact=True)).to_be_visible()
+    for underlying, line in summary["index_through_the_day"].items():
+        expect(index_chart.get_by_text(f"{underlying} ({line[0][1]:,.0f} at {line[0][0]})")).to_be_visible()
     expect(page.locator("svg.chart")).to_have_count(2 + len(entered))
     # Each strategy keeps one colour on the P&L line and its payoff curve.
     for name in entered:
