@@ -25,7 +25,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -51,23 +50,6 @@ NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # Wednesday 09:30 IST
 EXIT_AT = datetime(2026, 11, 25, 9, 40, tzinfo=UTC)  # 15:10 IST
 MODES = ("step by step", "claimed together")
 TRADE_DATE = date(2026, 11, 25)
-
-
-class SerializedClient:
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 class NoQueue:
@@ -158,6 +140,8 @@ def measure(strategies: int, users: int, *, stepwise: bool) -> dict[str, Any]:
         "entry": {"time": "09:30", "weekdays": ["WED"]},
         "exit": {"time": "15:10"},
     }
+
+    from local_platform.inprocess_dynamodb import SerializedClient
 
     with mock_aws():
         raw = boto3.client("dynamodb", region_name=REGION)

@@ -56,7 +56,8 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
 )
-from bench.load import SerializedClient, condor  # noqa: E402  (after the environment is set)
+from bench.load import condor  # noqa: E402  (after the environment is set)
+from local_platform.inprocess_dynamodb import SerializedClient  # noqa: E402
 from shared_utils.execution.sqs_queue import SENDERS  # noqa: E402
 
 TICK = datetime(2026, 11, 25, 3, 50, tzinfo=UTC)  # Wednesday 09:20 IST

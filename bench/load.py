@@ -99,26 +99,6 @@ class Figures:
         return "\n".join(lines)
 
 
-class SerializedClient:
-    """One lock around every call: the engine's broker threads would otherwise run moto
-    transactions concurrently (not thread-safe in process). DynamoDB itself needs none."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return call
-
-
 def _quiet_environment() -> None:
     from local_platform.environment import export_client_environment
 
@@ -155,6 +135,7 @@ def _platform() -> Iterator[tuple[Any, Any, Any]]:
 
     from local_platform.backend import create_tables
     from local_platform.environment import REGION, export_runtime_settings, local_settings
+    from local_platform.inprocess_dynamodb import SerializedClient
     from local_platform.root import one_process_root
     from shared_utils.clock import FixedClock
     from shared_utils.composition import install

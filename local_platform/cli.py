@@ -143,7 +143,7 @@ def _simulate(args: argparse.Namespace) -> int:
     state = read_state(args.data_dir)
     live = state.dynamodb_endpoint if state is not None and _reachable(state.dynamodb_endpoint) else None
     report_dir = args.report_dir or next_run_dir(args.data_dir / "reports" / day.isoformat())
-    where = f"the running platform ({state.api_url})" if live and state else "a moto server of its own"
+    where = f"the running platform ({state.api_url})" if live and state else "DynamoDB in this process"
     console.say(f"Simulating {day.isoformat()} against {where} ...")
     report_dir.mkdir(parents=True, exist_ok=True)
     with (report_dir / "handlers.log").open("w") as handler_log:

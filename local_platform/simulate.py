@@ -4,7 +4,7 @@ handlers, execution engine and paper brokers, then a report directory (summary.j
 The composition root runs on a replay clock that jumps to each tick, so everything the handlers
 stamp (execution records, order ledger, quote expiries) carries the simulated time. With a live
 `make run` in the same data directory the session runs against its tables (the API then shows
-the executions); otherwise against a moto server of its own.
+the executions); otherwise against DynamoDB in this process (moto's backend, no server).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,11 +22,12 @@ from aws_lambda_powertools import Logger
 
 from local_platform import console
 from local_platform.accounts import ensure_paper_accounts
-from local_platform.backend import create_tables, dynamodb, start_moto
+from local_platform.backend import create_tables, dynamodb
 from local_platform.clocks import ReplayClock
 from local_platform.demo import ensure_demo_baskets
 from local_platform.environment import export_runtime_settings, local_settings
 from local_platform.inprocess import InProcessApi
+from local_platform.inprocess_dynamodb import in_process_dynamodb
 from local_platform.report import write_report
 from local_platform.root import one_process_root
 from local_platform.session_log import SessionLog
@@ -54,25 +55,24 @@ def strategy_pnl(positions: list[PositionView]) -> dict[str, Decimal]:
 
 @contextmanager
 def _backend(live_endpoint: str | None, clock: ReplayClock) -> Iterator[Platform]:
-    """The running platform's endpoint, or a moto server of our own: not in-process moto, whose
-    transactions are not thread-safe while the engine places orders on accounts in parallel.
+    """The running platform's endpoint, or DynamoDB in this process (moto without its server:
+    a function call per request instead of an HTTP/1.0 exchange, every call behind one lock).
     The process's composition root runs on the replay clock while the session lasts."""
-    own = None if live_endpoint is not None else start_moto()
-    endpoint = own.url if own is not None else str(live_endpoint)
     previous = None
-    try:
-        settings = local_settings(endpoint)
-        client = dynamodb(endpoint)
-        if own is not None:
+    with ExitStack() as stack:
+        settings = local_settings(live_endpoint)
+        if live_endpoint is not None:
+            client = dynamodb(live_endpoint)
+        else:
+            client = stack.enter_context(in_process_dynamodb())
             create_tables(client, settings)
         export_runtime_settings(settings)
         root = one_process_root(settings, clock, dynamodb=client, wait_for_runs=True)
         previous = install(root)
-        yield root
-    finally:
-        install(previous)
-        if own is not None:
-            own.stop()
+        try:
+            yield root
+        finally:
+            install(previous)
 
 
 def simulate(

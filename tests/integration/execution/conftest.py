@@ -3,14 +3,14 @@ and brokers that fail the way real ones do (down, timing out after accepting the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
+from local_platform.inprocess_dynamodb import SerializedClient
 from shared_utils.brokers.models import (
     BrokerName,
     OptionInstrument,
@@ -28,32 +28,6 @@ from shared_utils.execution.kill_switch import KillSwitch
 from shared_utils.execution.runs import StrategyRun
 from shared_utils.execution.store import ExecutionStore
 from tests.unit.execution.builders import NOW, market
-
-
-class SerializedClient:
-    """In-process moto is not thread-safe (TESTING_NOTES): a conditional write is checked and
-    applied in two steps, so two threads could both win one (two "processes" each taking the
-    same strategy lease). Every wrapper of one moto client shares one lock, as every caller of
-    DynamoDB shares its atomic conditional writes. DynamoDB itself needs none."""
-
-    _locks: ClassVar[dict[int, threading.Lock]] = {}
-    _guard = threading.Lock()
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        with SerializedClient._guard:
-            self._lock = SerializedClient._locks.setdefault(id(client), threading.Lock())
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 class DownBroker:
