@@ -6,13 +6,14 @@ import argparse
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 from local_platform import console
 from local_platform.clocks import AcceleratedClock, LoopClock, ReplayClock, WallClock
 from local_platform.environment import DEFAULT_DATA_DIR, export_client_environment, requested_port
 from local_platform.sessions import NoSessionError, parse_trade_date, require_session
+from shared_utils.clock import IST, to_ist
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.timer.calendar_view import CalendarMarketView
 
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=None, help="HTTP API port (default: PORT or 8000)")
     run.add_argument("--speed", type=float, default=None, help="accelerated clock: N times real time")
     run.add_argument("--date", default=None, help="replay the session of YYYY-MM-DD")
+    run.add_argument(
+        "--at", default=None, help="with --date: start the replay at HH:MM IST (default: its first tick)"
+    )
     run.add_argument("--no-timer", action="store_true", help="serve the API only")
     run.add_argument("--log-level", default="WARNING", help="handlers' Powertools log level")
 
@@ -46,14 +50,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _clock(date_arg: str | None, speed: float | None, calendar: TradingCalendar) -> LoopClock:
+def _clock(
+    date_arg: str | None, speed: float | None, calendar: TradingCalendar, at: str | None = None
+) -> LoopClock:
     if speed is not None and speed <= 0:
         raise NoSessionError("--speed must be a positive number")
     if date_arg is None:
+        if at is not None:
+            raise NoSessionError("--at needs --date (the session to replay)")
         return WallClock() if speed is None else AcceleratedClock(datetime.now(UTC), speed)
     day = parse_trade_date(date_arg)
     require_session(day, calendar)
-    first_tick, _close = CalendarMarketView(calendar).session_bounds(day)
+    first_tick, close = CalendarMarketView(calendar).session_bounds(day)
+    if at is not None:
+        try:
+            hours, minutes = (int(part) for part in at.split(":"))
+            start = datetime.combine(day, time(hours, minutes), tzinfo=IST).astimezone(UTC)
+        except ValueError:
+            raise NoSessionError(f"--at {at!r} is not a time HH:MM") from None
+        if not first_tick <= start < close:
+            raise NoSessionError(
+                f"--at {at} is outside the session of {day.isoformat()} "
+                f"({to_ist(first_tick):%H:%M}-{to_ist(close):%H:%M} IST)"
+            )
+        first_tick = start
     return ReplayClock(first_tick) if speed is None else AcceleratedClock(first_tick, speed)
 
 
@@ -63,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
 
     calendar = TradingCalendar.default()
     try:
-        clock = _clock(args.date, args.speed, calendar)
+        clock = _clock(args.date, args.speed, calendar, args.at)
         port = args.port if args.port is not None else requested_port()
     except (NoSessionError, ValueError) as error:
         console.warn(f"error: {error}")

@@ -5,7 +5,7 @@ accounts, watch the entry fill the positions table and the P&L move with no relo
 kill switch and see every position go flat. No console error, no failed request, nothing
 requested off the machine; a screenshot of every page (tmp_path and .build/screenshots/).
 
-One platform, one browser, one journey: the accelerated clock starts at the pre-open (09:00 IST);
+One platform, one browser, one journey: the accelerated clock starts in the pre-open (09:10 IST);
 once the strategy is allocated its entry is moved to a few platform minutes ahead, so it comes
 within seconds of wall time."""
 
@@ -33,6 +33,9 @@ LOTS = {"ZERODHA": 2, "ANGEL_ONE": 1}
 LEGS = 4  # an iron condor
 # Quotes are refreshed from the open (09:15): the draft's preview needs them.
 QUOTES_FROM = "09:17"
+# The replay starts late in the pre-open: the journey's first steps need no market, and every
+# platform minute before the open is a wall second of waiting.
+START = "09:10"
 # The strategy is saved with a late entry, allocated, then moved to enter this many platform
 # minutes after its second save (a save takes well under a platform minute).
 LATER = "15:00"
@@ -49,7 +52,9 @@ SCREENSHOTS = REPO / ".build" / "screenshots"
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = start_platform(tmp_path_factory.mktemp("console"), "--date", DAY, "--speed", str(SPEED))
+    running = start_platform(
+        tmp_path_factory.mktemp("console"), "--date", DAY, "--at", START, "--speed", str(SPEED)
+    )
     yield running
     stop_platform(running)
 
