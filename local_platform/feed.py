@@ -85,10 +85,6 @@ class LocalFeedServer:
         except ConnectionClosed as error:
             raise ConnectionGone(connection_id) from error
 
-    def open_connections(self) -> int:
-        with self._lock:
-            return len(self._open)
-
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
         """Upgrade the request `handler` has parsed, then hold the connection until it closes."""
         token = parse_qs(urlsplit(handler.path).query).get("token", [""])[0]

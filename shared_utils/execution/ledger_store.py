@@ -38,6 +38,12 @@ def ledger_item(entry: LedgerEntry, trade_date: date) -> dict[str, Any]:
     )
 
 
+def ledger_from_item(raw: dict[str, Any]) -> LedgerEntry:
+    """A stored ledger item (DynamoDB attribute values: a read or a stream image) as an entry."""
+    data = deserialize(raw)
+    return LedgerEntry.model_validate({k: v for k, v in data.items() if k in _LEDGER_FIELDS})
+
+
 @dataclass(frozen=True)
 class OutcomeWrite:
     """One order's outcome, to store on its ledger entry (and on its position when it filled)."""
@@ -91,13 +97,8 @@ class LedgerStore(HistoryTable):
             if not condition_lost(error):
                 raise
             old: Any = error.response.get("Item")
-            return self._ledger(old) if old else self.get_ledger(entry.user_id, entry.order_key)
+            return ledger_from_item(old) if old else self.get_ledger(entry.user_id, entry.order_key)
         return None
-
-    @staticmethod
-    def _ledger(raw: dict[str, Any]) -> LedgerEntry:
-        data = deserialize(raw)
-        return LedgerEntry.model_validate({k: v for k, v in data.items() if k in _LEDGER_FIELDS})
 
     def get_ledger(self, user_id: str, order_key: str) -> LedgerEntry | None:
         response = self._client.get_item(
@@ -106,7 +107,7 @@ class LedgerStore(HistoryTable):
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return self._ledger(item) if item else None
+        return ledger_from_item(item) if item else None
 
     def take_over(self, entry: LedgerEntry, now: datetime) -> LedgerEntry | None:
         """Move an unfinished entry to PENDING under a new attempt; None when someone else did."""
@@ -132,7 +133,7 @@ class LedgerStore(HistoryTable):
             if condition_lost(error):
                 return None
             raise
-        return self._ledger(response["Attributes"])
+        return ledger_from_item(response["Attributes"])
 
     def record(
         self,
@@ -312,7 +313,7 @@ class LedgerStore(HistoryTable):
         self, user_id: str, trade_date: date, strategy_id: str, run_name: str
     ) -> list[LedgerEntry]:
         return [
-            self._ledger(raw)
+            ledger_from_item(raw)
             for raw in self._query_all(
                 ConsistentRead=True,  # what the previous run of the strategy just wrote
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
@@ -325,7 +326,7 @@ class LedgerStore(HistoryTable):
 
     def ledger_of_day(self, user_id: str, trade_date: date, strategy_id: str) -> list[LedgerEntry]:
         return [
-            self._ledger(raw)
+            ledger_from_item(raw)
             for raw in self._query_all(
                 ConsistentRead=True,  # what the previous run of the strategy just wrote
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
@@ -339,7 +340,7 @@ class LedgerStore(HistoryTable):
     def ledger_created_between(self, trade_date: date, start: datetime, end: datetime) -> list[LedgerEntry]:
         """Every user's ledger entries of `trade_date` created in [start, end) (one GSI query)."""
         return [
-            self._ledger(raw)
+            ledger_from_item(raw)
             for raw in self._query_all(
                 IndexName=EXECUTIONS_BY_STRATEGY,
                 KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high",
@@ -379,7 +380,7 @@ class LedgerStore(HistoryTable):
         """Every user's orders of the day without an outcome yet (PENDING, PLACED, UNKNOWN)."""
         statuses = [s for s in LedgerStatus if s.in_flight]
         return [
-            self._ledger(raw)
+            ledger_from_item(raw)
             for raw in self._query_all(
                 IndexName=EXECUTIONS_BY_STRATEGY,
                 KeyConditionExpression="gsi1pk = :pk",

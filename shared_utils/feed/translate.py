@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from shared_utils import keys
-from shared_utils.execution.ledger_store import LedgerStore
+from shared_utils.execution.ledger_store import ledger_from_item
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, KillSwitchView
 from shared_utils.execution.position_store import position_from_item
 from shared_utils.execution.reports import ContractDifference
@@ -69,7 +69,7 @@ def history_deliveries(record: dict[str, Any], now: datetime) -> list[Delivery]:
     user_id = _user(pk)
     try:
         if entity == "LEDGER" and user_id:
-            entry = LedgerStore._ledger(image)
+            entry = ledger_from_item(image)
             return [Delivery(user_id, OrderMessage(at=now, data=entry))]
         if entity == "POSITION" and user_id:
             return [Delivery(user_id, PositionMessage(at=now, data=position_from_item(data)))]

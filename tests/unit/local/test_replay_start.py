@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local_platform.cli import EXIT_USAGE, _clock, main
+from local_platform.cli import _clock
 from local_platform.clocks import AcceleratedClock
+from local_platform.sessions import NoSessionError
 from shared_utils.market.calendar import TradingCalendar
 
 DAY = "2026-11-23"  # a Monday with a regular session (09:00-15:40 IST, pre-open included)
@@ -20,8 +21,13 @@ def test_the_replay_starts_at_the_time_asked() -> None:
     assert clock.now() < datetime(2026, 11, 23, 3, 45, tzinfo=UTC)
 
 
-def test_a_start_outside_the_session_or_without_a_date_is_refused(capfd: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--date", DAY, "--at", "16:00"]) == EXIT_USAGE
-    assert "outside the session of 2026-11-23" in capfd.readouterr().err
-    assert main(["run", "--at", "09:30"]) == EXIT_USAGE
-    assert main(["run", "--date", DAY, "--at", "9h30"]) == EXIT_USAGE
+def test_a_start_outside_the_session_or_without_a_date_is_refused() -> None:
+    # Through `_clock`, not `main`: `run` exports the local platform's environment first, which
+    # would leak into the tests that follow in this process.
+    calendar = TradingCalendar.default()
+    with pytest.raises(NoSessionError, match="outside the session of 2026-11-23"):
+        _clock(DAY, 60.0, calendar, "16:00")
+    with pytest.raises(NoSessionError, match="needs --date"):
+        _clock(None, 60.0, calendar, "09:30")
+    with pytest.raises(NoSessionError, match="not a time HH:MM"):
+        _clock(DAY, 60.0, calendar, "9h30")
