@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -52,6 +52,14 @@ class RunLease(Protocol):
     def renew(self, user_id: str, strategy_id: str) -> bool:
         """Extend the lease this process holds; False when it was lost (the run must stop)."""
         ...
+
+
+class LeaseHolder(RunLease, Protocol):
+    """What a command takes before it reads positions (`StrategyLeases`; in memory for backtests)."""
+
+    def hold(
+        self, user_id: str, strategy_id: str, *, wait_s: float | None = None
+    ) -> AbstractContextManager[None]: ...
 
 
 @dataclass

@@ -16,11 +16,11 @@ from aws_lambda_powertools import Logger, Metrics
 from shared_utils.clock import Clock, to_ist
 from shared_utils.errors import ConfigurationError
 from shared_utils.execution.engine import BrokerProvider, EngineConfig, ExecutionEngine
-from shared_utils.execution.leases import StrategyLeases
+from shared_utils.execution.leases import LeaseHolder
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, PositionView
 from shared_utils.execution.planning import MarketSnapshot, plan_entry, plan_exit
 from shared_utils.execution.run_names import exit_run_name, is_entry, leg_of
-from shared_utils.execution.store import ExecutionStore
+from shared_utils.execution.store import ExecutionHistory
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
 from shared_utils.market_data.listing import InstrumentListing
@@ -48,14 +48,14 @@ BrokersForUser = Callable[[str], BrokerProvider]
 class ExecutionService:
     def __init__(
         self,
-        store: ExecutionStore,
+        store: ExecutionHistory,
         strategies: StrategyReader,
         brokers_for_user: BrokersForUser,
         market: MarketSnapshot,
         calendar: TradingCalendar,
         clock: Clock,
         *,
-        leases: StrategyLeases,
+        leases: LeaseHolder,
         metrics: Metrics | None = None,
         engine_config: EngineConfig | None = None,
         specs: SpecTable | None = None,
@@ -75,7 +75,7 @@ class ExecutionService:
         self._listing = listing
 
     @property
-    def store(self) -> ExecutionStore:
+    def store(self) -> ExecutionHistory:
         return self._store
 
     def today(self) -> date:

@@ -1,0 +1,591 @@
+"""The execution store and the strategy leases in memory: the backtester's adapters of the ports
+the DynamoDB ones implement (`store.ExecutionStore`, `leases.StrategyLeases`).
+
+Every write keeps the DynamoDB adapter's conditions (a ledger entry claimed once, outcomes guarded
+by the entry's attempt and never over a FILLED entry, a fill counted once per position by its
+order key, a transaction that writes all or nothing) and every read its order and paging, so the
+engine behaves the same on both; `tests/integration/execution/test_store_contract.py` runs one
+suite against both. Items are kept as the domain's models (positions in the attribute shape
+`position_from_item` reads), with no serialisation: a backtest reads positions every minute of
+every simulated day. One lock makes each method atomic, as DynamoDB makes each write."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from shared_utils import keys
+from shared_utils.brokers.models import OptionInstrument
+from shared_utils.errors import ConflictError, StrategyBusyError
+from shared_utils.execution.history_table import utc
+from shared_utils.execution.ledger_store import OutcomeWrite, stored_entry
+from shared_utils.execution.models import (
+    ExecutionPlan,
+    ExecutionRecord,
+    KillSwitchOperation,
+    KillSwitchState,
+    KillSwitchView,
+    LedgerEntry,
+    LedgerStatus,
+    PlannedOrder,
+    PositionView,
+    ScheduleKind,
+)
+from shared_utils.execution.position_store import position_from_item
+from shared_utils.execution.reports import ContractDifference
+from shared_utils.execution.run_store import record_key
+from shared_utils.execution.run_transactions import ENTRY_CHECKS, TRANSACTION_LIMIT
+from shared_utils.market.options import Action
+from shared_utils.pagination import CursorCodec
+
+REASON_LIMIT = 500  # the DynamoDB adapter stores a reason's first 500 characters
+
+
+@dataclass
+class _Ledger:
+    entry: LedgerEntry
+    trade_date: date
+    flags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def index_key(self) -> str:
+        return keys.ledger_gsi1sk(utc(self.entry.created_at), self.entry.order_key)
+
+
+@dataclass
+class _Run:
+    plan: ExecutionPlan
+    record_sk: str
+    attempts: int
+    retry: bool
+
+
+@dataclass
+class _Position:
+    data: dict[str, Any]  # the attributes `position_from_item` reads
+    applied: set[str] = field(default_factory=set)
+    open_partition: str | None = None
+
+
+class InMemoryExecutionStore:
+    """Ledger, runs and records, positions, trailing peaks, mismatches and kill switches."""
+
+    def __init__(self, cursor_codec: CursorCodec | None = None) -> None:
+        self._lock = threading.RLock()
+        self._cursors = cursor_codec or CursorCodec()
+        self._ledger: dict[tuple[str, str], _Ledger] = {}  # (user, order key)
+        self._runs: dict[tuple[str, str], _Run] = {}  # (user, run sk)
+        self._records: dict[tuple[str, str], ExecutionRecord] = {}  # (user, record sk)
+        self._positions: dict[tuple[str, str], _Position] = {}  # (user, position sk)
+        self._peaks: dict[tuple[str, str], Decimal] = {}  # (user, trail sk)
+        self._mismatches: dict[tuple[str, str], dict[str, Any]] = {}
+        self._switches: dict[str, KillSwitchView] = {}  # pk
+        self._operations: dict[str, dict[str, Any]] = {}  # pk
+
+    # ------------------------------------------------------------------ ledger
+
+    def claim(self, entry: LedgerEntry, trade_date: date) -> LedgerEntry | None:
+        with self._lock:
+            found = self._ledger.get((entry.user_id, entry.order_key))
+            if found is not None:
+                return found.entry
+            self._ledger[(entry.user_id, entry.order_key)] = _Ledger(entry, trade_date)
+            return None
+
+    def get_ledger(self, user_id: str, order_key: str) -> LedgerEntry | None:
+        found = self._ledger.get((user_id, order_key))
+        return found.entry if found is not None else None
+
+    def take_over(self, entry: LedgerEntry, now: datetime) -> LedgerEntry | None:
+        with self._lock:
+            found = self._ledger.get((entry.user_id, entry.order_key))
+            if (
+                found is None
+                or found.entry.attempt != entry.attempt
+                or found.entry.status is not entry.status
+            ):
+                return None
+            found.entry = found.entry.model_copy(
+                update={"status": LedgerStatus.PENDING, "attempt": entry.attempt + 1, "updated_at": now}
+            )
+            return found.entry
+
+    def record(
+        self,
+        entry: LedgerEntry,
+        order: PlannedOrder,
+        *,
+        status: LedgerStatus,
+        now: datetime,
+        broker_order_id: str | None = None,
+        filled_quantity: int = 0,
+        average_price: Decimal | None = None,
+        reason: str | None = None,
+        user_id: str,
+        strategy_id: str,
+        opening: bool,
+    ) -> LedgerEntry:
+        write = OutcomeWrite(entry, order, status, broker_order_id, filled_quantity, average_price, reason)
+        with self._lock:
+            if write.moves_position:
+                if self._position_allowed([write], user_id, None):
+                    self._move_position([write], user_id, strategy_id, opening, now, None)
+                if not opening:
+                    position = self._positions.get((user_id, order.position_sk))
+                    if position is not None and int(position.data.get("net_quantity", 0)) == 0:
+                        position.open_partition = None
+            if not self._outcome_allowed(write):
+                raise ConflictError(f"ledger entry {entry.order_key} moved on under another attempt")
+            return self._store_outcome(write, now)
+
+    def _outcome_allowed(self, write: OutcomeWrite) -> bool:
+        found = self._ledger.get((write.entry.user_id, write.entry.order_key))
+        return (
+            found is not None
+            and found.entry.attempt == write.entry.attempt
+            and found.entry.status is not LedgerStatus.FILLED
+        )
+
+    def _store_outcome(self, write: OutcomeWrite, now: datetime) -> LedgerEntry:
+        found = self._ledger[(write.entry.user_id, write.entry.order_key)]
+        stored = stored_entry(write, now)
+        if write.reason is not None:
+            stored = stored.model_copy(update={"reason": write.reason[:REASON_LIMIT]})
+        found.entry = found.entry.model_copy(
+            update={
+                field_name: getattr(stored, field_name)
+                for field_name in (
+                    "status",
+                    "quantity",
+                    "broker_order_ids",
+                    "filled_quantity",
+                    "average_price",
+                    "reason",
+                    "updated_at",
+                )
+            }
+        )
+        return stored
+
+    def _position_allowed(self, fills: Sequence[OutcomeWrite], user_id: str, flat_from: int | None) -> bool:
+        """The DynamoDB update's condition: no fill counted before; closing from `flat_from` to
+        flat, the net quantity still `flat_from`."""
+        position = self._positions.get((user_id, fills[0].order.position_sk))
+        applied = position.applied if position is not None else set()
+        if any(fill.order.order_key in applied for fill in fills):
+            return False
+        if flat_from is not None and flat_from + _signed(fills) == 0:
+            return position is not None and int(position.data.get("net_quantity", 0)) == flat_from
+        return True
+
+    def _move_position(
+        self,
+        fills: Sequence[OutcomeWrite],
+        user_id: str,
+        strategy_id: str,
+        opening: bool,
+        now: datetime,
+        flat_from: int | None,
+    ) -> None:
+        order = fills[0].order
+        key = (user_id, order.position_sk)
+        position = self._positions.get(key)
+        if position is None:
+            position = self._positions[key] = _Position(
+                data={
+                    "sk": order.position_sk,
+                    "user_id": user_id,
+                    "strategy_id": strategy_id,
+                    "broker_account_id": order.broker_account_id,
+                    "broker": order.broker,
+                    "leg_no": order.leg_no,
+                    "instrument": order.instrument,
+                    "product": order.product,
+                    "entry_date": order.position_sk.split(keys.SEPARATOR)[2],
+                }
+            )
+        data = position.data
+        data["updated_at"] = now
+        if opening:
+            position.open_partition = keys.open_positions_gsi1pk(user_id)
+        signed = _signed(fills)
+        data["net_quantity"] = int(data.get("net_quantity", 0)) + signed
+        for fill in fills:
+            assert fill.average_price is not None
+            side = "buy" if fill.order.side is Action.BUY else "sell"
+            data[f"{side}_quantity"] = int(data.get(f"{side}_quantity", 0)) + fill.filled_quantity
+            data[f"{side}_value"] = Decimal(data.get(f"{side}_value", 0)) + (
+                fill.average_price * fill.filled_quantity
+            )
+            position.applied.add(fill.order.order_key)
+        if flat_from is not None and flat_from + signed == 0:
+            position.open_partition = None
+
+    def unclaim(self, entry: LedgerEntry) -> None:
+        with self._lock:
+            if self._unclaim_allowed(entry):
+                del self._ledger[(entry.user_id, entry.order_key)]
+
+    def _unclaim_allowed(self, entry: LedgerEntry) -> bool:
+        found = self._ledger.get((entry.user_id, entry.order_key))
+        return (
+            found is not None
+            and found.entry.attempt == entry.attempt
+            and found.entry.status is LedgerStatus.PENDING
+        )
+
+    def _ledger_with_prefix(self, user_id: str, prefix: str) -> list[LedgerEntry]:
+        found = [
+            (keys.ledger_sk(order_key), item.entry)
+            for (user, order_key), item in list(self._ledger.items())
+            if user == user_id and keys.ledger_sk(order_key).startswith(prefix)
+        ]
+        return [entry for _, entry in sorted(found, key=lambda pair: pair[0])]
+
+    def ledger_of_run(
+        self, user_id: str, trade_date: date, strategy_id: str, run_name: str
+    ) -> list[LedgerEntry]:
+        return self._ledger_with_prefix(user_id, keys.ledger_run_prefix(trade_date, strategy_id, run_name))
+
+    def ledger_of_day(self, user_id: str, trade_date: date, strategy_id: str) -> list[LedgerEntry]:
+        return self._ledger_with_prefix(user_id, keys.ledger_day_prefix(trade_date, strategy_id))
+
+    def _ledger_of_date(self, trade_date: date) -> list[_Ledger]:
+        found = [item for item in list(self._ledger.values()) if item.trade_date == trade_date]
+        return sorted(found, key=lambda item: item.index_key)
+
+    def ledger_created_between(self, trade_date: date, start: datetime, end: datetime) -> list[LedgerEntry]:
+        low, high = utc(start), utc(end)
+        return [item.entry for item in self._ledger_of_date(trade_date) if low <= item.index_key <= high]
+
+    def flag_duplicate(self, user_id: str, order_key: str, finding: str, now: datetime) -> None:
+        with self._lock:
+            found = self._ledger.get((user_id, order_key))
+            if found is not None:
+                found.flags.update(duplicate_finding=finding, duplicate_flagged_at=now)
+
+    def flag_overdue(self, user_id: str, order_key: str, now: datetime) -> bool:
+        with self._lock:
+            found = self._ledger.get((user_id, order_key))
+            if found is None or "overdue_flagged_at" in found.flags:
+                return False
+            found.flags["overdue_flagged_at"] = now
+            return True
+
+    def unfinished_orders(self, trade_date: date) -> list[LedgerEntry]:
+        return [item.entry for item in self._ledger_of_date(trade_date) if item.entry.status.in_flight]
+
+    # ------------------------------------------------------------------ runs and records
+
+    def start_run(self, plan: ExecutionPlan, started_at: datetime) -> tuple[ExecutionPlan, str, int]:
+        with self._lock:
+            key = (plan.user_id, keys.run_sk(plan.trade_date, plan.strategy_id, plan.run_name))
+            run = self._runs.get(key)
+            if run is None:
+                self._runs[key] = _Run(plan, record_key(plan, started_at), 1, retry=False)
+                return plan, record_key(plan, started_at), 1
+            run.attempts += 1
+            return run.plan, run.record_sk, run.attempts
+
+    def mark_retry(self, plan: ExecutionPlan, pending: bool) -> None:
+        with self._lock:
+            run = self._runs.get(
+                (plan.user_id, keys.run_sk(plan.trade_date, plan.strategy_id, plan.run_name))
+            )
+            if run is not None:
+                run.retry = pending
+
+    def runs_to_retry(self, trade_date: date) -> list[tuple[str, str, str]]:
+        found = [
+            (user, run.plan.strategy_id, run.plan.run_name)
+            for (user, _sk), run in list(self._runs.items())
+            if run.retry and run.plan.trade_date == trade_date
+        ]
+        return sorted(found, key=lambda triple: keys.retry_gsi1sk(*triple))
+
+    def get_run(
+        self, user_id: str, trade_date: date, strategy_id: str, run_name: str
+    ) -> ExecutionPlan | None:
+        run = self._runs.get((user_id, keys.run_sk(trade_date, strategy_id, run_name)))
+        return run.plan if run is not None else None
+
+    def put_record(self, record: ExecutionRecord, record_sk: str) -> None:
+        with self._lock:
+            self._records[(record.user_id, record_sk)] = record
+
+    def list_records(
+        self,
+        user_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        strategy_id: str | None = None,
+        limit: int = 25,
+        next_token: str | None = None,
+    ) -> tuple[list[ExecutionRecord], str | None]:
+        """Newest first, `limit` index items a page; with `strategy_id`, that strategy's records
+        (as DynamoDB's index query with its filter: a page may hold fewer than `limit`)."""
+        low, high = utc(start), utc(end) + "~"
+        scope = f"executions:{user_id}" if strategy_id is None else f"executions:{user_id}:{strategy_id}"
+        begin = self._cursors.decode(next_token, scope)
+        after = begin["sk"]["S"] if begin is not None else None
+        rows: list[tuple[str, ExecutionRecord | None]] = []
+        for (user, record_sk), record in list(self._records.items()):
+            if strategy_id is None:
+                if user == user_id and low <= record_sk <= high:
+                    rows.append((record_sk, record))
+            elif record.strategy_id == strategy_id:
+                started = record_sk.split(keys.SEPARATOR)[0]
+                index_key = keys.execution_record_gsi1sk(started, record.run_name)
+                if low <= index_key <= high:
+                    # Read from the index, then filtered on the user: it still counts to the limit.
+                    rows.append(
+                        (f"{index_key}{keys.SEPARATOR}{record_sk}", record if user == user_id else None)
+                    )
+        rows.sort(key=lambda row: row[0], reverse=True)
+        if after is not None:
+            rows = [row for row in rows if row[0] < after]
+        page = rows[:limit]
+        token = self._cursors.encode({"sk": {"S": page[-1][0]}}, scope) if len(page) == limit else None
+        return [record for _, record in page if record is not None], token
+
+    def annotate_record(
+        self, user_id: str, trade_date: date, strategy_id: str, run_name: str, note: str
+    ) -> None:
+        with self._lock:
+            run = self._runs.get((user_id, keys.run_sk(trade_date, strategy_id, run_name)))
+            record = self._records.get((user_id, run.record_sk)) if run is not None else None
+            if run is None or record is None or note in (record.reason or ""):
+                return
+            reason = f"{record.reason}; {note}" if record.reason else note
+            self._records[(user_id, run.record_sk)] = record.model_copy(update={"reason": reason})
+
+    # ------------------------------------------------------------------ transactions
+
+    def begin_run(
+        self, plan: ExecutionPlan, started_at: datetime, entries: Sequence[LedgerEntry]
+    ) -> str | None:
+        if len(entries) + 1 + ENTRY_CHECKS > TRANSACTION_LIMIT:
+            return None
+        with self._lock:
+            run_key = (plan.user_id, keys.run_sk(plan.trade_date, plan.strategy_id, plan.run_name))
+            if run_key in self._runs or any((e.user_id, e.order_key) in self._ledger for e in entries):
+                return None
+            if plan.action is ScheduleKind.ENTRY:
+                switches = (keys.user_pk(plan.user_id), keys.GLOBAL_KILL_SWITCH_PK)
+                if any(self._pressed(pk) for pk in switches):
+                    return None
+                exit_sk = keys.run_sk(plan.trade_date, plan.strategy_id, ScheduleKind.EXIT.value)
+                if (plan.user_id, exit_sk) in self._runs:
+                    return None
+            record_sk = record_key(plan, started_at)
+            self._runs[run_key] = _Run(plan, record_sk, 1, retry=True)
+            for entry in entries:
+                self._ledger[(entry.user_id, entry.order_key)] = _Ledger(entry, plan.trade_date)
+            return record_sk
+
+    def finish_run(
+        self,
+        plan: ExecutionPlan,
+        writes: Sequence[OutcomeWrite],
+        unclaimed: Sequence[LedgerEntry],
+        record: ExecutionRecord | None,
+        record_sk: str,
+        *,
+        retry: bool,
+        now: datetime,
+        open_nets: Mapping[str, int] | None = None,
+    ) -> list[LedgerEntry] | None:
+        opening = plan.action is ScheduleKind.ENTRY
+        by_position: dict[str, list[OutcomeWrite]] = {}
+        for write in writes:
+            if write.moves_position:
+                by_position.setdefault(write.order.position_sk, []).append(write)
+        items = len(writes) + len(by_position) + len(unclaimed) + (record is not None) + (not retry)
+        if items > TRANSACTION_LIMIT:
+            return None
+
+        def flat_from(position_sk: str) -> int | None:
+            return None if opening or open_nets is None else open_nets.get(position_sk)
+
+        with self._lock:
+            if not (
+                all(self._outcome_allowed(write) for write in writes)
+                and all(
+                    self._position_allowed(fills, plan.user_id, flat_from(sk))
+                    for sk, fills in by_position.items()
+                )
+                and all(self._unclaim_allowed(entry) for entry in unclaimed)
+            ):
+                return None
+            stored = [self._store_outcome(write, now) for write in writes]
+            for position_sk, fills in by_position.items():
+                self._move_position(
+                    fills, plan.user_id, plan.strategy_id, opening, now, flat_from(position_sk)
+                )
+            for entry in unclaimed:
+                del self._ledger[(entry.user_id, entry.order_key)]
+            if record is not None:
+                self._records[(plan.user_id, record_sk)] = record
+            if not retry:
+                run = self._runs.get(
+                    (plan.user_id, keys.run_sk(plan.trade_date, plan.strategy_id, plan.run_name))
+                )
+                if run is not None:
+                    run.retry = False
+            return stored
+
+    # ------------------------------------------------------------------ positions
+
+    def positions(self, user_id: str, strategy_id: str | None = None) -> list[PositionView]:
+        prefix = keys.strategy_positions_prefix(strategy_id) if strategy_id else keys.POSITION_SK_PREFIX
+        found = [
+            (sk, position)
+            for (user, sk), position in list(self._positions.items())
+            if user == user_id and sk.startswith(prefix)
+        ]
+        return [position_from_item(position.data) for _, position in sorted(found, key=lambda pair: pair[0])]
+
+    def open_positions(self, partition: str | None = None) -> list[PositionView]:
+        partitions = [partition] if partition is not None else keys.open_positions_partitions()
+        found: list[PositionView] = []
+        for shard in partitions:
+            held = [
+                (f"{user}{keys.SEPARATOR}{sk}", position)
+                for (user, sk), position in list(self._positions.items())
+                if position.open_partition == shard
+            ]
+            found += [position_from_item(position.data) for _, position in sorted(held, key=lambda p: p[0])]
+        return [position for position in found if position.net_quantity != 0]
+
+    def open_contracts(self) -> set[OptionInstrument]:
+        return {position.instrument for position in self.open_positions()}
+
+    def mtm_peaks(
+        self, wanted: Iterable[tuple[str, str]], trade_date: date
+    ) -> dict[tuple[str, str], Decimal]:
+        found: dict[tuple[str, str], Decimal] = {}
+        for user, strategy in dict.fromkeys(wanted):
+            peak = self._peaks.get((user, keys.trail_sk(strategy, trade_date)))
+            if peak is not None:
+                found[(user, strategy)] = peak
+        return found
+
+    def raise_peak(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> None:
+        with self._lock:
+            key = (user_id, keys.trail_sk(strategy_id, trade_date))
+            peak = self._peaks.get(key)
+            if peak is None or peak < mtm:
+                self._peaks[key] = mtm
+
+    def put_mismatch(
+        self,
+        user_id: str,
+        broker_account_id: str,
+        trade_date: date,
+        differences: Sequence[ContractDifference],
+        now: datetime,
+    ) -> datetime:
+        with self._lock:
+            item = self._mismatches.setdefault((user_id, keys.mismatch_sk(trade_date, broker_account_id)), {})
+            item.update(differences=list(differences), checked_at=now)
+            item.setdefault("first_seen", now)
+            item.pop("resolved_at", None)
+            first_seen: datetime = item["first_seen"]
+            return first_seen
+
+    def clear_mismatch(self, user_id: str, broker_account_id: str, trade_date: date, now: datetime) -> None:
+        with self._lock:
+            item = self._mismatches.get((user_id, keys.mismatch_sk(trade_date, broker_account_id)))
+            if item is not None and "first_seen" in item:
+                item["resolved_at"] = now
+                del item["first_seen"]
+
+    # ------------------------------------------------------------------ kill switches
+
+    @staticmethod
+    def _switch_pk(user_id: str | None) -> str:
+        return keys.user_pk(user_id) if user_id else keys.GLOBAL_KILL_SWITCH_PK
+
+    def _pressed(self, pk: str) -> bool:
+        view = self._switches.get(pk)
+        return view is not None and view.state is KillSwitchState.TRIGGERED
+
+    def kill_switch(self, user_id: str | None) -> KillSwitchView:
+        view = self._switches.get(self._switch_pk(user_id))
+        return view or KillSwitchView(scope="USER" if user_id else "GLOBAL", state=KillSwitchState.ARMED)
+
+    def kill_switches(self, user_id: str) -> tuple[KillSwitchView, KillSwitchView]:
+        return self.kill_switch(user_id), self.kill_switch(None)
+
+    def pressed_kill_switches(self, user_ids: Iterable[str]) -> tuple[bool, set[str]]:
+        users = list(user_ids)
+        return self._pressed(keys.GLOBAL_KILL_SWITCH_PK), {
+            user for user in users if self._pressed(keys.user_pk(user))
+        }
+
+    def set_kill_switch(self, user_id: str | None, view: KillSwitchView) -> None:
+        with self._lock:
+            self._switches[self._switch_pk(user_id)] = view
+
+    def start_operation(self, user_id: str | None, operation: KillSwitchOperation) -> None:
+        with self._lock:
+            self._operations[self._switch_pk(user_id)] = operation.model_dump(
+                exclude={"positions_left", "flat"}
+            )
+
+    def operation(self, user_id: str | None) -> KillSwitchOperation | None:
+        data = self._operations.get(self._switch_pk(user_id))
+        return KillSwitchOperation.model_validate(data) if data is not None else None
+
+    def count_operation(self, user_id: str | None, operation_id: str, **increments: int) -> None:
+        with self._lock:
+            data = self._operations.get(self._switch_pk(user_id))
+            if data is None or data.get("operation_id") != operation_id:
+                return
+            for name, value in increments.items():
+                data[name] = int(data.get(name, 0)) + value
+
+
+def _signed(fills: Sequence[OutcomeWrite]) -> int:
+    return sum(
+        fill.filled_quantity if fill.order.side is Action.BUY else -fill.filled_quantity for fill in fills
+    )
+
+
+class InMemoryLeases:
+    """One writer per strategy within this process (`StrategyLeases` without a table): re-entrant
+    in the holding thread; another thread gets `StrategyBusyError` at once (a backtest runs one
+    strategy command at a time, so it never waits)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], tuple[int, int]] = {}  # (thread, depth)
+
+    @contextmanager
+    def hold(self, user_id: str, strategy_id: str, *, wait_s: float | None = None) -> Iterator[None]:
+        wanted, me = (user_id, strategy_id), threading.get_ident()
+        with self._lock:
+            thread, depth = self._held.get(wanted, (me, 0))
+            if thread != me:
+                raise StrategyBusyError(f"{strategy_id}: another run of this strategy is in progress")
+            self._held[wanted] = (me, depth + 1)
+        try:
+            yield
+        finally:
+            with self._lock:
+                thread, depth = self._held[wanted]
+                if depth == 1:
+                    del self._held[wanted]
+                else:
+                    self._held[wanted] = (thread, depth - 1)
+
+    def renew(self, user_id: str, strategy_id: str) -> bool:
+        with self._lock:
+            held = self._held.get((user_id, strategy_id))
+        return held is not None and held[0] == threading.get_ident()
