@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared_utils.backtest.charts import COLOURS, strategy_colours, strategy_labels, svg_chart
 from shared_utils.clock import to_ist
 from shared_utils.execution.models import ExecutionRecord, PositionView
 from shared_utils.market.options import Action, OptionType
@@ -28,35 +29,9 @@ from shared_utils.timer.emitter import EmitResult
 if TYPE_CHECKING:
     from local_platform.session_log import SessionLog
 
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-WIDTH, HEIGHT, PAD = 720, 260, 48
-
 
 def _ist(instant: datetime) -> str:
     return f"{to_ist(instant):%H:%M}"
-
-
-def strategy_labels(names: Mapping[str, str]) -> dict[str, str]:
-    """strategy id -> a label no other strategy of the report has: its name, and where two
-    strategies share a name, the first characters of its id that tell them apart."""
-    counts = Counter(names.values())
-    labels = {}
-    for strategy_id, name in names.items():
-        if counts[name] == 1:
-            labels[strategy_id] = name
-            continue
-        twins = [other for other, same in names.items() if same == name and other != strategy_id]
-        width = 4
-        while any(other[:width] == strategy_id[:width] for other in twins) and width < len(strategy_id):
-            width += 2
-        labels[strategy_id] = f"{name} #{strategy_id[:width]}"
-    return labels
-
-
-def strategy_colours(strategy_ids: Sequence[str]) -> dict[str, str]:
-    """A colour per strategy, by the order of their ids: the same strategies get the same colours
-    on every report, and no two of up to len(COLOURS) share one."""
-    return {sid: COLOURS[index % len(COLOURS)] for index, sid in enumerate(sorted(set(strategy_ids)))}
 
 
 def entry_legs(records: Sequence[ExecutionRecord]) -> dict[str, list[PricedLeg]]:
@@ -91,68 +66,6 @@ def entry_legs(records: Sequence[ExecutionRecord]) -> dict[str, list[PricedLeg]]
                 )
             )
     return legs
-
-
-def _scale(values: Sequence[float], low: float, high: float) -> tuple[float, float]:
-    smallest, largest = min(values), max(values)
-    if largest == smallest:
-        largest, smallest = largest + 1, smallest - 1
-    return smallest, (high - low) / (largest - smallest)
-
-
-def svg_chart(
-    series: Mapping[str, Sequence[tuple[float, float]]],
-    x_labels: Sequence[tuple[float, str]],
-    title: str,
-    colours: Mapping[str, str] | None = None,
-    zero_line: bool = True,
-) -> str:
-    """Lines over a shared x axis, a zero line, min/max labels; plain SVG, no script.
-    `colours`: per series name (else the palette in order)."""
-    points = [p for line in series.values() for p in line]
-    if not points:
-        text = f'<text x="10" y="30">{html.escape(title)}: no data</text>'
-        return f'<svg class="chart" width="{WIDTH}" height="60">{text}</svg>'
-    xs, ys = [p[0] for p in points], [p[1] for p in points] + ([0.0] if zero_line else [])
-    x0, xk = _scale(xs, PAD, WIDTH - PAD)
-    y0, yk = _scale(ys, PAD / 2, HEIGHT - PAD)
-
-    def sx(x: float) -> float:
-        return PAD + (x - x0) * xk
-
-    def sy(y: float) -> float:
-        return HEIGHT - PAD - (y - y0) * yk
-
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
-        f'height="{HEIGHT + 20 * len(series)}" role="img" aria-label="{html.escape(title)}">',
-        f'<text x="{PAD}" y="14" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-        (
-            f'<line x1="{PAD}" x2="{WIDTH - PAD}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" '
-            'stroke="#999" stroke-dasharray="4 3"/>'
-            if zero_line
-            else ""
-        ),
-        f'<text x="4" y="{sy(max(ys)) + 4:.1f}" font-size="10">{max(ys):,.0f}</text>',
-        f'<text x="4" y="{sy(min(ys)) + 4:.1f}" font-size="10">{min(ys):,.0f}</text>',
-    ]
-    for x, label in x_labels:
-        parts.append(
-            f'<text x="{sx(x):.1f}" y="{HEIGHT - PAD + 16}" font-size="10" '
-            f'text-anchor="middle">{html.escape(label)}</text>'
-        )
-    for index, (name, line) in enumerate(series.items()):
-        colour = (colours or {}).get(name) or COLOURS[index % len(COLOURS)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in line)
-        parts.append(
-            f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
-        )
-        parts.append(
-            f'<text x="{PAD}" y="{HEIGHT + 20 * index}" font-size="11" '
-            f'fill="{colour}">{html.escape(name)}</text>'
-        )
-    parts.append("</svg>")
-    return "\n".join(parts)
 
 
 def _minutes(hhmm: str) -> float:

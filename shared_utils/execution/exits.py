@@ -111,12 +111,16 @@ class PositionStopLossMonitor:
             exits_requested=[_label(run) for run in retries[:REPORT_SAMPLE]],
         )
 
-    def check_all(self, tick: datetime, trade_date: date) -> StopLossReport:
+    def check_all(
+        self, tick: datetime, trade_date: date, partitions: Iterable[str] | None = None
+    ) -> StopLossReport:
         """What the tick and every partition's CHECK run do together, in this process (tests,
-        benchmarks): the same retries and the same decisions, in one report."""
+        benchmarks, backtests): the same retries and the same decisions, in one report.
+        `partitions`: only these (a caller that knows which hold open positions)."""
         retries = self._retries(tick, trade_date)
         self._queue.send(retries)
-        reports = [self.check_partition(p, tick, trade_date) for p in keys.open_positions_partitions()]
+        wanted = keys.open_positions_partitions() if partitions is None else partitions
+        reports = [self.check_partition(p, tick, trade_date) for p in wanted]
         requested = [_label(run) for run in retries] + [x for r in reports for x in r.exits_requested]
         return StopLossReport(
             tick=tick,

@@ -28,7 +28,7 @@ import numpy as np
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import Clock
 from shared_utils.market.calendar import SessionKind, TradingCalendar
-from shared_utils.market.greeks import greeks, year_fraction
+from shared_utils.market.greeks import black76_price, greeks, year_fraction
 from shared_utils.market.options import OptionType
 from shared_utils.market.simulation import SimulationParameters, default_parameters
 from shared_utils.market.specs import SpecTable, default_specs
@@ -147,6 +147,8 @@ class SimulatedOptionMarket:
         self._parameters = parameters or default_parameters()
         self._calendar = calendar or TradingCalendar.default
         self._chains = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._build_chain)
+        self._years = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._years_uncached)
+        self._step = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._step_uncached)
 
     def chain(self, underlying: str, expiry: date) -> OptionChain | None:
         """The chain at the current minute, or None when the underlying's level is unknown."""
@@ -171,14 +173,33 @@ class SimulatedOptionMarket:
         )
 
     def price(self, instrument: OptionInstrument) -> Decimal | None:
-        """Last price of one contract (the paper broker's `PriceSource`)."""
-        chain = self.chain(instrument.underlying.value, instrument.expiry)
-        if chain is None:
+        """Last price of one contract (the paper broker's `PriceSource`): the premium its chain
+        quotes for it, computed for this contract alone (the minute's check marks a few
+        contracts; building their whole chains would cost a hundred times more). None when the
+        level is unknown or the strike is not on the chain (off the grid or too far out)."""
+        spot = self._level(str(instrument.underlying.value))
+        if spot is None:
             return None
+        underlying = instrument.underlying.value
+        step = self._step(underlying, instrument.expiry)
+        atm = round(float(spot) / step) * step
         strike = float(instrument.strike)
-        premiums = chain.ce_premiums if instrument.option_type is OptionType.CE else chain.pe_premiums
-        index = int(np.argmin(np.abs(chain.strikes - strike)))
-        if not math.isclose(float(chain.strikes[index]), strike, abs_tol=1e-6):
+        offset = (strike - atm) / step
+        if abs(offset) > STRIKES_EACH_SIDE or not math.isclose(offset, round(offset), abs_tol=1e-9):
             return None
-        value = Decimal(str(float(premiums[index])))
+        minute = self._clock.now().replace(second=0, microsecond=0)
+        years = self._years(underlying, instrument.expiry, minute)
+        call = instrument.option_type is OptionType.CE
+        if years > 0:
+            volatility = self._parameters.volatility(underlying)
+            premium = black76_price(call, float(spot), strike, years, volatility)
+        else:
+            premium = max(float(spot) - strike, 0.0) if call else max(strike - float(spot), 0.0)
+        value = Decimal(str(max(premium, 0.05)))
         return max(TICK, (value / TICK).to_integral_value() * TICK)
+
+    def _step_uncached(self, underlying: str, expiry: date) -> float:
+        return self._specs.spec_for(underlying, expiry).strike_step
+
+    def _years_uncached(self, underlying: str, expiry: date, minute: datetime) -> float:
+        return year_fraction(minute, expiry_close(underlying, expiry, self._calendar, self._specs))

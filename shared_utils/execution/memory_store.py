@@ -70,6 +70,12 @@ class _Position:
     data: dict[str, Any]  # the attributes `position_from_item` reads
     applied: set[str] = field(default_factory=set)
     open_partition: str | None = None
+    view: PositionView | None = None  # `position_from_item(data)` until the next write
+
+    def read(self) -> PositionView:
+        if self.view is None:
+            self.view = position_from_item(self.data)
+        return self.view
 
 
 class InMemoryExecutionStore:
@@ -79,9 +85,12 @@ class InMemoryExecutionStore:
         self._lock = threading.RLock()
         self._cursors = cursor_codec or CursorCodec()
         self._ledger: dict[tuple[str, str], _Ledger] = {}  # (user, order key)
+        # (user, trade date, strategy) -> order key -> entry: a run's and a day's orders
+        self._ledger_of_day: dict[tuple[str, date, str], dict[str, _Ledger]] = {}
         self._runs: dict[tuple[str, str], _Run] = {}  # (user, run sk)
         self._records: dict[tuple[str, str], ExecutionRecord] = {}  # (user, record sk)
-        self._positions: dict[tuple[str, str], _Position] = {}  # (user, position sk)
+        self._positions: dict[str, dict[str, _Position]] = {}  # user -> position sk -> position
+        self._open: dict[str, dict[tuple[str, str], _Position]] = {}  # partition -> (user, sk)
         self._peaks: dict[tuple[str, str], Decimal] = {}  # (user, trail sk)
         self._mismatches: dict[tuple[str, str], dict[str, Any]] = {}
         self._switches: dict[str, KillSwitchView] = {}  # pk
@@ -94,8 +103,18 @@ class InMemoryExecutionStore:
             found = self._ledger.get((entry.user_id, entry.order_key))
             if found is not None:
                 return found.entry
-            self._ledger[(entry.user_id, entry.order_key)] = _Ledger(entry, trade_date)
+            self._add_ledger(entry, trade_date)
             return None
+
+    def _add_ledger(self, entry: LedgerEntry, trade_date: date) -> None:
+        item = _Ledger(entry, trade_date)
+        self._ledger[(entry.user_id, entry.order_key)] = item
+        day = self._ledger_of_day.setdefault((entry.user_id, trade_date, entry.strategy_id), {})
+        day[entry.order_key] = item
+
+    def _remove_ledger(self, entry: LedgerEntry) -> None:
+        item = self._ledger.pop((entry.user_id, entry.order_key))
+        self._ledger_of_day[(entry.user_id, item.trade_date, entry.strategy_id)].pop(entry.order_key)
 
     def get_ledger(self, user_id: str, order_key: str) -> LedgerEntry | None:
         found = self._ledger.get((user_id, order_key))
@@ -136,9 +155,9 @@ class InMemoryExecutionStore:
                 if self._position_allowed([write], user_id, None):
                     self._move_position([write], user_id, strategy_id, opening, now, None)
                 if not opening:
-                    position = self._positions.get((user_id, order.position_sk))
+                    position = self._position(user_id, order.position_sk)
                     if position is not None and int(position.data.get("net_quantity", 0)) == 0:
-                        position.open_partition = None
+                        self._set_open(user_id, position, None)
             if not self._outcome_allowed(write):
                 raise ConflictError(f"ledger entry {entry.order_key} moved on under another attempt")
             return self._store_outcome(write, now)
@@ -175,7 +194,7 @@ class InMemoryExecutionStore:
     def _position_allowed(self, fills: Sequence[OutcomeWrite], user_id: str, flat_from: int | None) -> bool:
         """The DynamoDB update's condition: no fill counted before; closing from `flat_from` to
         flat, the net quantity still `flat_from`."""
-        position = self._positions.get((user_id, fills[0].order.position_sk))
+        position = self._position(user_id, fills[0].order.position_sk)
         applied = position.applied if position is not None else set()
         if any(fill.order.order_key in applied for fill in fills):
             return False
@@ -193,10 +212,9 @@ class InMemoryExecutionStore:
         flat_from: int | None,
     ) -> None:
         order = fills[0].order
-        key = (user_id, order.position_sk)
-        position = self._positions.get(key)
+        position = self._position(user_id, order.position_sk)
         if position is None:
-            position = self._positions[key] = _Position(
+            position = self._positions.setdefault(user_id, {})[order.position_sk] = _Position(
                 data={
                     "sk": order.position_sk,
                     "user_id": user_id,
@@ -211,8 +229,9 @@ class InMemoryExecutionStore:
             )
         data = position.data
         data["updated_at"] = now
+        position.view = None
         if opening:
-            position.open_partition = keys.open_positions_gsi1pk(user_id)
+            self._set_open(user_id, position, keys.open_positions_gsi1pk(user_id))
         signed = _signed(fills)
         data["net_quantity"] = int(data.get("net_quantity", 0)) + signed
         for fill in fills:
@@ -224,12 +243,24 @@ class InMemoryExecutionStore:
             )
             position.applied.add(fill.order.order_key)
         if flat_from is not None and flat_from + signed == 0:
-            position.open_partition = None
+            self._set_open(user_id, position, None)
+
+    def _position(self, user_id: str, position_sk: str) -> _Position | None:
+        return self._positions.get(user_id, {}).get(position_sk)
+
+    def _set_open(self, user_id: str, position: _Position, partition: str | None) -> None:
+        """Put the position on (or take it off) the open-positions index."""
+        key = (user_id, position.data["sk"])
+        if position.open_partition is not None:
+            self._open.get(position.open_partition, {}).pop(key, None)
+        position.open_partition = partition
+        if partition is not None:
+            self._open.setdefault(partition, {})[key] = position
 
     def unclaim(self, entry: LedgerEntry) -> None:
         with self._lock:
             if self._unclaim_allowed(entry):
-                del self._ledger[(entry.user_id, entry.order_key)]
+                self._remove_ledger(entry)
 
     def _unclaim_allowed(self, entry: LedgerEntry) -> bool:
         found = self._ledger.get((entry.user_id, entry.order_key))
@@ -239,21 +270,26 @@ class InMemoryExecutionStore:
             and found.entry.status is LedgerStatus.PENDING
         )
 
-    def _ledger_with_prefix(self, user_id: str, prefix: str) -> list[LedgerEntry]:
+    def _ledger_with_prefix(
+        self, user_id: str, trade_date: date, strategy_id: str, prefix: str
+    ) -> list[LedgerEntry]:
+        day = self._ledger_of_day.get((user_id, trade_date, strategy_id), {})
         found = [
             (keys.ledger_sk(order_key), item.entry)
-            for (user, order_key), item in list(self._ledger.items())
-            if user == user_id and keys.ledger_sk(order_key).startswith(prefix)
+            for order_key, item in list(day.items())
+            if keys.ledger_sk(order_key).startswith(prefix)
         ]
         return [entry for _, entry in sorted(found, key=lambda pair: pair[0])]
 
     def ledger_of_run(
         self, user_id: str, trade_date: date, strategy_id: str, run_name: str
     ) -> list[LedgerEntry]:
-        return self._ledger_with_prefix(user_id, keys.ledger_run_prefix(trade_date, strategy_id, run_name))
+        prefix = keys.ledger_run_prefix(trade_date, strategy_id, run_name)
+        return self._ledger_with_prefix(user_id, trade_date, strategy_id, prefix)
 
     def ledger_of_day(self, user_id: str, trade_date: date, strategy_id: str) -> list[LedgerEntry]:
-        return self._ledger_with_prefix(user_id, keys.ledger_day_prefix(trade_date, strategy_id))
+        prefix = keys.ledger_day_prefix(trade_date, strategy_id)
+        return self._ledger_with_prefix(user_id, trade_date, strategy_id, prefix)
 
     def _ledger_of_date(self, trade_date: date) -> list[_Ledger]:
         found = [item for item in list(self._ledger.values()) if item.trade_date == trade_date]
@@ -386,7 +422,7 @@ class InMemoryExecutionStore:
             record_sk = record_key(plan, started_at)
             self._runs[run_key] = _Run(plan, record_sk, 1, retry=True)
             for entry in entries:
-                self._ledger[(entry.user_id, entry.order_key)] = _Ledger(entry, plan.trade_date)
+                self._add_ledger(entry, plan.trade_date)
             return record_sk
 
     def finish_run(
@@ -429,7 +465,7 @@ class InMemoryExecutionStore:
                     fills, plan.user_id, plan.strategy_id, opening, now, flat_from(position_sk)
                 )
             for entry in unclaimed:
-                del self._ledger[(entry.user_id, entry.order_key)]
+                self._remove_ledger(entry)
             if record is not None:
                 self._records[(plan.user_id, record_sk)] = record
             if not retry:
@@ -444,12 +480,8 @@ class InMemoryExecutionStore:
 
     def positions(self, user_id: str, strategy_id: str | None = None) -> list[PositionView]:
         prefix = keys.strategy_positions_prefix(strategy_id) if strategy_id else keys.POSITION_SK_PREFIX
-        found = [
-            (sk, position)
-            for (user, sk), position in list(self._positions.items())
-            if user == user_id and sk.startswith(prefix)
-        ]
-        return [position_from_item(position.data) for _, position in sorted(found, key=lambda pair: pair[0])]
+        found = [(sk, p) for sk, p in list(self._positions.get(user_id, {}).items()) if sk.startswith(prefix)]
+        return [position.read() for _, position in sorted(found, key=lambda pair: pair[0])]
 
     def open_positions(self, partition: str | None = None) -> list[PositionView]:
         partitions = [partition] if partition is not None else keys.open_positions_partitions()
@@ -457,10 +489,9 @@ class InMemoryExecutionStore:
         for shard in partitions:
             held = [
                 (f"{user}{keys.SEPARATOR}{sk}", position)
-                for (user, sk), position in list(self._positions.items())
-                if position.open_partition == shard
+                for (user, sk), position in list(self._open.get(shard, {}).items())
             ]
-            found += [position_from_item(position.data) for _, position in sorted(held, key=lambda p: p[0])]
+            found += [position.read() for _, position in sorted(held, key=lambda p: p[0])]
         return [position for position in found if position.net_quantity != 0]
 
     def open_contracts(self) -> set[OptionInstrument]:
@@ -505,6 +536,48 @@ class InMemoryExecutionStore:
             if item is not None and "first_seen" in item:
                 item["resolved_at"] = now
                 del item["first_seen"]
+
+    def settle(self, user_id: str, position_sk: str, price: Decimal, now: datetime) -> None:
+        """Close an open position at `price` without an order: the exchange settling an expired
+        contract (a backtest holds options to expiry; live, the broker's books show it)."""
+        with self._lock:
+            position = self._position(user_id, position_sk)
+            if position is None:
+                return
+            data = position.data
+            position.view = None
+            net = int(data.get("net_quantity", 0))
+            side = "sell" if net > 0 else "buy"
+            data[f"{side}_quantity"] = int(data.get(f"{side}_quantity", 0)) + abs(net)
+            data[f"{side}_value"] = Decimal(data.get(f"{side}_value", 0)) + price * abs(net)
+            data["net_quantity"] = 0
+            data["updated_at"] = now
+            self._set_open(user_id, position, None)
+
+    def has_open_positions(self) -> bool:
+        return any(self._open.values())
+
+    def open_partitions(self) -> list[str]:
+        """The open-positions partitions holding a position, in the order they are read."""
+        return [p for p in keys.open_positions_partitions() if self._open.get(p)]
+
+    def forget_day(self, trade_date: date) -> None:
+        """Drop what a finished day leaves that no later day reads (its ledger, runs, records and
+        trailing peaks, and every flat position): a backtest keeps only the day it is in and the
+        positions carried over, so a year costs what a day does. The caller reads the day first."""
+        with self._lock:
+            for item in list(self._ledger.values()):
+                if item.trade_date == trade_date:
+                    self._remove_ledger(item.entry)
+            self._ledger_of_day = {key: day for key, day in self._ledger_of_day.items() if day}
+            self._runs = {k: run for k, run in self._runs.items() if run.plan.trade_date != trade_date}
+            self._records = {k: r for k, r in self._records.items() if r.trade_date != trade_date}
+            trail = keys.SEPARATOR + trade_date.isoformat()
+            self._peaks = {k: peak for k, peak in self._peaks.items() if not k[1].endswith(trail)}
+            for held in self._positions.values():
+                for sk, position in list(held.items()):
+                    if int(position.data.get("net_quantity", 0)) == 0 and position.open_partition is None:
+                        del held[sk]
 
     # ------------------------------------------------------------------ kill switches
 
@@ -586,6 +659,6 @@ class InMemoryLeases:
                     self._held[wanted] = (thread, depth - 1)
 
     def renew(self, user_id: str, strategy_id: str) -> bool:
+        """Still held by this process (the engine renews from its broker threads)."""
         with self._lock:
-            held = self._held.get((user_id, strategy_id))
-        return held is not None and held[0] == threading.get_ident()
+            return (user_id, strategy_id) in self._held

@@ -64,8 +64,14 @@ def phase_boundaries(session: Session) -> list[tuple[MarketPhase, datetime]]:
 
 
 def phase_in_session(instant: datetime, session: Session) -> MarketPhase:
+    return phase_within(instant, phase_boundaries(session))
+
+
+def phase_within(instant: datetime, boundaries: list[tuple[MarketPhase, datetime]]) -> MarketPhase:
+    """The phase at `instant` among a session's `phase_boundaries` (computed once per day by a
+    caller that asks every minute)."""
     current = MarketPhase.CLOSED
-    for phase, start in phase_boundaries(session):
+    for phase, start in boundaries:
         if instant >= start:
             current = phase
         else:

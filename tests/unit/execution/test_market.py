@@ -1,5 +1,5 @@
-"""Simulated option prices: each index's own volatility, one chain per minute however many
-contracts are priced, and one quote-cache read per underlying per minute."""
+"""Simulated option prices: each index's own volatility, a contract priced alone at its chain's
+premium, and one quote-cache read per underlying per minute."""
 
 from __future__ import annotations
 
@@ -64,9 +64,11 @@ def test_each_index_chain_uses_its_own_volatility() -> None:
     assert banknifty.ce_premiums == pytest.approx(expected_bank.clip(min=0.05))
 
 
-def test_pricing_fifty_contracts_of_one_chain_in_a_minute_builds_one_chain(
+def test_a_contract_is_priced_at_its_chains_premium_without_building_the_chain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The check marks a few contracts a minute: each is priced alone, at exactly the premium
+    (on the tick) its chain quotes, which planning selected strikes on."""
     built: list[tuple[Any, ...]] = []
     original = market_module.black_scholes_chain
 
@@ -78,25 +80,32 @@ def test_pricing_fifty_contracts_of_one_chain_in_a_minute_builds_one_chain(
     levels = dict(LEVELS)
     clock = FixedClock(NOW)
     market = SimulatedOptionMarket(levels.get, clock)
-    step = spec_for("NIFTY", EXPIRY).strike_step
+    nifty_step = spec_for("NIFTY", EXPIRY).strike_step
     contracts = [
-        contract("NIFTY", 26000 + offset * step, option_type)
-        for offset in range(-12, 13)
+        contract("NIFTY", 26000 + offset * nifty_step, option_type)
+        for offset in range(-30, 31)
         for option_type in (OptionType.CE, OptionType.PE)
-    ][:50]
-
+    ]
     prices = [market.price(c) for c in contracts]
-    clock.advance(timedelta(seconds=30))
-    again = [market.price(c) for c in contracts]
+    assert built == [] and all(p is not None and p > 0 for p in prices)
 
-    assert len(built) == 1
-    assert all(p is not None and p > 0 for p in prices) and again == prices
-
-    clock.advance(timedelta(seconds=20))  # the next minute
-    market.price(contracts[0])
-    levels["NIFTY"] = Decimal("26100")  # the level moves within that minute
-    market.price(contracts[0])
-    assert len(built) == 3
+    for when, level in (
+        (NOW, "26010"),
+        (NOW + timedelta(hours=3, minutes=7), "25871.35"),
+        (EXPIRES, "26010"),
+    ):
+        clock.set(when)
+        levels["NIFTY"] = Decimal(level)
+        chain = market.chain("NIFTY", EXPIRY)
+        assert chain is not None
+        for index, strike in enumerate(chain.strikes):
+            for option_type, premiums in (
+                (OptionType.CE, chain.ce_premiums),
+                (OptionType.PE, chain.pe_premiums),
+            ):
+                assert market.price(contract("NIFTY", float(strike), option_type)) == max(
+                    Decimal("0.05"), on_tick(float(premiums[index]))
+                ), (when, strike, option_type)
 
 
 def test_a_contract_off_the_chain_or_an_unknown_level_has_no_price() -> None:

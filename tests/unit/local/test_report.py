@@ -10,8 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from local_platform.cli import next_run_dir
-from local_platform.report import strategy_colours, strategy_labels, write_report
+from local_platform.report import write_report
 from local_platform.session_log import SessionLog
+from shared_utils.backtest.charts import strategy_colours, strategy_labels
 from shared_utils.clock import IST
 from shared_utils.execution.models import ExecutionRecord, ExecutionStatus, PositionView
 from shared_utils.keys import ScheduleKind

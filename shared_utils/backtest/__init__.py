@@ -1,0 +1,1 @@
+"""Backtests: strategies replayed over past trading days, their results and their report."""
