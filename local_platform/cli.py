@@ -1,4 +1,4 @@
-"""`python -m local_platform run | token | simulate`."""
+"""`python -m local_platform run | token | simulate | backtest | import-history`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,30 @@ def _parser() -> argparse.ArgumentParser:
         "--report-dir", type=Path, default=None, help="default: a new <data-dir>/reports/<date>/run-NNN"
     )
     simulate.add_argument("--log-level", default="ERROR", help="handlers' Powertools log level")
+
+    backtest = commands.add_parser(
+        "backtest", help="run strategies over a range of days (docs/backtesting.md)"
+    )
+    backtest.add_argument("--from", dest="start", required=True, help="first day YYYY-MM-DD")
+    backtest.add_argument("--to", dest="end", required=True, help="last day YYYY-MM-DD")
+    backtest.add_argument(
+        "--strategies", type=Path, default=None, help="JSON file of strategies (default: the demo baskets')"
+    )
+    backtest.add_argument("--market", choices=["simulated", "historical"], default="simulated")
+    backtest.add_argument(
+        "--history", type=Path, default=None, help="imported bars (default <data-dir>/history)"
+    )
+    backtest.add_argument("--seed", type=int, default=None, help="the simulated market's seed")
+    backtest.add_argument("--slippage-bps", default="5", help="fills move this far against the trader")
+    backtest.add_argument("--brokerage", default="20", help="rupees per executed order")
+    backtest.add_argument(
+        "--out", type=Path, default=None, help="default: a new <data-dir>/backtests/run-NNN"
+    )
+    backtest.add_argument("--log-level", default="ERROR", help="Powertools log level")
+
+    history = commands.add_parser("import-history", help="import minute bars (CSV/Parquet) for backtests")
+    history.add_argument("files", nargs="+", type=Path)
+    history.add_argument("--store", type=Path, default=None, help="default: <data-dir>/history")
     return parser
 
 
@@ -200,4 +224,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _token(args)
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "backtest":
+        return _backtest(args)
+    if args.command == "import-history":
+        return _import_history(args)
     return EXIT_USAGE
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from shared_utils.backtest.runner import BacktestRequest, MarketSource
+    from shared_utils.errors import DomainError
+
+    export_client_environment(args.log_level.upper())
+    from local_platform.backtest import backtest, next_backtest_dir
+
+    try:
+        request = BacktestRequest(
+            start=args.start,
+            end=args.end,
+            market=MarketSource(args.market.upper()),
+            seed=args.seed,
+            slippage_bps=args.slippage_bps,
+            brokerage_per_order=args.brokerage,
+        )
+        out = args.out or next_backtest_dir(args.data_dir / "backtests")
+        backtest(request, args.strategies, out, args.history or args.data_dir / "history")
+    except (ValidationError, DomainError, OSError) as error:
+        console.warn(f"error: {error}")
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _import_history(args: argparse.Namespace) -> int:
+    from local_platform.backtest import import_history
+    from shared_utils.errors import DomainError
+
+    try:
+        return import_history(args.files, args.store or args.data_dir / "history", WallClock().now())
+    except (DomainError, OSError) as error:
+        console.warn(f"error: {error}")
+        return EXIT_USAGE
