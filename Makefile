@@ -30,7 +30,7 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/.build/pycache
 unexport PYTHONDONTWRITEBYTECODE
 export CHROMIUM
 
-.PHONY: venv browser run test test-all date-shift lint format typecheck synth build deploy bench simulate clean
+.PHONY: venv browser run test test-all date-shift lint format typecheck synth build deploy bench simulate backtest clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-layer-nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -133,6 +133,12 @@ run: venv
 
 simulate: venv
 	$(BIN)/python -m local_platform simulate --date $(DATE)
+
+FROM ?= 2026-11-02
+TO ?= 2026-11-27
+STRATEGIES ?=
+backtest: venv
+	$(BIN)/python -m local_platform backtest --from $(FROM) --to $(TO) $(if $(STRATEGIES),--strategies $(STRATEGIES))
 
 deploy: build
 	./deploy.sh -p $(PROJECT) -e $(ENV) -a $(PROFILE) $(DEPLOY_ARGS)

@@ -35,7 +35,8 @@ def strategies(count: int) -> list[dict[str, object]]:
     made: list[dict[str, object]] = []
     for n in range(count):
         template = TemplateName(TEMPLATES[n % len(TEMPLATES)])
-        legs = [leg.model_dump(mode="json") for leg in template_legs(template, ExpirySelection.CURRENT_WEEKLY)]
+        weekly = template_legs(template, ExpirySelection.CURRENT_WEEKLY)
+        legs = [leg.model_dump(mode="json") for leg in weekly]
         for leg in legs:
             if leg["action"] == "SELL":
                 leg["stop_loss"] = {"kind": "PERCENT", "value": 60}

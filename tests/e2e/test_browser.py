@@ -283,6 +283,43 @@ def test_the_report_page_renders_its_charts_and_figures_with_no_errors(
     assert watch.problems == []
 
 
+@pytest.fixture(scope="module")
+def backtest_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A real backtest (the demo strategies, five days of the simulated market) and its page."""
+    from local_platform.backtest import demo_details
+    from shared_utils.backtest.report import render_html
+    from shared_utils.backtest.runner import BacktestRequest
+    from shared_utils.backtest.service import run_backtest
+
+    details = demo_details(datetime(2026, 11, 1, tzinfo=UTC))
+    result = run_backtest(details, BacktestRequest(start=date(2026, 11, 2), end=date(2026, 11, 6)))
+    html_file = tmp_path_factory.mktemp("backtest") / "report.html"
+    html_file.write_text(render_html(result), encoding="utf-8")
+    return html_file, result
+
+
+def test_the_backtest_report_renders_every_chart_and_table_with_no_errors(
+    page: Page, backtest_report: tuple[Path, Any]
+) -> None:
+    html_file, result = backtest_report
+    watch = PageWatch.attach(page)
+    page.goto(html_file.as_uri(), wait_until="networkidle")
+
+    for chart in ("equity-curve", "daily-pnl", "pnl-by-month-chart"):
+        svg = page.locator(f"svg#{chart}")
+        expect(svg).to_be_visible()
+        box = svg.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 100, (chart, box)
+    curve = page.locator("svg#equity-curve polyline")
+    assert len((curve.first.get_attribute("points") or "").split()) == len(result.days) + 1  # from 0
+    for table in ("summary", "pnl-by-weekday", "pnl-by-month", "pnl-by-strategy", "worst-days"):
+        expect(page.locator(f"table#{table}")).to_be_visible()
+    for name in result.strategies.values():
+        expect(page.locator("#pnl-by-strategy")).to_contain_text(name)
+    expect(page.locator("#summary")).to_contain_text(f"{result.summary.net_pnl:,.2f}")
+    assert watch.problems == []
+
+
 def test_swagger_ui_renders_every_operation_from_local_assets(page: Page, platform: Platform) -> None:
     document = platform.request("GET", "/openapi.json").json()
     operations = sum(1 for item in document["paths"].values() for method in item if method in HTTP_METHODS)

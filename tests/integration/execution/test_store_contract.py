@@ -307,3 +307,30 @@ def test_the_engine_enters_and_exits_alike_on_both(history, plan, brokers, clock
     assert history.unfinished_orders(TRADE_DATE) == []
     assert len(history.ledger_created_between(TRADE_DATE, NOW, NOW + timedelta(hours=1))) == len(ledger)
     assert exited.realised_pnl == sum((p.realised_pnl for p in history.positions("user-a")), Decimal("0"))
+
+
+def test_in_memory_leases_keep_one_writer_per_strategy() -> None:
+    import threading
+
+    from shared_utils.errors import StrategyBusyError
+    from shared_utils.execution.memory_store import InMemoryLeases
+
+    leases = InMemoryLeases()
+    seen: list[object] = []
+
+    def other_thread() -> None:
+        seen.append(leases.renew("user-a", "strat-1"))  # the engine renews from broker threads
+        try:
+            with leases.hold("user-a", "strat-1"):
+                seen.append("held")
+        except StrategyBusyError as error:
+            seen.append(type(error))
+
+    with leases.hold("user-a", "strat-1"), leases.hold("user-a", "strat-1"):  # re-entrant
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    assert seen == [True, StrategyBusyError]
+    assert leases.renew("user-a", "strat-1") is False
+    with leases.hold("user-a", "strat-1"):
+        pass
