@@ -5,6 +5,7 @@ directory (result.json and report.html), never over an earlier run's."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -65,7 +66,7 @@ def backtest(
         f"on the {request.market.value.lower()} market ..."
     )
     started = time.perf_counter()
-    result = run_backtest(details, request, bars=bars, progress=_progress)
+    result = run_backtest(details, request, bars=bars, progress=_progress, workers=os.cpu_count() or 1)
     result = result.model_copy(update={"elapsed_seconds": round(time.perf_counter() - started, 2)})
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")

@@ -248,11 +248,16 @@ class Backtester:
             checks=self._monitor,
         )
         self._carried: dict[tuple[str, str], Decimal] = {}  # open position -> value at last close
+        self.carried_over = False
 
-    def run(self) -> BacktestResult:
+    def run(self, days_to_run: Sequence[date] | None = None) -> BacktestResult:
+        """Every trading day of the request (or these of them, in order); `carried_over` then
+        says whether positions were still open after the last one."""
         days: list[DayOutcome] = []
         warnings: list[str] = []
-        for day in trading_days(self._calendar, self._request.start, self._request.end):
+        if days_to_run is None:
+            days_to_run = list(trading_days(self._calendar, self._request.start, self._request.end))
+        for day in days_to_run:
             if self._calendar.is_provisional(day):
                 warnings.append(f"{day}: the calendar for this year is provisional (holidays not confirmed)")
             days.append(self.run_day(day))
@@ -260,8 +265,11 @@ class Backtester:
                 self._progress(day)
         if not days:
             warnings.append("no trading day in the range")
-        request = self._request.model_dump(mode="json") | {"strategies": sorted(self._names)}
-        return BacktestResult.of(days, request=request, strategies=self._names, warnings=warnings)
+        self.carried_over = self.store.has_open_positions()
+        return BacktestResult.of(days, request=self.request_echo(), strategies=self._names, warnings=warnings)
+
+    def request_echo(self) -> dict[str, object]:
+        return self._request.model_dump(mode="json") | {"strategies": sorted(self._names)}
 
     def run_day(self, day: date) -> DayOutcome:
         session = self._calendar.session(day)

@@ -135,6 +135,9 @@ class TradingCalendar:
         self._provisional = provisional or ProvisionalRule()
         self._open = frozenset(open_days)
         self._exchanges: Mapping[str, TradingCalendar] = exchanges or {}
+        # A calendar never changes (admin changes make a new one), so each day's answer is kept:
+        # the minute's stop-loss check asks for the day's session once per strategy.
+        self._sessions: dict[date, Session | None] = {}
 
     @classmethod
     def default(cls) -> TradingCalendar:
@@ -222,6 +225,13 @@ class TradingCalendar:
 
     def session(self, day: date) -> Session | None:
         """The day's session (regular, special or Muhurat), or None when the market is shut."""
+        if day in self._sessions:
+            return self._sessions[day]
+        found = self._session(day)
+        self._sessions[day] = found
+        return found
+
+    def _session(self, day: date) -> Session | None:
         if self._exchanges:
             return _widest([calendar.session(day) for calendar in self._exchanges.values()])
         special = self._special.get(day)

@@ -19,9 +19,10 @@ import numpy as np
 
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST
+from shared_utils.errors import ConfigurationError
 from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
-from shared_utils.market_data.history.store import DayBars, Manifest, read_day, read_manifest
+from shared_utils.market_data.history.store import MANIFEST, DayBars, Manifest, read_day, read_manifest
 from shared_utils.market_data.models import Quote
 
 
@@ -68,6 +69,8 @@ class HistoricalQuotes:
 
     def __init__(self, store_dir: str | Path) -> None:
         self._dir = Path(store_dir)
+        if not (self._dir / MANIFEST).is_file():
+            raise ConfigurationError(f"no historical store at {self._dir} ({MANIFEST} missing): import first")
         self._manifest: Manifest = read_manifest(self._dir)
         self._loaded: dict[Underlying, _LoadedDay] = {}
 

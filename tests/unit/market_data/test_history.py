@@ -13,12 +13,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from shared_utils import market_data
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST, FixedClock
+from shared_utils.errors import ConfigurationError
 from shared_utils.execution.quoted_market import QuotedOptionMarket
 from shared_utils.market.options import OptionType
 from shared_utils.market.underlyings import Underlying
@@ -140,8 +142,6 @@ def test_an_import_reports_each_day_with_its_index_gaps_as_minute_ranges(
 
 
 def test_minute_ranges_compress_consecutive_minutes() -> None:
-    import numpy as np
-
     assert minute_ranges(np.array([555, 556, 557, 600, 602, 603])) == ["09:15-09:17", "10:00", "10:02-10:03"]
     assert minute_ranges(np.array([], dtype=np.int64)) == []
 
@@ -160,6 +160,8 @@ def test_the_level_is_the_close_of_the_index_bar_of_the_minute_containing_the_ti
     assert quotes.level("BANKNIFTY", at(MONDAY, "09:15")) is None
     assert quotes.days("NIFTY") == [MONDAY] and quotes.days("SENSEX") == []
     assert quotes.expiries("NIFTY", MONDAY) == [MONDAY, EXPIRY]
+    with pytest.raises(ConfigurationError, match="no historical store"):
+        HistoricalQuotes(monday_store[0] / "elsewhere")
 
 
 def test_chain_quotes_are_the_expirys_bars_of_the_minute_keyed_as_instruments(
@@ -302,6 +304,22 @@ def _replace(row: int, **changes: str) -> list[Row]:
     rows = monday_bars()
     rows[row - 1] = {**rows[row - 1], **changes}
     return rows
+
+
+def test_a_blank_line_and_a_minute_repeated_in_another_file_are_named(tmp_path: Path) -> None:
+    first = write_csv(tmp_path / "first.csv", [index_bar(MONDAY, "09:15", "26000")])
+    second = write_csv(
+        tmp_path / "second.csv", [index_bar(MONDAY, "09:16", "26001"), index_bar(MONDAY, "09:15", "26002")]
+    )
+    second.write_text(second.read_text(encoding="utf-8").replace("\n", "\n\n", 1), encoding="utf-8")
+
+    with pytest.raises(HistoryImportRefused) as refused:
+        import_history([first, second], tmp_path / "store", now=IMPORTED_AT)
+
+    assert [(p.file, p.row, p.reason) for p in refused.value.problems] == [
+        (str(second), 1, "the row is empty"),
+        (str(second), 3, f"same instrument and minute as {first} row 1"),
+    ]
 
 
 def test_missing_columns_and_unsupported_files_are_named(tmp_path: Path) -> None:
