@@ -147,8 +147,10 @@ class SimulatedOptionMarket:
         self._parameters = parameters or default_parameters()
         self._calendar = calendar or TradingCalendar.default
         self._chains = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._build_chain)
-        self._years = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._years_uncached)
         self._step = lru_cache(maxsize=CHAIN_CACHE_SIZE)(self._step_uncached)
+        self._volatility = lru_cache(maxsize=None)(self._parameters.volatility)
+        self._years_minute: datetime | None = None
+        self._years: dict[tuple[str, date, datetime], float] = {}
 
     def chain(self, underlying: str, expiry: date) -> OptionChain | None:
         """The chain at the current minute, or None when the underlying's level is unknown."""
@@ -177,21 +179,20 @@ class SimulatedOptionMarket:
         quotes for it, computed for this contract alone (the minute's check marks a few
         contracts; building their whole chains would cost a hundred times more). None when the
         level is unknown or the strike is not on the chain (off the grid or too far out)."""
-        spot = self._level(str(instrument.underlying.value))
+        underlying = instrument.underlying.value
+        spot = self._level(underlying)
         if spot is None:
             return None
-        underlying = instrument.underlying.value
         step = self._step(underlying, instrument.expiry)
         atm = round(float(spot) / step) * step
         strike = float(instrument.strike)
         offset = (strike - atm) / step
         if abs(offset) > STRIKES_EACH_SIDE or not math.isclose(offset, round(offset), abs_tol=1e-9):
             return None
-        minute = self._clock.now().replace(second=0, microsecond=0)
-        years = self._years(underlying, instrument.expiry, minute)
+        years = self._years_at(underlying, instrument.expiry)
         call = instrument.option_type is OptionType.CE
         if years > 0:
-            volatility = self._parameters.volatility(underlying)
+            volatility = self._volatility(underlying)
             premium = black76_price(call, float(spot), strike, years, volatility)
         else:
             premium = max(float(spot) - strike, 0.0) if call else max(strike - float(spot), 0.0)
@@ -201,5 +202,15 @@ class SimulatedOptionMarket:
     def _step_uncached(self, underlying: str, expiry: date) -> float:
         return self._specs.spec_for(underlying, expiry).strike_step
 
-    def _years_uncached(self, underlying: str, expiry: date, minute: datetime) -> float:
-        return year_fraction(minute, expiry_close(underlying, expiry, self._calendar, self._specs))
+    def _years_at(self, underlying: str, expiry: date) -> float:
+        """Years from the clock's minute to the contract's expiry, worked out once a minute (the
+        minute is part of the key: threads pricing across a minute's turn never mix them up)."""
+        minute = self._clock.now().replace(second=0, microsecond=0)
+        if minute != self._years_minute:
+            self._years_minute, self._years = minute, {}
+        key = (underlying, expiry, minute)
+        found = self._years.get(key)
+        if found is None:
+            close = expiry_close(underlying, expiry, self._calendar, self._specs)
+            found = self._years[key] = year_fraction(minute, close)
+        return found

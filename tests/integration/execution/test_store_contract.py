@@ -1,5 +1,6 @@
-"""One contract for both execution stores: the DynamoDB adapter (on moto) and the in-memory one
-the backtester runs on. Conditional writes, transactions that write all or nothing, reads in
+"""One contract for both execution stores: the DynamoDB adapter (on moto, and on the local
+platform's in-process moto with its faster answers and queries) and the in-memory one the
+backtester runs on. Conditional writes, transactions that write all or nothing, reads in
 their order and paging: whatever the engine relies on, both must do alike, so a backtest and a
 live session cannot drift apart."""
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from local_platform.inprocess_dynamodb import in_process_dynamodb
 from shared_utils import keys
 from shared_utils.errors import BadRequestError, ConflictError
 from shared_utils.execution.engine import ExecutionEngine
@@ -33,6 +35,7 @@ from shared_utils.execution.models import (
 from shared_utils.execution.planning import plan_entry, plan_exit
 from shared_utils.execution.store import ExecutionHistory, ExecutionStore
 from shared_utils.market.calendar import TradingCalendar
+from shared_utils.tables import EXECUTION_HISTORY
 from tests.integration.execution.conftest import SerializedClient
 from tests.unit.execution.builders import NOW, allocation, iron_condor
 
@@ -40,10 +43,15 @@ TRADE_DATE = date(2026, 11, 25)
 CALENDAR = TradingCalendar.default()
 
 
-@pytest.fixture(params=["dynamodb", "memory"])
+@pytest.fixture(params=["dynamodb", "local-moto", "memory"])
 def history(request: pytest.FixtureRequest) -> Iterator[ExecutionHistory]:
     if request.param == "memory":
         yield InMemoryExecutionStore()
+        return
+    if request.param == "local-moto":
+        with in_process_dynamodb() as client:
+            client.create_table(**EXECUTION_HISTORY.create_table_kwargs("local-history"))
+            yield ExecutionStore(client, "local-history")
         return
     aws: dict[str, Any] = request.getfixturevalue("aws")
     yield ExecutionStore(SerializedClient(aws["dynamodb"]), aws["settings"].history_table_name)
