@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 TEMPLATES = ["IRON_CONDOR", "SHORT_STRANGLE", "SHORT_STRADDLE", "BULL_CALL_SPREAD", "BEAR_PUT_SPREAD"]
 UNDERLYINGS = ["NIFTY", "BANKNIFTY", "SENSEX", "FINNIFTY", "MIDCPNIFTY"]
+WEEKLIES = {"NIFTY", "SENSEX"}
 
 
 def strategies(count: int) -> list[dict[str, object]]:
@@ -37,8 +38,10 @@ def strategies(count: int) -> list[dict[str, object]]:
     made: list[dict[str, object]] = []
     for n in range(count):
         template = TemplateName(TEMPLATES[n % len(TEMPLATES)])
-        weekly = template_legs(template, ExpirySelection.CURRENT_WEEKLY)
-        legs = [leg.model_dump(mode="json") for leg in weekly]
+        underlying = UNDERLYINGS[n % len(UNDERLYINGS)]
+        # NIFTY and SENSEX list weeklies; the others only monthlies (contract specs).
+        expiry = ExpirySelection.CURRENT_WEEKLY if underlying in WEEKLIES else ExpirySelection.CURRENT_MONTHLY
+        legs = [leg.model_dump(mode="json") for leg in template_legs(template, expiry)]
         for leg in legs:
             if leg["action"] == "SELL":
                 leg["stop_loss"] = {"kind": "PERCENT", "value": 60}
@@ -46,7 +49,7 @@ def strategies(count: int) -> list[dict[str, object]]:
             {
                 "strategy": {
                     "name": f"{template.value.replace('_', ' ').title()} {n + 1}",
-                    "underlying": UNDERLYINGS[n % len(UNDERLYINGS)],
+                    "underlying": underlying,
                     "legs": legs,
                     "entry": {"time": f"09:{20 + n % 10}", "weekdays": ["MON", "TUE", "WED", "THU", "FRI"]},
                     "exit": {"time": "15:15"},
@@ -78,6 +81,7 @@ def run_case(count: int, start: date, end: date, workers: int) -> dict[str, obje
         "trading_days": result.summary.trading_days,
         "days_traded": result.summary.days_traded,
         "fills": sum(len(day.fills) for day in result.days),
+        "notes": sum(len(day.notes) for day in result.days),
         "wall_s": round(wall, 2),
         "days_per_s": round(result.summary.trading_days / wall, 1),
         "peak_rss_mib": round(
@@ -121,7 +125,8 @@ def main() -> None:
         print(
             f"  {count:>2} strateg{'y' if count == 1 else 'ies'}: {figures['wall_s']:>6} s "
             f"(goal < {goal:.0f} s), {figures['trading_days']} days ({figures['days_per_s']}/s), "
-            f"{figures['fills']} fills, peak RSS {figures['peak_rss_mib']} MiB, net {figures['net_pnl']}"
+            f"{figures['fills']} fills, {figures['notes']} notes, peak RSS {figures['peak_rss_mib']} MiB, "
+            f"net {figures['net_pnl']}"
         )
 
 

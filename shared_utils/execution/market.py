@@ -151,6 +151,7 @@ class SimulatedOptionMarket:
         self._volatility = lru_cache(maxsize=None)(self._parameters.volatility)
         self._years_minute: datetime | None = None
         self._years: dict[tuple[str, date, datetime], float] = {}
+        self._closes: dict[tuple[str, date], tuple[TradingCalendar, datetime]] = {}
 
     def chain(self, underlying: str, expiry: date) -> OptionChain | None:
         """The chain at the current minute, or None when the underlying's level is unknown."""
@@ -211,6 +212,15 @@ class SimulatedOptionMarket:
         key = (underlying, expiry, minute)
         found = self._years.get(key)
         if found is None:
-            close = expiry_close(underlying, expiry, self._calendar, self._specs)
-            found = self._years[key] = year_fraction(minute, close)
+            found = self._years[key] = year_fraction(minute, self._expiry_close(underlying, expiry))
         return found
+
+    def _expiry_close(self, underlying: str, expiry: date) -> datetime:
+        """The contract's expiry close, worked out again only when the calendar handed in is a
+        different one (admin changes make a new calendar)."""
+        calendar = self._calendar()
+        cached = self._closes.get((underlying, expiry))
+        if cached is None or cached[0] is not calendar:
+            close = expiry_close(underlying, expiry, lambda: calendar, self._specs)
+            cached = self._closes[(underlying, expiry)] = (calendar, close)
+        return cached[1]
