@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Literal, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
@@ -75,6 +75,9 @@ API_ACCESS: dict[str, dict[str, AccessMode]] = {
     "subscriptions": {"trading": "routes", "broker_accounts": "read", "history": "read"},
     # Admins' calendar changes live in the configurations table.
     "market_calendar": {"trading": "routes"},
+    # Backtest jobs: reads the strategies (configurations), writes the jobs; it also starts the
+    # job function and signs links to the results (`backtests.Backtests.allow_starting`).
+    "backtests": {"trading": "read", "backtest_jobs": "routes"},
 }
 
 
@@ -95,7 +98,10 @@ class RestApi(Construct):
         broker_accounts: TableHandle,
         routes: Sequence[Route],
         cors_origins: Sequence[str],
+        module_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        """`module_settings`: optional `RuntimeSettings` fields only some modules' functions get
+        (by module, then field name)."""
         super().__init__(scope, construct_id)
         if not routes:
             raise ValueError("the API catalog has no routes")
@@ -162,10 +168,21 @@ class RestApi(Construct):
         by_module: dict[str, list[Route]] = defaultdict(list)
         for route in routes:
             by_module[route.module].append(route)
-        tables = {"trading": data.trading, "history": data.history, "broker_accounts": broker_accounts}
+        tables = {
+            "trading": data.trading,
+            "history": data.history,
+            "broker_accounts": broker_accounts,
+            "backtest_jobs": data.backtest_jobs,
+        }
         self.functions: dict[str, lambda_.Function] = {}
         for module, module_routes in by_module.items():
-            function = factory.create(self, module, description=f"API: {_summary(module_routes)}")
+            extra = (module_settings or {}).get(module)
+            function = factory.create(
+                self,
+                module,
+                description=f"API: {_summary(module_routes)}",
+                settings=dict(extra) if extra else None,
+            )
             mutating = any(route.method.upper() not in READ_METHODS for route in module_routes)
             for table_key, mode in _access(module, module_routes).items():
                 grant_table(function, tables[table_key], write=mode == "routes" and mutating)
@@ -181,7 +198,11 @@ class RestApi(Construct):
             self.methods.append(
                 resource.add_method(
                     route.method.upper(),
-                    apigateway.LambdaIntegration(self.functions[route.module]),
+                    # One invoke permission per function for this API (any of its methods and
+                    # stages), not two per method: a CloudFormation stack holds 500 resources.
+                    apigateway.LambdaIntegration(
+                        self.functions[route.module], scope_permission_to_method=False
+                    ),
                     authorizer=authorizer,
                     authorization_type=apigateway.AuthorizationType.COGNITO,
                     request_validator=validator,

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from cdk_stack.config import EnvironmentConfig
 from shared_utils.tables import (
+    BACKTEST_JOBS,
     EXECUTION_HISTORY,
     FEED_CONNECTIONS,
     IDEMPOTENCY,
@@ -111,7 +112,7 @@ class DataTables(Construct):
 
     `feed_connections`: the live feed's open WebSocket connections, here rather than in the feed
     construct because every function's settings name it and the settings come before the
-    functions."""
+    functions. `backtest_jobs`: the backtests' jobs (`backtests.Backtests` runs them)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
@@ -119,3 +120,4 @@ class DataTables(Construct):
         self.history = TableHandle(build_table(self, EXECUTION_HISTORY, config), EXECUTION_HISTORY)
         self.idempotency = TableHandle(build_table(self, IDEMPOTENCY, config), IDEMPOTENCY)
         self.feed_connections = TableHandle(build_table(self, FEED_CONNECTIONS, config), FEED_CONNECTIONS)
+        self.backtest_jobs = TableHandle(build_table(self, BACKTEST_JOBS, config), BACKTEST_JOBS)

@@ -43,6 +43,12 @@ ENI_WILDCARD_REASON = (
 )
 
 
+def function_name(config: EnvironmentConfig, module: str) -> str:
+    """The deployed name of `module`'s function (known before it is built: a caller's settings
+    can name it without a reference to the function)."""
+    return f"{resource_prefix(config.name)}-{module.replace('_', '-')}"
+
+
 class FunctionFactory(Construct):
     """Holds the shared code asset and dependency layer; `create` adds one configured function."""
 
@@ -84,12 +90,14 @@ class FunctionFactory(Construct):
         memory_size: int = 256,
         settings: dict[str, Any] | None = None,
         wildcard_reason: str = "",
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
         """A function running `lambda_functions.option_baskets.<module>.handler`.
 
         `settings` adds the optional `RuntimeSettings` fields only this function needs
         (e.g. the timer starter's state machine ARN), by field name. `wildcard_reason` explains
         any other action on `*` its caller grants (added to the role's acknowledgement).
+        `reserved_concurrency` caps (and reserves) the function's concurrent executions.
         """
         if module in self.functions:
             raise ValueError(f"function for module {module!r} already exists")
@@ -114,17 +122,17 @@ class FunctionFactory(Construct):
             settings = {**(settings or {}), "client_egress": document}
         in_vpc = broker_caller and self._brokers.egress is not None
         construct_id = "".join(part.capitalize() for part in module.split("_"))
-        function_name = f"{resource_prefix(self._config.name)}-{module.replace('_', '-')}"
+        name = function_name(self._config, module)
         role = iam.Role(
             scope,
             f"{construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {function_name} only",
+            description=f"Execution role of {name} only",
         )
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
+            log_group_name=f"/aws/lambda/{name}",
             retention=log_retention(self._config),
             removal_policy=removal_policy(self._config),
         )
@@ -132,7 +140,7 @@ class FunctionFactory(Construct):
         function = lambda_.Function(
             scope,
             construct_id,
-            function_name=function_name,
+            function_name=name,
             description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
@@ -144,6 +152,7 @@ class FunctionFactory(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             timeout=timeout or Duration.seconds(30),
             memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

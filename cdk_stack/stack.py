@@ -10,6 +10,7 @@ from constructs import Construct
 
 from cdk_stack.api import RestApi, Route
 from cdk_stack.auth import Auth
+from cdk_stack.backtests import Backtests
 from cdk_stack.brokers import BrokerAccess, manages_broker_sessions, market_data_secret
 from cdk_stack.config import DEFAULT_PROJECT, EnvironmentConfig, stack_name
 from cdk_stack.console import ConsoleHosting, console_settings, rest_api_origin
@@ -20,6 +21,7 @@ from cdk_stack.feed import LiveFeed
 from cdk_stack.functions import FunctionFactory
 from cdk_stack.monitoring import Monitoring
 from cdk_stack.timer import MasterTimer
+from shared_utils.api.catalog import BACKTESTS
 from shared_utils.events.catalog import DetailType
 from shared_utils.settings import RuntimeSettings
 
@@ -51,6 +53,7 @@ class OptionsTradingStack(Stack):
         data = DataTables(self, "Data", config=config)
         self.brokers = BrokerAccess(self, "Brokers", config=config)
         self.runs = StrategyRunQueue(self, "StrategyRuns", config=config)
+        self.backtests = Backtests(self, "Backtests", config=config)
         # First of the web-facing parts: the APIs' CORS, every function's CORS_ALLOWED_ORIGINS
         # and the console's app client (its callback URL) need the console's address.
         self.console = ConsoleHosting(self, "Console", config=config)
@@ -122,10 +125,14 @@ class OptionsTradingStack(Stack):
             broker_accounts=auth.broker_accounts,
             routes=routes,
             cors_origins=cors_origins,
+            module_settings={BACKTESTS: self.backtests.settings(data, starts_jobs=True)},
         )
         self.executor = self.runs.add_executor(
             factory, config=config, data=data, broker_accounts=auth.broker_accounts
         )
+        self.backtests.add_runner(factory, data=data)
+        if BACKTESTS in self.api.functions:
+            self.backtests.allow_starting(self.api.functions[BACKTESTS])
         self.runs.allow_sending(
             self.events.handlers[DetailType.SCHEDULE_STRATEGY_TRIGGER],
             self.events.handlers[DetailType.CHECK_STOP_LOSS],
@@ -154,6 +161,7 @@ class OptionsTradingStack(Stack):
             "TimerStart": self.timer.start_dlq,
             "StrategyRuns": self.runs.dead_letters,
             "FeedStreams": self.feed.stream_failures,
+            "BacktestRunner": self.backtests.dead_letters,
         }
         # Last: it alarms on every function, table and queue built above.
         self.monitoring = Monitoring(
@@ -168,6 +176,7 @@ class OptionsTradingStack(Stack):
                 "idempotency": data.idempotency,
                 "broker_accounts": auth.broker_accounts,
                 "feed_connections": data.feed_connections,
+                "backtest_jobs": data.backtest_jobs,
             },
             run_queue=self.runs.queue,
             # Half the entry bound: the alarm comes before entries are refused as too late.

@@ -23,6 +23,7 @@ import aws_lambda_powertools
 from aws_lambda_powertools import Logger
 
 from lambda_functions.option_baskets import LambdaHandler
+from local_platform.backtest_jobs import FileResultStore, file_request
 from local_platform.dispatch import dispatch
 from local_platform.feed import FEED_PATH, LocalFeedServer
 from local_platform.identity import TokenError, bearer_token, verify_token
@@ -168,9 +169,12 @@ class LocalApi:
         handler: LambdaHandler = dispatch,
         observer: RequestObserver | None = None,
         clock: Clock | None = None,
+        backtest_files: FileResultStore | None = None,
     ) -> None:
-        """`clock`: the platform's (the timer's), which the console is told."""
+        """`clock`: the platform's (the timer's), which the console is told; `backtest_files`:
+        where the API's backtest jobs keep their results (served to their owner)."""
         self._clock = clock
+        self._backtest_files = backtest_files
         self._authorizer = authorizer
         self._base_url = base_url
         self._api = ProxyEventWsgiApp(authorizer.claims, lock.wrap(handler))
@@ -207,6 +211,9 @@ class LocalApi:
             return _respond(start_response, HTTPStatus.OK, (_ASSETS / name).read_bytes(), content_type)
         if method == "GET" and path == OPENAPI_PATH:
             return _respond(start_response, HTTPStatus.OK, self._openapi, "application/json")
+        wanted = file_request(path) if method == "GET" else None
+        if wanted is not None and self._backtest_files is not None:
+            return self._backtest_file(self._backtest_files, *wanted, environ, start_response)
         if method == "GET" and not path.startswith("/options/"):
             host = str(environ.get("HTTP_HOST") or self._base_url.split("//", 1)[-1])
             policy = [("Content-Security-Policy", console_policy(host)), ("Cache-Control", "no-cache")]
@@ -238,6 +245,38 @@ class LocalApi:
                 start_response, HTTPStatus.UNAUTHORIZED, body.model_dump_json().encode(), "application/json"
             )
         return self._api(environ, start_response)
+
+    def _backtest_file(
+        self,
+        files: FileResultStore,
+        backtest_id: str,
+        name: str,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        """A backtest job's file, to its owner only (another user's job is a 404, as the API's)."""
+        headers = {
+            key[5:].replace("_", "-").title(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        try:
+            user_id = str(self._authorizer.verify(headers)["sub"])
+        except TokenError:
+            body = ErrorBody(code="UNAUTHORIZED", message="A valid bearer token is required")
+            return _respond(
+                start_response, HTTPStatus.UNAUTHORIZED, body.model_dump_json().encode(), "application/json"
+            )
+        found = files.file(user_id, backtest_id, name)
+        if found is None:
+            body = ErrorBody(code="NOT_FOUND", message="No such backtest file")
+            return _respond(
+                start_response, HTTPStatus.NOT_FOUND, body.model_dump_json().encode(), "application/json"
+            )
+        content_type = _CONTENT_TYPES.get(found.suffix, "application/octet-stream")
+        return _respond(
+            start_response, HTTPStatus.OK, found.read_bytes(), content_type, [("Cache-Control", "no-store")]
+        )
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local_platform import moto_memory, moto_transactions
+from local_platform import moto_memory, moto_queries, moto_serialization, moto_transactions
 from local_platform.environment import REGION
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import (
     ALL_TABLES,
+    BACKTEST_JOBS,
     BROKER_ACCOUNTS,
     EXECUTION_HISTORY,
     FEED_CONNECTIONS,
@@ -47,6 +48,8 @@ def start_moto(port: int = 0) -> MotoEndpoint:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_transactions.install()
     moto_memory.install()
+    moto_serialization.install()
+    moto_queries.install()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
@@ -65,6 +68,7 @@ def table_names(settings: RuntimeSettings) -> dict[str, str]:
         BROKER_ACCOUNTS.logical_id: settings.broker_accounts_table_name,
         IDEMPOTENCY.logical_id: settings.idempotency_table_name,
         FEED_CONNECTIONS.logical_id: settings.feed_connections_table_name or FEED_CONNECTIONS.suffix,
+        BACKTEST_JOBS.logical_id: settings.backtest_jobs_table_name or BACKTEST_JOBS.suffix,
     }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from shared_utils.settings import MarketDataSourceName, RuntimeSettings, load_settings
 from shared_utils.tables import (
+    BACKTEST_JOBS,
     BROKER_ACCOUNTS,
     EXECUTION_HISTORY,
     FEED_CONNECTIONS,
@@ -59,6 +60,7 @@ def local_settings(
         market_data_source=MarketDataSourceName.SIMULATED,
         quote_max_age_seconds=quote_max_age_seconds,
         entry_max_lag_seconds=entry_max_lag_seconds,
+        backtest_jobs_table_name=BACKTEST_JOBS.name(prefix),
     )
 
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from local_platform import console
 from local_platform.api_server import OPENAPI_PATH, InvocationLock, LocalApi, TokenAuthorizer, serve
 from local_platform.backend import LOOPBACK, MotoEndpoint, create_tables, dynamodb, start_moto
+from local_platform.backtest_jobs import FileResultStore, ThreadJobStarter
 from local_platform.clocks import AcceleratedClock, LoopClock, WallClock
 from local_platform.environment import (
     REGION,
@@ -37,6 +38,8 @@ logger = Logger(service="local-platform", child=False)
 
 EXIT_USAGE = 2
 HANDLER_LOG = "handlers.log"
+# The API's backtest jobs' files (the `backtest` command writes its runs to backtests/ instead).
+BACKTEST_JOBS_DIR = "backtest-jobs"
 # Python hands the interpreter lock to another thread every 5 ms by default; with the embedded
 # DynamoDB server, the run workers, the timer and the feed in one process, the feed's pump then
 # waited its turn behind every busy thread (fill-to-screen p99 335 ms in bench/feed_latency.py,
@@ -64,10 +67,16 @@ class Backend:
         self.endpoint.stop()
 
 
-def start_backend(log_level: str, clock: LoopClock, feed: LocalFeedServer | None = None) -> Backend:
+def start_backend(
+    log_level: str,
+    clock: LoopClock,
+    feed: LocalFeedServer | None = None,
+    backtest_files: FileResultStore | None = None,
+) -> Backend:
     """The moto endpoint with the tables, and this process's composition root on the timer's
     clock: the API and the handlers stamp what they write with the clock the timer runs on.
-    With `feed`, the tables keep their streams and the feed's messages go to its connections."""
+    With `feed`, the tables keep their streams and the feed's messages go to its connections;
+    with `backtest_files`, the API's backtest jobs run in threads and keep their files there."""
     export_client_environment(log_level)
     endpoint = start_moto()
     speed = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
@@ -90,6 +99,8 @@ def start_backend(log_level: str, clock: LoopClock, feed: LocalFeedServer | None
             dynamodb=client,
             wait_for_runs=not isinstance(clock, WallClock),
             feed=feed,
+            backtest_starter=ThreadJobStarter() if backtest_files is not None else None,
+            backtest_results=backtest_files,
         )
     )
     return Backend(endpoint, settings)
@@ -116,7 +127,8 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     secret = token_secret(data_dir)
     feed = LocalFeedServer(secret, SystemClock().now)
-    backend = start_backend(log_level, clock, feed)
+    backtest_files = FileResultStore(data_dir / BACKTEST_JOBS_DIR)
+    backend = start_backend(log_level, clock, feed, backtest_files)
     handler_log = (data_dir / HANDLER_LOG).open("a", buffering=1)
     lock = InvocationLock(handler_log)
     base_url = f"http://{LOOPBACK}:{port}"
@@ -126,6 +138,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         base_url,
         observer=lambda method, path, status: console.say(f"[api] {method} {path} -> {status}"),
         clock=clock,
+        backtest_files=backtest_files,
     )
     try:
         server = serve(app, LOOPBACK, port, feed)

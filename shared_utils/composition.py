@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from shared_utils.accounts.linking import AccountLinking
+    from shared_utils.backtest.job_ports import JobStarter, ResultStore
+    from shared_utils.backtest.jobs import BacktestJobs
     from shared_utils.brokers.credentials import BrokerCredentials
     from shared_utils.brokers.egress import StaticEgressDirectory
     from shared_utils.brokers.login import BrokerLogin
@@ -97,6 +99,8 @@ class Platform:
         announcer: EventPublisher | None = None,
         feed_sender: ConnectionSender | None = None,
         feed_directory: ConnectionDirectory | None = None,
+        backtest_starter: JobStarter | None = None,
+        backtest_results: ResultStore | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -111,6 +115,10 @@ class Platform:
         self.announcer = announcer
         self._feed_sender = feed_sender
         self._feed_directory = feed_directory
+        # A process without Lambda and S3 (the local platform) runs backtest jobs in a thread of
+        # its own and keeps their files on disk; otherwise the job function and the bucket.
+        self._backtest_starter = backtest_starter
+        self._backtest_results = backtest_results
         self._given: dict[str, Any] = {
             "dynamodb": dynamodb,
             "events": events,
@@ -157,6 +165,17 @@ class Platform:
     @cached_property
     def secretsmanager(self) -> SecretsManagerClient:
         return self._client("secretsmanager")
+
+    @cached_property
+    def lambda_client(self) -> Any:
+        return self._client("lambda")
+
+    @cached_property
+    def s3(self) -> Any:
+        """Presigned links name the bucket's regional endpoint (a global one redirects)."""
+        from botocore.config import Config
+
+        return self._client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
 
     @cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:
@@ -240,6 +259,29 @@ class Platform:
             self.clock,
             rate=self.settings.option_pricing_rate,
             listing=self.current_listing,
+        )
+
+    @cached_property
+    def backtest_jobs(self) -> BacktestJobs:
+        """Backtests as jobs: submitted and read by the API, run by the job function (or, in a
+        process that runs everything itself, a thread of it)."""
+        from shared_utils.backtest.job_ports import LambdaJobStarter, S3ResultStore
+        from shared_utils.backtest.job_store import DynamoJobStore
+        from shared_utils.backtest.jobs import BacktestJobs, JobLimits
+        from shared_utils.errors import ConfigurationError
+
+        table = self.settings.backtest_jobs_table_name
+        if not table:
+            raise ConfigurationError("BACKTEST_JOBS_TABLE_NAME is not set: this platform keeps no backtests")
+        return BacktestJobs(
+            DynamoJobStore(self.dynamodb, table),
+            self.trading_repository,
+            self._backtest_starter
+            or LambdaJobStarter(lambda: self.lambda_client, self.settings.backtest_runner_function),
+            self._backtest_results or S3ResultStore(lambda: self.s3, self.settings.backtest_results_bucket),
+            self.clock,
+            JobLimits.from_settings(self.settings),
+            calendar=self.calendar,
         )
 
     @cached_property

@@ -334,3 +334,24 @@ def order_rate_pk(scope: str) -> str:
 
 def circuit_pk(account_id: str) -> str:
     return f"{CIRCUIT_PREFIX}{account_id}"
+
+
+# --- Backtest jobs (owned by `shared_utils.backtest.job_store`; the backtest-jobs table) --------
+# A user's partition `USER#{user_id}` holds:
+#   `JOB#{backtest_id}`  one job; ids start with their creation instant, so the user's jobs newest
+#                        first are one reverse `begins_with` query
+#   `RUNNING`            the user's unfinished jobs with their deadlines: the running limit is one
+#                        conditional write on it, in the transaction that adds or ends a job
+# A job's files in the results bucket: `backtests/{user_id}/{backtest_id}/{result.json|report.html}`.
+
+BACKTEST_JOB_PREFIX = "JOB#"
+BACKTEST_RUNNING_SK = "RUNNING"
+BACKTEST_OBJECT_PREFIX = "backtests/"
+
+
+def backtest_job_sk(backtest_id: str) -> str:
+    return f"{BACKTEST_JOB_PREFIX}{backtest_id}"
+
+
+def backtest_object_key(user_id: str, backtest_id: str, name: str) -> str:
+    return f"{BACKTEST_OBJECT_PREFIX}{user_id}/{backtest_id}/{name}"

@@ -100,6 +100,18 @@ class RuntimeSettings(BaseModel):
     # browser withholds it from the app. API Gateway answers the preflight itself.
     cors_allowed_origins: str = Field(alias="CORS_ALLOWED_ORIGINS", default="", max_length=2048)
 
+    # Backtests as jobs (docs/backtesting.md): the jobs' table, the bucket of their results and
+    # the function the API starts them on (set by the stack on the functions that need them; the
+    # local platform hands in its own thread and directory instead of the last two).
+    backtest_jobs_table_name: str | None = Field(alias="BACKTEST_JOBS_TABLE_NAME", default=None, min_length=3)
+    backtest_results_bucket: str | None = Field(alias="BACKTEST_RESULTS_BUCKET", default=None, min_length=3)
+    backtest_runner_function: str | None = Field(alias="BACKTEST_RUNNER_FUNCTION", default=None, min_length=1)
+    # A user's request: at most this many calendar days, this many strategies, and this many of
+    # their jobs unfinished at once.
+    backtest_max_days: int = Field(alias="BACKTEST_MAX_DAYS", default=366, ge=1, le=3660)
+    backtest_max_strategies: int = Field(alias="BACKTEST_MAX_STRATEGIES", default=10, ge=1, le=100)
+    backtest_max_running: int = Field(alias="BACKTEST_MAX_RUNNING", default=2, ge=1, le=50)
+
     @property
     def symbol_books(self) -> tuple[str, ...]:
         return tuple(name for name in self.symbol_book_brokers.split(",") if name)

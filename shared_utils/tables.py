@@ -128,12 +128,24 @@ IDEMPOTENCY = TableDefinition(
     ttl_attribute="expiration",
 )
 
+# Backtest jobs (keys in `shared_utils.keys`): a table of their own, so the job function, which
+# runs a user's strategies for up to 15 minutes, can write jobs and nothing the platform trades
+# on; items go with their results (`expires_at`, the results bucket's expiry).
+BACKTEST_JOBS = TableDefinition(
+    logical_id="BacktestJobs",
+    suffix="backtest-jobs",
+    partition_key="pk",
+    sort_key="sk",
+    ttl_attribute="expires_at",
+)
+
 ALL_TABLES: tuple[TableDefinition, ...] = (
     TRADING_CONFIGURATIONS,
     EXECUTION_HISTORY,
     BROKER_ACCOUNTS,
     IDEMPOTENCY,
     FEED_CONNECTIONS,
+    BACKTEST_JOBS,
 )
 
 

@@ -99,6 +99,7 @@ def test_settings() -> RuntimeSettings:
         broker_accounts_table_name=f"{TEST_PREFIX}-broker-accounts",
         idempotency_table_name=f"{TEST_PREFIX}-idempotency",
         feed_connections_table_name=f"{TEST_PREFIX}-feed-connections",
+        backtest_jobs_table_name=f"{TEST_PREFIX}-backtest-jobs",
         event_bus_name=f"{TEST_PREFIX}-timer-bus",
         schedule_shards=2,
         market_data_source=MarketDataSourceName.SIMULATED,

@@ -22,6 +22,8 @@ STRATEGY_EXECUTOR = "strategy_executor"
 FEED_AUTHORIZER = "feed_authorizer"
 FEED_CONNECTIONS = "feed_connections"
 FEED_BROADCASTER = "feed_broadcaster"
+# A backtest job, invoked asynchronously by the backtests API.
+BACKTEST_RUNNER = "backtest_runner"
 
 
 def handler_path(module: str) -> str:

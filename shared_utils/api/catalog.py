@@ -29,6 +29,7 @@ KILL_SWITCH = "kill_switch"
 MARKETPLACE = "marketplace"
 SUBSCRIPTIONS = "subscriptions"
 MARKET_CALENDAR = "market_calendar"
+BACKTESTS = "backtests"
 
 # Linking accounts and their logins: served here in standalone mode; in cross-stack mode the auth
 # stack owns the accounts and their broker logins, and these are not deployed.
@@ -130,6 +131,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "DELETE", "/options/market-calendar/{exchange}/sessions/{day}", MARKET_CALENDAR, "removeMarketSession"
     ),
+    # Backtests as jobs: 202 with the job, run by the job function; results linked when DONE.
+    ApiRoute("POST", "/options/backtests", BACKTESTS, "createBacktest"),
+    ApiRoute("GET", "/options/backtests", BACKTESTS, "listBacktests"),
+    ApiRoute("GET", "/options/backtests/{backtest_id}", BACKTESTS, "getBacktest"),
 )
 
 

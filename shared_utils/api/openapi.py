@@ -40,6 +40,7 @@ SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 def all_routers() -> tuple[Router, ...]:
     from shared_utils.api.routers import (
         allocations,
+        backtests,
         baskets,
         broker_accounts,
         executions,
@@ -64,6 +65,7 @@ def all_routers() -> tuple[Router, ...]:
         marketplace.router,
         subscriptions.router,
         market_calendar.router,
+        backtests.router,
     )
 
 

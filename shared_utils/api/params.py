@@ -13,6 +13,7 @@ BasketId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=I
 StrategyId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 AllocationId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 BrokerAccountId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+BacktestId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 ClosePositions = Annotated[
     bool,
     Query(

@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from shared_utils.brokers.models import OptionInstrument
-from shared_utils.clock import Clock
+from shared_utils.clock import Clock, to_ist
 from shared_utils.market.calendar import SessionKind, TradingCalendar
 from shared_utils.market.greeks import black76_price, greeks, year_fraction
 from shared_utils.market.options import OptionType
@@ -88,6 +88,32 @@ def _regular_close(calendar: TradingCalendar, day: date) -> datetime:
         probe -= timedelta(days=1)
 
 
+def variance_years(
+    at: datetime, expires: datetime, calendar: TradingCalendar, parameters: SimulationParameters
+) -> float:
+    """The time, in years, over which the simulated paths move between `at` and `expires`: each
+    session minute left counts one step of the paths (`minute_years`); nights, weekends and
+    holidays count nothing, as the paths do not move then. Priced on calendar time instead, an
+    option lost a night's worth of value over a whole session while the paths moved a trading
+    day's worth: the session's theta was a fifth of what its moves cost, and every simulated
+    premium seller lost. (Each day's path starts again from the index's reference level with an
+    opening gap, so nothing carried overnight is modelled faithfully either way; the gap is left
+    out of the price.)"""
+    if at >= expires:
+        return 0.0
+    last = to_ist(expires).date()
+    day = to_ist(at).date()
+    minutes = 0.0
+    while day <= last:
+        session = calendar.session(day)
+        if session is not None and session.counts_as_trading_day:
+            start, end = max(at, session.open), min(expires, session.close)
+            if end > start:
+                minutes += (end - start).total_seconds() / 60.0
+        day += timedelta(days=1)
+    return minutes * parameters.minute_years
+
+
 def black_scholes_chain(
     underlying: str,
     expiry: date,
@@ -98,6 +124,7 @@ def black_scholes_chain(
     *,
     calendar: Callable[[], TradingCalendar] | None = None,
     specs: SpecTable | None = None,
+    years: float | None = None,
 ) -> OptionChain:
     """A chain of STRIKES_EACH_SIDE strikes either side of the ATM strike, priced with the
     platform's vectorised pricing model (zero rate, so Black-76 on the index level) at
@@ -108,7 +135,8 @@ def black_scholes_chain(
     atm = round(spot / strike_step) * strike_step
     strikes = np.array([atm + i * strike_step for i in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)])
     strikes = strikes[strikes > 0]
-    years = year_fraction(at, expiry_close(underlying, expiry, calendar, specs))
+    if years is None:
+        years = year_fraction(at, expiry_close(underlying, expiry, calendar, specs))
     if years > 0:
         calls = greeks(OptionType.CE.value, spot, strikes, years, volatility)
         puts = greeks(OptionType.PE.value, spot, strikes, years, volatility)
@@ -173,6 +201,7 @@ class SimulatedOptionMarket:
             volatility,
             calendar=self._calendar,
             specs=self._specs,
+            years=self._years_from(underlying, expiry, minute),
         )
 
     def price(self, instrument: OptionInstrument) -> Decimal | None:
@@ -206,13 +235,20 @@ class SimulatedOptionMarket:
     def _years_at(self, underlying: str, expiry: date) -> float:
         """Years from the clock's minute to the contract's expiry, worked out once a minute (the
         minute is part of the key: threads pricing across a minute's turn never mix them up)."""
-        minute = self._clock.now().replace(second=0, microsecond=0)
+        return self._years_from(underlying, expiry, self._clock.now().replace(second=0, microsecond=0))
+
+    def _years_from(self, underlying: str, expiry: date, minute: datetime) -> float:
+        """The paths' variance time from `minute` to the expiry (`variance_years`), on the
+        calendar of the contract's exchange."""
         if minute != self._years_minute:
             self._years_minute, self._years = minute, {}
         key = (underlying, expiry, minute)
         found = self._years.get(key)
         if found is None:
-            found = self._years[key] = year_fraction(minute, self._expiry_close(underlying, expiry))
+            exchange = self._specs.spec_for(underlying, expiry).exchange
+            calendar = self._calendar().for_exchange(exchange)
+            close = self._expiry_close(underlying, expiry)
+            found = self._years[key] = variance_years(minute, close, calendar, self._parameters)
         return found
 
     def _expiry_close(self, underlying: str, expiry: date) -> datetime:

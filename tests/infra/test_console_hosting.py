@@ -29,13 +29,21 @@ def _one(synth: Synthesized, resource_type: str) -> tuple[str, dict[str, Any]]:
     return logical_id, resource
 
 
+def _bucket(synth: Synthesized) -> tuple[str, dict[str, Any]]:
+    """The console's bucket (the stack's other one holds backtest results)."""
+    ((logical_id, resource),) = [
+        (key, value) for key, value in synth.of_type("AWS::S3::Bucket").items() if key.startswith("Console")
+    ]
+    return logical_id, resource
+
+
 def _distribution(synth: Synthesized) -> tuple[str, dict[str, Any]]:
     logical_id, resource = _one(synth, "AWS::CloudFront::Distribution")
     return logical_id, resource["Properties"]["DistributionConfig"]
 
 
 def test_the_bucket_is_private_tls_only_and_encrypted(synthesized: Synthesized) -> None:
-    _, bucket = _one(synthesized, "AWS::S3::Bucket")
+    _, bucket = _bucket(synthesized)
     properties = bucket["Properties"]
     assert properties["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
@@ -52,7 +60,7 @@ def test_the_bucket_is_private_tls_only_and_encrypted(synthesized: Synthesized) 
 
 
 def test_only_this_distribution_may_read_the_bucket(synthesized: Synthesized) -> None:
-    bucket_id, _ = _one(synthesized, "AWS::S3::Bucket")
+    bucket_id, _ = _bucket(synthesized)
     distribution_id, _ = _distribution(synthesized)
     (policy,) = [
         p["Properties"]
@@ -78,7 +86,7 @@ def test_only_this_distribution_may_read_the_bucket(synthesized: Synthesized) ->
 def test_the_distribution_reads_through_an_origin_access_control_over_https_only(
     synthesized: Synthesized,
 ) -> None:
-    bucket_id, _ = _one(synthesized, "AWS::S3::Bucket")
+    bucket_id, _ = _bucket(synthesized)
     _, config = _distribution(synthesized)
     (origin,) = config["Origins"]
     assert ref_target(origin["DomainName"]) == bucket_id
@@ -178,7 +186,7 @@ def _config_json(synth: Synthesized) -> dict[str, Any]:
 def test_hashed_modules_are_cached_for_a_year_and_the_rest_revalidated(synthesized: Synthesized) -> None:
     """console/build.mjs names modules and stylesheets after their content; index.html and
     config.json keep their names, so browsers and the edge revalidate them (no invalidation)."""
-    bucket_id, _ = _one(synthesized, "AWS::S3::Bucket")
+    bucket_id, _ = _bucket(synthesized)
     (hashed_id, hashed), (_, rest) = _deployments(synthesized)
     immutable, entry = hashed["Properties"], rest["Properties"]
     assert (immutable["Include"], immutable["Exclude"]) == (["*.js", "*.css"], ["*"])

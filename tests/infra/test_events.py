@@ -7,6 +7,8 @@ import pytest
 
 from cdk_stack.brokers import manages_broker_sessions
 from cdk_stack.events import event_bus_name
+from lambda_functions.option_baskets import BACKTEST_RUNNER
+from shared_utils.backtest.job_models import START_WITHIN
 from shared_utils.events.catalog import HANDLER_MODULES, DetailType, rule_pattern
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import function_by_module, ref_target
@@ -52,24 +54,28 @@ def test_every_async_target_has_a_dlq_and_a_maximum_event_age(synthesized: Synth
         assert ref_target(target["DeadLetterConfig"]["Arn"]) in queues
         assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600
 
-    # The functions EventBridge and the scheduler invoke asynchronously also keep their failures.
+    # The functions EventBridge and the scheduler invoke asynchronously also keep their failures,
+    # and so does the backtest job function the API invokes (its jobs may wait up to an hour).
     async_functions = {
         function_by_module(synthesized, m) for m in [*HANDLER_MODULES.values(), "timer_starter"]
     }
+    backtests = function_by_module(synthesized, BACKTEST_RUNNER)
     configs = {
         config["Properties"]["FunctionName"]["Ref"]: config["Properties"]
         for config in synthesized.of_type("AWS::Lambda::EventInvokeConfig").values()
     }
-    assert set(configs) == async_functions
-    for config in configs.values():
+    assert set(configs) == async_functions | {backtests}
+    for function_id, config in configs.items():
         assert ref_target(config["DestinationConfig"]["OnFailure"]["Destination"]) in queues
-        assert config["MaximumEventAgeInSeconds"] <= 300
+        limit = START_WITHIN.total_seconds() if function_id == backtests else 300
+        assert config["MaximumEventAgeInSeconds"] <= limit
 
 
 def test_dead_letter_queues_are_encrypted_and_tls_only(synthesized: Synthesized) -> None:
     queues = synthesized.of_type("AWS::SQS::Queue")
-    # + the starter's, the run queue and its DLQ, the live feed's stream failures
-    assert len(queues) == len(DetailType) + 4
+    # + the starter's, the run queue and its DLQ, the live feed's stream failures, the backtest
+    # job function's
+    assert len(queues) == len(DetailType) + 5
     policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True

@@ -10,7 +10,7 @@ from cdk_stack.api import API_ACCESS
 from cdk_stack.application import default_routes
 from cdk_stack.brokers import SESSION_MANAGING_MODULES, manages_broker_sessions, market_data_secret
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
-from lambda_functions.option_baskets import FEED_AUTHORIZER, FEED_BROADCASTER
+from lambda_functions.option_baskets import BACKTEST_RUNNER, FEED_AUTHORIZER, FEED_BROADCASTER
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import resource_prefix
@@ -32,6 +32,7 @@ TABLE_SUFFIXES = {
     "history": "execution-history",
     "broker_accounts": "broker-accounts",
     "idempotency": "idempotency",
+    "backtest_jobs": "backtest-jobs",
 }
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 
@@ -82,7 +83,14 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
             handler_path(FEED_BROADCASTER): {"FEED_ENDPOINT_URL"},
             handler_path(FEED_AUTHORIZER): {"COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID"},
         }.get(properties["Handler"], set())
-        assert set(variables) == _settings_names() | only_starter | sessions | login | feed | {
+        # Backtest jobs: their table and results bucket where jobs are kept or run; the API's
+        # function also names the job function it starts them on.
+        jobs = {"BACKTEST_JOBS_TABLE_NAME", "BACKTEST_RESULTS_BUCKET"}
+        backtests = {
+            handler_path(BACKTEST_RUNNER): jobs,
+            handler_path("backtests"): jobs | {"BACKTEST_RUNNER_FUNCTION"},
+        }.get(properties["Handler"], set())
+        assert set(variables) == _settings_names() | only_starter | sessions | login | feed | backtests | {
             "FEED_CONNECTIONS_TABLE_NAME",
             "STRATEGY_RUN_QUEUE_URL",
             "MARKET_DATA_SOURCE",

@@ -205,8 +205,8 @@ def test_every_dead_letter_queue_alarms_on_its_first_message(synthesized: Synthe
     dead_letter_queues = _dead_letter_queues(synthesized)
     assert dead_letter_queues == queues - {ref_target(mapping["Properties"]["EventSourceArn"])}
     # Five event handlers (four timer handlers, the feed's broadcaster), the starter, the run
-    # queue, the feed's stream reads.
-    assert len(dead_letter_queues) == 8
+    # queue, the feed's stream reads, the backtest job function.
+    assert len(dead_letter_queues) == 9
     watched = Counter()
     for alarm in _on_metric(synthesized, "ApproximateNumberOfMessagesVisible"):
         watched[ref_target(_dimension(alarm, "QueueName"))] += 1

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from local_platform.feed import StreamTap
 from shared_utils.api.catalog import API_ROUTES
+from shared_utils.backtest.job_models import RETENTION, START_WITHIN, BacktestJob, JobSpec, JobStatus
+from shared_utils.backtest.job_store import DynamoJobStore
+from shared_utils.backtest.runner import MarketSource
 from shared_utils.execution.models import ExecutionStatus, KillSwitchState
 from shared_utils.feed.broadcaster import Broadcaster
 from shared_utils.feed.connections import ConnectionStore
@@ -84,7 +89,31 @@ def tenant_a(aws: dict[str, Any], seed_broker_account: Any) -> dict[str, Any]:
         "strategy_allocation": strategy_allocation.allocation_id,
         "basket_allocation": basket_allocation.allocation_id,
         "positions": len(desk.store.positions(USER, strategy_id)),
+        "backtest_id": _backtest_of(aws, strategy_id),
     }
+
+
+def _backtest_of(aws: dict[str, Any], strategy_id: str) -> str:
+    """A's queued backtest job of the strategy (stored as the API stores one)."""
+    now = aws["clock"].now()
+    job = BacktestJob(
+        backtest_id="bt-20261120040000000000-a0a0a0a0",
+        user_id=USER,
+        status=JobStatus.QUEUED,
+        request=JobSpec(
+            strategy_ids=[strategy_id],
+            start=date(2026, 11, 2),
+            end=date(2026, 11, 6),
+            market=MarketSource.SIMULATED,
+            slippage_bps=Decimal("5"),
+            brokerage_per_order=Decimal("20"),
+        ),
+        created_at=now,
+        deadline=now + START_WITHIN,
+    )
+    store = DynamoJobStore(aws["dynamodb"], aws["settings"].backtest_jobs_table_name)
+    store.add(job, max_running=2, expires_at=now + RETENTION)
+    return job.backtest_id
 
 
 def secrets_of(a: dict[str, Any]) -> list[str]:
@@ -94,6 +123,7 @@ def secrets_of(a: dict[str, Any]) -> list[str]:
         a["strategy_allocation"],
         a["basket_allocation"],
         "a-paper",
+        a["backtest_id"],
         USER,
     ]
 
@@ -108,6 +138,7 @@ def call_as_b(api: Any, a: dict[str, Any], route: Any) -> Any:
         "broker_account_id": "a-paper",
         "exchange": "NSE",
         "day": "2030-01-15",
+        "backtest_id": a["backtest_id"],
     }
     params = {name: ids[name] for name in re.findall(r"\{(\w+)\}", route.path)}
     body = body_for(route.method, route.path)

@@ -89,6 +89,7 @@ def test_operations_on_existing_items_honour_the_published_contract(
             "broker_account_id": "acct-zerodha",
             "exchange": "NSE",
             "day": "2030-01-15",
+            "backtest_id": "bt-20261125040000000000-0a1b2c3d",
         }
         case.path_parameters = {name: ids[name] for name in case.path_parameters}
     response = case.call_and_validate(checks=CHECKS)

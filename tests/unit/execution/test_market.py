@@ -13,10 +13,11 @@ from shared_utils.brokers.models import OptionInstrument
 from shared_utils.clock import IST, FixedClock
 from shared_utils.execution import market as market_module
 from shared_utils.execution.levels import CachedLevels
-from shared_utils.execution.market import SimulatedOptionMarket, expiry_close
+from shared_utils.execution.market import SimulatedOptionMarket, expiry_close, variance_years
 from shared_utils.market.calendar import TradingCalendar
-from shared_utils.market.greeks import greeks, year_fraction
+from shared_utils.market.greeks import greeks
 from shared_utils.market.options import OptionType
+from shared_utils.market.simulation import default_parameters
 from shared_utils.market.specs import spec_for
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.models import CLOCK_SKEW_ALLOWANCE, Quote
@@ -33,6 +34,11 @@ def contract(underlying: str, strike: float, option_type: OptionType) -> OptionI
     )
 
 
+def paths_years(at: datetime, expires: datetime) -> float:
+    """The simulated paths' time to expiry: the session minutes left (NSE's calendar)."""
+    return variance_years(at, expires, TradingCalendar.default().for_exchange("NSE"), default_parameters())
+
+
 def on_tick(value: float) -> Decimal:
     return (Decimal(str(value)) / Decimal("0.05")).to_integral_value() * Decimal("0.05")
 
@@ -41,7 +47,7 @@ def test_a_banknifty_atm_straddle_is_priced_at_the_banknifty_volatility() -> Non
     market = SimulatedOptionMarket(dict(LEVELS).get, FixedClock(NOW))
     step = spec_for("BANKNIFTY", EXPIRY).strike_step
     atm = round(59040 / step) * step
-    years = year_fraction(NOW.replace(second=0), EXPIRES)
+    years = paths_years(NOW.replace(second=0), EXPIRES)
 
     call = market.price(contract("BANKNIFTY", atm, OptionType.CE))
     put = market.price(contract("BANKNIFTY", atm, OptionType.PE))
@@ -56,7 +62,7 @@ def test_each_index_chain_uses_its_own_volatility() -> None:
     nifty = market.chain("NIFTY", EXPIRY)
     banknifty = market.chain("BANKNIFTY", EXPIRY)
     assert nifty is not None and banknifty is not None
-    years = year_fraction(NOW.replace(second=0), EXPIRES)
+    years = paths_years(NOW.replace(second=0), EXPIRES)
 
     expected_nifty = greeks("CE", 26010.0, nifty.strikes, years, 0.13).price
     expected_bank = greeks("CE", 59040.0, banknifty.strikes, years, 0.15).price
@@ -161,8 +167,9 @@ def test_the_close_comes_from_the_calendar_the_caller_hands_in() -> None:
 
     assert expiry_close("NIFTY", expiry, shut_on_expiry) == ist(expiry, "15:40")
     price = nifty_26000_call_at(expiry, "15:35", calendar=shut_on_expiry)
-    assert price is not None and price > Decimal("10")
-    assert len(calls) == 2
+    # No session that day: the paths do not move, so nothing is left but intrinsic value.
+    assert price == Decimal("10")
+    assert calls
     # A weekend day takes the regular close of the last weekday before it.
     assert expiry_close("NIFTY", date(2026, 8, 8)) == ist(date(2026, 8, 8), "15:40")
     assert expiry_close("NIFTY", date(2026, 8, 2)) == ist(date(2026, 8, 2), "15:30")
@@ -220,3 +227,21 @@ def test_a_missing_stale_or_future_quote_is_no_level_never_a_simulated_one() -> 
     # The exchange's clock may run a moment ahead of this one; beyond the allowance it is wrong.
     assert CachedLevels(Aged(-CLOCK_SKEW_ALLOWANCE), clock)("NIFTY") == Decimal("26010")
     assert CachedLevels(Aged(-CLOCK_SKEW_ALLOWANCE - timedelta(seconds=1)), clock)("NIFTY") is None
+
+
+def test_the_paths_time_counts_session_minutes_only() -> None:
+    params = default_parameters()
+    calendar = TradingCalendar.default()
+    step = params.minute_years
+
+    def years(start: datetime, end: datetime) -> float:
+        return variance_years(start, end, calendar, params)
+
+    monday, tuesday, wednesday = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)  # 24th: holiday
+    friday, next_monday = date(2026, 11, 20), date(2026, 11, 23)
+    assert years(ist(monday, "09:30"), ist(monday, "09:31")) == pytest.approx(step)
+    assert years(ist(monday, "09:00"), ist(monday, "09:16")) == pytest.approx(step)  # from the open
+    assert years(ist(monday, "15:39"), ist(wednesday, "09:16")) == pytest.approx(2 * step)
+    assert years(ist(friday, "15:39"), ist(next_monday, "09:16")) == pytest.approx(2 * step)
+    assert years(ist(tuesday, "10:00"), ist(tuesday, "11:00")) == 0.0  # no session: nothing moves
+    assert years(ist(monday, "10:00"), ist(monday, "09:00")) == 0.0
