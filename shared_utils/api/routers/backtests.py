@@ -29,7 +29,7 @@ TAGS = ["backtests"]
         "The strategies run through each trading day of the range on the simulated market, minute "
         "by minute, through the platform's own timer, execution and paper brokers. Answers 202 at "
         "once with the job (QUEUED); GET it until DONE (summary, links to the result JSON and the "
-        "HTML report) or FAILED (error). A year of one strategy takes about 30 s. Limits, each a "
+        "HTML report) or FAILED (error). A year of one strategy takes about 25 s. Limits, each a "
         "422 naming the field: `market` SIMULATED only (`MARKET_NOT_AVAILABLE`), `end` not after "
         "today (`END_IN_FUTURE`) and at most BACKTEST_MAX_DAYS (366) calendar days from `start` "
         "(`RANGE_TOO_LONG`), at most BACKTEST_MAX_STRATEGIES (10) strategies "
