@@ -172,12 +172,11 @@ class InMemoryExecutionStore:
 
     def _store_outcome(self, write: OutcomeWrite, now: datetime) -> LedgerEntry:
         found = self._ledger[(write.entry.user_id, write.entry.order_key)]
-        stored = stored_entry(write, now)
-        if write.reason is not None:
-            stored = stored.model_copy(update={"reason": write.reason[:REASON_LIMIT]})
+        stored = stored_entry(write, now)  # what the caller gets back, as from the DynamoDB store
+        kept = stored.model_copy(update={"reason": write.reason[:REASON_LIMIT]}) if write.reason else stored
         found.entry = found.entry.model_copy(
             update={
-                field_name: getattr(stored, field_name)
+                field_name: getattr(kept, field_name)
                 for field_name in (
                     "status",
                     "quantity",
