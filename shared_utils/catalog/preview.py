@@ -6,7 +6,7 @@ expiry rules, or the exchange's listing where one is accepted, each contract's o
 same strike selection on the same market's chain. Premiums are the platform's prices of those
 contracts (the market's `price`, what the paper broker fills at). A level or quote missing or
 older than the platform's bound is `NoFreshQuoteError` (503): nothing is modelled in its place.
-The draft is judged first as saving it would be (`schedule_issues`, `expiry_issues`: a 422
+The draft is judged first as saving it would be (`refuse_unrunnable`: a 422
 naming the field).
 
 The payoff and its summary come from `market.payoff`; the Greeks are Black-76 on each expiry's
@@ -32,7 +32,7 @@ from shared_utils.catalog.preview_models import (
     StrategyPreview,
 )
 from shared_utils.clock import Clock, to_ist
-from shared_utils.errors import InvalidInputError, NoFreshQuoteError
+from shared_utils.errors import NoFreshQuoteError
 from shared_utils.execution.market import expiry_close
 from shared_utils.execution.planning import LegContract, MarketSnapshot, resolve_legs
 from shared_utils.market.calendar import TradingCalendar
@@ -42,7 +42,7 @@ from shared_utils.market.payoff import PricedLeg, payoff_at_expiry, portfolio_gr
 from shared_utils.market.specs import SpecTable
 from shared_utils.market.strikes import OptionChain
 from shared_utils.market_data.listing import InstrumentListing
-from shared_utils.models.strategy import Strategy, StrategyCreate, expiry_issues, schedule_issues
+from shared_utils.models.strategy import Strategy, StrategyCreate, refuse_unrunnable
 
 PAYOFF_POINTS = 121
 # The chart spans twice the farthest strike's distance from the underlying either side, within
@@ -97,7 +97,7 @@ class StrategyPreviewer:
         now = self._clock.now()
         trade_date = to_ist(now).date()
         calendar = self._calendar()
-        _refuse_unrunnable(draft, trade_date, calendar)
+        refuse_unrunnable(draft, trade_date, calendar)
         snapshot = _OneSnapshot(self._market)
         listing = self._listing(trade_date) if self._listing is not None else None
         contracts = resolve_legs(
@@ -199,16 +199,6 @@ class StrategyPreviewer:
             theta_per_day=_round(theta),
             vega_per_point=_round(vega),
         )
-
-
-def _refuse_unrunnable(draft: StrategyCreate, trade_date: date, calendar: TradingCalendar) -> None:
-    """What saving the draft would refuse, refused the same way (the console shows it by the field)."""
-    schedule = schedule_issues(draft)
-    if schedule:
-        raise InvalidInputError("an intraday strategy must exit after it enters", schedule)
-    issues = expiry_issues(draft.underlying, draft.legs, trade_date, calendar)
-    if issues:
-        raise InvalidInputError(f"{draft.underlying.value} does not list every expiry asked for", issues)
 
 
 def _unsaved(user_id: str, draft: StrategyCreate, now: datetime) -> Strategy:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared_utils.clock import Clock, to_ist
-from shared_utils.errors import ConflictError, InvalidInputError, NotFoundError
+from shared_utils.errors import ConflictError, NotFoundError
 from shared_utils.execution.guards import flat_while_held
 from shared_utils.execution.leases import StrategyLeases
 from shared_utils.execution.service import ExecutionService
@@ -27,8 +27,7 @@ from shared_utils.models.strategy import (
     Strategy,
     StrategyCreate,
     StrategyUpdate,
-    expiry_issues,
-    schedule_issues,
+    refuse_unrunnable,
 )
 from shared_utils.models.views import BasketDetail, StrategyDetail
 from shared_utils.repository.ports import TradingRepository
@@ -105,18 +104,7 @@ class TradingCatalog:
             self._repository.delete_strategy(user_id, strategy_id, version)
 
     def _refuse_unrunnable(self, strategy: StrategyCreate | Strategy) -> None:
-        """What would only fail at entry or leave a position open, refused when saved, naming
-        the fields: an intraday exit not after the entry, a leg asking for an expiry its index
-        does not list (a weekly on BANKNIFTY) or one the calendar cannot resolve."""
-        schedule = schedule_issues(strategy)
-        if schedule:
-            raise InvalidInputError("an intraday strategy must exit after it enters", schedule)
-        today = to_ist(self._clock.now()).date()
-        issues = expiry_issues(strategy.underlying, strategy.legs, today, self._calendar())
-        if issues:
-            raise InvalidInputError(
-                f"{strategy.underlying.value} does not list every expiry asked for", issues
-            )
+        refuse_unrunnable(strategy, to_ist(self._clock.now()).date(), self._calendar())
 
     # ------------------------------------------------------------------ allocations
 

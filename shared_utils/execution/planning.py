@@ -46,7 +46,7 @@ from shared_utils.market.strikes import (
 )
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import InstrumentListing
-from shared_utils.models.allocation import BrokerAllocation, split_lots
+from shared_utils.models.allocation import NO_ALLOCATION_REASON, BrokerAllocation, split_lots
 from shared_utils.models.common import StrikeMethod
 from shared_utils.models.strategy import Leg, Strategy
 
@@ -179,7 +179,7 @@ def plan_entry(
         trade_date=trade_date,
     )
     if not allocations:
-        return base.model_copy(update={"unresolved_reason": "the strategy has no broker allocation"})
+        return base.model_copy(update={"unresolved_reason": NO_ALLOCATION_REASON})
     try:
         exchange = (specs or default_specs()).spec_for(strategy.underlying, trade_date).exchange
         if calendar.for_exchange(exchange).session(trade_date) is None:

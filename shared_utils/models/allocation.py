@@ -78,6 +78,11 @@ def allocation_id_for(scope_id: str, broker_account_id: str) -> str:
     return str(uuid.uuid5(_ALLOCATION_NAMESPACE, f"{scope_id}#{broker_account_id}"))
 
 
+# Why a strategy without allocations (its own or its basket's) cannot enter: its detail and the
+# day's execution record say the same.
+NO_ALLOCATION_REASON = "no broker allocation: give the strategy or its basket one"
+
+
 class EffectiveAllocations(BaseModel):
     """What a strategy actually trades with: its own allocations, else its basket's defaults."""
 

@@ -275,3 +275,73 @@ def expiry_issues(
         except DomainError as error:
             issues.append(FieldIssue(f"legs.{index}.expiry", f"cannot be resolved: {error.message}"))
     return issues
+
+
+WEEKEND = frozenset({Weekday.SAT, Weekday.SUN})
+
+
+def door_issues(
+    strategy: StrategyCreate | Strategy, trade_date: date, calendar: TradingCalendar | None = None
+) -> list[FieldIssue]:
+    """What the platform would accept but could never run, found when the strategy is saved:
+    entry days the exchange never trades (SAT, SUN), an entry or exit time outside the session of
+    the next trading day, a FIXED strike off the index's strike grid (26033 on NIFTY)."""
+    from shared_utils.errors import DomainError
+    from shared_utils.market.calendar import TradingCalendar
+    from shared_utils.market.expiries import expiry_for
+    from shared_utils.market.specs import default_specs
+    from shared_utils.market.underlyings import EXCHANGE_OF
+
+    calendar = calendar or TradingCalendar.default()
+    exchange = EXCHANGE_OF[strategy.underlying]
+    days = calendar.for_exchange(exchange.value)
+    issues = [
+        FieldIssue("entry.weekdays", f"{day.value} is not a trading day on {exchange.value}")
+        for day in strategy.entry.weekdays
+        if day in WEEKEND  # a Saturday's special session (budget day) is not a schedule
+    ]
+    day = trade_date if days.is_trading_day(trade_date) else days.next_trading_day(trade_date)
+    session = days.session(day)
+    if session is not None:
+        opens, closes = session.open.time(), session.close.time()
+        hours = f"{opens:%H:%M}-{closes:%H:%M}"
+        if not opens <= strategy.entry.time < closes:
+            issues.append(FieldIssue("entry.time", f"outside {exchange.value}'s session {hours} IST"))
+        if strategy.exit is not None and not opens <= strategy.exit.time < closes:
+            issues.append(FieldIssue("exit.time", f"outside {exchange.value}'s session {hours} IST"))
+    specs = default_specs()
+    for index, leg in enumerate(strategy.legs):
+        if leg.strike.method is not StrikeMethod.FIXED or leg.strike.strike is None:
+            continue
+        try:
+            expiry = expiry_for(strategy.underlying, day, leg.expiry.kind, calendar)
+        except DomainError:
+            continue  # expiry_issues names it
+        step = Decimal(str(specs.spec_for(strategy.underlying, expiry).strike_step))
+        if leg.strike.strike % step:
+            issues.append(
+                FieldIssue(
+                    f"legs.{index}.strike.strike",
+                    f"{leg.strike.strike} is off {strategy.underlying.value}'s strike grid (steps of {step})",
+                )
+            )
+    return issues
+
+
+def refuse_unrunnable(
+    strategy: StrategyCreate | Strategy, trade_date: date, calendar: TradingCalendar
+) -> None:
+    """What would only fail at entry or leave a position open, refused when saved (and when
+    previewed, the same way), naming the fields: an intraday exit not after the entry, an expiry
+    the index does not list or the calendar cannot resolve, and the `door_issues`."""
+    from shared_utils.errors import InvalidInputError
+
+    schedule = schedule_issues(strategy)
+    if schedule:
+        raise InvalidInputError("an intraday strategy must exit after it enters", schedule)
+    issues = expiry_issues(strategy.underlying, strategy.legs, trade_date, calendar)
+    if issues:
+        raise InvalidInputError(f"{strategy.underlying.value} does not list every expiry asked for", issues)
+    door = door_issues(strategy, trade_date, calendar)
+    if door:
+        raise InvalidInputError("the strategy could never run as it stands", door)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
-from shared_utils.models.allocation import BrokerAllocation, EffectiveAllocations
+from shared_utils.models.allocation import NO_ALLOCATION_REASON, BrokerAllocation, EffectiveAllocations
 from shared_utils.models.basket import Basket
 from shared_utils.models.strategy import Strategy
 
@@ -27,6 +27,15 @@ class StrategyDetail(BaseModel):
 
     strategy: Strategy
     allocations: EffectiveAllocations
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cannot_enter(self) -> str | None:
+        """Why the strategy cannot enter as it stands (the day's record says the same); None
+        when nothing stands in the way."""
+        if not self.allocations.allocations:
+            return NO_ALLOCATION_REASON
+        return None
 
 
 class BasketDetail(BaseModel):

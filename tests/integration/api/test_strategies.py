@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared_utils.models.allocation import NO_ALLOCATION_REASON
 from tests.integration.api.conftest import strategy_body
 
 STRATEGIES = "/options/strategies"
@@ -33,6 +34,7 @@ def test_create_then_read_with_legs_and_inherited_allocations(api, basket_id):
     assert detail.status == 200
     assert detail.body["strategy"] == strategy
     assert detail.body["allocations"] == {"source": "BASKET", "allocations": []}
+    assert detail.body["cannot_enter"] == NO_ALLOCATION_REASON  # nothing to trade with yet
 
     basket = api("GET", "/options/baskets/{basket_id}", basket_id=basket_id).body
     assert [item["strategy_id"] for item in basket["strategies"]] == [strategy["strategy_id"]]
@@ -175,7 +177,7 @@ def test_deleting_a_basket_takes_its_strategies_and_allocations(api, build_world
     )
 
 
-@pytest.mark.parametrize("exit_time", ["09:20", "09:05"])
+@pytest.mark.parametrize("exit_time", ["09:20", "09:15"])
 def test_an_intraday_strategy_exiting_before_it_enters_is_a_422_on_the_exit(api, basket_id, exit_time):
     refused = create(api, basket_id, exit={"time": exit_time})
 
@@ -195,3 +197,40 @@ def test_an_update_cannot_move_the_intraday_exit_before_the_entry(api, basket_id
 
     assert refused.status == 422 and refused.body["details"][0]["field"] == "exit.time"
     assert api("GET", STRATEGY, strategy_id=created["strategy_id"]).body["strategy"]["version"] == 1
+
+
+def fixed_call(strike: float) -> list[dict[str, object]]:
+    return [{"action": "SELL", "option_type": "CE", "strike": {"method": "FIXED", "strike": strike},
+             "expiry": "CURRENT_WEEKLY"}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"legs": fixed_call(26033)}, "legs.0.strike.strike"),  # NIFTY's grid is 50 points
+        ({"entry": {"time": "09:20", "weekdays": ["MON", "SUN"]}}, "entry.weekdays"),
+        ({"entry": {"time": "08:45", "weekdays": ["MON"]}}, "entry.time"),  # before the open
+        ({"exit": {"time": "15:45"}, "product": "NRML"}, "exit.time"),  # after the 15:40 close
+    ],
+)
+def test_what_could_never_run_is_a_422_on_its_field_and_stores_nothing(api, basket_id, overrides, field):
+    refused = create(api, basket_id, **overrides)
+
+    assert refused.status == 422, refused.body
+    assert [d["field"] for d in refused.body["details"]] == [field]
+    assert api("GET", STRATEGIES).body["items"] == []
+
+
+def test_a_fixed_strike_on_the_grid_and_a_session_long_schedule_are_accepted(api, basket_id):
+    made = create(api, basket_id, legs=fixed_call(26050), entry={"time": "09:15", "weekdays": ["FRI"]},
+                  exit={"time": "15:39"})  # fmt: skip
+
+    assert made.status == 201, made.body
+
+
+def test_a_strategy_with_an_allocation_has_nothing_standing_in_its_way(api, build_world):
+    world = build_world("user-a")
+
+    detail = api("GET", STRATEGY, strategy_id=world.strategy_id).body
+
+    assert detail["allocations"]["allocations"] and detail["cannot_enter"] is None
