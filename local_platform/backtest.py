@@ -66,7 +66,9 @@ def backtest(
         f"on the {request.market.value.lower()} market ..."
     )
     started = time.perf_counter()
-    result = run_backtest(details, request, bars=bars, progress=_progress, workers=os.cpu_count() or 1)
+    result = run_backtest(
+        details, request, bars=bars, progress=_MonthlyProgress(), workers=os.cpu_count() or 1
+    )
     result = result.model_copy(update={"elapsed_seconds": round(time.perf_counter() - started, 2)})
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
@@ -82,10 +84,16 @@ def backtest(
     return result
 
 
-def _progress(day: date) -> None:
-    """A line at the first trading day of each month."""
-    if day.day <= 3 and day.weekday() <= 2:
-        console.say(f"  {day:%Y-%m} ...")
+class _MonthlyProgress:
+    """A line at the first trading day of each month (run in order; split runs say nothing)."""
+
+    def __init__(self) -> None:
+        self._month: tuple[int, int] | None = None
+
+    def __call__(self, day: date) -> None:
+        if (day.year, day.month) != self._month:
+            self._month = (day.year, day.month)
+            console.say(f"  {day:%Y-%m} ...")
 
 
 def import_history(files: Sequence[Path], store: Path, now: datetime) -> int:

@@ -253,6 +253,8 @@ def _backtest(args: argparse.Namespace) -> int:
         backtest(request, args.strategies, out, args.history or args.data_dir / "history")
     except (ValidationError, DomainError, OSError) as error:
         console.warn(f"error: {error}")
+        for issue in getattr(error, "details", [])[:10]:
+            console.warn(f"  {issue.field}: {issue.issue}")
         return EXIT_USAGE
     return EXIT_OK
 
