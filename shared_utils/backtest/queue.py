@@ -25,9 +25,6 @@ class InlineRunQueue:
         for run in runs:
             heapq.heappush(self._waiting, (due, next(self._order), run))
 
-    def __len__(self) -> int:
-        return len(self._waiting)
-
     def next_due(self) -> datetime | None:
         return self._waiting[0][0] if self._waiting else None
 
