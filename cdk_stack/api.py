@@ -55,7 +55,9 @@ AccessMode = Literal["routes", "read"]
 API_ACCESS: dict[str, dict[str, AccessMode]] = {
     "broker_accounts": {"broker_accounts": "routes"},
     # Deleting a basket or a strategy holds its lease and checks it holds no open position, or
-    # first closes them (`close_positions`: an exit through the caller's brokers).
+    # first closes them (`close_positions`: an exit through the caller's brokers). The basket
+    # manager also serves the user's portfolio rules (configurations) with today's portfolio
+    # exits (history): a function of its own would cost a dozen of the stack's 500 resources.
     "basket_manager": {"trading": "routes", "history": "routes", "broker_accounts": "read"},
     "strategy_manager": {"trading": "routes", "history": "routes", "broker_accounts": "read"},
     # Allocations name a broker account of the caller, checked against the accounts table.

@@ -89,11 +89,12 @@ def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
 
 # Which tables each handler touches, and whether it writes (False = read-only grant).
 # schedule_trigger claims each due trigger in the trading table (and reads strategies and
-# listings there); stop_loss_checker reads positions, the retry list and kill switches and keeps
-# trailing peaks (history) and reads strategies: both only queue strategy runs (the executor
+# listings there); stop_loss_checker reads positions, the retry list, the armed entries
+# (re-entries, wait-and-trade legs) and kill switches and keeps trailing peaks and moved-to-cost
+# stops (history) and reads strategies: both only queue strategy runs (the executor
 # places the orders; `execution.StrategyRunQueue`). market_data_refresher caches quotes in the
-# trading table (and reads the open positions whose contracts it quotes; a real source logs in
-# with a secret under the broker-secret prefix). The duplicate-order checker flags ledger
+# trading table (and reads the open positions and armed entries whose contracts it quotes; a
+# real source logs in with a secret under the broker-secret prefix). The duplicate-order checker flags ledger
 # entries and stores broker-position mismatches (history), and reads the accounts whose
 # positions it asks the brokers for.
 HANDLER_ACCESS: dict[str, dict[str, bool]] = {

@@ -563,6 +563,7 @@ class Platform:
 
     def stop_loss_monitor(self) -> PositionStopLossMonitor:
         from shared_utils.execution.exits import PositionStopLossMonitor
+        from shared_utils.execution.portfolio import PortfolioMonitor
         from shared_utils.marketplace.trading import SubscriberStrategyLookup
 
         return PositionStopLossMonitor(
@@ -572,6 +573,7 @@ class Platform:
             self.calendar(),
             self.run_queue,
             square_off_before=timedelta(minutes=self.settings.square_off_minutes_before_close),
+            portfolio=PortfolioMonitor(self.execution_store, self.trading_repository, self.option_market),
         )
 
     def duplicate_order_scanner(self) -> DuplicateOrderScanner:
@@ -599,7 +601,10 @@ class Platform:
         contracts = None
         if self.settings.market_data_source is not MarketDataSourceName.SIMULATED:
             contracts = ContractPlan(
-                self.execution_store, self.calendar, self.settings.chain_strikes_each_side
+                self.execution_store,
+                self.calendar,
+                self.settings.chain_strikes_each_side,
+                armed=self.execution_store,
             )
         return refresh_market_data(
             envelope,

@@ -65,6 +65,10 @@ def subscription_sk(basket_id: str) -> str:
     return f"{SUBSCRIPTION_PREFIX}{basket_id}"
 
 
+# The user's portfolio rules across all of the day's strategies (one item per user).
+RISK_SETTINGS_SK = "RISK_SETTINGS"
+
+
 def calendar_change_sk(exchange: str, day: date) -> str:
     return f"{CALENDAR_CHANGE_PREFIX}{exchange}{SEPARATOR}{day.isoformat()}"
 
@@ -169,13 +173,18 @@ def market_contract_sk(strike: str, option_type: str) -> str:
 #   `{iso_timestamp}#{strategy_id}#{ENTRY|EXIT}`  execution records (sk sorts by time: ISO first)
 #   `ORDER#{order_key}`                           the order ledger, written before a broker call
 #   `RUN#{trade_date}#{strategy_id}#{action}`     the stored plan and history pointer of one run
-#   `POSITION#{strategy_id}#{entry_date}#{account}#{leg_no}`  net position of one leg per account
+#   `POSITION#{strategy_id}#{entry_date}#{account}#{leg_no}[#{cycle}]`  net position of one leg per
+#                                                 account (a re-entry's own, with its cycle)
+#   `ARMED#{trade_date}#{strategy_id}#{run_name}`  a re-entry or wait-and-trade leg waiting for its
+#                                                 condition (on GSI1 `ARMED#{trade_date}` while armed)
 #   `KILL_SWITCH`                                 the user's kill switch
 #   `KILL_SWITCH#OPERATION`                       progress of the latest press (also under the global pk)
 #   `LEASE#{strategy_id}`                         the strategy's single-writer lease (while a run works)
 #   `MISMATCH#{trade_date}#{account}`             broker positions differing from the ledger (latest check)
+#   `PORTFOLIO#{trade_date}#{USER|BASKET#{id}}`   a portfolio scope's day: trailing peak, exit marker
 # GSI1 (ExecutionsByStrategy) is overloaded: `STRATEGY#{id}` for records, `LEDGER#{trade_date}`
-# for ledger entries (duplicate scan), `POSITIONS#OPEN#{shard}` (sparse) for open positions.
+# for ledger entries (duplicate scan), `POSITIONS#OPEN#{shard}` (sparse) for open positions,
+# `ARMED#{trade_date}` for the day's armed entries, read by the minute's tick.
 
 LEDGER_SK_PREFIX = "ORDER#"
 RUN_SK_PREFIX = "RUN#"
@@ -190,6 +199,7 @@ OPEN_POSITIONS_SHARDS = 4
 TRAIL_SK_PREFIX = "TRAIL#"
 LEASE_SK_PREFIX = "LEASE#"
 MISMATCH_SK_PREFIX = "MISMATCH#"
+ARMED_PREFIX = "ARMED#"
 
 
 def execution_record_sk(started_at_iso: str, strategy_id: str, action: str) -> str:
@@ -217,18 +227,40 @@ def ledger_run_prefix(trade_date: date, strategy_id: str, action: str) -> str:
     return f"{LEDGER_SK_PREFIX}{trade_date.isoformat()}{SEPARATOR}{strategy_id}{SEPARATOR}{action}{SEPARATOR}"
 
 
+def ledger_user_day_prefix(trade_date: date) -> str:
+    """Ledger sort-key prefix of every order of one user's trade date, all strategies."""
+    return f"{LEDGER_SK_PREFIX}{trade_date.isoformat()}{SEPARATOR}"
+
+
 def ledger_day_prefix(trade_date: date, strategy_id: str) -> str:
     return f"{LEDGER_SK_PREFIX}{trade_date.isoformat()}{SEPARATOR}{strategy_id}{SEPARATOR}"
+
+
+def armed_sk(trade_date: date, strategy_id: str, run_name: str) -> str:
+    return SEPARATOR.join((f"{ARMED_PREFIX}{trade_date.isoformat()}", strategy_id, run_name))
+
+
+def armed_gsi1pk(trade_date: date) -> str:
+    return f"{ARMED_PREFIX}{trade_date.isoformat()}"
 
 
 def run_sk(trade_date: date, strategy_id: str, action: str) -> str:
     return SEPARATOR.join((f"{RUN_SK_PREFIX}{trade_date.isoformat()}", strategy_id, action))
 
 
-def position_sk(strategy_id: str, entry_date: date, broker_account_id: str, leg_no: int) -> str:
-    return SEPARATOR.join(
-        (f"{POSITION_SK_PREFIX}{strategy_id}", entry_date.isoformat(), broker_account_id, str(leg_no))
-    )
+def position_sk(
+    strategy_id: str, entry_date: date, broker_account_id: str, leg_no: int, cycle: str = ""
+) -> str:
+    """`cycle`: the re-entry the position belongs to ("" for the day's first entry), so a leg entered
+    again that day (at the same or a fresh strike) has its own position and average price."""
+    parts = [f"{POSITION_SK_PREFIX}{strategy_id}", entry_date.isoformat(), broker_account_id, str(leg_no)]
+    return SEPARATOR.join([*parts, cycle] if cycle else parts)
+
+
+def position_cycle(position_sk_: str) -> str:
+    """The re-entry cycle of a position key ("" for the day's first entry)."""
+    parts = position_sk_.split(SEPARATOR)
+    return parts[5] if len(parts) > 5 else ""
 
 
 def strategy_positions_prefix(strategy_id: str) -> str:
@@ -245,6 +277,22 @@ def lease_sk(strategy_id: str) -> str:
 
 def trail_sk(strategy_id: str, trade_date: date) -> str:
     return SEPARATOR.join((f"{TRAIL_SK_PREFIX}{strategy_id}", trade_date.isoformat()))
+
+
+PORTFOLIO_SK_PREFIX = "PORTFOLIO#"
+PORTFOLIO_USER_SCOPE = "USER"
+
+
+def portfolio_day_prefix(trade_date: date) -> str:
+    """Sort-key prefix of every portfolio item of one user's day (`begins_with`)."""
+    return f"{PORTFOLIO_SK_PREFIX}{trade_date.isoformat()}{SEPARATOR}"
+
+
+def portfolio_sk(trade_date: date, basket_id: str | None) -> str:
+    """A portfolio scope's day (its trailing peak and its exit): the user's (`basket_id` None) or
+    one basket's."""
+    scope = f"{BASKET_PREFIX}{basket_id}" if basket_id else PORTFOLIO_USER_SCOPE
+    return f"{portfolio_day_prefix(trade_date)}{scope}"
 
 
 # --- Marketplace (owned by the marketplace) ----------------------------------------------------

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared_utils.market.options import Action, OptionType
-from shared_utils.models.strategy import ExpirySelection, Leg, StrikeSelection
+from shared_utils.models.strategy import (
+    ExpirySelection,
+    Leg,
+    MoveToCost,
+    ReEntry,
+    RiskRules,
+    StrikeSelection,
+)
 
 
 class TemplateName(StrEnum):
@@ -32,11 +39,18 @@ class TemplateName(StrEnum):
 
 
 class StrategyTemplate(BaseModel):
+    """A structure's legs, and the strategy-builder rules it starts with: none. A stop-loss,
+    re-entry, wait or move to cost changes what the strategy risks, so each is the trader's
+    choice; the template lists them (off) so the editor shows where they go."""
+
     model_config = ConfigDict(frozen=True)
 
     name: TemplateName
     description: str
     legs: list[Leg]
+    risk: RiskRules = Field(default_factory=RiskRules)
+    re_entry: ReEntry | None = None
+    move_to_cost: MoveToCost | None = None
 
 
 _Spec = tuple[Action, OptionType, int]

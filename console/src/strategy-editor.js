@@ -1,10 +1,11 @@
 // The strategy editor: name and index, legs (side, type, strike selection, expiry kind, lots,
-// stop-loss), risk rules and schedule. As you edit, the draft is priced by
+// stop-loss, re-entry, wait and trade), schedule, risk rules, and the strategy's re-entry and move
+// to cost (each optional rule off until switched on). As you edit, the draft is priced by
 // POST /options/strategy-preview (debounced) and its payoff at expiry and Greeks are redrawn;
 // saving creates or updates the strategy, and the API's messages appear beside their fields.
 
 import { ApiError } from './api.js';
-import { debounce, field, fill, h, select, table, tableRow } from './dom.js';
+import { debounce, field, fill, h, select, table, tableRow, uniqueId } from './dom.js';
 import { decimal, label, price, rupees, strike } from './format.js';
 import { clearErrors, note, showErrors } from './forms.js';
 import { payoffChart } from './payoff.js';
@@ -15,15 +16,34 @@ const WEEKDAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
 const MAX_LEGS = 6;
 const PREVIEW_DELAY_MS = 300;
 const STRIKE_METHODS = [
-  ['ATM_OFFSET', 'ATM ± steps'], ['PREMIUM', 'Premium near'], ['DELTA', 'Delta near'], ['FIXED', 'Fixed strike'],
+  ['ATM_OFFSET', 'ATM ± steps'], ['PREMIUM', 'Premium near'], ['PREMIUM_AT_LEAST', 'Premium at least'],
+  ['PREMIUM_AT_MOST', 'Premium at most'], ['DELTA', 'Delta near'], ['STRADDLE_WIDTH', 'ATM ± straddle width'],
+  ['FIXED', 'Fixed strike'],
 ];
-const METHOD_FIELD = { ATM_OFFSET: 'steps', PREMIUM: 'target_premium', DELTA: 'target_delta', FIXED: 'strike' };
+// The one StrikeSelection field each method sets (shared_utils/models/strategy.py, docs/strike-selection.md).
+const METHOD_FIELD = {
+  ATM_OFFSET: 'steps',
+  PREMIUM: 'target_premium',
+  PREMIUM_AT_LEAST: 'target_premium',
+  PREMIUM_AT_MOST: 'target_premium',
+  DELTA: 'target_delta',
+  STRADDLE_WIDTH: 'straddle_multiple',
+  FIXED: 'strike',
+};
 const METHOD_INPUT = {
   steps: { label: 'Steps from ATM', step: '1', min: '-50', max: '50' },
   target_premium: { label: 'Target premium (₹)', step: '0.05', min: '0' },
   target_delta: { label: 'Target delta', step: '0.01', min: '0', max: '1' },
+  straddle_multiple: {
+    label: 'Straddle multiple', step: '0.01', min: '-5', max: '5',
+    hint: '× the ATM straddle premium from ATM (+ higher, − lower strike)',
+  },
   strike: { label: 'Strike', step: '50', min: '0' },
 };
+const RE_ENTRY_MODES = [['RE_ENTER', 'Re-enter the same strike'], ['RE_EXECUTE', 'Re-execute (strikes chosen again)']];
+const RE_ENTRY_WHEN = [['IMMEDIATELY', 'Immediately'], ['PREMIUM_RETURNS', 'When the premium returns to entry']];
+const RE_ENTRY_AFTER = [['STOP_LOSS', 'a stop-loss'], ['TARGET', 'the target']];
+const MAX_RE_ENTRIES = 10;
 
 /** A blank draft, or one from a template (`{name, legs}`). */
 export function draftFrom(template) {
@@ -44,11 +64,116 @@ function numberInput(value, attrs = {}) {
   return h('input', { type: 'number', inputmode: 'decimal', value: value ?? '', ...attrs });
 }
 
+/** `{[key]: value}` when the value is set, else nothing (to spread into a request body). */
+function optional(key, value) {
+  return value == null ? {} : { [key]: value };
+}
+
 function numberOf(input) {
   const text = input.value.trim();
   if (text === '') return null;
   const number = Number(text);
   return Number.isFinite(number) ? number : text; // the API names what is wrong with it
+}
+
+function timeInput(value, attrs = {}) {
+  return h('input', { type: 'time', value: value ? String(value).slice(0, 5) : '', ...attrs });
+}
+
+/** A checkbox with its label; `name` (a `data-field`) places the API's messages about the rule. */
+function checkbox(text, checked, { name, testid } = {}) {
+  const box = h('input', { type: 'checkbox', id: uniqueId('check'), checked, testid });
+  const wrapper = h('div', { class: 'field-check', 'data-field': name || null }, h('label', { for: box.id, class: 'check' }, box, text));
+  return { box, wrapper };
+}
+
+/** An optional rule: a switch (checkbox or select with an empty "none") that reveals its inputs. */
+function optionalRule(switchControl, isOn, details) {
+  const show = () => { details.hidden = !isOn(); };
+  switchControl.addEventListener('change', show);
+  show();
+  return details;
+}
+
+/**
+ * The `re_entry` inputs (ReEntry), off unless `rule` is set. `name`: the API's field prefix
+ * (`re_entry`, `legs.0.re_entry`); `after`: the exits the trader may choose from (a leg re-enters
+ * after its own stop-loss only, so it gets none to choose). `read()` is the rule or null.
+ */
+function reEntryRule(rule, { name, testid, text, hint, after = null }) {
+  const toggle = checkbox(text, Boolean(rule), { testid });
+  const mode = select(RE_ENTRY_MODES, rule?.mode || 'RE_ENTER', { testid: `${testid}-mode` });
+  const when = select(RE_ENTRY_WHEN, rule?.when || 'IMMEDIATELY', { testid: `${testid}-when` });
+  const maxPerDay = numberInput(rule?.max_per_day ?? 1, { step: '1', min: '1', max: String(MAX_RE_ENTRIES), inputmode: 'numeric', testid: `${testid}-max` });
+  const until = timeInput(rule?.until, { testid: `${testid}-until` });
+  const chosen = new Set(rule?.after || ['STOP_LOSS']);
+  const afterBoxes = (after || []).map(([value, label]) => {
+    const box = h('input', { type: 'checkbox', value, id: uniqueId('check'), checked: chosen.has(value), testid: `${testid}-after-${value}` });
+    return { box, label };
+  });
+  const details = h('div', { class: 'row rule-details' },
+    field('Re-entry mode', mode, `${name}.mode`),
+    field('Re-enter', when, `${name}.when`),
+    field('Re-entries a day', maxPerDay, `${name}.max_per_day`, `1 to ${MAX_RE_ENTRIES}`),
+    field('No re-entry from (IST)', until, `${name}.until`),
+    after ? h('fieldset', { class: 'choices', 'data-field': `${name}.after` }, h('legend', {}, 'After'),
+      afterBoxes.map(({ box, label }) => h('label', { for: box.id, class: 'check' }, box, label))) : null);
+  const element = h('fieldset', { class: 'rule', 'data-field': name },
+    h('legend', {}, 'Re-entry'),
+    toggle.wrapper,
+    hint ? h('small', { class: 'hint' }, hint) : null,
+    optionalRule(toggle.box, () => toggle.box.checked, details));
+  const read = () => {
+    if (!toggle.box.checked) return null;
+    return {
+      mode: mode.value,
+      when: when.value,
+      max_per_day: numberOf(maxPerDay),
+      until: until.value || null,
+      after: after ? afterBoxes.filter(({ box }) => box.checked).map(({ box }) => box.value) : ['STOP_LOSS'],
+    };
+  };
+  return { element, read };
+}
+
+/** A leg's `wait_and_trade` (WaitAndTrade), off unless `rule` is set; `read()` is the rule or null. */
+function waitAndTradeRule(rule, index) {
+  const name = `legs.${index}.wait_and_trade`;
+  const direction = select([['', 'At the entry time'], ['UP', 'Once its premium rises'], ['DOWN', 'Once its premium falls']],
+    rule?.direction || '', { testid: `leg-${index}-wait` });
+  const kind = select([['PERCENT', '%'], ['POINTS', 'Points']], rule?.kind || 'PERCENT', { testid: `leg-${index}-wait-kind` });
+  const value = numberInput(rule?.value, { step: '0.05', min: '0', testid: `leg-${index}-wait-value` });
+  const timeout = numberInput(rule?.timeout_minutes ?? 30, { step: '1', min: '1', max: '375', inputmode: 'numeric', testid: `leg-${index}-wait-timeout` });
+  const details = h('div', { class: 'row rule-details' },
+    field('By', value, `${name}.value`),
+    field('In', kind, `${name}.kind`),
+    field('Give up after (minutes)', timeout, `${name}.timeout_minutes`, 'Not entered if the move has not come'));
+  const element = h('fieldset', { class: 'rule', 'data-field': name },
+    h('legend', {}, 'Wait and trade'),
+    h('div', { class: 'row' }, field('Enter the leg', direction, `${name}.direction`, 'A move from its premium at the entry time')),
+    optionalRule(direction, () => Boolean(direction.value), details));
+  const read = () => (direction.value
+    ? { direction: direction.value, kind: kind.value, value: numberOf(value), timeout_minutes: numberOf(timeout) }
+    : null);
+  return { element, read };
+}
+
+/** The strategy's `move_to_cost` (MoveToCost), off unless `rule` is set; `read()` is the rule or null. */
+function moveToCostRule(rule) {
+  const toggle = checkbox('Move the open legs’ stop-losses to their entry price', Boolean(rule), { testid: 'move-to-cost' });
+  const afterLegStop = checkbox('Once any leg’s stop-loss fires', rule ? rule.after_leg_stop : true, { name: 'move_to_cost.after_leg_stop', testid: 'move-to-cost-after-leg-stop' });
+  const atProfit = numberInput(rule?.at_profit, { step: '100', min: '0', testid: 'move-to-cost-at-profit' });
+  const details = h('div', { class: 'row rule-details' },
+    afterLegStop.wrapper,
+    field('Once MTM profit reaches (₹)', atProfit, 'move_to_cost.at_profit', 'Empty: not on profit'));
+  const element = h('fieldset', { class: 'rule', 'data-field': 'move_to_cost' },
+    h('legend', {}, 'Move to cost'),
+    toggle.wrapper,
+    optionalRule(toggle.box, () => toggle.box.checked, details));
+  const read = () => (toggle.box.checked
+    ? { after_leg_stop: afterLegStop.box.checked, at_profit: numberOf(atProfit) }
+    : null);
+  return { element, read };
 }
 
 function legBlock(leg, index, onRemove) {
@@ -59,7 +184,7 @@ function legBlock(leg, index, onRemove) {
   for (const [key, spec] of Object.entries(METHOD_INPUT)) {
     const input = numberInput(leg.strike?.[key], { step: spec.step, min: spec.min, max: spec.max, testid: `leg-${index}-strike-${key}` });
     strikeInputs[key] = input;
-    const wrapper = field(spec.label, input, name(`strike.${key}`));
+    const wrapper = field(spec.label, input, name(`strike.${key}`), spec.hint);
     wrapper.dataset.strikeParam = key;
     strikeParts.push(wrapper);
   }
@@ -81,6 +206,11 @@ function legBlock(leg, index, onRemove) {
     strikeInputs,
     stopKind,
     stopValue,
+    reEntry: reEntryRule(leg.re_entry, {
+      name: name('re_entry'), testid: `leg-${index}-re-entry`, text: 'Re-enter after this leg’s stop-loss',
+      hint: 'Needs the leg’s stop-loss; an intraday strategy only.',
+    }),
+    wait: waitAndTradeRule(leg.wait_and_trade, index),
   };
   const element = h('fieldset', { class: 'leg', 'data-field': `legs.${index}`, testid: 'leg' },
     h('legend', {}, `Leg ${index + 1}`),
@@ -93,6 +223,8 @@ function legBlock(leg, index, onRemove) {
     h('div', { class: 'row', 'data-field': name('stop_loss') },
       field('Stop-loss', stopKind, name('stop_loss.kind')),
       field('Stop-loss value', stopValue, name('stop_loss.value'))),
+    controls.reEntry.element,
+    controls.wait.element,
     h('button', { type: 'button', class: 'link', onClick: onRemove, testid: `leg-${index}-remove` }, `Remove leg ${index + 1}`));
   return { element, controls };
 }
@@ -108,6 +240,10 @@ function readLeg(controls) {
     lots: numberOf(controls.lots),
   };
   if (controls.stopKind.value) leg.stop_loss = { kind: controls.stopKind.value, value: numberOf(controls.stopValue) };
+  const reEntry = controls.reEntry.read();
+  if (reEntry) leg.re_entry = reEntry;
+  const wait = controls.wait.read();
+  if (wait) leg.wait_and_trade = wait;
   return leg;
 }
 
@@ -158,6 +294,11 @@ export function strategyEditor({ api, strategy, basketId, onSaved }) {
   const target = numberInput(strategy.risk?.mtm_target, { step: '100', min: '0', testid: 'risk-target' });
   const trailActivate = numberInput(strategy.risk?.trailing_stop_loss?.activate_at, { step: '100', min: '0', testid: 'risk-trail-activate' });
   const trailBy = numberInput(strategy.risk?.trailing_stop_loss?.trail_by, { step: '100', min: '0', testid: 'risk-trail-by' });
+  const reEntry = reEntryRule(strategy.re_entry, {
+    name: 're_entry', testid: 're-entry', text: 'Enter every leg again after an exit', after: RE_ENTRY_AFTER,
+    hint: 'An intraday strategy only (MIS, exit on the day).',
+  });
+  const moveToCost = moveToCostRule(strategy.move_to_cost);
 
   const legsBox = h('div', { class: 'legs', 'data-field': 'legs' });
   const addLeg = h('button', { type: 'button', testid: 'add-leg' }, 'Add a leg');
@@ -188,10 +329,14 @@ export function strategyEditor({ api, strategy, basketId, onSaved }) {
       h('div', { class: 'row', 'data-field': 'risk.trailing_stop_loss' },
         field('Trail from profit', trailActivate, 'risk.trailing_stop_loss.activate_at'),
         field('Trail by', trailBy, 'risk.trailing_stop_loss.trail_by'))),
+    h('h3', {}, 'Re-entry and move to cost (whole strategy)'),
+    reEntry.element,
+    moveToCost.element,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary', testid: 'save-strategy' }, editing ? 'Save changes' : 'Create strategy'),
       saveNote));
 
+  /** The draft as StrategyCreate: an optional rule that is off is left out. */
   function body() {
     const exit = exitTime.value ? { time: exitTime.value, days_before_expiry: numberOf(exitDays) } : null;
     const trailing = trailActivate.value || trailBy.value
@@ -205,7 +350,14 @@ export function strategyEditor({ api, strategy, basketId, onSaved }) {
       entry: { time: entryTime.value, weekdays: weekdayBoxes.filter((box) => box.checked).map((box) => box.value) },
       exit,
       risk: { mtm_stop_loss: numberOf(stopLoss), mtm_target: numberOf(target), trailing_stop_loss: trailing },
+      ...optional('re_entry', reEntry.read()),
+      ...optional('move_to_cost', moveToCost.read()),
     };
+  }
+
+  /** An update (StrategyUpdate): the same, with null for a rule that is off, which removes it. */
+  function updateBody() {
+    return { re_entry: null, move_to_cost: null, ...body(), version };
   }
 
   function renderLegs() {
@@ -279,7 +431,7 @@ export function strategyEditor({ api, strategy, basketId, onSaved }) {
     note(saveNote, 'Saving…', 'info');
     try {
       const saved = editing
-        ? await api.updateStrategy(strategy.strategy_id, { ...body(), version })
+        ? await api.updateStrategy(strategy.strategy_id, updateBody())
         : await api.createStrategy(basketId, body());
       version = saved.version;
       note(saveNote, editing ? 'Saved.' : 'Strategy created.', 'ok');

@@ -1,4 +1,4 @@
-"""API: /options/baskets and /options/baskets/{basket_id}."""
+"""API: /options/baskets, /options/baskets/{basket_id} and /options/risk-settings."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared_utils.api.resolver import build_resolver, logger, metrics, validate_environment
-from shared_utils.api.routers import baskets
+from shared_utils.api.routers import baskets, risk_settings
 from shared_utils.tracing import tracer
 
-app = build_resolver(baskets.router)
+app = build_resolver(baskets.router, risk_settings.router)
 
 
 @validate_environment

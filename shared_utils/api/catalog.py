@@ -51,6 +51,9 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/options/baskets/{basket_id}", BASKET_MANAGER, "getBasket"),
     ApiRoute("PUT", "/options/baskets/{basket_id}", BASKET_MANAGER, "updateBasket"),
     ApiRoute("DELETE", "/options/baskets/{basket_id}", BASKET_MANAGER, "deleteBasket"),
+    # The user's portfolio rules across every basket (a basket's own are on the basket).
+    ApiRoute("GET", "/options/risk-settings", BASKET_MANAGER, "getRiskSettings"),
+    ApiRoute("PUT", "/options/risk-settings", BASKET_MANAGER, "updateRiskSettings"),
     ApiRoute("GET", "/options/strategies", STRATEGY_MANAGER, "listStrategies"),
     ApiRoute("POST", "/options/baskets/{basket_id}/strategies", STRATEGY_MANAGER, "createStrategy"),
     ApiRoute("GET", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "getStrategy"),

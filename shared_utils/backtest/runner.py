@@ -43,6 +43,7 @@ from shared_utils.execution.exits import PositionStopLossMonitor
 from shared_utils.execution.marking import mark_positions
 from shared_utils.execution.memory_store import InMemoryExecutionStore, InMemoryLeases
 from shared_utils.execution.models import ExecutionRecord, ExecutionStatus, LedgerEntry, PositionView
+from shared_utils.execution.portfolio import PortfolioMonitor
 from shared_utils.execution.requests import ExecutionRequest
 from shared_utils.execution.runs import RunQueue, StrategyRun
 from shared_utils.execution.service import ExecutionService
@@ -57,8 +58,9 @@ from shared_utils.market.strikes import OptionChain
 from shared_utils.market.underlyings import EXCHANGE_OF
 from shared_utils.marketplace.trading import owner_run
 from shared_utils.models.common import Product
+from shared_utils.models.risk import PortfolioRules
 from shared_utils.models.views import StrategyDetail
-from shared_utils.repository.memory import InMemoryStrategies
+from shared_utils.repository.memory import InMemoryPortfolioRules, InMemoryStrategies
 from shared_utils.timer.plan import PHASE_EVENTS, events_for
 from shared_utils.timer.triggers import trigger_due_strategies
 
@@ -118,6 +120,10 @@ class _PaperBrokers:
             found = PaperBroker(self._market.price, self._clock, self._config, account_id=broker_account_id)
             self._brokers[broker_account_id] = found
         return found
+
+    def order_tags(self) -> list[str]:
+        """Every order each paper broker received, by tag (a tag twice: an order sent twice)."""
+        return [tag for broker in self._brokers.values() for tag in broker.order_tags()]
 
     def net_quantities(self) -> dict[str, int]:
         return {
@@ -199,8 +205,10 @@ class Backtester:
         specs: SpecTable | None = None,
         charges: ChargesTable | None = None,
         progress: Callable[[date], None] | None = None,
+        portfolio: PortfolioRules | None = None,
     ) -> None:
-        """`market` builds the market on the backtest's clock (simulated or imported history)."""
+        """`market` builds the market on the backtest's clock (simulated or imported history);
+        `portfolio`: the baskets' and users' portfolio rules (none by default)."""
         if not details:
             raise InvalidInputError("a backtest needs at least one strategy")
         self._request = request
@@ -236,9 +244,14 @@ class Backtester:
             self._calendar,
             self._queue,
             square_off_before=SQUARE_OFF_BEFORE_CLOSE,
+            portfolio=None
+            if portfolio is None
+            else PortfolioMonitor(
+                self.store, InMemoryPortfolioRules(self._strategies, portfolio), self.market
+            ),
         )
         marketplace = _NoMarketplace()
-        self._executor = StrategyRunExecutor(
+        self.executor = StrategyRunExecutor(
             service,
             self._queue,
             self.clock,
@@ -272,6 +285,13 @@ class Backtester:
         return self._request.model_dump(mode="json") | {"strategies": sorted(self._names)}
 
     def run_day(self, day: date) -> DayOutcome:
+        for _tick in self.minutes(day):
+            pass
+        return self.close_day(day)
+
+    def minutes(self, day: date) -> Iterator[datetime]:
+        """Run the day minute by minute, yielding each minute once it has run (a test delivers a
+        late or duplicate message between two of them); `close_day` then reads the day."""
         session = self._calendar.session(day)
         if session is None:
             raise InvalidInputError(f"{day} is not a trading day")
@@ -288,9 +308,17 @@ class Backtester:
                 or self.store.has_open_positions()
                 or (waiting is not None and waiting <= tick)
                 or self.store.runs_to_retry(day)
+                or self.store.armed_entries(day)
             ):
                 self._minute(tick, day, phases, tick in due)
+                yield tick
             tick += MINUTE
+
+    def close_day(self, day: date) -> DayOutcome:
+        """The day's outcome, read once its minutes have run; then the day is forgotten."""
+        session = self._calendar.session(day)
+        if session is None:
+            raise InvalidInputError(f"{day} is not a trading day")
         self.clock.set(session.close)
         outcome = self._close_day(day)
         self.store.forget_day(day)
@@ -319,8 +347,8 @@ class Backtester:
                         )
             elif detail_type is DetailType.CHECK_STOP_LOSS:
                 self._monitor.check_all(tick, day, self.store.open_partitions())
-            self._queue.drain(self._executor.execute)
-        self._queue.drain(self._executor.execute)
+            self._queue.drain(self.executor.execute)
+        self._queue.drain(self.executor.execute)
 
     # ------------------------------------------------------------------ the day's results
 
@@ -331,8 +359,11 @@ class Backtester:
         pnl: dict[str, Decimal] = dict.fromkeys(self._names, Decimal("0"))
         for user in self._users:
             records = self._records(user, day)
+            # What placed a fill: the exit's reason, else the entry run (ENTRY, a re-entry RE1 or
+            # LEG2.L1, a wait-and-trade leg WAIT3).
             reasons = {
-                r.run_name: (r.exit_reason.value if r.exit_reason else r.action.value) for r in records
+                (r.strategy_id, r.run_name): (r.exit_reason.value if r.exit_reason else r.run_name)
+                for r in records
             }
             for record in records:
                 if record.status is not ExecutionStatus.COMPLETE:
@@ -385,7 +416,9 @@ class Backtester:
             if token is None:
                 return sorted(found, key=lambda r: r.started_at)
 
-    def _fill(self, entry: LedgerEntry, day: date, reasons: dict[str, str]) -> BacktestFill | None:
+    def _fill(
+        self, entry: LedgerEntry, day: date, reasons: dict[tuple[str, str], str]
+    ) -> BacktestFill | None:
         if entry.filled_quantity <= 0 or entry.average_price is None:
             return None
         instrument = OptionInstrument.from_key(entry.instrument_key)
@@ -407,7 +440,7 @@ class Backtester:
             quantity=entry.filled_quantity,
             price=entry.average_price,
             at=entry.updated_at,
-            run=reasons.get(run_name, run_name),
+            run=reasons.get((entry.strategy_id, run_name), run_name),
             charges=cost.total,
         )
 

@@ -225,6 +225,12 @@ class PaperBroker:
             paper.result = self._try_fill(paper.request, paper.result)
         return paper.result
 
+    def order_tags(self) -> list[str]:
+        """Every order's tag, in the order they were placed (the broker's order book: a tag seen
+        twice is an order sent twice)."""
+        with self._lock:
+            return [paper.request.tag for paper in self._orders.values()]
+
     # --- portfolio and market -------------------------------------------------------------------
 
     def positions(self) -> list[Position]:

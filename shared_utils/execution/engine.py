@@ -64,6 +64,7 @@ from shared_utils.execution.models import (
     ScheduleKind,
 )
 from shared_utils.execution.risk import has_limits, risk_blocks
+from shared_utils.execution.run_names import is_entry, refused_after
 from shared_utils.models.allocation import AllocationLimits
 from shared_utils.models.broker_account import LOGIN_NEEDED_REASON
 from shared_utils.tracing import tracer
@@ -449,10 +450,13 @@ class ExecutionEngine:
             return "kill switch: trading is stopped for all users"
         if user.state is KillSwitchState.TRIGGERED:
             return "kill switch: trading is stopped for this user until it is re-armed"
-        if self._store.get_run(plan.user_id, plan.trade_date, plan.strategy_id, ScheduleKind.EXIT.value):
+        if self._store.get_run(plan.user_id, plan.trade_date, plan.strategy_id, refused_after(plan.run_name)):
             # The day's exit (scheduled, stop-loss, kill switch) set the target to flat: a retried,
-            # redelivered or late entry must not open what that exit will never close.
-            return "the day's exit already ran: nothing enters after it"
+            # redelivered or late entry must not open what that exit will never close. A
+            # re-entry may follow a stop-loss exit, never an exit that ended the day.
+            if is_entry(plan.run_name):
+                return "the day's exit already ran: nothing enters after it"
+            return "the day has ended for this strategy (its exit, square-off, kill switch or portfolio exit)"
         return None
 
     def _entry_blocks(

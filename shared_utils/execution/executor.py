@@ -34,6 +34,8 @@ logger = Logger(child=True)
 LATE_ENTRY_METRIC = "EntriesTooLate"
 # Open positions the minute's check could not price (no fresh quote): their stop-losses wait.
 UNPRICED_METRIC = "PositionsUnpriced"
+# Runs that open positions: never placed later than `entry_max_lag` after their minute.
+_ENTRIES = frozenset({RunKind.ENTRY, RunKind.ARMED_ENTRY})
 BUSY_DELAY_S = 5
 MAX_BUSY_ATTEMPTS = 6  # about 90 s of 10 s lease waits and 5 s delays: longer than a held lease lives
 
@@ -92,7 +94,7 @@ class StrategyRunExecutor:
     def execute(self, run: StrategyRun) -> str:
         """Run one message; returns what happened, for the log."""
         early = (run.scheduled_at - self._clock.now()).total_seconds()
-        if early > 0 and run.kind is RunKind.ENTRY:
+        if early > 0 and run.kind in _ENTRIES:
             self._queue.send([run], delay_s=math.ceil(early))
             return "early: sent back"
         try:
@@ -128,6 +130,18 @@ class StrategyRunExecutor:
             return _describe(self._subscribers.run(run, refuse=refuse))
         if run.kind is RunKind.ENTRY:
             return _describe(service.enter(run.user_id, run.strategy_id, run.trade_date, refuse=refuse))
+        if run.kind is RunKind.ARMED_ENTRY:
+            assert run.run_name is not None
+            return _describe(
+                service.enter_armed(
+                    run.user_id,
+                    run.strategy_id,
+                    run.trade_date,
+                    run.run_name,
+                    run.scheduled_at,
+                    refuse=refuse,
+                )
+            )
         if run.kind is RunKind.SCHEDULED_EXIT:
             return _describe(service.scheduled_exit(run.user_id, run.strategy_id, run.trade_date))
         if run.kind is RunKind.RETRY:
@@ -140,6 +154,7 @@ class StrategyRunExecutor:
             run.trade_date,
             run.reason or ExitReason.MANUAL,
             leg_no=run.leg_no,
+            cycle=run.cycle,
         )
         if run.operation_id is not None:
             self._kill_switch.exit_done(run, record)
@@ -148,7 +163,7 @@ class StrategyRunExecutor:
     def _too_late(self, run: StrategyRun) -> str | None:
         """Why an entry must not be placed any more (None: on time, or not an entry)."""
         late = self._clock.now() - run.scheduled_at
-        if run.kind is not RunKind.ENTRY or late <= self._entry_max_lag:
+        if run.kind not in _ENTRIES or late <= self._entry_max_lag:
             return None
         self._count(LATE_ENTRY_METRIC, 1)
         logger.warning("Entry refused: its run came too late", extra={"run": run.dedup_id()})

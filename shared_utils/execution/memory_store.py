@@ -22,6 +22,7 @@ from typing import Any
 from shared_utils import keys
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.errors import ConflictError, StrategyBusyError
+from shared_utils.execution.armed import ArmedEntry
 from shared_utils.execution.history_table import utc
 from shared_utils.execution.ledger_store import OutcomeWrite, stored_entry
 from shared_utils.execution.models import (
@@ -36,8 +37,11 @@ from shared_utils.execution.models import (
     PositionView,
     ScheduleKind,
 )
+from shared_utils.execution.portfolio import PortfolioExit, PortfolioScope, PortfolioState
+from shared_utils.execution.portfolio_store import portfolio_state, scope_attributes
 from shared_utils.execution.position_store import position_from_item
 from shared_utils.execution.reports import ContractDifference
+from shared_utils.execution.run_names import refused_after
 from shared_utils.execution.run_store import record_key
 from shared_utils.execution.run_transactions import ENTRY_CHECKS, TRANSACTION_LIMIT
 from shared_utils.market.options import Action
@@ -92,6 +96,8 @@ class InMemoryExecutionStore:
         self._positions: dict[str, dict[str, _Position]] = {}  # user -> position sk -> position
         self._open: dict[str, dict[tuple[str, str], _Position]] = {}  # partition -> (user, sk)
         self._peaks: dict[tuple[str, str], Decimal] = {}  # (user, trail sk)
+        self._portfolio: dict[tuple[str, str], dict[str, Any]] = {}  # (user, portfolio sk)
+        self._armed: dict[tuple[str, date, str, str], ArmedEntry] = {}  # (user, day, strategy, run)
         self._mismatches: dict[tuple[str, str], dict[str, Any]] = {}
         self._switches: dict[str, KillSwitchView] = {}  # pk
         self._operations: dict[str, dict[str, Any]] = {}  # pk
@@ -415,7 +421,7 @@ class InMemoryExecutionStore:
                 switches = (keys.user_pk(plan.user_id), keys.GLOBAL_KILL_SWITCH_PK)
                 if any(self._pressed(pk) for pk in switches):
                     return None
-                exit_sk = keys.run_sk(plan.trade_date, plan.strategy_id, ScheduleKind.EXIT.value)
+                exit_sk = keys.run_sk(plan.trade_date, plan.strategy_id, refused_after(plan.run_name))
                 if (plan.user_id, exit_sk) in self._runs:
                     return None
             record_sk = record_key(plan, started_at)
@@ -506,6 +512,83 @@ class InMemoryExecutionStore:
                 found[(user, strategy)] = peak
         return found
 
+    def arm(self, armed: ArmedEntry) -> bool:
+        key = (armed.user_id, armed.trade_date, armed.strategy_id, armed.run_name)
+        with self._lock:
+            if key in self._armed:
+                return False
+            self._armed[key] = armed
+            return True
+
+    def armed_entries(self, trade_date: date) -> list[ArmedEntry]:
+        return [armed for key, armed in sorted(self._armed.items()) if key[1] == trade_date]
+
+    def get_armed(self, user_id: str, trade_date: date, strategy_id: str, run_name: str) -> ArmedEntry | None:
+        return self._armed.get((user_id, trade_date, strategy_id, run_name))
+
+    def disarm(self, user_id: str, trade_date: date, strategy_id: str, run_name: str) -> None:
+        self._armed.pop((user_id, trade_date, strategy_id, run_name), None)
+
+    def move_stops_to_cost(self, user_id: str, position_sks: Iterable[str]) -> None:
+        for sk in position_sks:
+            position = self._position(user_id, sk)
+            if position is not None:
+                position.data["stop_at_cost"] = True
+                position.view = None
+
+    # ------------------------------------------------------------------ portfolio days
+
+    def day_positions(self, user_id: str, trade_date: date, held: Iterable[str] = ()) -> list[PositionView]:
+        touched = {
+            item.entry.position_sk
+            for (user, day, _strategy), entries in list(self._ledger_of_day.items())
+            if user == user_id and day == trade_date
+            for item in list(entries.values())
+        }
+        wanted = touched | set(held)
+        found = [p.read() for sk, p in sorted(self._positions.get(user_id, {}).items()) if sk in wanted]
+        return [p for p in found if p.entry_date == trade_date or p.net_quantity != 0]
+
+    def portfolio_states(
+        self, scopes: Iterable[PortfolioScope], trade_date: date
+    ) -> dict[PortfolioScope, PortfolioState]:
+        found: dict[PortfolioScope, PortfolioState] = {}
+        for scope in dict.fromkeys(scopes):
+            item = self._portfolio.get((scope.user_id, keys.portfolio_sk(trade_date, scope.basket_id)))
+            if item is not None:
+                found[scope] = portfolio_state(item)
+        return found
+
+    def portfolio_day(self, user_id: str, trade_date: date) -> list[PortfolioState]:
+        prefix = keys.portfolio_day_prefix(trade_date)
+        held = {sk: item for (user, sk), item in list(self._portfolio.items()) if user == user_id}
+        return [portfolio_state(held[sk]) for sk in sorted(held) if sk.startswith(prefix)]
+
+    def _portfolio_item(self, scope: PortfolioScope, trade_date: date) -> dict[str, Any]:
+        item = self._portfolio.setdefault((scope.user_id, keys.portfolio_sk(trade_date, scope.basket_id)), {})
+        item.update(scope_attributes(scope, trade_date))
+        return item
+
+    def raise_portfolio_peak(self, scope: PortfolioScope, trade_date: date, mtm: Decimal) -> None:
+        with self._lock:
+            item = self._portfolio_item(scope, trade_date)
+            if item.get("peak") is None or Decimal(item["peak"]) < mtm:
+                item["peak"] = mtm
+
+    def mark_portfolio_exit(self, scope: PortfolioScope, trade_date: date, exit_: PortfolioExit) -> bool:
+        with self._lock:
+            item = self._portfolio_item(scope, trade_date)
+            if item.get("exit_reason"):
+                return False
+            item.update(exit_reason=exit_.reason.value, exit_mtm=exit_.mtm, exit_at=utc(exit_.at))
+            return True
+
+    def portfolio_exit_queued(self, scope: PortfolioScope, trade_date: date, at: datetime) -> None:
+        with self._lock:
+            item = self._portfolio.get((scope.user_id, keys.portfolio_sk(trade_date, scope.basket_id)))
+            if item is not None and item.get("exit_reason") and not item.get("queued_at"):
+                item["queued_at"] = utc(at)
+
     def raise_peak(self, user_id: str, strategy_id: str, trade_date: date, mtm: Decimal) -> None:
         with self._lock:
             key = (user_id, keys.trail_sk(strategy_id, trade_date))
@@ -561,9 +644,10 @@ class InMemoryExecutionStore:
         return [p for p in keys.open_positions_partitions() if self._open.get(p)]
 
     def forget_day(self, trade_date: date) -> None:
-        """Drop what a finished day leaves that no later day reads (its ledger, runs, records and
-        trailing peaks, and every flat position): a backtest keeps only the day it is in and the
-        positions carried over, so a year costs what a day does. The caller reads the day first."""
+        """Drop what a finished day leaves that no later day reads (its ledger, runs, records,
+        trailing peaks and armed entries, and every flat position): a backtest keeps only the day
+        it is in and the positions carried over, so a year costs what a day does. The caller
+        reads the day first."""
         with self._lock:
             for item in list(self._ledger.values()):
                 if item.trade_date == trade_date:
@@ -573,6 +657,9 @@ class InMemoryExecutionStore:
             self._records = {k: r for k, r in self._records.items() if r.trade_date != trade_date}
             trail = keys.SEPARATOR + trade_date.isoformat()
             self._peaks = {k: peak for k, peak in self._peaks.items() if not k[1].endswith(trail)}
+            day = keys.portfolio_day_prefix(trade_date)
+            self._portfolio = {k: item for k, item in self._portfolio.items() if not k[1].startswith(day)}
+            self._armed = {k: armed for k, armed in self._armed.items() if k[1] != trade_date}
             for held in self._positions.values():
                 for sk, position in list(held.items()):
                     if int(position.data.get("net_quantity", 0)) == 0 and position.open_partition is None:

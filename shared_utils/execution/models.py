@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, computed_field
 
+from shared_utils import keys
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.options import Action
@@ -27,6 +28,22 @@ class ExitReason(StrEnum):
     SQUARE_OFF = "SQUARE_OFF"
     KILL_SWITCH = "KILL_SWITCH"
     MANUAL = "MANUAL"  # the trader asked (e.g. closing before deleting the strategy)
+    # A basket's or the user's MTM stop-loss, target or trailing stop (across the day's strategies).
+    PORTFOLIO_STOP_LOSS = "PORTFOLIO_STOP_LOSS"
+    PORTFOLIO_TARGET = "PORTFOLIO_TARGET"
+    PORTFOLIO_TRAILING_STOP_LOSS = "PORTFOLIO_TRAILING_STOP_LOSS"
+
+    @property
+    def ends_day(self) -> bool:
+        """The strategy's target is flat for the rest of the day: no re-entry, no later entry.
+        A stop-loss, target or trailing exit of the strategy itself (or one leg) does not end the
+        day: re-entry may follow."""
+        return self not in _MAY_RE_ENTER
+
+
+_MAY_RE_ENTER = frozenset(
+    {ExitReason.STOP_LOSS, ExitReason.LEG_STOP_LOSS, ExitReason.TARGET, ExitReason.TRAILING_STOP_LOSS}
+)
 
 
 class LedgerStatus(StrEnum):
@@ -86,6 +103,19 @@ class PlannedOrder(BaseModel):
     position_sk: str = Field(description="the position item this order moves")
 
 
+class WatchedContract(BaseModel):
+    """A contract whose premium decides an armed entry (`armed`): its entry price (a re-entry
+    waiting for the premium to return) or its price at the scheduled time (wait and trade)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    leg_no: int = Field(ge=1)
+    instrument: OptionInstrument
+    side: Action
+    price: Money
+    units: int = Field(default=1, ge=1, description="the leg's lots ratio: its weight in the premium")
+
+
 class ExecutionPlan(BaseModel):
     """What one run places, in placement order per broker account; stored with the run so a
     retry places exactly the same orders."""
@@ -103,6 +133,9 @@ class ExecutionPlan(BaseModel):
     no_fresh_quote: bool = Field(default=False, description="unresolved for want of a fresh quote")
     provisional_calendar: bool = Field(
         default=False, description="an expiry was worked out on a year without an official holiday list"
+    )
+    waiting: list[WatchedContract] = Field(
+        default=[], description="legs left to wait and trade: their contracts at the scheduled time"
     )
 
     def accounts(self) -> list[str]:
@@ -214,6 +247,16 @@ class PositionView(BaseModel):
         default=False, description="the contract's expiry is in a year without an official holiday list"
     )
     position_sk: str
+    stop_at_cost: bool = Field(
+        default=False, description="the leg's stop-loss was moved to its entry price (move to cost)"
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cycle(self) -> str:
+        """The re-entry this position belongs to: "" for the day's first entry, `R{k}` for the
+        strategy's k-th re-entry, `L{j}` (or `R{k}L{j}`) for the leg's j-th re-entry."""
+        return keys.position_cycle(self.position_sk)
 
 
 class KillSwitchState(StrEnum):

@@ -1,7 +1,10 @@
 """Planning (pure): a due strategy + action + trade date -> the exact orders to place.
 
 - Each leg resolves to one contract: its expiry from the calendar (`expiry_for`), its strike from
-  the market snapshot's option chain (ATM offset, premium, delta or fixed).
+  the market snapshot's option chain (ATM offset, closest premium, premium at least / at most,
+  delta, straddle width or fixed).
+- The scheduled entry leaves wait-and-trade legs out (listed, with their prices, as `waiting`);
+  a re-entry or a waiting leg is planned as a run of its own (`run_name`, its legs, its cycle).
 - Quantity = leg lots x the allocation's lots x the lot size of *that contract*
   (`spec_for(underlying, expiry)`: listed contracts keep their lot after a revision).
 - Orders above the freeze quantity are cut into slices of whole lots; where the freeze quantity
@@ -14,7 +17,7 @@ the reason, never a guessed strike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
@@ -29,7 +32,13 @@ from shared_utils.errors import (
     MarketDataUnavailableError,
     NoFreshQuoteError,
 )
-from shared_utils.execution.models import ExecutionPlan, ExitReason, PlannedOrder, PositionView
+from shared_utils.execution.models import (
+    ExecutionPlan,
+    ExitReason,
+    PlannedOrder,
+    PositionView,
+    WatchedContract,
+)
 from shared_utils.execution.run_names import ENTRY_RUN, exit_run_name
 from shared_utils.keys import ScheduleKind
 from shared_utils.market.calendar import TradingCalendar
@@ -43,6 +52,9 @@ from shared_utils.market.strikes import (
     strike_at_offset,
     strike_by_delta,
     strike_by_premium,
+    strike_by_premium_at_least,
+    strike_by_premium_at_most,
+    strike_by_straddle_width,
 )
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.listing import InstrumentListing
@@ -83,9 +95,18 @@ def _strike(chain: OptionChain, leg: Leg, strike_step: float) -> float:
     if selection.method is StrikeMethod.PREMIUM:
         assert selection.target_premium is not None
         return strike_by_premium(chain, option_type, float(selection.target_premium))
+    if selection.method is StrikeMethod.PREMIUM_AT_LEAST:
+        assert selection.target_premium is not None
+        return strike_by_premium_at_least(chain, option_type, float(selection.target_premium))
+    if selection.method is StrikeMethod.PREMIUM_AT_MOST:
+        assert selection.target_premium is not None
+        return strike_by_premium_at_most(chain, option_type, float(selection.target_premium))
     if selection.method is StrikeMethod.DELTA:
         assert selection.target_delta is not None
         return strike_by_delta(chain, option_type, selection.target_delta)
+    if selection.method is StrikeMethod.STRADDLE_WIDTH:
+        assert selection.straddle_multiple is not None
+        return strike_by_straddle_width(chain, selection.straddle_multiple, strike_step)
     assert selection.strike is not None
     return fixed_strike(chain, float(selection.strike))
 
@@ -169,13 +190,23 @@ def plan_entry(
     calendar: TradingCalendar,
     specs: SpecTable | None = None,
     listing: InstrumentListing | None = None,
+    *,
+    run_name: str = ENTRY_RUN,
+    legs: Collection[int] | None = None,
+    cycle: str = "",
+    contracts: Mapping[int, OptionInstrument] | None = None,
 ) -> ExecutionPlan:
-    """The entry orders of every allocation, or an unresolved plan with the reason."""
+    """The entry orders of every allocation, or an unresolved plan with the reason.
+
+    The scheduled entry (`ENTRY`) leaves out the legs that wait and trade and lists them, at
+    their contracts' prices now, as the plan's `waiting`. An armed entry (`run_name`) enters only
+    `legs`, its positions in `cycle`, on `contracts` where given (the same contract again, or the
+    one a wait-and-trade leg watched) and on freshly selected strikes otherwise."""
     base = ExecutionPlan(
         user_id=strategy.user_id,
         strategy_id=strategy.strategy_id,
         action=ScheduleKind.ENTRY,
-        run_name=ENTRY_RUN,
+        run_name=run_name,
         trade_date=trade_date,
     )
     if not allocations:
@@ -186,14 +217,19 @@ def plan_entry(
             # The timer runs while any exchange trades; this index's exchange may be shut.
             reason = f"{exchange.value} has no session on {trade_date.isoformat()} (a holiday)"
             return base.model_copy(update={"unresolved_reason": reason})
-        contracts = resolve_legs(strategy, trade_date, market, calendar, specs, listing)
+        resolved = resolve_legs(strategy, trade_date, market, calendar, specs, listing)
+        waiting: list[WatchedContract] = []
+        if legs is None:
+            waiting = [_watched(c, market) for c in resolved if c.leg.wait_and_trade is not None]
+            legs = [c.leg_no for c in resolved if c.leg.wait_and_trade is None]
+        chosen = [_on(c, (contracts or {}).get(c.leg_no)) for c in resolved if c.leg_no in legs]
     except NoFreshQuoteError as error:
         return base.model_copy(update={"unresolved_reason": error.message, "no_fresh_quote": True})
     except DomainError as error:
         return base.model_copy(update={"unresolved_reason": error.message})
     orders: list[PlannedOrder] = []
     for allocation in allocations:
-        for contract in _entry_order(contracts):
+        for contract in _entry_order(chosen):
             lots = contract.leg.lots * allocation.lots
             for slice_no, slice_lots_ in enumerate(slice_lots(lots, contract.max_lots_per_order), start=1):
                 orders.append(
@@ -201,7 +237,7 @@ def plan_entry(
                         order_key=order_key(
                             trade_date,
                             strategy.strategy_id,
-                            ScheduleKind.ENTRY.value,
+                            run_name,
                             allocation.broker_account_id,
                             contract.leg_no,
                             slice_no,
@@ -217,13 +253,61 @@ def plan_entry(
                         quantity=slice_lots_ * contract.lot_size,
                         product=strategy.product,
                         position_sk=keys.position_sk(
-                            strategy.strategy_id, trade_date, allocation.broker_account_id, contract.leg_no
+                            strategy.strategy_id,
+                            trade_date,
+                            allocation.broker_account_id,
+                            contract.leg_no,
+                            cycle,
                         ),
                     )
                 )
     # An expiry in a year without an official holiday list may still move: the record says so.
-    provisional = any(calendar.is_provisional(contract.instrument.expiry) for contract in contracts)
-    return base.model_copy(update={"orders": orders, "provisional_calendar": provisional})
+    provisional = any(calendar.is_provisional(contract.instrument.expiry) for contract in resolved)
+    update: dict[str, object] = {"orders": orders, "provisional_calendar": provisional, "waiting": waiting}
+    if not orders and waiting:
+        legs_waiting = ", ".join(str(w.leg_no) for w in waiting)
+        update["unresolved_reason"] = (
+            f"every leg waits to trade (legs {legs_waiting}): each enters once its premium moves"
+        )
+    return base.model_copy(update=update)
+
+
+def _on(contract: LegContract, instrument: OptionInstrument | None) -> LegContract:
+    """The leg on `instrument` (a contract it traded or watched this day) instead of the strike
+    selected now; the contract's lot and freeze limit are the same (same expiry, same day)."""
+    if instrument is None or instrument == contract.instrument:
+        return contract
+    return LegContract(
+        contract.leg_no, contract.leg, instrument, contract.lot_size, contract.max_lots_per_order
+    )
+
+
+def _watched(contract: LegContract, market: MarketSnapshot) -> WatchedContract:
+    """A wait-and-trade leg's contract at its price now (the reference its move is measured from)."""
+    instrument = contract.instrument
+    chain = market.chain(instrument.underlying, instrument.expiry)
+    price = premium_at(chain, instrument) if chain is not None else None
+    if price is None:
+        raise NoFreshQuoteError(f"leg {contract.leg_no}: no price for {instrument} to wait and trade from")
+    return WatchedContract(
+        leg_no=contract.leg_no,
+        instrument=instrument,
+        side=contract.leg.action,
+        price=price,
+        units=contract.leg.lots,
+    )
+
+
+def premium_at(chain: OptionChain, instrument: OptionInstrument) -> Decimal | None:
+    """The chain's premium of one contract (None: not listed, or no price)."""
+    import math
+
+    strikes = list(chain.strikes)
+    strike = float(instrument.strike)
+    if strike not in strikes:
+        return None
+    value = float(chain.premiums(ChainOptionType(instrument.option_type.value))[strikes.index(strike)])
+    return None if math.isnan(value) or value <= 0 else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def plan_exit(

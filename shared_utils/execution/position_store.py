@@ -40,6 +40,7 @@ POSITION_ATTRIBUTES = (
     "sell_quantity",
     "sell_value",
     "last_price",
+    "stop_at_cost",
 )
 POSITION_PROJECTION = {
     "ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(POSITION_ATTRIBUTES))),
@@ -73,6 +74,7 @@ def position_from_item(data: dict[str, Any]) -> PositionView:
         unrealised_pnl=unrealised.quantize(cents) if unrealised is not None else None,
         average_price=average.quantize(cents) if average is not None else None,
         position_sk=data["sk"],
+        stop_at_cost=bool(data.get("stop_at_cost", False)),
     )
 
 
@@ -140,6 +142,22 @@ class PositionStore(HistoryTable):
         except ClientError as error:
             if not condition_lost(error):
                 raise
+
+    def move_stops_to_cost(self, user_id: str, position_sks: Iterable[str]) -> None:
+        """Mark positions as stopped at their entry price (move to cost). Only an existing
+        position is marked: a key from a stale read creates nothing."""
+        for sk in dict.fromkeys(position_sks):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(keys.user_pk(user_id), sk),
+                    UpdateExpression="SET stop_at_cost = :yes",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":yes": {"BOOL": True}},
+                )
+            except ClientError as error:
+                if not condition_lost(error):
+                    raise
 
     def put_mismatch(
         self,

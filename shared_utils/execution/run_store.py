@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared_utils import keys
+from shared_utils.execution.armed import ArmedEntry
 from shared_utils.execution.history_table import HistoryTable, utc
 from shared_utils.execution.models import ExecutionPlan, ExecutionRecord
 from shared_utils.models.items import deserialize, serialize
@@ -114,6 +115,50 @@ class RunStore(HistoryTable):
             user_id, strategy_id, run_name = raw["gsi1sk"]["S"].split(keys.SEPARATOR)
             found.append((user_id, strategy_id, run_name))
         return found
+
+    def arm(self, armed: ArmedEntry) -> bool:
+        item = {
+            "pk": keys.user_pk(armed.user_id),
+            "sk": keys.armed_sk(armed.trade_date, armed.strategy_id, armed.run_name),
+            "gsi1pk": keys.armed_gsi1pk(armed.trade_date),
+            "gsi1sk": keys.SEPARATOR.join((armed.user_id, armed.strategy_id, armed.run_name)),
+            "entity": "ARMED",
+            "armed": armed.model_dump_json(),
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+            return True
+        except ClientError as error:
+            if not condition_lost(error):
+                raise
+            return False
+
+    def armed_entries(self, trade_date: date) -> list[ArmedEntry]:
+        """The day's armed entries (GSI1 `ARMED#{date}`: one query a minute, for the tick)."""
+        return [
+            ArmedEntry.model_validate_json(raw["armed"]["S"])
+            for raw in self._query_all(
+                IndexName=EXECUTIONS_BY_STRATEGY,
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.armed_gsi1pk(trade_date)}},
+            )
+        ]
+
+    def get_armed(self, user_id: str, trade_date: date, strategy_id: str, run_name: str) -> ArmedEntry | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.armed_sk(trade_date, strategy_id, run_name)),
+            ConsistentRead=True,
+        ).get("Item")
+        return ArmedEntry.model_validate_json(item["armed"]["S"]) if item else None
+
+    def disarm(self, user_id: str, trade_date: date, strategy_id: str, run_name: str) -> None:
+        self._client.delete_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.armed_sk(trade_date, strategy_id, run_name)),
+        )
 
     def get_run(
         self, user_id: str, trade_date: date, strategy_id: str, run_name: str

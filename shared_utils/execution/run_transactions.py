@@ -30,6 +30,7 @@ from shared_utils.execution.models import (
     LedgerStatus,
     ScheduleKind,
 )
+from shared_utils.execution.run_names import refused_after
 from shared_utils.execution.run_store import RunStore, record_item, record_key, run_item
 
 TRANSACTION_LIMIT = 100  # TransactWriteItems' maximum items
@@ -78,7 +79,7 @@ class RunTransactions(LedgerStore, RunStore):
                         }
                     }
                 )
-            exit_sk = keys.run_sk(plan.trade_date, plan.strategy_id, ScheduleKind.EXIT.value)
+            exit_sk = keys.run_sk(plan.trade_date, plan.strategy_id, refused_after(plan.run_name))
             items.append(
                 {
                     "ConditionCheck": {

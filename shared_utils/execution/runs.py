@@ -30,6 +30,7 @@ class RunKind(StrEnum):
     SUBSCRIBERS = "SUBSCRIBERS"  # one page of a published basket's subscriptions: a run for each
     KILL_USER = "KILL_USER"  # the kill switch for one user: pause every strategy, exit every one
     CHECK = "CHECK"  # the minute's stop-loss check of one open-positions partition (no user)
+    ARMED_ENTRY = "ARMED_ENTRY"  # `run_name`: a re-entry or wait-and-trade leg the tick found due
 
 
 class StrategyRun(BaseModel):
@@ -60,6 +61,9 @@ class StrategyRun(BaseModel):
     attempt: int = Field(default=0, ge=0)
     # CHECK: the open-positions partition (GSI1 key) to check.
     partition: str | None = None
+    # EXIT for a stop-loss, target or trailing stop: the re-entry cycle judged ("" the day's first
+    # entry); its exit closes only that cycle's positions. None: every cycle.
+    cycle: str | None = None
 
     @model_validator(mode="after")
     def _names_its_subject(self) -> StrategyRun:
@@ -67,6 +71,8 @@ class StrategyRun(BaseModel):
             raise ValueError("a CHECK run names its partition")
         if self.kind is not RunKind.CHECK and not self.user_id:
             raise ValueError(f"a {self.kind.value} run names its user")
+        if self.kind is RunKind.ARMED_ENTRY and not self.run_name:
+            raise ValueError("an ARMED_ENTRY run names its run")
         return self
 
     @property
@@ -93,6 +99,7 @@ class StrategyRun(BaseModel):
             self.start_key or "",
             self.operation_id or "",
             self.partition or "",
+            self.cycle if self.cycle is not None else "*",
         ]
         return "|".join(parts)
 

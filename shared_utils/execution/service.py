@@ -8,18 +8,36 @@ A command that cannot get the lease raises `StrategyBusyError` having done nothi
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 
 from shared_utils.clock import Clock, to_ist
-from shared_utils.errors import ConfigurationError
+from shared_utils.errors import ConfigurationError, NotFoundError
+from shared_utils.execution.armed import ArmedEntry, expired_reason
 from shared_utils.execution.engine import BrokerProvider, EngineConfig, ExecutionEngine
 from shared_utils.execution.leases import LeaseHolder
-from shared_utils.execution.models import ExecutionPlan, ExecutionRecord, ExitReason, PositionView
+from shared_utils.execution.models import (
+    ExecutionPlan,
+    ExecutionRecord,
+    ExecutionStatus,
+    ExitReason,
+    PositionView,
+)
 from shared_utils.execution.planning import MarketSnapshot, plan_entry, plan_exit
-from shared_utils.execution.run_names import exit_run_name, is_entry, leg_of
+from shared_utils.execution.re_entry import re_entry_after, scheduled_minute, still_wanted, waits_after
+from shared_utils.execution.run_names import (
+    DAY_END_RUN,
+    ENTRY_RUN,
+    cycle_name,
+    cycle_numbers,
+    cycle_of,
+    exit_run_name,
+    is_armed_entry,
+    is_entry,
+    leg_of,
+)
 from shared_utils.execution.store import ExecutionHistory
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
@@ -93,12 +111,19 @@ class ExecutionService:
 
     @tracer.capture_method
     def enter(
-        self, user_id: str, strategy_id: str, trade_date: date, *, refuse: str | None = None
+        self,
+        user_id: str,
+        strategy_id: str,
+        trade_date: date,
+        *,
+        refuse: str | None = None,
+        owner_id: str | None = None,
     ) -> ExecutionRecord:
         """Enter the strategy (or complete a previous attempt of the same day's entry: the engine
         then places the plan the first attempt stored, whatever this one computed). `refuse`: why
         this entry must place nothing (its message came too late); stored as the run's reason
-        unless an earlier attempt already stored the plan."""
+        unless an earlier attempt already stored the plan. `owner_id`: a marketplace subscriber's
+        copy of that owner's strategy (its wait-and-trade legs are armed as the subscriber's)."""
         with self._leases.hold(user_id, strategy_id):
             detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
             allocations = detail.allocations.allocations
@@ -115,8 +140,103 @@ class ExecutionService:
                 # Paused (by the trader or the kill switch): the day's target is flat.
                 refuse = "the strategy is paused"
             if refuse is not None:
+                plan = plan.model_copy(update={"unresolved_reason": refuse, "orders": [], "waiting": []})
+            record = self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
+            if plan.waiting:
+                self._arm_waits(detail.strategy, trade_date, record, owner_id)
+            return record
+
+    def _arm_waits(
+        self, strategy: Strategy, trade_date: date, record: ExecutionRecord, owner_id: str | None
+    ) -> None:
+        """Arm the wait-and-trade legs from the plan the entry stored (its first attempt's
+        prices), once the legs entered at once are complete (or there were none): a leg never
+        waits to join an entry that failed, was refused or is still being retried."""
+        stored = self._store.get_run(strategy.user_id, trade_date, strategy.strategy_id, ENTRY_RUN)
+        if stored is None or not stored.waiting:
+            return
+        waits_only = not stored.orders and record.reason == stored.unresolved_reason
+        if record.status is not ExecutionStatus.COMPLETE and not waits_only:
+            logger.warning(
+                "Wait and trade not armed: the entry is not complete",
+                extra={"strategy_id": strategy.strategy_id, "status": record.status.value},
+            )
+            return
+        for armed in waits_after(strategy, stored, scheduled_minute(trade_date, strategy), owner_id):
+            if self._store.arm(armed):
+                logger.info(
+                    "Wait and trade armed", extra={"strategy_id": armed.strategy_id, "run": armed.run_name}
+                )
+
+    @tracer.capture_method
+    def enter_armed(
+        self,
+        user_id: str,
+        strategy_id: str,
+        trade_date: date,
+        run_name: str,
+        decided_at: datetime,
+        *,
+        refuse: str | None = None,
+    ) -> ExecutionRecord | None:
+        """Place an armed entry (a re-entry, a wait-and-trade leg) the tick found due at
+        `decided_at`, or store why it is not entered (past its cut-off or time-out, the strategy
+        paused, its legs still open, the message too late: `refuse`), then disarm it. A run
+        already stored (a redelivered message, a tick that queued it twice) is completed with
+        its stored plan, never planned again. None: nothing armed under that name."""
+        with self._leases.hold(user_id, strategy_id):
+            stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
+            if stored is not None:
+                record = self._engine(user_id).run(stored)
+                self._store.disarm(user_id, trade_date, strategy_id, run_name)
+                return record
+            armed = self._store.get_armed(user_id, trade_date, strategy_id, run_name)
+            if armed is None:
+                return None
+            try:
+                detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
+            except NotFoundError:
+                self._store.disarm(user_id, trade_date, strategy_id, run_name)  # deleted meanwhile
+                raise
+            allocations = detail.allocations.allocations
+            if decided_at >= armed.not_after:
+                refuse = expired_reason(armed)
+            elif detail.strategy.status is not StrategyStatus.ACTIVE:
+                refuse = refuse or "the strategy is paused"
+            elif any(
+                p.net_quantity and p.leg_no in armed.legs and p.entry_date == trade_date
+                for p in self._store.positions(user_id, strategy_id)
+            ):
+                refuse = refuse or "not entered again: the leg is still open"
+            elif not still_wanted(detail.strategy, armed):
+                refuse = refuse or "not entered: the strategy no longer has this rule (edited since)"
+            elif len(armed.legs) < len(detail.strategy.legs) and self._strategy_exited(armed):
+                # A leg's re-entry or wait belongs with the other legs of its cycle: once the
+                # strategy's own stop-loss or target closed them, a lone leg must not open.
+                refuse = refuse or "not entered: the strategy's exit closed its other legs first"
+            plan = plan_entry(
+                detail.strategy,
+                allocations,
+                trade_date,
+                self._market,
+                self._calendar,
+                self._specs,
+                self._listing(trade_date) if self._listing is not None else None,
+                run_name=run_name,
+                legs=armed.legs,
+                cycle=armed.cycle,
+                contracts=None if armed.fresh_strikes else {c.leg_no: c.instrument for c in armed.watched},
+            )
+            if refuse is not None:
                 plan = plan.model_copy(update={"unresolved_reason": refuse, "orders": []})
-            return self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
+            record = self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
+            self._store.disarm(user_id, trade_date, strategy_id, run_name)
+            return record
+
+    def _strategy_exited(self, armed: ArmedEntry) -> bool:
+        strategy_cycle = cycle_name(cycle_numbers(armed.cycle)[0])
+        exit_run = exit_run_name(None, 1, strategy_cycle)
+        return self._store.get_run(armed.user_id, armed.trade_date, armed.strategy_id, exit_run) is not None
 
     @tracer.capture_method
     def exit(
@@ -129,15 +249,59 @@ class ExecutionService:
         leg_no: int | None = None,
         positions: list[PositionView] | None = None,
         wait_s: float | None = None,
+        cycle: str | None = None,
     ) -> ExecutionRecord:
         """Close what is open (one leg with `leg_no`; only `positions` when given, e.g. those N
         days before their expiry), mirroring the open quantities per broker. A run not finished
         yet is completed with the plan it stored. Closing everything, once that run is complete,
         what is still open (filled after it was planned: an entry order in flight when the kill
         switch was pressed) is closed by a follow-up run, so a second press or the square-off
-        always leaves the strategy flat. `wait_s`: how long to wait for a busy strategy."""
+        always leaves the strategy flat. `wait_s`: how long to wait for a busy strategy.
+
+        An exit that ends the day (`ExitReason.ends_day`) first stores the day's end, so no armed
+        entry places anything after it, and closes every cycle. Any other exit (a stop-loss,
+        target, trailing stop) closes only the positions of `cycle`, the re-entry it judged: a
+        late or redelivered one never closes a later re-entry; once it is done, the re-entry it
+        allows (if any) is armed."""
         with self._leases.hold(user_id, strategy_id, wait_s=wait_s):
-            return self._exit(user_id, strategy_id, trade_date, reason, leg_no=leg_no, positions=positions)
+            if reason.ends_day:
+                self._end_day(user_id, strategy_id, trade_date, reason)
+                cycle = None
+            elif cycle is None:
+                cycle = ""
+            record = self._exit(
+                user_id, strategy_id, trade_date, reason, leg_no=leg_no, positions=positions, cycle=cycle
+            )
+            if not reason.ends_day:
+                self._arm_re_entry(user_id, strategy_id, trade_date, exit_run_name(leg_no, 1, cycle))
+            return record
+
+    def _end_day(self, user_id: str, strategy_id: str, trade_date: date, reason: ExitReason) -> None:
+        if self._store.get_run(user_id, trade_date, strategy_id, DAY_END_RUN) is None:
+            day_end = plan_exit(user_id, strategy_id, [], trade_date, reason, run_name=DAY_END_RUN)
+            self._store.start_run(day_end, self._clock.now())
+
+    def _arm_re_entry(self, user_id: str, strategy_id: str, trade_date: date, run_name: str) -> None:
+        """Arm the re-entry the exit run allows, if any (again on a redelivered exit: storing it
+        is conditional, and a re-entry already made is completed, never repeated)."""
+        try:
+            strategy = self._strategies.get_strategy(user_id, strategy_id)
+        except NotFoundError:
+            # A marketplace subscriber's copy, exited through the owner-less path: its re-entry
+            # is not armed (docs/re-entry.md).
+            logger.info("Re-entry not armed: not the user's own strategy", extra={"strategy_id": strategy_id})
+            return
+        legs_with_rule = strategy.re_entry is not None or any(leg.re_entry for leg in strategy.legs)
+        exit_plan = (
+            self._store.get_run(user_id, trade_date, strategy_id, run_name) if legs_with_rule else None
+        )
+        if exit_plan is None or self._store.get_run(user_id, trade_date, strategy_id, DAY_END_RUN):
+            return
+        armed = re_entry_after(
+            strategy, exit_plan, self._store.positions(user_id, strategy_id), self._clock.now()
+        )
+        if armed is not None and self._store.arm(armed):
+            logger.info("Re-entry armed", extra={"strategy_id": strategy_id, "run": armed.run_name})
 
     def _exit(
         self,
@@ -149,14 +313,18 @@ class ExecutionService:
         leg_no: int | None,
         positions: list[PositionView] | None,
         open_now: list[PositionView] | None = None,
+        cycle: str | None = None,
     ) -> ExecutionRecord:
-        """`open_now`: every position of the strategy, read under this lease moments ago."""
+        """`open_now`: every position of the strategy, read under this lease moments ago;
+        `cycle`: only that re-entry's positions (None: all)."""
         previous: ExecutionPlan | None = None
         for number in range(1, MAX_EXIT_RUNS + 1):
-            run_name = exit_run_name(leg_no, number)
+            run_name = exit_run_name(leg_no, number, cycle)
             stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
             if stored is not None and (
-                positions is not None or not self._complete(stored) or not self._still_open(stored, leg_no)
+                positions is not None
+                or not self._complete(stored)
+                or not self._still_open(stored, leg_no, cycle)
             ):
                 return self._engine(user_id).run(stored)
             if stored is None:
@@ -164,6 +332,7 @@ class ExecutionService:
                     open_now = positions
                 elif open_now is None or previous is not None:
                     open_now = self._store.positions(user_id, strategy_id)
+                open_now = _of_cycle(open_now, leg_no, cycle)
                 if previous is not None and positions is None and not _open(open_now, leg_no):
                     # Flat since the last exit (this exit was asked twice: two minutes' checks,
                     # a redelivered message): that exit's outcome stands, no empty follow-up run.
@@ -197,8 +366,8 @@ class ExecutionService:
         }
         return all(order.order_key in final for order in plan.orders)
 
-    def _still_open(self, plan: ExecutionPlan, leg_no: int | None) -> bool:
-        return _open(self._store.positions(plan.user_id, plan.strategy_id), leg_no)
+    def _still_open(self, plan: ExecutionPlan, leg_no: int | None, cycle: str | None) -> bool:
+        return _open(_of_cycle(self._store.positions(plan.user_id, plan.strategy_id), leg_no, cycle), leg_no)
 
     @tracer.capture_method
     def retry_run(self, user_id: str, strategy_id: str, trade_date: date, run_name: str) -> ExecutionRecord:
@@ -206,7 +375,18 @@ class ExecutionService:
         down, timeout, order still open, a process killed mid-run) with the plan it stored."""
         if is_entry(run_name):
             return self.enter(user_id, strategy_id, trade_date)
-        return self.exit(user_id, strategy_id, trade_date, ExitReason.SCHEDULED, leg_no=leg_of(run_name))
+        if is_armed_entry(run_name):
+            record = self.enter_armed(user_id, strategy_id, trade_date, run_name, self._clock.now())
+            if record is None:
+                raise ConfigurationError(
+                    f"{strategy_id}: {run_name} is on the retry list but was never stored"
+                )
+            return record
+        stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
+        reason = stored.reason if stored is not None and stored.reason is not None else ExitReason.SCHEDULED
+        return self.exit(
+            user_id, strategy_id, trade_date, reason, leg_no=leg_of(run_name), cycle=cycle_of(run_name)
+        )
 
     @tracer.capture_method
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None:
@@ -223,6 +403,8 @@ class ExecutionService:
             positions = [
                 p for p in positions if self._days_to_expiry(trade_date, p.instrument.expiry) <= days_before
             ]
+        else:
+            self._end_day(user_id, strategy_id, trade_date, ExitReason.SCHEDULED)
         # Nothing open and no exit under way (never entered, or already out): no exit record. An
         # intraday exit still stores its (empty) run: the day's target is flat, so a late entry
         # trigger after it is refused like one after any exit.
@@ -243,6 +425,17 @@ class ExecutionService:
         if expiry <= trade_date:
             return 0
         return len(self._calendar.trading_days(trade_date, expiry)) - 1
+
+
+def _of_cycle(positions: list[PositionView], leg_no: int | None, cycle: str | None) -> list[PositionView]:
+    """The positions an exit of `cycle` closes: one leg's of exactly that cycle; the whole
+    strategy's of that strategy re-entry (its legs' own re-entries included); None: all."""
+    if cycle is None:
+        return positions
+    if leg_no is not None:
+        return [p for p in positions if p.leg_no != leg_no or p.cycle == cycle]
+    wanted = cycle_numbers(cycle)[0]
+    return [p for p in positions if cycle_numbers(p.cycle)[0] == wanted]
 
 
 def _open(positions: list[PositionView], leg_no: int | None) -> bool:

@@ -1,6 +1,6 @@
-"""The execution-history table as one store: the ledger, runs and records, positions and kill
-switches each have their own store (`ledger_store`, `run_store`, `position_store`,
-`kill_switch_store`) over the same table; processes that need all of them (the engine's
+"""The execution-history table as one store: the ledger, runs and records, positions, portfolio
+days and kill switches each have their own store (`ledger_store`, `run_store`, `position_store`,
+`portfolio_store`, `kill_switch_store`) over the same table; processes that need all of them (the engine's
 composition root) use this one. `ExecutionHistory` is the port the services depend on: this
 store implements it on DynamoDB, `memory_store.InMemoryExecutionStore` in memory (backtests)."""
 
@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from shared_utils.brokers.models import OptionInstrument
+from shared_utils.execution.armed import ArmedStore
 from shared_utils.execution.engine import EngineStore
 from shared_utils.execution.exits import MonitorStore
 from shared_utils.execution.kill_switch_store import KillSwitchStore
@@ -21,16 +22,17 @@ from shared_utils.execution.models import (
     KillSwitchView,
     LedgerEntry,
 )
+from shared_utils.execution.portfolio_store import PortfolioStore
 from shared_utils.execution.position_store import PositionStore
 from shared_utils.execution.run_store import RunStore
 from shared_utils.execution.run_transactions import RunTransactions
 
 
-class ExecutionStore(RunTransactions, LedgerStore, RunStore, PositionStore, KillSwitchStore):
+class ExecutionStore(RunTransactions, LedgerStore, RunStore, PositionStore, PortfolioStore, KillSwitchStore):
     """Every execution store over one client and table."""
 
 
-class ExecutionHistory(EngineStore, MonitorStore, Protocol):
+class ExecutionHistory(EngineStore, MonitorStore, ArmedStore, Protocol):
     """What the execution service, the kill switch and the routes read and write."""
 
     def ledger_of_run(

@@ -42,7 +42,15 @@ logger = Logger(child=True)
 
 # Exits a risk rule started (the scheduled, manual and kill-switch ones are announced as executions).
 RISK_EXITS = frozenset(
-    {ExitReason.STOP_LOSS, ExitReason.LEG_STOP_LOSS, ExitReason.TARGET, ExitReason.TRAILING_STOP_LOSS}
+    {
+        ExitReason.STOP_LOSS,
+        ExitReason.LEG_STOP_LOSS,
+        ExitReason.TARGET,
+        ExitReason.TRAILING_STOP_LOSS,
+        ExitReason.PORTFOLIO_STOP_LOSS,
+        ExitReason.PORTFOLIO_TARGET,
+        ExitReason.PORTFOLIO_TRAILING_STOP_LOSS,
+    }
 )
 
 

@@ -1,4 +1,5 @@
-"""Option-chain snapshots and strike selection (ATM, ATM +/- N steps, by premium, by delta).
+"""Option-chain snapshots and strike selection (ATM, ATM +/- N steps, by premium: closest, at
+least or at most, by delta, by straddle width).
 
 Selections work on one snapshot and raise `MarketDataUnavailableError` with the reason when
 the chain cannot answer (empty chain, no strike in range, missing quotes), so a strategy never
@@ -13,6 +14,7 @@ much as boto3).
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_DOWN, Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
@@ -174,6 +176,73 @@ def strike_by_premium(chain: OptionChain, option_type: OptionType, target: float
 
     premiums = np.where(chain.premiums(option_type) > 0, chain.premiums(option_type), np.nan)
     return _closest(chain, premiums, target, f"{option_type} premium")
+
+
+def strike_by_premium_at_least(chain: OptionChain, option_type: OptionType, target: float) -> float:
+    """The strike whose `option_type` premium is closest to `target` among those at or above it
+    (the cheapest premium >= target; unquoted strikes skipped)."""
+    return _closest_within(chain, option_type, target, at_least=True)
+
+
+def strike_by_premium_at_most(chain: OptionChain, option_type: OptionType, target: float) -> float:
+    """The strike whose `option_type` premium is closest to `target` among those at or below it
+    (the dearest premium <= target; unquoted strikes skipped)."""
+    return _closest_within(chain, option_type, target, at_least=False)
+
+
+def _closest_within(chain: OptionChain, option_type: OptionType, target: float, *, at_least: bool) -> float:
+    import numpy as np
+
+    _require_strikes(chain)
+    premiums = chain.premiums(option_type)
+    quoted = np.isfinite(premiums) & (premiums > 0)
+    if not quoted.any():
+        raise MarketDataUnavailableError(
+            f"no {option_type} premium quoted in the {chain.underlying} {chain.expiry.isoformat()} chain"
+        )
+    side = premiums >= target if at_least else premiums <= target
+    if not (quoted & side).any():
+        bound, extreme = ("above", premiums[quoted].max()) if at_least else ("below", premiums[quoted].min())
+        which = "highest" if at_least else "lowest"
+        raise MarketDataUnavailableError(
+            f"no {option_type} premium at or {bound} {target:g} in the {chain.underlying} "
+            f"{chain.expiry.isoformat()} chain (the {which} quoted is {extreme:g})"
+        )
+    return _closest(chain, np.where(quoted & side, premiums, np.nan), target, f"{option_type} premium")
+
+
+def strike_by_straddle_width(chain: OptionChain, multiple: Decimal | float, step: float) -> float:
+    """ATM + `multiple` x the ATM straddle (CE premium + PE premium at the ATM strike), rounded to
+    the nearest strike on the `step` grid (a tie to the one nearer ATM); that strike must be
+    listed. A positive multiple is a higher strike, a negative one lower, 0 the ATM strike itself
+    (no premium needed, as `strike_at_offset(chain, 0)`)."""
+    import numpy as np
+
+    atm_index = _atm_index(chain)
+    atm = float(chain.strikes[atm_index])
+    times = Decimal(str(multiple))
+    if times == 0:
+        return atm
+    ce, pe = float(chain.ce_premiums[atm_index]), float(chain.pe_premiums[atm_index])
+    missing = [name for name, price in (("CE", ce), ("PE", pe)) if not (np.isfinite(price) and price > 0)]
+    if missing:
+        raise MarketDataUnavailableError(
+            f"no {' or '.join(missing)} price at the ATM strike {atm:g} of the {chain.underlying} "
+            f"{chain.expiry.isoformat()} chain: the straddle width needs both"
+        )
+    straddle = Decimal(str(ce)) + Decimal(str(pe))
+    width, grid = times * straddle, Decimal(str(step))
+    steps = (width / grid).to_integral_value(rounding=ROUND_HALF_DOWN)  # a tie toward ATM
+    strike = float(Decimal(str(atm)) + steps * grid)
+    try:
+        return float(chain.strikes[_index_of(chain, strike)])
+    except MarketDataUnavailableError as error:
+        raise MarketDataUnavailableError(
+            f"straddle width: ATM {atm:g} {'+' if width > 0 else '-'} {abs(times)} x straddle "
+            f"{straddle:.2f} = {atm + float(width):.2f} is strike {strike:g} on the {step:g} grid, not in "
+            f"the {chain.underlying} {chain.expiry.isoformat()} chain "
+            f"({chain.strikes[0]:g} to {chain.strikes[-1]:g})"
+        ) from error
 
 
 def strike_by_delta(chain: OptionChain, option_type: OptionType, target: float) -> float:

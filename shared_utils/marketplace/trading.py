@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
@@ -58,8 +58,25 @@ class SubscriberExecutions(Protocol):
     def store(self) -> PositionReader: ...
 
     def enter(
-        self, user_id: str, strategy_id: str, trade_date: date, *, refuse: str | None = None
+        self,
+        user_id: str,
+        strategy_id: str,
+        trade_date: date,
+        *,
+        refuse: str | None = None,
+        owner_id: str | None = None,
     ) -> ExecutionRecord: ...
+
+    def enter_armed(
+        self,
+        user_id: str,
+        strategy_id: str,
+        trade_date: date,
+        run_name: str,
+        decided_at: datetime,
+        *,
+        refuse: str | None = None,
+    ) -> ExecutionRecord | None: ...
 
     def scheduled_exit(self, user_id: str, strategy_id: str, trade_date: date) -> ExecutionRecord | None: ...
 
@@ -243,7 +260,14 @@ class SubscriberRuns:
             if subscription.status is not SubscriptionStatus.ACTIVE:
                 logger.info("Subscription not active: no entry", extra={"subscriber": user})
                 return None
-            return service.enter(user, run.strategy_id, run.trade_date, refuse=refuse)
+            return service.enter(user, run.strategy_id, run.trade_date, refuse=refuse, owner_id=run.owner_id)
+        if run.kind is RunKind.ARMED_ENTRY and run.run_name is not None:
+            # Armed while the subscription was active: refused (and disarmed) if it no longer is.
+            if subscription.status is not SubscriptionStatus.ACTIVE:
+                refuse = refuse or "the subscription is not active"
+            return service.enter_armed(
+                user, run.strategy_id, run.trade_date, run.run_name, run.scheduled_at, refuse=refuse
+            )
         if subscription.status is not SubscriptionStatus.ACTIVE and not any(
             position.net_quantity != 0 for position in service.store.positions(user, run.strategy_id)
         ):

@@ -7,7 +7,13 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared_utils.models.common import Description, EntityId, Name, Visibility
-from shared_utils.models.strategy import MAX_STRATEGIES_PER_BASKET
+from shared_utils.models.strategy import MAX_STRATEGIES_PER_BASKET, RiskRules
+
+BASKET_RISK = (
+    "The basket's portfolio rules: MTM stop-loss, target and trailing stop across all of the day's "
+    "strategies of the basket (closed ones included); when one is hit, every strategy of the basket "
+    "goes flat and enters no more that day. Empty: none."
+)
 
 
 class BasketCreate(BaseModel):
@@ -18,6 +24,7 @@ class BasketCreate(BaseModel):
     name: Name
     description: Description = ""
     visibility: Visibility = Visibility.PRIVATE
+    risk: RiskRules = Field(default_factory=RiskRules, description=BASKET_RISK)
 
 
 class BasketUpdate(BaseModel):
@@ -29,6 +36,7 @@ class BasketUpdate(BaseModel):
     name: Name | None = None
     description: Description | None = None
     visibility: Visibility | None = None
+    risk: RiskRules | None = Field(default=None, description=BASKET_RISK)
 
     def changes(self) -> dict[str, Any]:
         return {
@@ -46,6 +54,7 @@ class Basket(BaseModel):
     name: Name
     description: Description = ""
     visibility: Visibility = Visibility.PRIVATE
+    risk: RiskRules = Field(default_factory=RiskRules, description=BASKET_RISK)
     strategy_count: int = Field(default=0, ge=0, le=MAX_STRATEGIES_PER_BASKET)
     default_allocation_count: int = Field(default=0, ge=0)
     version: int = Field(ge=1)

@@ -69,10 +69,24 @@ class Visibility(StrEnum):
 
 
 class StrikeMethod(StrEnum):
+    """How a leg's strike is chosen on its expiry's option chain at entry (`StrikeSelection`,
+    docs/strike-selection.md)."""
+
     ATM_OFFSET = "ATM_OFFSET"
+    """`steps` strike steps from the at-the-money strike."""
     PREMIUM = "PREMIUM"
+    """The strike whose premium is closest to `target_premium`, above or below it."""
     DELTA = "DELTA"
+    """The strike whose absolute delta is closest to `target_delta`."""
     FIXED = "FIXED"
+    """Exactly `strike`."""
+    STRADDLE_WIDTH = "STRADDLE_WIDTH"
+    """ATM + `straddle_multiple` x (ATM CE premium + ATM PE premium), rounded to the nearest
+    strike on the index's grid (a tie to the one nearer ATM), which must be listed."""
+    PREMIUM_AT_LEAST = "PREMIUM_AT_LEAST"
+    """The strike whose premium is closest to `target_premium` among those at or above it."""
+    PREMIUM_AT_MOST = "PREMIUM_AT_MOST"
+    """The strike whose premium is closest to `target_premium` among those at or below it."""
 
 
 class StopLossKind(StrEnum):

@@ -30,8 +30,17 @@ from shared_utils.models.common import (
     StrategyStatus,
     Visibility,
 )
+from shared_utils.models.risk import RiskSettings
 from shared_utils.models.schedule import ScheduleEntry
-from shared_utils.models.strategy import EntrySchedule, ExitSchedule, Legs, RiskRules, Strategy
+from shared_utils.models.strategy import (
+    EntrySchedule,
+    ExitSchedule,
+    Legs,
+    MoveToCost,
+    ReEntry,
+    RiskRules,
+    Strategy,
+)
 
 IST_OFFSET = timedelta(hours=5, minutes=30)
 _serializer = TypeSerializer()
@@ -110,6 +119,7 @@ class BasketItem(StoredItem):
     name: Name
     description: Description = ""
     visibility: Visibility
+    risk: RiskRules = Field(default_factory=RiskRules)  # absent on baskets stored before it existed
     strategy_count: int = Field(ge=0)
     default_allocation_count: int = Field(ge=0)
     state: ItemState = ItemState.ACTIVE
@@ -147,6 +157,8 @@ class StrategyItem(StoredItem):
     entry: EntrySchedule
     exit: ExitSchedule | None = None
     risk: RiskRules
+    re_entry: ReEntry | None = None
+    move_to_cost: MoveToCost | None = None
     allocation_count: int = Field(ge=0)
     version: int
     created_at: AwareDatetime
@@ -257,3 +269,31 @@ def schedule_items(strategy: Strategy, shards: int) -> list[ScheduleItem]:
         return []
     kinds = [ScheduleKind.ENTRY] + ([ScheduleKind.EXIT] if strategy.exit is not None else [])
     return [ScheduleItem.for_strategy(strategy, kind, shards) for kind in kinds]
+
+
+class RiskSettingsItem(StoredItem):
+    """The user's portfolio rules (`USER#{user}` / `RISK_SETTINGS`)."""
+
+    entity: ClassVar[str] = "RISK_SETTINGS"
+    user_id: EntityId
+    risk: RiskRules
+    version: int = Field(ge=1)
+    updated_at: AwareDatetime
+
+    @classmethod
+    def from_domain(cls, settings: RiskSettings) -> RiskSettingsItem:
+        if settings.updated_at is None:
+            raise ValueError("stored risk settings carry their update time")
+        return cls(
+            pk=keys.user_pk(settings.user_id),
+            sk=keys.RISK_SETTINGS_SK,
+            user_id=settings.user_id,
+            risk=settings.risk,
+            version=settings.version,
+            updated_at=settings.updated_at,
+        )
+
+    def to_domain(self) -> RiskSettings:
+        return RiskSettings(
+            user_id=self.user_id, risk=self.risk, version=self.version, updated_at=self.updated_at
+        )

@@ -16,6 +16,7 @@ from shared_utils.clock import to_ist
 from shared_utils.errors import NotFoundError
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.items import ScheduleItem, schedule_items
+from shared_utils.models.risk import PortfolioRules, has_rules
 from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
@@ -64,3 +65,34 @@ class InMemoryStrategies:
                         due.append(item.to_domain(due_at))
         due.sort(key=lambda entry: (entry.due_at, entry.kind.value, entry.user_id, entry.strategy_id))
         return due
+
+
+class InMemoryPortfolioRules:
+    """The portfolio rules a backtest runs with (the baskets' and the users'), over its strategies:
+    what the minute's portfolio check reads of the trading repository."""
+
+    def __init__(self, strategies: InMemoryStrategies, rules: PortfolioRules) -> None:
+        self._strategies = strategies
+        self._rules = rules
+
+    def portfolio_rules(self, user_ids: Iterable[str], baskets: Iterable[tuple[str, str]]) -> PortfolioRules:
+        users = {user: self._rules.users[user] for user in user_ids if user in self._rules.users}
+        found = {pair: self._rules.baskets[pair] for pair in baskets if pair in self._rules.baskets}
+        return PortfolioRules(
+            users={u: r for u, r in users.items() if has_rules(r)},
+            baskets={pair: r for pair, r in found.items() if has_rules(r)},
+        )
+
+    def get_strategies(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Strategy]:
+        return self._strategies.get_strategies(wanted)
+
+    def list_strategies(
+        self, user_id: str, basket_id: str | None = None, limit: int = 50, next_token: str | None = None
+    ) -> tuple[list[Strategy], str | None]:
+        """Every strategy of the user (or of one basket of the user's) in one page."""
+        return [
+            detail.strategy
+            for detail in self._strategies.details
+            if detail.strategy.user_id == user_id
+            and (basket_id is None or detail.strategy.basket_id == basket_id)
+        ], None

@@ -9,6 +9,7 @@ from shared_utils.clock import Clock
 from shared_utils.repository.allocations import AllocationStore
 from shared_utils.repository.baskets import BasketStore
 from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
+from shared_utils.repository.risk_settings import RiskSettingsStore
 from shared_utils.repository.schedule import ScheduleStore
 from shared_utils.repository.strategies import StrategyStore
 from shared_utils.settings import RuntimeSettings
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class DynamoTradingRepository(BasketStore, StrategyStore, AllocationStore, ScheduleStore):
-    """Baskets, strategies, broker allocations and schedule entries of every user."""
+class DynamoTradingRepository(BasketStore, StrategyStore, AllocationStore, ScheduleStore, RiskSettingsStore):
+    """Baskets, strategies, broker allocations, schedule entries and portfolio rules of every user."""
 
     @classmethod
     def from_settings(

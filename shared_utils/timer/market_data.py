@@ -6,7 +6,9 @@ What the minute needs, in two requests to the source:
    cache and from nothing else);
 2. for a source that quotes contracts: the chains (ATM ± `strikes_each_side` strike steps around
    the level just fetched, calls and puts) of every listed expiry kind of the underlyings of
-   strategies due in the look-ahead, and every contract held in an open position.
+   strategies due in the look-ahead and of the day's armed entries (a re-entry or a
+   wait-and-trade leg is planned on a chain when it comes due), every contract held in an open
+   position, and every contract an armed entry watches (its premium decides when it is due).
 
 The simulated source quotes index levels only: with it, premiums are modelled on the level
 (`SimulatedOptionMarket`), so no contract is requested.
@@ -24,6 +26,7 @@ from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt
 
 from shared_utils.brokers.models import OptionInstrument
+from shared_utils.execution.armed import ArmedEntry
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.expiries import expiry_for, listed_expiries, valid_kinds
 from shared_utils.market.options import OptionType
@@ -57,6 +60,12 @@ class OpenContracts(Protocol):
         ...
 
 
+class ArmedEntries(Protocol):
+    def armed_entries(self, trade_date: date) -> list[ArmedEntry]:
+        """The day's re-entries and wait-and-trade legs waiting for their condition."""
+        ...
+
+
 @dataclass(frozen=True)
 class ContractPlan:
     """How the refresh picks contracts, for a source that quotes them."""
@@ -65,6 +74,7 @@ class ContractPlan:
     calendar: Callable[[], TradingCalendar]
     strikes_each_side: int
     specs: SpecTable | None = None
+    armed: ArmedEntries | None = None
 
     def chain_contracts(
         self, underlying: Underlying, trade_date: date, level: Decimal
@@ -118,7 +128,12 @@ def refresh_market_data(
         levels = _levels(first.quotes)
         trade_date = envelope.trade_date
         wanted_contracts = set(contracts.open_contracts.open_contracts())
-        for underlying in sorted(due_underlyings(tick, schedule)):
+        underlyings = due_underlyings(tick, schedule)
+        for armed in contracts.armed.armed_entries(trade_date) if contracts.armed is not None else []:
+            watched = {c.instrument for c in armed.watched}
+            wanted_contracts |= watched
+            underlyings |= {Underlying(instrument.underlying) for instrument in watched}
+        for underlying in sorted(underlyings):
             level = levels.get(underlying.value)
             if level is None:
                 continue  # no level, no chain: its entries record "no fresh quote"

@@ -138,9 +138,22 @@ def test_created_items_belong_to_the_caller_whatever_the_body_says(api, worlds):
 CREATE_ROUTES = [("POST", "/options/baskets"), ("POST", "/options/broker-accounts")]
 # Reads and stores nothing of any user's: a draft priced on the market.
 USERLESS_ROUTES = [("POST", "/options/strategy-preview")]
+# The caller's own single item (no id in the path): written under the caller only.
+OWN_ITEM_ROUTES = [("PUT", "/options/risk-settings")]
+
+
+def test_my_portfolio_rules_are_written_and_read_under_me_only(api, worlds):
+    path = "/options/risk-settings"
+    assert api("PUT", path, user="user-a", body={"version": 0, "risk": {"mtm_stop_loss": 5000}}).status == 200
+
+    theirs = api("PUT", path, user="user-b", body={"version": 0, "risk": {"mtm_target": 1}})
+
+    assert theirs.status == 200 and theirs.body["user_id"] == "user-b"  # B's own, not a conflict with A's
+    mine = api("GET", path, user="user-a").body
+    assert (mine["version"], mine["risk"]["mtm_stop_loss"], mine["risk"]["mtm_target"]) == (1, 5000, None)
 
 
 def test_isolation_matrix_covers_every_route():
     covered = {(route.method, route.path) for route in ID_ROUTES + LIST_ROUTES}
-    covered |= {*CREATE_ROUTES, *USERLESS_ROUTES}
+    covered |= {*CREATE_ROUTES, *USERLESS_ROUTES, *OWN_ITEM_ROUTES}
     assert covered == {(route.method, route.path) for route in ROUTES}

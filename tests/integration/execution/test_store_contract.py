@@ -16,6 +16,7 @@ import pytest
 from local_platform.inprocess_dynamodb import in_process_dynamodb
 from shared_utils import keys
 from shared_utils.errors import BadRequestError, ConflictError
+from shared_utils.execution.armed import ArmedEntry, ArmedKind
 from shared_utils.execution.engine import ExecutionEngine
 from shared_utils.execution.ledger_store import OutcomeWrite
 from shared_utils.execution.memory_store import InMemoryExecutionStore
@@ -31,10 +32,12 @@ from shared_utils.execution.models import (
     LedgerStatus,
     PlannedOrder,
     ScheduleKind,
+    WatchedContract,
 )
 from shared_utils.execution.planning import plan_entry, plan_exit
 from shared_utils.execution.store import ExecutionHistory, ExecutionStore
 from shared_utils.market.calendar import TradingCalendar
+from shared_utils.models.strategy import ReEntryWhen
 from shared_utils.tables import EXECUTION_HISTORY
 from tests.integration.execution.conftest import SerializedClient
 from tests.unit.execution.builders import NOW, allocation, iron_condor
@@ -134,6 +137,12 @@ def test_an_outcome_is_stored_under_its_attempt_and_a_fill_moves_its_position_on
         order.position_sk
     ]
     assert history.open_contracts() == {order.instrument}
+
+    # Move to cost: stored on the position and read with it (the monitor's only read); a key from
+    # a stale read creates nothing.
+    history.move_stops_to_cost("user-a", [order.position_sk, order.position_sk + "#R9"])
+    assert [p.stop_at_cost for p in history.open_positions()] == [True]
+    assert [p.position_sk for p in history.positions("user-a")] == [order.position_sk]
 
 
 def test_the_run_start_writes_all_or_nothing(history, plan):
@@ -294,6 +303,28 @@ def test_peaks_rise_only_and_kill_switch_operations_count_for_their_press(histor
     assert found is not None and (found.exits_queued, found.users_done) == (2, 1)
 
 
+def test_an_armed_entry_is_stored_once_listed_for_its_day_and_disarmed(history, plan):
+    armed = ArmedEntry(
+        user_id="user-a", strategy_id="strat-1", trade_date=TRADE_DATE, run_name="LEG1.L1",
+        kind=ArmedKind.RE_ENTRY, legs=[1], cycle="L1", when=ReEntryWhen.PREMIUM_RETURNS,
+        watched=[WatchedContract(leg_no=1, instrument=plan.orders[0].instrument, side=plan.orders[0].side,
+                                 price=Decimal("101.25"))],
+        not_before=NOW, not_after=NOW + timedelta(hours=2), armed_at=NOW,
+    )  # fmt: skip
+    other_day = armed.model_copy(update={"trade_date": TRADE_DATE + timedelta(days=1), "run_name": "RE1"})
+
+    assert history.arm(armed) is True
+    assert history.arm(armed.model_copy(update={"cycle": "R9"})) is False  # the first one stands
+    assert history.arm(other_day) is True
+    assert history.armed_entries(TRADE_DATE) == [armed]
+    assert history.get_armed("user-a", TRADE_DATE, "strat-1", "LEG1.L1") == armed
+    history.disarm("user-a", TRADE_DATE, "strat-1", "LEG1.L1")
+    history.disarm("user-a", TRADE_DATE, "strat-1", "LEG1.L1")  # twice: nothing to do
+    assert history.armed_entries(TRADE_DATE) == []
+    assert history.get_armed("user-a", TRADE_DATE, "strat-1", "LEG1.L1") is None
+    assert history.armed_entries(TRADE_DATE + timedelta(days=1)) == [other_day]
+
+
 def test_the_engine_enters_and_exits_alike_on_both(history, plan, brokers, clock):
     """The same plans through the engine: the same ledger, positions and P&L on either store."""
     broker = brokers.paper("acct-1")
@@ -315,6 +346,59 @@ def test_the_engine_enters_and_exits_alike_on_both(history, plan, brokers, clock
     assert history.unfinished_orders(TRADE_DATE) == []
     assert len(history.ledger_created_between(TRADE_DATE, NOW, NOW + timedelta(hours=1))) == len(ledger)
     assert exited.realised_pnl == sum((p.realised_pnl for p in history.positions("user-a")), Decimal("0"))
+
+
+def test_a_portfolio_reads_the_positions_of_the_day_and_the_open_ones_it_names(history, plan):
+    filled, pending = plan.orders[0], plan.orders[1]
+    for order in (filled, pending):
+        history.claim(entry(order), TRADE_DATE)
+    history.record(
+        entry(filled), filled, status=LedgerStatus.FILLED, now=NOW, broker_order_id="B1",
+        filled_quantity=filled.quantity, average_price=Decimal("101.5"),
+        user_id="user-a", strategy_id="strat-1", opening=True,
+    )  # fmt: skip
+
+    # The day's orders name their positions: the one that filled exists, the pending one not yet.
+    assert [p.position_sk for p in history.day_positions("user-a", TRADE_DATE)] == [filled.position_sk]
+    # The next day: a position entered before counts while open, when named (the partition's view).
+    next_day = TRADE_DATE + timedelta(days=1)
+    assert history.day_positions("user-a", next_day) == []
+    carried = history.day_positions("user-a", next_day, [filled.position_sk, pending.position_sk])
+    assert [p.position_sk for p in carried] == [filled.position_sk]
+    assert history.day_positions("user-b", TRADE_DATE, [filled.position_sk]) == []
+
+
+def test_a_portfolio_day_keeps_its_highest_peak_and_its_first_exit_queued_once(history):
+    from shared_utils.execution.portfolio import PortfolioExit, PortfolioScope, PortfolioState
+
+    user = PortfolioScope(user_id="user-a")
+    basket = PortfolioScope(user_id="user-a", basket_id="basket-1")
+    assert history.portfolio_states([user, basket], TRADE_DATE) == {}
+    history.raise_portfolio_peak(basket, TRADE_DATE, Decimal("500.25"))
+    history.raise_portfolio_peak(basket, TRADE_DATE, Decimal("300"))  # lower: the peak stays
+    first = PortfolioExit(reason=ExitReason.PORTFOLIO_STOP_LOSS, mtm=Decimal("-5000.50"), at=NOW)
+    later = PortfolioExit(
+        reason=ExitReason.PORTFOLIO_TARGET, mtm=Decimal("9000"), at=NOW + timedelta(minutes=1)
+    )
+
+    assert history.mark_portfolio_exit(basket, TRADE_DATE, first) is True
+    assert history.mark_portfolio_exit(basket, TRADE_DATE, later) is False  # the first writer won
+    history.portfolio_exit_queued(basket, TRADE_DATE, NOW)
+    history.portfolio_exit_queued(basket, TRADE_DATE, NOW + timedelta(minutes=2))  # the first counts
+    history.portfolio_exit_queued(user, TRADE_DATE, NOW)  # no exit stored: nothing is queued
+    history.raise_portfolio_peak(basket, TRADE_DATE + timedelta(days=1), Decimal("1"))  # the next day's
+    history.raise_portfolio_peak(PortfolioScope(user_id="user-b"), TRADE_DATE, Decimal("7"))
+
+    expected = PortfolioState(
+        user_id="user-a",
+        basket_id="basket-1",
+        trade_date=TRADE_DATE,
+        peak=Decimal("500.25"),
+        exit=first.model_copy(update={"queued_at": NOW}),
+    )
+    assert history.portfolio_states([user, basket], TRADE_DATE) == {basket: expected}
+    assert history.portfolio_day("user-a", TRADE_DATE) == [expected]
+    assert [s.peak for s in history.portfolio_day("user-b", TRADE_DATE)] == [Decimal("7")]
 
 
 def test_in_memory_leases_keep_one_writer_per_strategy() -> None:

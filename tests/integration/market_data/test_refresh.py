@@ -16,12 +16,15 @@ import pytest
 from shared_utils.brokers.models import OptionInstrument
 from shared_utils.composition import Platform
 from shared_utils.errors import ConfigurationError
+from shared_utils.execution.armed import ArmedEntry, ArmedKind
+from shared_utils.execution.models import WatchedContract
 from shared_utils.market.calendar import TradingCalendar
-from shared_utils.market.expiries import expiry_for, valid_kinds
-from shared_utils.market.options import OptionType
+from shared_utils.market.expiries import ExpiryKind, expiry_for, valid_kinds
+from shared_utils.market.options import Action, OptionType
 from shared_utils.market.underlyings import Underlying
 from shared_utils.market_data.cache import QuoteCache
 from shared_utils.market_data.models import Quote, QuoteBatch, QuoteRequest
+from shared_utils.models.strategy import MoveDirection, WaitAndTrade
 from shared_utils.settings import MarketDataSourceName
 from shared_utils.timer.envelope import ENVELOPE_VERSION, TimerEnvelope
 from shared_utils.timer.market_data import ContractPlan, refresh_market_data
@@ -100,8 +103,46 @@ def cache(aws: dict[str, Any]) -> QuoteCache:
     return QuoteCache(aws["dynamodb"], aws["settings"].trading_table_name)
 
 
-def plan(strikes: int = 30) -> ContractPlan:
-    return ContractPlan(Held(), TradingCalendar.default, strikes)
+def plan(strikes: int = 30, armed: Any = None) -> ContractPlan:
+    return ContractPlan(Held(), TradingCalendar.default, strikes, armed=armed)
+
+
+class Armed:
+    """One wait-and-trade leg on BANKNIFTY, watching a contract no position holds."""
+
+    def __init__(self, instrument: OptionInstrument) -> None:
+        self.instrument = instrument
+
+    def armed_entries(self, trade_date: date) -> list[ArmedEntry]:
+        watched = WatchedContract(
+            leg_no=1, instrument=self.instrument, side=Action.SELL, price=Decimal("300")
+        )
+        return [
+            ArmedEntry(
+                user_id="u", strategy_id="s", trade_date=trade_date, run_name="WAIT1",
+                kind=ArmedKind.WAIT_AND_TRADE, legs=[1], cycle="",
+                wait=WaitAndTrade(direction=MoveDirection.UP, value=Decimal("10")), watched=[watched],
+                not_before=TICK, not_after=TICK + timedelta(minutes=30), armed_at=TICK,
+            )
+        ]  # fmt: skip
+
+
+def test_armed_entries_get_their_watched_contracts_and_their_underlyings_chains(cache: QuoteCache) -> None:
+    source = Source()
+    expiry = expiry_for("BANKNIFTY", TRADE_DATE, ExpiryKind.CURRENT_MONTHLY, TradingCalendar.default())
+    watched = OptionInstrument(
+        underlying="BANKNIFTY",
+        expiry=expiry,
+        strike=Decimal("70000"),
+        option_type=OptionType.CE,
+        monthly=True,
+    )
+
+    refresh_market_data(ENVELOPE, Schedule(), source, cache, TICK, plan(2, Armed(watched)))
+
+    _first, second = source.requests
+    assert watched in second.contracts  # far from the money: only because the wait watches it
+    assert {c.underlying for c in second.contracts} >= {Underlying.BANKNIFTY}
 
 
 def test_chains_of_due_underlyings_and_held_contracts_follow_the_levels(cache: QuoteCache) -> None:
