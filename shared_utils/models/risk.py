@@ -24,7 +24,12 @@ def has_rules(risk: RiskRules) -> bool:
 class RiskSettingsUpdate(BaseModel):
     """Body of `PUT /options/risk-settings`: the rules replace the stored ones."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"version": 0, "risk": {"mtm_stop_loss": 15000, "mtm_target": 25000}}]
+        },
+    )
 
     version: int = Field(ge=0, description="The current version: 0 before the first PUT (409 otherwise)")
     risk: RiskRules = Field(description=USER_RISK)

@@ -333,14 +333,28 @@ class ExitSchedule(BaseModel):
 class TrailingStopLoss(BaseModel):
     """Once MTM profit reaches `activate_at`, exit if it falls `trail_by` rupees from its peak."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"examples": [{"activate_at": 2000, "trail_by": 800}]}
+    )
 
     activate_at: Rupees
     trail_by: Rupees
 
 
 class RiskRules(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """MTM rules in rupees (realised + marked, across brokers): a strategy's own, a basket's or
+    the user's (portfolio exits). Each optional; none set: no rule."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"mtm_stop_loss": 4000, "mtm_target": 6000},
+                {"trailing_stop_loss": {"activate_at": 2000, "trail_by": 800}},
+            ]
+        },
+    )
 
     mtm_stop_loss: Rupees | None = None
     mtm_target: Rupees | None = None

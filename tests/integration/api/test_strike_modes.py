@@ -130,10 +130,13 @@ def test_the_preview_shows_the_strikes_the_new_modes_resolve_to(api, aws, nifty_
     assert ce_bound["premium"] >= 40 >= pe_bound["premium"]
 
 
-def test_a_preview_whose_straddle_width_runs_off_the_chain_is_a_503_with_the_reason(api, nifty_quoted):
-    response = api("POST", PREVIEW, body=strangle(CE={"method": "STRADDLE_WIDTH", "straddle_multiple": 5}))
+def test_a_preview_whose_strike_mode_finds_no_strike_is_a_503_with_the_reason(api, nifty_quoted):
+    # No premium on any date reaches this (a straddle width off the chain depends on the day's
+    # premiums and is shown in tests/unit/market/test_strike_modes.py).
+    body = strangle(CE={"method": "PREMIUM_AT_LEAST", "target_premium": 99999})
+
+    response = api("POST", PREVIEW, body=body)
 
     assert response.status == 503, response.body
     assert response.body["code"] == "MARKET_DATA_UNAVAILABLE"
-    assert response.body["message"].startswith("leg 1: straddle width: ATM 26000 + 5 x straddle ")
-    assert "not in the NIFTY" in response.body["message"]
+    assert response.body["message"].startswith("leg 1: no CE premium at or above 99999 in the NIFTY ")
