@@ -445,6 +445,7 @@ class Platform:
         """The execution service; `strategies` replaces the repository as the strategy reader (the
         marketplace runs a published strategy for its subscribers through it)."""
         from shared_utils.execution.service import ExecutionService
+        from shared_utils.marketplace.trading import SubscriberStrategyLookup
 
         return ExecutionService(
             self.execution_store,
@@ -456,6 +457,9 @@ class Platform:
             leases=self.strategy_leases,
             metrics=metrics,
             listing=self.current_listing,
+            subscribed=SubscriberStrategyLookup(self.trading_repository, self.marketplace_repository)
+            if strategies is None
+            else None,
         )
 
     @cached_property

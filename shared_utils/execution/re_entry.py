@@ -24,11 +24,16 @@ from shared_utils.models.strategy import ReEntry, ReEntryAfter, ReEntryMode, Str
 
 
 def re_entry_after(
-    strategy: Strategy, exit_plan: ExecutionPlan, positions: list[PositionView], now: datetime
+    strategy: Strategy,
+    exit_plan: ExecutionPlan,
+    positions: list[PositionView],
+    now: datetime,
+    owner_id: str | None = None,
 ) -> ArmedEntry | None:
     """The re-entry an exit allows: its reason is one the rule re-enters after, what it closed is
     flat, fewer than `max_per_day` re-entries were made, the cut-off is still ahead. `positions`:
-    the strategy's positions read after the exit."""
+    the strategy's positions read after the exit; `owner_id`: a subscriber's copy of that owner's
+    strategy (`strategy` as the subscriber sees it)."""
     reason = exit_plan.reason
     if reason is None or reason.ends_day:
         return None
@@ -73,6 +78,8 @@ def re_entry_after(
         not_before=now,
         not_after=cut_off,
         armed_at=now,
+        owner_id=owner_id,
+        basket_id=strategy.basket_id if owner_id is not None else None,
     )
 
 

@@ -59,6 +59,13 @@ class StrategyReader(Protocol):
     def get_strategy_with_allocations(self, user_id: str, strategy_id: str) -> StrategyDetail: ...
 
 
+class SubscribedStrategies(Protocol):
+    def subscribed_strategy(self, user_id: str, strategy_id: str) -> tuple[Strategy, str]:
+        """A marketplace strategy the user subscribes to, as the user sees it, and its owner;
+        raises `NotFoundError`."""
+        ...
+
+
 # The brokers of one user's accounts (built by the broker registry in production).
 BrokersForUser = Callable[[str], BrokerProvider]
 
@@ -78,7 +85,12 @@ class ExecutionService:
         engine_config: EngineConfig | None = None,
         specs: SpecTable | None = None,
         listing: Callable[[date], InstrumentListing | None] | None = None,
+        subscribed: SubscribedStrategies | None = None,
     ) -> None:
+        """`subscribed`: where a strategy that is not the user's own is found when its exit arms
+        a re-entry (a marketplace subscriber's copy: the re-entry runs through the subscriber
+        runner, under the owner's strategy and the subscriber's allocations)."""
+        self._subscribed = subscribed
         self._store = store
         self._leases = leases
         self._strategies = strategies
@@ -284,12 +296,16 @@ class ExecutionService:
     def _arm_re_entry(self, user_id: str, strategy_id: str, trade_date: date, run_name: str) -> None:
         """Arm the re-entry the exit run allows, if any (again on a redelivered exit: storing it
         is conditional, and a re-entry already made is completed, never repeated)."""
+        owner_id: str | None = None
         try:
-            strategy = self._strategies.get_strategy(user_id, strategy_id)
-        except NotFoundError:
-            # A marketplace subscriber's copy, exited through the owner-less path: its re-entry
-            # is not armed (docs/re-entry.md).
-            logger.info("Re-entry not armed: not the user's own strategy", extra={"strategy_id": strategy_id})
+            try:
+                strategy = self._strategies.get_strategy(user_id, strategy_id)
+            except NotFoundError:
+                if self._subscribed is None:
+                    raise
+                strategy, owner_id = self._subscribed.subscribed_strategy(user_id, strategy_id)
+        except NotFoundError:  # deleted since (its exit is done): nothing to re-enter
+            logger.info("Re-entry not armed: strategy not found", extra={"strategy_id": strategy_id})
             return
         legs_with_rule = strategy.re_entry is not None or any(leg.re_entry for leg in strategy.legs)
         exit_plan = (
@@ -298,7 +314,7 @@ class ExecutionService:
         if exit_plan is None or self._store.get_run(user_id, trade_date, strategy_id, DAY_END_RUN):
             return
         armed = re_entry_after(
-            strategy, exit_plan, self._store.positions(user_id, strategy_id), self._clock.now()
+            strategy, exit_plan, self._store.positions(user_id, strategy_id), self._clock.now(), owner_id
         )
         if armed is not None and self._store.arm(armed):
             logger.info("Re-entry armed", extra={"strategy_id": strategy_id, "run": armed.run_name})

@@ -305,12 +305,18 @@ class SubscriberStrategyLookup:
         except NotFoundError:
             return self._subscribed(user_id, strategy_id)
 
-    def _subscribed(self, user_id: str, strategy_id: str) -> Strategy:
+    def subscribed_strategy(self, user_id: str, strategy_id: str) -> tuple[Strategy, str]:
+        """A published strategy the user subscribes to, as the user sees it, and its owner
+        (the execution service arms a subscriber's re-entry under the owner's strategy)."""
         for subscription in self._subscriptions.subscriptions_of_user(user_id):
             try:
                 strategy = self._strategies.get_strategy(subscription.owner_id, strategy_id)
             except NotFoundError:
                 continue
             if strategy.basket_id == subscription.basket_id:
-                return strategy.model_copy(update={"user_id": user_id, "allocation_count": 0})
+                mine = strategy.model_copy(update={"user_id": user_id, "allocation_count": 0})
+                return mine, subscription.owner_id
         raise NotFoundError("strategy not found")
+
+    def _subscribed(self, user_id: str, strategy_id: str) -> Strategy:
+        return self.subscribed_strategy(user_id, strategy_id)[0]

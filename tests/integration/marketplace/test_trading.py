@@ -303,3 +303,72 @@ def test_the_published_strategys_stop_loss_protects_subscriber_positions(market)
 
     assert [label.split("/")[0] for label in report.exits_requested] == ["trader-1"]
     assert market.held("t1-zerodha") == {}
+
+
+def test_a_subscribers_leg_re_enters_on_its_own_accounts_as_the_owners_does(market):
+    p = market.platform
+    current = p.repository.get_strategy(ADMIN, market.strategy_id)
+    legs = [leg.model_dump(mode="json") for leg in current.legs]
+    legs[0] |= {
+        "stop_loss": {"kind": "PERCENT", "value": 30},
+        "re_entry": {"mode": "RE_ENTER", "when": "IMMEDIATELY", "max_per_day": 1, "until": "14:00"},
+    }
+    p.repository.update_strategy(
+        ADMIN, market.strategy_id, StrategyUpdate.model_validate({"version": current.version, "legs": legs})
+    )
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 2)})
+    lookup = SubscriberStrategyLookup(p.repository, market.repository)
+    service = ExecutionService(
+        p.store, p.repository, lambda _u: p.brokers, p.market, CALENDAR, p.clock, leases=p.leases,
+        subscribed=lookup,
+    )  # fmt: skip
+    market.executor = StrategyRunExecutor(
+        service, p.queue, p.clock, kill_switch=p.kill_switch, entry_max_lag=timedelta(minutes=2),
+        subscribers=SubscriberRuns(market.repository, p.repository, market.service_for, p.queue, page_size=1),
+    )  # fmt: skip
+    monitor = PositionStopLossMonitor(p.store, lookup, p.market, CALENDAR, p.queue)
+    market.trigger(NOW)
+    tick = NOW + timedelta(hours=2)
+    trade_date = to_ist(tick).date()
+    p.levels["NIFTY"] = Decimal("26250")  # the short call's 30% stop
+    p.clock.set(tick)
+
+    monitor.check_all(tick, trade_date)
+    market.run_queued()
+    armed = {(a.user_id, a.owner_id, a.run_name) for a in p.store.armed_entries(trade_date)}
+    p.clock.set(tick + timedelta(minutes=1))
+    monitor.check_all(tick + timedelta(minutes=1), trade_date)
+    market.run_queued()
+
+    assert armed == {(ADMIN, None, "LEG1.L1"), ("trader-1", ADMIN, "LEG1.L1")}
+    for user, lots in ((ADMIN, 1), ("trader-1", 2)):
+        leg_one = sorted((x.cycle, x.net_quantity) for x in p.store.positions(user) if x.leg_no == 1)
+        assert leg_one == [("", 0), ("L1", -65 * lots)], user  # each on its own accounts and lots
+    assert len(market.held("t1-zerodha")) == 4 and p.store.armed_entries(trade_date) == []
+
+
+def test_a_subscribers_waiting_leg_enters_on_its_own_accounts_when_it_moves(market):
+    p = market.platform
+    current = p.repository.get_strategy(ADMIN, market.strategy_id)
+    legs = [leg.model_dump(mode="json") for leg in current.legs]
+    legs[0] |= {"wait_and_trade": {"direction": "UP", "kind": "PERCENT", "value": 5, "timeout_minutes": 30}}
+    p.repository.update_strategy(
+        ADMIN, market.strategy_id, StrategyUpdate.model_validate({"version": current.version, "legs": legs})
+    )
+    market.publish()
+    market.subscribe("trader-1", {"t1-zerodha": ("ZERODHA", 2)})
+    market.trigger(NOW)
+    trade_date = to_ist(NOW).date()
+    waiting = {(a.user_id, a.owner_id, a.run_name) for a in p.store.armed_entries(trade_date)}
+    assert len(market.held("t1-zerodha")) == 3  # legs 2-4 at once; the short call waits
+    p.levels["NIFTY"] = Decimal("26150")  # the call's premium rises well over 5%
+    tick = NOW + timedelta(minutes=3)
+    p.clock.set(tick)
+
+    PositionStopLossMonitor(p.store, p.repository, p.market, CALENDAR, p.queue).check_all(tick, trade_date)
+    market.run_queued()
+
+    assert waiting == {(ADMIN, None, "WAIT1"), ("trader-1", ADMIN, "WAIT1")}
+    assert len(market.held("t1-zerodha")) == 4 and len(market.held("admin-paper")) == 4
+    assert p.store.armed_entries(trade_date) == []
