@@ -125,7 +125,10 @@ class ExecutionPlan(BaseModel):
     user_id: str
     strategy_id: str
     action: ScheduleKind
-    run_name: str = Field(description="ENTRY, EXIT or LEGSL{n}: the action part of the order keys")
+    run_name: str = Field(
+        description="the action part of the order keys (`run_names`: ENTRY, EXIT, LEGSL{n}, a re-entry "
+        "RE{k} or LEG{n}.{cycle}, a wait-and-trade leg WAIT{n}, follow-ups -2 ...)"
+    )
     trade_date: date
     reason: ExitReason | None = None
     orders: list[PlannedOrder] = []

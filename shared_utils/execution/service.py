@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -42,6 +42,7 @@ from shared_utils.execution.store import ExecutionHistory
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
 from shared_utils.market_data.listing import InstrumentListing
+from shared_utils.models.allocation import BrokerAllocation
 from shared_utils.models.common import StrategyStatus
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
@@ -139,15 +140,7 @@ class ExecutionService:
         with self._leases.hold(user_id, strategy_id):
             detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
             allocations = detail.allocations.allocations
-            plan = plan_entry(
-                detail.strategy,
-                allocations,
-                trade_date,
-                self._market,
-                self._calendar,
-                self._specs,
-                self._listing(trade_date) if self._listing is not None else None,
-            )
+            plan = self._plan_entry(detail.strategy, allocations, trade_date)
             if detail.strategy.status is not StrategyStatus.ACTIVE:
                 # Paused (by the trader or the kill switch): the day's target is flat.
                 refuse = "the strategy is paused"
@@ -157,6 +150,16 @@ class ExecutionService:
             if plan.waiting:
                 self._arm_waits(detail.strategy, trade_date, record, owner_id)
             return record
+
+    def _plan_entry(
+        self, strategy: Strategy, allocations: list[BrokerAllocation], trade_date: date, **armed: Any
+    ) -> ExecutionPlan:
+        """`plan_entry` on this service's market, calendar, specs and listing; `armed`: the run
+        name, legs, cycle and contracts of an armed entry."""
+        listing = self._listing(trade_date) if self._listing is not None else None
+        return plan_entry(
+            strategy, allocations, trade_date, self._market, self._calendar, self._specs, listing, **armed
+        )
 
     def _arm_waits(
         self, strategy: Strategy, trade_date: date, record: ExecutionRecord, owner_id: str | None
@@ -226,14 +229,10 @@ class ExecutionService:
                 # A leg's re-entry or wait belongs with the other legs of its cycle: once the
                 # strategy's own stop-loss or target closed them, a lone leg must not open.
                 refuse = refuse or "not entered: the strategy's exit closed its other legs first"
-            plan = plan_entry(
+            plan = self._plan_entry(
                 detail.strategy,
                 allocations,
                 trade_date,
-                self._market,
-                self._calendar,
-                self._specs,
-                self._listing(trade_date) if self._listing is not None else None,
                 run_name=run_name,
                 legs=armed.legs,
                 cycle=armed.cycle,
