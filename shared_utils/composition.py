@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from shared_utils.execution.requests import ExecutionRequester
     from shared_utils.execution.runs import RunQueue
     from shared_utils.execution.service import ExecutionService, StrategyReader
+    from shared_utils.execution.signals import SignalDispatcher
     from shared_utils.execution.store import ExecutionStore
     from shared_utils.feed.authorizer import CognitoTokenVerifier
     from shared_utils.feed.broadcaster import Broadcaster, BroadcastReport, ConnectionSender
@@ -563,6 +564,18 @@ class Platform:
             self.calendar(),
             DynamoTriggerClaims(self.dynamodb, self.settings.trading_table_name),
             self.execution_requester(),
+        )
+
+    def signal_dispatcher(self) -> SignalDispatcher:
+        """Signals from the users' webhooks onto the run queue (the webhook Lambda's)."""
+        from shared_utils.execution.signals import SignalDispatcher
+
+        return SignalDispatcher(
+            self.trading_repository,
+            self.execution_store,
+            self.calendar(),
+            self.run_queue,
+            square_off_before=timedelta(minutes=self.settings.square_off_minutes_before_close),
         )
 
     def stop_loss_monitor(self) -> PositionStopLossMonitor:

@@ -177,6 +177,7 @@ def market_contract_sk(strike: str, option_type: str) -> str:
 #                                                 account (a re-entry's own, with its cycle)
 #   `ARMED#{trade_date}#{strategy_id}#{run_name}`  a re-entry or wait-and-trade leg waiting for its
 #                                                 condition (on GSI1 `ARMED#{trade_date}` while armed)
+#   `SIGNALS#{trade_date}#{strategy_id}`          the day's signal numbers: issued, and the highest run
 #   `KILL_SWITCH`                                 the user's kill switch
 #   `KILL_SWITCH#OPERATION`                       progress of the latest press (also under the global pk)
 #   `LEASE#{strategy_id}`                         the strategy's single-writer lease (while a run works)
@@ -200,6 +201,7 @@ TRAIL_SK_PREFIX = "TRAIL#"
 LEASE_SK_PREFIX = "LEASE#"
 MISMATCH_SK_PREFIX = "MISMATCH#"
 ARMED_PREFIX = "ARMED#"
+SIGNALS_PREFIX = "SIGNALS#"
 
 
 def execution_record_sk(started_at_iso: str, strategy_id: str, action: str) -> str:
@@ -238,6 +240,11 @@ def ledger_day_prefix(trade_date: date, strategy_id: str) -> str:
 
 def armed_sk(trade_date: date, strategy_id: str, run_name: str) -> str:
     return SEPARATOR.join((f"{ARMED_PREFIX}{trade_date.isoformat()}", strategy_id, run_name))
+
+
+def signals_sk(trade_date: date, strategy_id: str) -> str:
+    """A strategy's signals of the day: the numbers issued and the highest one run."""
+    return SEPARATOR.join((f"{SIGNALS_PREFIX}{trade_date.isoformat()}", strategy_id))
 
 
 def armed_gsi1pk(trade_date: date) -> str:

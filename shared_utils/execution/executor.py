@@ -26,6 +26,7 @@ from shared_utils.execution.models import ExecutionRecord, ExitReason
 from shared_utils.execution.reports import StopLossReport
 from shared_utils.execution.runs import RunKind, RunQueue, StrategyRun
 from shared_utils.execution.service import ExecutionService
+from shared_utils.models.signals import SignalAction
 from shared_utils.tracing import tracer
 
 logger = Logger(child=True)
@@ -142,6 +143,13 @@ class StrategyRunExecutor:
                     refuse=refuse,
                 )
             )
+        if run.kind is RunKind.SIGNAL:
+            assert run.run_name is not None and run.signal is not None
+            record = service.run_signal(
+                run.user_id, run.strategy_id, run.trade_date, run.run_name, run.signal,
+                leg_no=run.leg_no, refuse=refuse,
+            )  # fmt: skip
+            return _describe(record)
         if run.kind is RunKind.SCHEDULED_EXIT:
             return _describe(service.scheduled_exit(run.user_id, run.strategy_id, run.trade_date))
         if run.kind is RunKind.RETRY:
@@ -163,7 +171,8 @@ class StrategyRunExecutor:
     def _too_late(self, run: StrategyRun) -> str | None:
         """Why an entry must not be placed any more (None: on time, or not an entry)."""
         late = self._clock.now() - run.scheduled_at
-        if run.kind not in _ENTRIES or late <= self._entry_max_lag:
+        opens = run.kind in _ENTRIES or (run.kind is RunKind.SIGNAL and run.signal is SignalAction.ENTER)
+        if not opens or late <= self._entry_max_lag:
             return None
         self._count(LATE_ENTRY_METRIC, 1)
         logger.warning("Entry refused: its run came too late", extra={"run": run.dedup_id()})

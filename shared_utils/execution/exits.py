@@ -336,7 +336,7 @@ class PositionStopLossMonitor:
 def judged_cycle(reason: ExitReason, leg_no: int | None, positions: Sequence[PositionView]) -> str | None:
     """The re-entry cycle an exit closes: the leg's (its positions' cycle) or the strategy's (the
     re-entry every open position belongs to); None for an exit that ends the day (every cycle)."""
-    if reason.ends_day:
+    if not reason.judges_cycle:
         return None
     if leg_no is not None:
         cycles = {p.cycle for p in positions if p.leg_no == leg_no and p.net_quantity}

@@ -98,6 +98,7 @@ class InMemoryExecutionStore:
         self._peaks: dict[tuple[str, str], Decimal] = {}  # (user, trail sk)
         self._portfolio: dict[tuple[str, str], dict[str, Any]] = {}  # (user, portfolio sk)
         self._armed: dict[tuple[str, date, str, str], ArmedEntry] = {}  # (user, day, strategy, run)
+        self._signals: dict[tuple[str, date, str], tuple[int, int]] = {}  # -> (issued, highest run)
         self._mismatches: dict[tuple[str, str], dict[str, Any]] = {}
         self._switches: dict[str, KillSwitchView] = {}  # pk
         self._operations: dict[str, dict[str, Any]] = {}  # pk
@@ -512,6 +513,22 @@ class InMemoryExecutionStore:
                 found[(user, strategy)] = peak
         return found
 
+    def next_signal_number(self, user_id: str, strategy_id: str, trade_date: date) -> int:
+        with self._lock:
+            key = (user_id, trade_date, strategy_id)
+            issued, ran = self._signals.get(key, (0, 0))
+            self._signals[key] = (issued + 1, ran)
+            return issued + 1
+
+    def signal_ran(self, user_id: str, strategy_id: str, trade_date: date, number: int) -> bool:
+        with self._lock:
+            key = (user_id, trade_date, strategy_id)
+            issued, ran = self._signals.get(key, (0, 0))
+            if ran > number:
+                return False
+            self._signals[key] = (issued, number)
+            return True
+
     def arm(self, armed: ArmedEntry) -> bool:
         key = (armed.user_id, armed.trade_date, armed.strategy_id, armed.run_name)
         with self._lock:
@@ -660,6 +677,7 @@ class InMemoryExecutionStore:
             day = keys.portfolio_day_prefix(trade_date)
             self._portfolio = {k: item for k, item in self._portfolio.items() if not k[1].startswith(day)}
             self._armed = {k: armed for k, armed in self._armed.items() if k[1] != trade_date}
+            self._signals = {k: numbers for k, numbers in self._signals.items() if k[1] != trade_date}
             for held in self._positions.values():
                 for sk, position in list(held.items()):
                     if int(position.data.get("net_quantity", 0)) == 0 and position.open_partition is None:

@@ -32,17 +32,33 @@ class ExitReason(StrEnum):
     PORTFOLIO_STOP_LOSS = "PORTFOLIO_STOP_LOSS"
     PORTFOLIO_TARGET = "PORTFOLIO_TARGET"
     PORTFOLIO_TRAILING_STOP_LOSS = "PORTFOLIO_TRAILING_STOP_LOSS"
+    SIGNAL = "SIGNAL"  # a chart alert on the user's webhook (docs/signals.md)
 
     @property
     def ends_day(self) -> bool:
-        """The strategy's target is flat for the rest of the day: no re-entry, no later entry.
-        A stop-loss, target or trailing exit of the strategy itself (or one leg) does not end the
-        day: re-entry may follow."""
-        return self not in _MAY_RE_ENTER
+        """The strategy's target is flat for the rest of the day: no re-entry, no later entry."""
+        return self in _ENDS_DAY
+
+    @property
+    def judges_cycle(self) -> bool:
+        """A stop-loss, target or trailing exit of the strategy (or one leg): it closes the
+        re-entry cycle it judged, and a re-entry may follow. Any other exit closes every cycle."""
+        return self in _JUDGES_CYCLE
 
 
-_MAY_RE_ENTER = frozenset(
+_JUDGES_CYCLE = frozenset(
     {ExitReason.STOP_LOSS, ExitReason.LEG_STOP_LOSS, ExitReason.TARGET, ExitReason.TRAILING_STOP_LOSS}
+)
+_ENDS_DAY = frozenset(
+    {
+        ExitReason.SCHEDULED,
+        ExitReason.SQUARE_OFF,
+        ExitReason.KILL_SWITCH,
+        ExitReason.MANUAL,
+        ExitReason.PORTFOLIO_STOP_LOSS,
+        ExitReason.PORTFOLIO_TARGET,
+        ExitReason.PORTFOLIO_TRAILING_STOP_LOSS,
+    }
 )
 
 

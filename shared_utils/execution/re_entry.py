@@ -35,7 +35,7 @@ def re_entry_after(
     the strategy's positions read after the exit; `owner_id`: a subscriber's copy of that owner's
     strategy (`strategy` as the subscriber sees it)."""
     reason = exit_plan.reason
-    if reason is None or reason.ends_day:
+    if reason is None or not reason.judges_cycle:
         return None
     trade_date = exit_plan.trade_date
     cycle = cycle_of(exit_plan.run_name) or ""

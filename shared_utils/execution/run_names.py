@@ -11,6 +11,8 @@
   portfolio) closes every cycle and is named as before.
 - DAYEND: an empty run stored before an exit that ends the strategy's day: no armed entry
   places anything after it.
+- SIG{n}: the strategy's n-th signal of the day (a chart alert on a webhook), an entry in a
+  strategy cycle of its own or an exit of everything open; numbered when the signal is received.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _LEG_EXIT = "LEGSL"
 _LEG_OF = re.compile(rf"^{_LEG_EXIT}(\d+)(?:\.[A-Z0-9]+)?(?:-\d+)?$")
 _ARMED = re.compile(r"^(?:RE\d+|LEG\d+\.[A-Z0-9]+|WAIT\d+)$")
 _CYCLE = re.compile(r"^(?:R(\d+))?(?:L(\d+))?$")
+_SIGNAL = re.compile(r"^SIG(\d+)$")
 
 
 def exit_run_name(leg_no: int | None, number: int = 1, cycle: str | None = None) -> str:
@@ -84,3 +87,13 @@ def cycle_numbers(cycle: str) -> tuple[int, int]:
 
 def cycle_name(strategy_cycle: int, leg_cycle: int = 0) -> str:
     return (f"R{strategy_cycle}" if strategy_cycle else "") + (f"L{leg_cycle}" if leg_cycle else "")
+
+
+def signal_run(number: int) -> str:
+    return f"SIG{number}"
+
+
+def signal_number(run_name: str) -> int | None:
+    """The signal's number of a signal run (None: not one)."""
+    match = _SIGNAL.match(run_name)
+    return int(match.group(1)) if match else None

@@ -160,6 +160,34 @@ class RunStore(HistoryTable):
             Key=self._key(keys.user_pk(user_id), keys.armed_sk(trade_date, strategy_id, run_name)),
         )
 
+    def next_signal_number(self, user_id: str, strategy_id: str, trade_date: date) -> int:
+        """Number a signal as it is received (1, 2 ... per strategy and day): its run's name."""
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(keys.user_pk(user_id), keys.signals_sk(trade_date, strategy_id)),
+            UpdateExpression="ADD issued :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["issued"]["N"])
+
+    def signal_ran(self, user_id: str, strategy_id: str, trade_date: date, number: int) -> bool:
+        """Record that signal `number` runs now; False if a later one already ran (this one came
+        out of order: it must not act). The same number again (a redelivery) is True."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.user_pk(user_id), keys.signals_sk(trade_date, strategy_id)),
+                UpdateExpression="SET ran = :n",
+                ConditionExpression="attribute_not_exists(ran) OR ran <= :n",
+                ExpressionAttributeValues={":n": {"N": str(number)}},
+            )
+            return True
+        except ClientError as error:
+            if not condition_lost(error):
+                raise
+            return False
+
     def get_run(
         self, user_id: str, trade_date: date, strategy_id: str, run_name: str
     ) -> ExecutionPlan | None:

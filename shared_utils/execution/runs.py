@@ -17,6 +17,7 @@ from typing import Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared_utils.execution.models import ExitReason
+from shared_utils.models.signals import SignalAction
 
 # SendMessageBatch takes at most 10 entries (SQS quota).
 SEND_BATCH_LIMIT = 10
@@ -31,6 +32,7 @@ class RunKind(StrEnum):
     KILL_USER = "KILL_USER"  # the kill switch for one user: pause every strategy, exit every one
     CHECK = "CHECK"  # the minute's stop-loss check of one open-positions partition (no user)
     ARMED_ENTRY = "ARMED_ENTRY"  # `run_name`: a re-entry or wait-and-trade leg the tick found due
+    SIGNAL = "SIGNAL"  # `run_name` SIG{n}: a chart alert's `signal` (enter, exit, exit one leg)
 
 
 class StrategyRun(BaseModel):
@@ -64,6 +66,8 @@ class StrategyRun(BaseModel):
     # EXIT for a stop-loss, target or trailing stop: the re-entry cycle judged ("" the day's first
     # entry); its exit closes only that cycle's positions. None: every cycle.
     cycle: str | None = None
+    # SIGNAL: what the alert asks (`leg_no` for one leg).
+    signal: SignalAction | None = None
 
     @model_validator(mode="after")
     def _names_its_subject(self) -> StrategyRun:
@@ -71,8 +75,10 @@ class StrategyRun(BaseModel):
             raise ValueError("a CHECK run names its partition")
         if self.kind is not RunKind.CHECK and not self.user_id:
             raise ValueError(f"a {self.kind.value} run names its user")
-        if self.kind is RunKind.ARMED_ENTRY and not self.run_name:
-            raise ValueError("an ARMED_ENTRY run names its run")
+        if self.kind in (RunKind.ARMED_ENTRY, RunKind.SIGNAL) and not self.run_name:
+            raise ValueError(f"a {self.kind.value} run names its run")
+        if self.kind is RunKind.SIGNAL and self.signal is None:
+            raise ValueError("a SIGNAL run says what the signal asks")
         return self
 
     @property
@@ -100,6 +106,7 @@ class StrategyRun(BaseModel):
             self.operation_id or "",
             self.partition or "",
             self.cycle if self.cycle is not None else "*",
+            self.signal.value if self.signal else "",
         ]
         return "|".join(parts)
 

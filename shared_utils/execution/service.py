@@ -37,6 +37,7 @@ from shared_utils.execution.run_names import (
     is_armed_entry,
     is_entry,
     leg_of,
+    signal_number,
 )
 from shared_utils.execution.store import ExecutionHistory
 from shared_utils.market.calendar import TradingCalendar
@@ -44,6 +45,7 @@ from shared_utils.market.specs import SpecTable
 from shared_utils.market_data.listing import InstrumentListing
 from shared_utils.models.allocation import BrokerAllocation
 from shared_utils.models.common import StrategyStatus
+from shared_utils.models.signals import SignalAction
 from shared_utils.models.strategy import Strategy
 from shared_utils.models.views import StrategyDetail
 from shared_utils.tracing import tracer
@@ -244,6 +246,67 @@ class ExecutionService:
             self._store.disarm(user_id, trade_date, strategy_id, run_name)
             return record
 
+    @tracer.capture_method
+    def run_signal(
+        self,
+        user_id: str,
+        strategy_id: str,
+        trade_date: date,
+        run_name: str,
+        signal: SignalAction,
+        *,
+        leg_no: int | None = None,
+        refuse: str | None = None,
+    ) -> ExecutionRecord:
+        """Act on the day's signal `run_name` (SIG{n}): enter every leg in a strategy cycle of its
+        own (refused while the strategy holds a position, is paused, or its day has ended), or
+        close everything open (one leg with EXIT_LEG). A redelivered signal completes its stored
+        run; one that arrives after a later signal of the strategy ran is refused (a stale exit
+        must not close what a later entry opened, a stale entry must not reopen what a later exit
+        closed). `refuse`: why an entry must place nothing (it came too late)."""
+        number = signal_number(run_name)
+        if number is None:
+            raise ValueError(f"not a signal run: {run_name}")
+        with self._leases.hold(user_id, strategy_id):
+            stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
+            if stored is not None:
+                return self._engine(user_id).run(stored)
+            if not self._store.signal_ran(user_id, strategy_id, trade_date, number):
+                refuse = "a later signal of this strategy ran first: this one is out of date"
+            detail = self._strategies.get_strategy_with_allocations(user_id, strategy_id)
+            strategy = detail.strategy
+            open_now = self._store.positions(user_id, strategy_id)
+            if signal is not SignalAction.ENTER:
+                plan = plan_exit(
+                    user_id,
+                    strategy_id,
+                    open_now,
+                    trade_date,
+                    ExitReason.SIGNAL,
+                    leg_no=leg_no,
+                    run_name=run_name,
+                )
+                if refuse is not None:
+                    plan = plan.model_copy(update={"orders": [], "unresolved_reason": refuse})
+                return self._engine(user_id).run(plan, positions=open_now)
+            allocations = detail.allocations.allocations
+            if strategy.status is not StrategyStatus.ACTIVE:
+                refuse = refuse or "the strategy is paused"
+            elif any(p.net_quantity for p in open_now):
+                refuse = refuse or "the strategy already holds a position: exit it first"
+            cycles = [cycle_numbers(p.cycle)[0] for p in open_now if p.entry_date == trade_date]
+            plan = self._plan_entry(
+                strategy,
+                allocations,
+                trade_date,
+                run_name=run_name,
+                legs=list(range(1, len(strategy.legs) + 1)),
+                cycle=cycle_name(max(cycles, default=0) + 1),
+            )
+            if refuse is not None:
+                plan = plan.model_copy(update={"unresolved_reason": refuse, "orders": []})
+            return self._engine(user_id).run(plan, {a.broker_account_id: a for a in allocations})
+
     def _strategy_exited(self, armed: ArmedEntry) -> bool:
         strategy_cycle = cycle_name(cycle_numbers(armed.cycle)[0])
         exit_run = exit_run_name(None, 1, strategy_cycle)
@@ -277,13 +340,14 @@ class ExecutionService:
         with self._leases.hold(user_id, strategy_id, wait_s=wait_s):
             if reason.ends_day:
                 self._end_day(user_id, strategy_id, trade_date, reason)
+            if not reason.judges_cycle:
                 cycle = None
             elif cycle is None:
                 cycle = ""
             record = self._exit(
                 user_id, strategy_id, trade_date, reason, leg_no=leg_no, positions=positions, cycle=cycle
             )
-            if not reason.ends_day:
+            if reason.judges_cycle:
                 self._arm_re_entry(user_id, strategy_id, trade_date, exit_run_name(leg_no, 1, cycle))
             return record
 
@@ -390,6 +454,14 @@ class ExecutionService:
         down, timeout, order still open, a process killed mid-run) with the plan it stored."""
         if is_entry(run_name):
             return self.enter(user_id, strategy_id, trade_date)
+        if signal_number(run_name) is not None:
+            with self._leases.hold(user_id, strategy_id):
+                stored = self._store.get_run(user_id, trade_date, strategy_id, run_name)
+                if stored is None:
+                    raise ConfigurationError(
+                        f"{strategy_id}: {run_name} is listed for a retry but not stored"
+                    )
+                return self._engine(user_id).run(stored)
         if is_armed_entry(run_name):
             record = self.enter_armed(user_id, strategy_id, trade_date, run_name, self._clock.now())
             if record is None:

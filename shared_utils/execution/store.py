@@ -35,6 +35,9 @@ class ExecutionStore(RunTransactions, LedgerStore, RunStore, PositionStore, Port
 class ExecutionHistory(EngineStore, MonitorStore, ArmedStore, Protocol):
     """What the execution service, the kill switch and the routes read and write."""
 
+    def next_signal_number(self, user_id: str, strategy_id: str, trade_date: date) -> int: ...
+    def signal_ran(self, user_id: str, strategy_id: str, trade_date: date, number: int) -> bool: ...
+
     def ledger_of_run(
         self, user_id: str, trade_date: date, strategy_id: str, run_name: str
     ) -> list[LedgerEntry]: ...
