@@ -108,6 +108,8 @@ export function routes(api) {
     preview: (body) => api.post('/options/strategy-preview', body),
     executions: (query) => api.all('/options/executions', { limit: 100, ...query }),
     positions: (openOnly = false) => api.get('/options/positions', { open_only: String(openOnly) }),
+    riskSettings: () => api.get('/options/risk-settings'),
+    updateRiskSettings: (body) => api.put('/options/risk-settings', body),
     killSwitch: () => api.get('/options/kill-switch'),
     pressKillSwitch: () => api.post('/options/kill-switch'),
     rearmKillSwitch: () => api.delete('/options/kill-switch'),

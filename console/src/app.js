@@ -10,11 +10,12 @@ import * as today from './pages/today.js';
 import * as baskets from './pages/baskets.js';
 import * as allocations from './pages/allocations.js';
 import * as positions from './pages/positions.js';
+import * as risk from './pages/risk.js';
 import * as marketplace from './pages/marketplace.js';
 import * as accounts from './pages/accounts.js';
 import * as signin from './pages/signin.js';
 
-const PAGES = { today, baskets, allocations, positions, marketplace, accounts };
+const PAGES = { today, baskets, allocations, risk, positions, marketplace, accounts };
 const DEFAULT_ROUTE = 'today';
 const STATUS_TEXT = {
   [FeedState.CONNECTING]: 'Connecting…',
