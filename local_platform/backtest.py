@@ -17,7 +17,7 @@ from shared_utils.backtest.report import render_html
 from shared_utils.backtest.results import BacktestResult
 from shared_utils.backtest.runner import BacktestRequest, MarketSource
 from shared_utils.backtest.service import run_backtest
-from shared_utils.backtest.strategy_file import FileAllocation, FileStrategy, details_from_file, details_of
+from shared_utils.backtest.strategy_file import FileAllocation, FileStrategy, details_of, read_strategy_file
 from shared_utils.clock import IST
 from shared_utils.models.strategy import StrategyCreate
 from shared_utils.models.views import StrategyDetail
@@ -51,11 +51,12 @@ def backtest(
     history_dir: Path | None,
 ) -> BacktestResult:
     created_at = datetime.combine(request.start, datetime.min.time(), tzinfo=IST)
-    details = (
-        details_from_file(strategies_file.read_text(encoding="utf-8"), created_at)
-        if strategies_file is not None
-        else demo_details(created_at)
-    )
+    portfolio = None
+    if strategies_file is not None:
+        parsed = read_strategy_file(strategies_file.read_text(encoding="utf-8"))
+        details, portfolio = details_of(parsed.strategies, created_at), parsed.portfolio.rules()
+    else:
+        details = demo_details(created_at)
     bars = None
     if request.market is MarketSource.HISTORICAL:
         from shared_utils.market_data.history.quotes import HistoricalQuotes
@@ -67,7 +68,12 @@ def backtest(
     )
     started = time.perf_counter()
     result = run_backtest(
-        details, request, bars=bars, progress=_MonthlyProgress(), workers=os.cpu_count() or 1
+        details,
+        request,
+        bars=bars,
+        progress=_MonthlyProgress(),
+        workers=os.cpu_count() or 1,
+        portfolio=portfolio,
     )
     result = result.model_copy(update={"elapsed_seconds": round(time.perf_counter() - started, 2)})
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,7 @@ from shared_utils.clock import Clock, to_ist
 from shared_utils.errors import DomainError, FieldIssue, InvalidInputError, NotFoundError
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable
+from shared_utils.models.risk import PortfolioRules
 from shared_utils.models.views import Page, StrategyDetail
 from shared_utils.repository.ports import TradingRepository
 from shared_utils.settings import RuntimeSettings
@@ -74,6 +75,7 @@ class RunBacktest(Protocol):
         specs: SpecTable | None = None,
         bars: MinuteBars | None = None,
         progress: Callable[[date], None] | None = None,
+        portfolio: PortfolioRules | None = None,
     ) -> BacktestResult: ...
 
 
@@ -308,8 +310,15 @@ class BacktestJobs:
             if self._clock.now() > stop_at:
                 raise BacktestTimedOutError(day, JOB_TIMEOUT - RUN_RESERVE)
 
+        # The user's portfolio rules and those of the strategies' baskets, as they stand now.
+        baskets = {(job.user_id, detail.strategy.basket_id) for detail in details}
+        portfolio = self._strategies.portfolio_rules([job.user_id], baskets)
         result = self._run(
-            details, job.request.backtest_request(), calendar=self._calendar(), progress=within_budget
+            details,
+            job.request.backtest_request(),
+            calendar=self._calendar(),
+            progress=within_budget,
+            portfolio=portfolio,
         )
         elapsed = (self._clock.now() - started_at).total_seconds()
         result = result.model_copy(update={"elapsed_seconds": round(elapsed, 2)})

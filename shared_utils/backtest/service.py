@@ -17,6 +17,7 @@ from shared_utils.errors import InvalidInputError
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.market.specs import SpecTable, default_specs
 from shared_utils.models.common import Product
+from shared_utils.models.risk import PortfolioRules
 from shared_utils.models.views import StrategyDetail
 
 # The forward's and Black-76's annual rate for imported bars (the live default, settings.py).
@@ -33,8 +34,10 @@ def run_backtest(
     rate: float = DEFAULT_RATE,
     progress: Callable[[date], None] | None = None,
     workers: int = 1,
+    portfolio: PortfolioRules | None = None,
 ) -> BacktestResult:
     """`bars`: the imported minute bars, required (and only used) for a HISTORICAL request.
+    `portfolio`: the baskets' and the user's portfolio rules, judged every minute as live.
     `workers` > 1: intraday strategies (every one MIS, squared off before the close) start each
     day flat, so runs of consecutive days go to that many processes side by side and their days
     are put together; if a position was still open at the end of a run (a square-off that could
@@ -43,7 +46,7 @@ def run_backtest(
     specs = specs or default_specs()
     if request.market is MarketSource.HISTORICAL and bars is None:
         raise InvalidInputError("a HISTORICAL backtest needs imported minute bars (import-history)")
-    setup = _Setup(details, request, calendar, specs, bars, rate)
+    setup = _Setup(details, request, calendar, specs, bars, rate, portfolio)
     days = list(trading_days(calendar, request.start, request.end))
     intraday = all(detail.strategy.product is Product.MIS for detail in details)
     if workers > 1 and intraday and len(days) >= MIN_DAYS_PER_WORKER * 2:
@@ -74,6 +77,7 @@ class _Setup:
     specs: SpecTable
     bars: MinuteBars | None
     rate: float
+    portfolio: PortfolioRules | None = None
 
     def backtester(self, progress: Callable[[date], None] | None = None) -> Backtester:
         def market(clock: FixedClock) -> DayMarket:
@@ -85,7 +89,13 @@ class _Setup:
             return SimulatedMarket(clock, seed=self.request.seed, calendar=self.calendar, specs=self.specs)
 
         return Backtester(
-            self.details, self.request, market, calendar=self.calendar, specs=self.specs, progress=progress
+            self.details,
+            self.request,
+            market,
+            calendar=self.calendar,
+            specs=self.specs,
+            progress=progress,
+            portfolio=self.portfolio,
         )
 
 

@@ -3,7 +3,11 @@
 models and schedule rules, so a file that backtests is a file the platform would trade.
 
     {"strategies": [{"strategy": {...StrategyCreate...},
-                     "allocations": [{"broker_account_id": "zerodha-1", "broker": "ZERODHA", "lots": 2}]}]}
+                     "allocations": [{"broker_account_id": "zerodha-1", "broker": "ZERODHA", "lots": 2}]}],
+     "portfolio": {"basket": {...RiskRules...}, "user": {...RiskRules...}}}
+
+The file's strategies form one basket of one user: `portfolio` (optional) holds that basket's and
+that user's portfolio rules, judged every minute as live (docs/portfolio-exits.md).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared_utils.errors import FieldIssue, InvalidInputError
 from shared_utils.models.allocation import BrokerAllocation, EffectiveAllocations
 from shared_utils.models.common import AllocationScope
-from shared_utils.models.strategy import Strategy, StrategyCreate, schedule_issues
+from shared_utils.models.risk import PortfolioRules, has_rules
+from shared_utils.models.strategy import RiskRules, Strategy, StrategyCreate, builder_issues, schedule_issues
 from shared_utils.models.views import StrategyDetail
 
 BACKTEST_USER = "backtest"
@@ -38,28 +43,40 @@ class FileStrategy(BaseModel):
     allocations: list[FileAllocation] = Field(min_length=1)
 
 
+class FilePortfolio(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    basket: RiskRules = Field(default_factory=RiskRules)
+    user: RiskRules = Field(default_factory=RiskRules)
+
+    def rules(self) -> PortfolioRules:
+        return PortfolioRules(
+            users={BACKTEST_USER: self.user} if has_rules(self.user) else {},
+            baskets={(BACKTEST_USER, BACKTEST_BASKET): self.basket} if has_rules(self.basket) else {},
+        )
+
+
 class StrategyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategies: list[FileStrategy] = Field(min_length=1, max_length=100)
+    portfolio: FilePortfolio = Field(default_factory=FilePortfolio)
 
 
-def details_from_file(text: str, created_at: datetime) -> list[StrategyDetail]:
-    """The file's strategies, numbered s1, s2 ... in file order; InvalidInputError naming the
-    field of the first problem."""
+def read_strategy_file(text: str) -> StrategyFile:
+    """The file, checked; InvalidInputError naming the field of each problem."""
     try:
-        parsed = StrategyFile.model_validate_json(text)
+        return StrategyFile.model_validate_json(text)
     except ValidationError as error:
         issues = [FieldIssue(".".join(str(p) for p in e["loc"]), e["msg"]) for e in error.errors()]
         raise InvalidInputError("the strategies file is not valid", issues[:20]) from error
-    return details_of(parsed.strategies, created_at)
 
 
 def details_of(entries: Sequence[FileStrategy], created_at: datetime) -> list[StrategyDetail]:
     details: list[StrategyDetail] = []
     for number, entry in enumerate(entries, start=1):
         strategy_id = f"s{number}"
-        issues = schedule_issues(entry.strategy)
+        issues = schedule_issues(entry.strategy) + builder_issues(entry.strategy, None)
         if issues:
             prefixed = [FieldIssue(f"strategies.{number - 1}.strategy.{i.field}", i.issue) for i in issues]
             raise InvalidInputError("a strategy's schedule is not valid", prefixed)

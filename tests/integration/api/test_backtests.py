@@ -437,3 +437,21 @@ def test_locally_the_job_runs_in_a_thread_and_its_files_are_served_to_its_owner_
     assert get(job["report_url"], "bob")[0] == "404 Not Found"
     assert get(job["report_url"], None)[0] == "401 Unauthorized"
     assert get(f"/local/backtests/{backtest_id}/../../bob/x/report.html", "alice")[0] == "404 Not Found"
+
+
+def test_the_job_judges_my_portfolio_rules_as_live(
+    api: Call, aws: dict[str, Any], alice: World, job_function: JobFunction, bucket: Any
+) -> None:
+    # A rupee either way: the user's portfolio rule fires at the first check after the entry.
+    rules = api("PUT", "/options/risk-settings", user="alice",
+                body={"version": 0, "risk": {"mtm_stop_loss": 1, "mtm_target": 1}})  # fmt: skip
+    assert rules.status == 200, rules.body
+    backtest_id = submit(api, alice).body["backtest_id"]
+
+    job_function.run(job_function.events[0])
+
+    result = json.loads(
+        bucket.get_object(Bucket=BUCKET, Key=f"backtests/alice/{backtest_id}/result.json")["Body"].read()
+    )
+    exits = {fill["run"] for day in result["days"] for fill in day["fills"] if fill["run"] != "ENTRY"}
+    assert exits and exits <= {"PORTFOLIO_STOP_LOSS", "PORTFOLIO_TARGET"}, exits

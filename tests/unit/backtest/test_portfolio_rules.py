@@ -3,6 +3,7 @@ strategies, as live; its exit closes what is open and keeps the later strategies
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, date, datetime
 
@@ -44,3 +45,46 @@ def test_a_users_stop_loss_in_a_backtest_ends_every_strategys_day_and_the_next_d
         }
         assert backtester.brokers.net_quantities() == {}
         assert not backtester.store.has_open_positions()
+
+
+def test_a_strategies_file_carries_its_basket_and_user_rules_and_is_checked_as_the_api_checks() -> None:
+    from decimal import Decimal
+
+    import pytest
+
+    from shared_utils.backtest.service import run_backtest
+    from shared_utils.backtest.strategy_file import BACKTEST_BASKET, details_of, read_strategy_file
+    from shared_utils.errors import InvalidInputError
+
+    strategy = {
+        "name": "Short straddle", "underlying": "NIFTY",
+        "legs": [{"action": "SELL", "option_type": kind, "strike": {"method": "ATM_OFFSET", "steps": 0},
+                  "expiry": "CURRENT_WEEKLY"} for kind in ("CE", "PE")],
+        "entry": {"time": "09:20", "weekdays": ["MON", "TUE", "WED", "THU", "FRI"]},
+        "exit": {"time": "15:00"},
+    }  # fmt: skip
+    text = json.dumps(
+        {
+            "strategies": [{"strategy": strategy, "allocations": [{"broker_account_id": "p1", "lots": 1}]}],
+            "portfolio": {"basket": {"mtm_stop_loss": 1, "mtm_target": 1}},
+        }
+    )
+    parsed = read_strategy_file(text)
+    rules = parsed.portfolio.rules()
+    assert rules.users == {} and rules.baskets[(BACKTEST_USER, BACKTEST_BASKET)].mtm_stop_loss == Decimal("1")
+
+    result = run_backtest(
+        details_of(parsed.strategies, datetime(2026, 11, 1, tzinfo=UTC)),
+        BacktestRequest(start=date(2026, 11, 2), end=date(2026, 11, 2), seed=3),
+        portfolio=rules,
+    )
+    (day,) = result.days
+    assert {f.run for f in day.fills if f.side is Action.BUY} <= {"PORTFOLIO_STOP_LOSS", "PORTFOLIO_TARGET"}
+
+    overnight = strategy | {"product": "NRML", "re_entry": {"until": "14:00"}}
+    bad = json.dumps(
+        {"strategies": [{"strategy": overnight, "allocations": [{"broker_account_id": "p1", "lots": 1}]}]}
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        details_of(read_strategy_file(bad).strategies, datetime(2026, 11, 1, tzinfo=UTC))
+    assert [issue.field for issue in refused.value.details] == ["strategies.0.strategy.re_entry"]
