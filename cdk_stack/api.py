@@ -1,7 +1,8 @@
 """The REST API: routes from `shared_utils.api.catalog.API_ROUTES`, one function per handler module.
 
-Every method requires a Cognito user-pool token; the only unauthenticated methods are the CORS
-preflight `OPTIONS` mocks, which browsers send without credentials and which reach no function.
+Every method requires a Cognito user-pool token, except the CORS preflight `OPTIONS` mocks, which
+browsers send without credentials and which reach no function, and the catalog's `PUBLIC_ROUTES`
+(`add_public_route`: a chart platform's signal webhook, authenticated by its URL token).
 Path parameters are declared required and checked by a request validator before a function
 runs (the validator also checks bodies of methods that declare a model; the handlers validate
 bodies with pydantic and answer with the API's own error model).
@@ -166,6 +167,7 @@ class RestApi(Construct):
         validator = self.api.add_request_validator(
             "RequestValidator", validate_request_parameters=True, validate_request_body=True
         )
+        self._validator = validator
 
         by_module: dict[str, list[Route]] = defaultdict(list)
         for route in routes:
@@ -230,6 +232,27 @@ class RestApi(Construct):
                 Acknowledgment(id="AwsSolutions-COG4", reason=reason),
             )
         CfnOutput(self, "ApiUrl", value=self.api.url).override_logical_id("ApiUrl")
+
+    def add_public_route(
+        self, route: Route, function: lambda_.IFunction, *, reason: str
+    ) -> apigateway.Method:
+        """A method WITHOUT the Cognito authorizer (`PUBLIC_ROUTES`: its function authenticates
+        the request itself, e.g. a signal webhook's URL token), validated like the others; `reason`
+        tells cdk-nag why it has no authorizer. No CORS preflight: browsers never call it."""
+        resource = self.api.root.resource_for_path(route.path)
+        method = resource.add_method(
+            route.method.upper(),
+            apigateway.LambdaIntegration(function, scope_permission_to_method=False),
+            authorization_type=apigateway.AuthorizationType.NONE,
+            request_validator=self._validator,
+            request_parameters={f"method.request.path.{name}": True for name in path_parameters(route.path)},
+        )
+        Validations.of(method).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
+            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
+        )
+        self.methods.append(method)
+        return method
 
     @property
     def base_url(self) -> str:

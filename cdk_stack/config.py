@@ -311,6 +311,22 @@ class EnvironmentConfig(_Strict):
     # A static IP per client (group): the SEBI rule's one address per client. None: every broker
     # call leaves through `broker_egress_vpc`'s shared NAT address(es).
     client_egress: ClientEgressConfig | None = None
+    # The address trade notifications are e-mailed from (an SES identity the stack creates; AWS
+    # mails it a verification link on deployment). None: no e-mail channel in this environment
+    # (Telegram and the console's feed only). docs/notifications.md.
+    notification_email_sender: str | None = Field(default=None, max_length=254)
+
+    @field_validator("notification_email_sender")
+    @classmethod
+    def _real_sender(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        match = _EMAIL.fullmatch(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not an e-mail address")
+        if is_placeholder_host(match.group(1)):
+            raise ValueError(f"{value!r} is at a placeholder domain: SES cannot send from it")
+        return value
 
     @model_validator(mode="after")
     def _client_egress_in_the_vpc(self) -> EnvironmentConfig:

@@ -20,8 +20,10 @@ from cdk_stack.execution import StrategyRunQueue
 from cdk_stack.feed import LiveFeed
 from cdk_stack.functions import FunctionFactory
 from cdk_stack.monitoring import Monitoring
+from cdk_stack.notifications import Notifications
+from cdk_stack.signals import SignalWebhooks
 from cdk_stack.timer import MasterTimer
-from shared_utils.api.catalog import BACKTESTS
+from shared_utils.api.catalog import BACKTESTS, BASKET_MANAGER
 from shared_utils.events.catalog import DetailType
 from shared_utils.settings import RuntimeSettings
 
@@ -96,6 +98,18 @@ class OptionsTradingStack(Stack):
             user_pool_id=auth.user_pool.user_pool_id,
             console_client_id=console_client_id,
         )
+        # Fills, rejections, exits ... to users' Telegram and e-mail: a second reader of the
+        # streams the feed reads, with its own queue (docs/notifications.md).
+        self.notifications = Notifications(
+            self,
+            "Notifications",
+            config=config,
+            factory=factory,
+            data=data,
+            broker_accounts=auth.broker_accounts,
+            secrets_key=self.brokers.key,
+            stream_failures=self.feed.stream_failures,
+        )
         self.events = TimerEvents(
             self,
             "Events",
@@ -125,12 +139,20 @@ class OptionsTradingStack(Stack):
             broker_accounts=auth.broker_accounts,
             routes=routes,
             cors_origins=cors_origins,
-            module_settings={BACKTESTS: self.backtests.settings(data, starts_jobs=True)},
+            module_settings={
+                BACKTESTS: self.backtests.settings(data, starts_jobs=True),
+                BASKET_MANAGER: self.notifications.settings(),
+            },
         )
+        self.notifications.allow_settings_routes(self.api.functions[BASKET_MANAGER])
         self.executor = self.runs.add_executor(
             factory, config=config, data=data, broker_accounts=auth.broker_accounts
         )
         self.backtests.add_runner(factory, data=data)
+        # Chart alerts on users' signal webhooks: public, on the same API (docs/signals.md).
+        self.signals = SignalWebhooks(
+            self, "Signals", factory=factory, api=self.api, data=data, runs=self.runs
+        )
         if BACKTESTS in self.api.functions:
             self.backtests.allow_starting(self.api.functions[BACKTESTS])
         self.runs.allow_sending(
@@ -161,6 +183,7 @@ class OptionsTradingStack(Stack):
             "TimerStart": self.timer.start_dlq,
             "StrategyRuns": self.runs.dead_letters,
             "FeedStreams": self.feed.stream_failures,
+            "Notifications": self.notifications.dead_letters,
             "BacktestRunner": self.backtests.dead_letters,
         }
         # Last: it alarms on every function, table and queue built above.
@@ -185,6 +208,7 @@ class OptionsTradingStack(Stack):
             api=self.api.api,
             feed=self.feed,
         )
+        self.notifications.draw(self.monitoring.dashboard)
         self.functions = factory.functions
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "StrategyRunQueueUrl", value=self.runs.queue.queue_url)

@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger
 
 from lambda_functions.option_baskets import LambdaHandler
 from local_platform.backtest_jobs import FileResultStore, file_request
-from local_platform.dispatch import dispatch
+from local_platform.dispatch import dispatch, is_public
 from local_platform.feed import FEED_PATH, LocalFeedServer
 from local_platform.identity import TokenError, bearer_token, verify_token
 from local_platform.timer import handler_output
@@ -229,6 +229,9 @@ class LocalApi:
             if found is not None:
                 content_type = _CONTENT_TYPES.get(found.suffix, "application/octet-stream")
                 return _respond(start_response, HTTPStatus.OK, found.read_bytes(), content_type, policy)
+        if is_public(method, path):
+            # As deployed: no authorizer on the public routes (a chart alert's signal webhook).
+            return self._api(environ, start_response)
         headers = {
             key[5:].replace("_", "-").title(): str(value)
             for key, value in environ.items()

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from lambda_functions.option_baskets import load_handler
-from shared_utils.api.catalog import API_ROUTES, ApiRoute
+from shared_utils.api.catalog import API_ROUTES, PUBLIC_ROUTES, ApiRoute
 from shared_utils.api.errors import ErrorBody
 
 _PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -26,7 +26,7 @@ def _pattern(path: str) -> re.Pattern[str]:
 def match_route(method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
     """The catalog route for `method path` with its path parameters; literal segments win."""
     candidates = []
-    for route in API_ROUTES:
+    for route in (*API_ROUTES, *PUBLIC_ROUTES):
         if route.method != method.upper():
             continue
         match = _pattern(route.path).match(path)
@@ -36,6 +36,12 @@ def match_route(method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | Non
         return None
     _, route, parameters = min(candidates, key=lambda candidate: candidate[0])
     return route, parameters
+
+
+def is_public(method: str, path: str) -> bool:
+    """A route API Gateway serves without the Cognito authorizer (`PUBLIC_ROUTES`)."""
+    matched = match_route(method, path)
+    return matched is not None and matched[0] in PUBLIC_ROUTES
 
 
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:

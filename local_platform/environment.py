@@ -61,6 +61,9 @@ def local_settings(
         quote_max_age_seconds=quote_max_age_seconds,
         entry_max_lag_seconds=entry_max_lag_seconds,
         backtest_jobs_table_name=BACKTEST_JOBS.name(prefix),
+        # Unset: Telegram messages stay in the local outbox (no network); set it to a stub's URL,
+        # or to https://api.telegram.org to send for real.
+        telegram_api_url=os.environ.get("TELEGRAM_API_URL") or None,
     )
 
 

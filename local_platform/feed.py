@@ -18,7 +18,7 @@ import logging
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -165,10 +165,18 @@ class StreamTap:
 class FeedPump:
     """The streams' trigger: every change stored reaches the broadcaster within milliseconds."""
 
-    def __init__(self, history: StreamTap, accounts: StreamTap, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        history: StreamTap,
+        accounts: StreamTap,
+        stop: threading.Event,
+        listeners: Sequence[Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]] = (),
+    ) -> None:
+        """`listeners` get every batch too (the notifier's trigger); each must return at once."""
         self._history = history
         self._accounts = accounts
         self._stop = stop
+        self._listeners = tuple(listeners)
         _install_notifier()
 
     def run_forever(self) -> None:
@@ -181,6 +189,8 @@ class FeedPump:
             self.pump()
 
     def pump(self) -> None:
+        history: list[dict[str, Any]] = []
+        accounts: list[dict[str, Any]] = []
         try:
             history, accounts = self._history.read(), self._accounts.read()
             if history or accounts:
@@ -189,3 +199,5 @@ class FeedPump:
                 broadcaster.account_changes(accounts)
         except Exception:
             logger.exception("Feed records not broadcast")
+        for listener in self._listeners:
+            listener(history, accounts)

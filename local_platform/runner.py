@@ -25,12 +25,13 @@ from local_platform.environment import (
     local_settings,
 )
 from local_platform.feed import FEED_PATH, FeedPump, LocalFeedServer, StreamTap
+from local_platform.notifications import OUTBOX_FILE, LocalNotificationQueue, LocalNotifier, MemoryOutbox
 from local_platform.root import one_process_root
 from local_platform.state import PlatformState, clear_state, token_secret, write_state
 from local_platform.timer import Delivery, LocalPublisher, RuleRouter, TimerLoop
 from shared_utils.api.openapi import DOCS_PATH
 from shared_utils.clock import SystemClock, to_ist
-from shared_utils.composition import install
+from shared_utils.composition import install, platform
 from shared_utils.settings import RuntimeSettings
 from shared_utils.timer.emitter import EmitResult
 
@@ -72,6 +73,7 @@ def start_backend(
     clock: LoopClock,
     feed: LocalFeedServer | None = None,
     backtest_files: FileResultStore | None = None,
+    notification_outbox: MemoryOutbox | None = None,
 ) -> Backend:
     """The moto endpoint with the tables, and this process's composition root on the timer's
     clock: the API and the handlers stamp what they write with the clock the timer runs on.
@@ -101,6 +103,7 @@ def start_backend(
             feed=feed,
             backtest_starter=ThreadJobStarter() if backtest_files is not None else None,
             backtest_results=backtest_files,
+            notification_outbox=notification_outbox,
         )
     )
     return Backend(endpoint, settings)
@@ -128,7 +131,8 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     secret = token_secret(data_dir)
     feed = LocalFeedServer(secret, SystemClock().now)
     backtest_files = FileResultStore(data_dir / BACKTEST_JOBS_DIR)
-    backend = start_backend(log_level, clock, feed, backtest_files)
+    outbox = MemoryOutbox(SystemClock(), data_dir / OUTBOX_FILE)
+    backend = start_backend(log_level, clock, feed, backtest_files, outbox)
     handler_log = (data_dir / HANDLER_LOG).open("a", buffering=1)
     lock = InvocationLock(handler_log)
     base_url = f"http://{LOOPBACK}:{port}"
@@ -154,10 +158,14 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     router = RuleRouter(invoke_lock=lock.lock, stdout=handler_log)
     loop = TimerLoop(LocalPublisher(router, _print_delivery), clock, stop, _print_tick)
     timer_thread = threading.Thread(target=loop.run_forever, name="timer", daemon=True)
+    notifier = LocalNotifier(stop)
+    notifier_thread = threading.Thread(target=notifier.run_forever, name="notifier", daemon=True)
+    notifications = platform().notification_queue
     pump = FeedPump(
         StreamTap(backend.settings.history_table_name, REGION),
         StreamTap(backend.settings.broker_accounts_table_name, REGION),
         stop,
+        listeners=[notifier.offer],
     )
     pump_thread = threading.Thread(target=pump.run_forever, name="feed", daemon=True)
     state = PlatformState(
@@ -186,6 +194,7 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     console.say(f"  Timer       {clock.describe() if timer else 'off'}")
     console.say(f"  State file  {state_path}")
     console.say(f"  Handler log {data_dir / HANDLER_LOG} (metrics lines, as CloudWatch would get them)")
+    console.say(f"  Outbox      {data_dir / OUTBOX_FILE} (e-mail; Telegram too unless TELEGRAM_API_URL)")
     console.say("  Token       python -m local_platform token --user alice")
     console.say("Ctrl-C stops everything.")
 
@@ -196,6 +205,9 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
     # A shell's background job inherits an ignored SIGINT: Ctrl-C / kill -INT must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     pump_thread.start()
+    notifier_thread.start()
+    if isinstance(notifications, LocalNotificationQueue):
+        notifications.start()
     if timer:
         timer_thread.start()
     try:
@@ -209,6 +221,9 @@ def run(port: int, data_dir: Path, clock: LoopClock, log_level: str, timer: bool
         if timer_thread.is_alive():
             timer_thread.join(timeout=10)
         pump_thread.join(timeout=2)
+        notifier_thread.join(timeout=2)
+        if isinstance(notifications, LocalNotificationQueue):
+            notifications.stop()
         backend.stop()
         handler_log.close()
         clear_state(data_dir, os.getpid())

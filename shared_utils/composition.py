@@ -65,8 +65,18 @@ if TYPE_CHECKING:
     from shared_utils.market_data.symbol_book import SymbolBooks
     from shared_utils.marketplace.repository import DynamoMarketplaceRepository
     from shared_utils.marketplace.service import MarketplaceService
+    from shared_utils.notifications.channels import Outbox
+    from shared_utils.notifications.notifier import Notifier, NotifyReport
+    from shared_utils.notifications.queue import NotificationQueue
+    from shared_utils.notifications.secrets import NotificationSecrets
+    from shared_utils.notifications.sender import DeliverySender
+    from shared_utils.notifications.service import NotificationSettingsService
+    from shared_utils.notifications.settings_store import NotificationSettingsStore
     from shared_utils.repository.broker_accounts import DynamoBrokerAccounts
     from shared_utils.repository.trading import DynamoTradingRepository
+    from shared_utils.signals.receiver import SignalReceiver
+    from shared_utils.signals.service import WebhookService
+    from shared_utils.signals.store import DynamoWebhookStore
     from shared_utils.timer.calendar_view import CalendarMarketView
     from shared_utils.timer.envelope import TimerEnvelope
     from shared_utils.timer.listing import DownloadedOnce, InstrumentSource, ListingReport
@@ -102,6 +112,8 @@ class Platform:
         feed_directory: ConnectionDirectory | None = None,
         backtest_starter: JobStarter | None = None,
         backtest_results: ResultStore | None = None,
+        notification_queue: NotificationQueue | None = None,
+        notification_outbox: Outbox | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -120,6 +132,10 @@ class Platform:
         # its own and keeps their files on disk; otherwise the job function and the bucket.
         self._backtest_starter = backtest_starter
         self._backtest_results = backtest_results
+        # A process that runs everything itself queues notifications in process, and keeps what
+        # would go to e-mail (and to Telegram, unless TELEGRAM_API_URL names one) in an outbox.
+        self._notification_queue = notification_queue
+        self._notification_outbox = notification_outbox
         self._given: dict[str, Any] = {
             "dynamodb": dynamodb,
             "events": events,
@@ -578,6 +594,25 @@ class Platform:
             square_off_before=timedelta(minutes=self.settings.square_off_minutes_before_close),
         )
 
+    @cached_property
+    def webhook_store(self) -> DynamoWebhookStore:
+        """Users' signal webhooks, their token lookups and their signals (configurations table)."""
+        from shared_utils.signals.store import DynamoWebhookStore
+
+        return DynamoWebhookStore(self.dynamodb, self.settings.trading_table_name)
+
+    def webhooks(self) -> WebhookService:
+        """The webhook routes' service: create, list, rotate, delete, and each one's signals."""
+        from shared_utils.signals.service import WebhookService
+
+        return WebhookService(self.webhook_store, self.trading_repository, self.clock)
+
+    def signal_receiver(self) -> SignalReceiver:
+        """The public `/signals/{token}` endpoint's decisions, handing signals to the dispatcher."""
+        from shared_utils.signals.receiver import SignalReceiver
+
+        return SignalReceiver(self.webhook_store, self.signal_dispatcher(), self.clock)
+
     def stop_loss_monitor(self) -> PositionStopLossMonitor:
         from shared_utils.execution.exits import PositionStopLossMonitor
         from shared_utils.execution.portfolio import PortfolioMonitor
@@ -755,6 +790,106 @@ class Platform:
             raise ConfigurationError(
                 f"the market-data login {name} is unreadable ({type(error).__name__})"
             ) from None
+
+    # ------------------------------------------------------------------ notifications
+
+    @cached_property
+    def notification_queue(self) -> NotificationQueue:
+        """The deliveries' queue: the one handed in, else the stack's SQS queue."""
+        if self._notification_queue is not None:
+            return self._notification_queue
+        from shared_utils.errors import ConfigurationError
+        from shared_utils.notifications.queue import SqsNotificationQueue
+
+        url = self.settings.notification_queue_url
+        if not url:
+            raise ConfigurationError("NOTIFICATION_QUEUE_URL is not set: notifications have nowhere to go")
+        return SqsNotificationQueue(self.sqs, url)
+
+    @cached_property
+    def notification_settings_store(self) -> NotificationSettingsStore:
+        from shared_utils.notifications.settings_store import NotificationSettingsStore
+
+        return NotificationSettingsStore(self.dynamodb, self.settings.trading_table_name, self.clock)
+
+    @cached_property
+    def notification_secrets(self) -> NotificationSecrets:
+        """Users' Telegram bot tokens: Secrets Manager under the prefix, else (the local platform,
+        tests) in memory."""
+        from shared_utils.notifications.secrets import (
+            MemoryNotificationSecrets,
+            SecretsManagerNotificationSecrets,
+        )
+
+        if not self.settings.notification_secret_prefix:
+            return MemoryNotificationSecrets()
+        return SecretsManagerNotificationSecrets(
+            self.secretsmanager,
+            self.settings.notification_secret_prefix,
+            self.clock,
+            self.settings.notification_secret_kms_key,
+        )
+
+    @cached_property
+    def notification_settings(self) -> NotificationSettingsService:
+        from shared_utils.notifications.service import NotificationSettingsService
+
+        return NotificationSettingsService(
+            self.notification_settings_store,
+            self.notification_secrets,
+            self.notification_queue,
+            self.clock,
+            email_available=self._notification_outbox is not None
+            or self.settings.notification_email_sender is not None,
+        )
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from shared_utils.notifications.notifier import Notifier
+
+        return Notifier(self.notification_settings_store, self.notification_queue, self.clock)
+
+    def notify_records(self, records: Iterable[dict[str, Any]]) -> NotifyReport:
+        """A stream batch of the history and broker-accounts tables -> deliveries queued."""
+        return self.notifier.records(
+            records, self.settings.history_table_name, self.settings.broker_accounts_table_name
+        )
+
+    @cached_property
+    def notification_sender(self) -> DeliverySender:
+        """Telegram through its Bot API and e-mail through SES; where an outbox is handed in,
+        e-mail always and Telegram unless TELEGRAM_API_URL names an API."""
+        from shared_utils.notifications.channels import (
+            TELEGRAM_API_URL,
+            EmailSender,
+            SesEmail,
+            TelegramBotApi,
+            TelegramSender,
+        )
+        from shared_utils.notifications.marks import DeliveryMarks
+        from shared_utils.notifications.sender import DeliverySender
+
+        outbox = self._notification_outbox
+        telegram: TelegramSender
+        if outbox is not None and not self.settings.telegram_api_url:
+            telegram = outbox
+        else:
+            telegram = TelegramBotApi(self.settings.telegram_api_url or TELEGRAM_API_URL)
+        email: EmailSender | None = outbox
+        if outbox is None and self.settings.notification_email_sender:
+            email = SesEmail(
+                self._client("ses"),
+                self.settings.notification_email_sender,
+                self.settings.notification_ses_configuration_set,
+            )
+        return DeliverySender(
+            DeliveryMarks(self.dynamodb, self.settings.idempotency_table_name, self.clock),
+            self.notification_settings_store,
+            self.notification_secrets,
+            telegram,
+            email,
+            self.clock,
+        )
 
     # ------------------------------------------------------------------ live feed
 

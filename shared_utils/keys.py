@@ -13,7 +13,7 @@ The trading-configurations table is a single table: one user's items share a par
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 SEPARATOR = "#"
@@ -67,6 +67,16 @@ def subscription_sk(basket_id: str) -> str:
 
 # The user's portfolio rules across all of the day's strategies (one item per user).
 RISK_SETTINGS_SK = "RISK_SETTINGS"
+# The user's notification preferences (one item per user), also in GSI1's one partition of every
+# user's preferences (`gsi1sk` = user id): the platform-wide kill switch reaches whoever wants it.
+NOTIFICATION_SETTINGS_SK = "NOTIFICATION_SETTINGS"
+NOTIFICATION_SETTINGS_GSI1PK = "NOTIFICATION_SETTINGS"
+# A notification's delivery mark in the idempotency table (`id`), by its dedupe key.
+NOTIFICATION_MARK_PREFIX = "NOTIFICATION#"
+
+
+def notification_mark_id(dedupe_key: str) -> str:
+    return f"{NOTIFICATION_MARK_PREFIX}{dedupe_key}"
 
 
 def calendar_change_sk(exchange: str, day: date) -> str:
@@ -410,3 +420,52 @@ def backtest_job_sk(backtest_id: str) -> str:
 
 def backtest_object_key(user_id: str, backtest_id: str, name: str) -> str:
     return f"{BACKTEST_OBJECT_PREFIX}{user_id}/{backtest_id}/{name}"
+
+
+# --- Signal webhooks (owned by `shared_utils.signals.store`; the trading-configurations table) ---
+# The owner's partition `USER#{user_id}`:
+#   `WEBHOOK#{webhook_id}`                      a webhook: strategy, action, format, mapping, and
+#                                               the hashes of its URL token and shared secret
+# `WEBHOOK_TOKEN#{sha256 of the token}` / `WEBHOOK_TOKEN`: a copy of the webhook found by a
+#                                               request's token; written (and swapped on rotation)
+#                                               in one transaction with the webhook
+# The webhook's partition `WEBHOOK#{webhook_id}`, the only one the public endpoint writes
+# (`dynamodb:LeadingKeys` in its role), items expiring through `expires_at`:
+#   `SIGNAL#{signal_id}`                        a request received and what it caused (30 days);
+#                                               ids start with the instant: newest first is one
+#                                               reverse query
+#   `REPLAY#{sha256 of the signal key}`         a signal seen: the same one again within the
+#                                               replay window is ignored
+#   `RATE#{YYYYmmddHHMM}`                       the minute's request count (UTC minute)
+
+WEBHOOK_PREFIX = "WEBHOOK#"
+WEBHOOK_TOKEN_PREFIX = "WEBHOOK_TOKEN#"
+WEBHOOK_TOKEN_SK = "WEBHOOK_TOKEN"
+WEBHOOK_SIGNAL_PREFIX = "SIGNAL#"
+WEBHOOK_REPLAY_PREFIX = "REPLAY#"
+WEBHOOK_RATE_PREFIX = "RATE#"
+
+
+def webhook_sk(webhook_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}{webhook_id}"
+
+
+def webhook_pk(webhook_id: str) -> str:
+    """The webhook's own partition: its signals, replay marks and rate counters."""
+    return f"{WEBHOOK_PREFIX}{webhook_id}"
+
+
+def webhook_token_pk(token_hash: str) -> str:
+    return f"{WEBHOOK_TOKEN_PREFIX}{token_hash}"
+
+
+def webhook_signal_sk(signal_id: str) -> str:
+    return f"{WEBHOOK_SIGNAL_PREFIX}{signal_id}"
+
+
+def webhook_replay_sk(signal_key: str) -> str:
+    return f"{WEBHOOK_REPLAY_PREFIX}{hashlib.sha256(signal_key.encode('utf-8')).hexdigest()}"
+
+
+def webhook_rate_sk(minute: datetime) -> str:
+    return f"{WEBHOOK_RATE_PREFIX}{minute.astimezone(UTC):%Y%m%d%H%M}"

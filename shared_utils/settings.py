@@ -112,6 +112,22 @@ class RuntimeSettings(BaseModel):
     backtest_max_strategies: int = Field(alias="BACKTEST_MAX_STRATEGIES", default=10, ge=1, le=100)
     backtest_max_running: int = Field(alias="BACKTEST_MAX_RUNNING", default=2, ge=1, le=50)
 
+    # Notifications (docs/notifications.md), set by the stack on the functions that need them:
+    # the queue of deliveries (the notifier and the settings routes send to it, the sender
+    # consumes it), where users' Telegram bot tokens live (and the key new ones use), the SES
+    # sender address (unset: no e-mail channel) and its configuration set, and Telegram's Bot API
+    # base URL (unset: Telegram's own; a stub in tests, the local platform's choice).
+    notification_queue_url: str | None = Field(alias="NOTIFICATION_QUEUE_URL", default=None)
+    notification_secret_prefix: str = Field(alias="NOTIFICATION_SECRET_PREFIX", default="")
+    notification_secret_kms_key: str | None = Field(alias="NOTIFICATION_SECRET_KMS_KEY", default=None)
+    notification_email_sender: str | None = Field(
+        alias="NOTIFICATION_EMAIL_SENDER", default=None, max_length=254
+    )
+    notification_ses_configuration_set: str | None = Field(
+        alias="NOTIFICATION_SES_CONFIGURATION_SET", default=None
+    )
+    telegram_api_url: str | None = Field(alias="TELEGRAM_API_URL", default=None, pattern=r"^https?://")
+
     @property
     def symbol_books(self) -> tuple[str, ...]:
         return tuple(name for name in self.symbol_book_brokers.split(",") if name)

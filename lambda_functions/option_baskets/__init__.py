@@ -24,6 +24,10 @@ FEED_CONNECTIONS = "feed_connections"
 FEED_BROADCASTER = "feed_broadcaster"
 # A backtest job, invoked asynchronously by the backtests API.
 BACKTEST_RUNNER = "backtest_runner"
+# Notifications: the notifier (the history and broker-accounts streams -> the notification
+# queue) and the sender (that queue -> Telegram and e-mail).
+NOTIFIER = "notifier"
+NOTIFICATION_SENDER = "notification_sender"
 
 
 def handler_path(module: str) -> str:

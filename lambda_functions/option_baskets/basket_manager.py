@@ -1,4 +1,5 @@
-"""API: /options/baskets, /options/baskets/{basket_id} and /options/risk-settings."""
+"""API: /options/baskets, /options/baskets/{basket_id}, /options/risk-settings and
+/options/notification-settings."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared_utils.api.resolver import build_resolver, logger, metrics, validate_environment
-from shared_utils.api.routers import baskets, risk_settings
+from shared_utils.api.routers import baskets, notification_settings, risk_settings
 from shared_utils.tracing import tracer
 
-app = build_resolver(baskets.router, risk_settings.router)
+app = build_resolver(baskets.router, risk_settings.router, notification_settings.router)
 
 
 @validate_environment

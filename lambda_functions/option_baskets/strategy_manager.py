@@ -1,4 +1,5 @@
-"""API: strategies (list, create in a basket, get, update, delete) and the preview of a draft."""
+"""API: strategies (list, create in a basket, get, update, delete), the preview of a draft, and
+the signal webhooks bound to strategies (create, list, rotate, delete, their signals)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared_utils.api.resolver import build_resolver, logger, metrics, validate_environment
-from shared_utils.api.routers import strategies, strategy_preview
+from shared_utils.api.routers import strategies, strategy_preview, webhooks
 from shared_utils.tracing import tracer
 
-app = build_resolver(strategies.router, strategy_preview.router)
+app = build_resolver(strategies.router, strategy_preview.router, webhooks.router)
 
 
 @validate_environment

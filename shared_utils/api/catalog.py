@@ -30,6 +30,7 @@ MARKETPLACE = "marketplace"
 SUBSCRIPTIONS = "subscriptions"
 MARKET_CALENDAR = "market_calendar"
 BACKTESTS = "backtests"
+SIGNAL_WEBHOOK = "signal_webhook"
 
 # Linking accounts and their logins: served here in standalone mode; in cross-stack mode the auth
 # stack owns the accounts and their broker logins, and these are not deployed.
@@ -54,6 +55,11 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     # The user's portfolio rules across every basket (a basket's own are on the basket).
     ApiRoute("GET", "/options/risk-settings", BASKET_MANAGER, "getRiskSettings"),
     ApiRoute("PUT", "/options/risk-settings", BASKET_MANAGER, "updateRiskSettings"),
+    # The user's notification preferences, beside the portfolio rules: a function of their own
+    # would cost seven of the stack's 500 resources (docs/notifications.md).
+    ApiRoute("GET", "/options/notification-settings", BASKET_MANAGER, "getNotificationSettings"),
+    ApiRoute("PUT", "/options/notification-settings", BASKET_MANAGER, "updateNotificationSettings"),
+    ApiRoute("POST", "/options/notification-settings/test", BASKET_MANAGER, "testNotificationSettings"),
     ApiRoute("GET", "/options/strategies", STRATEGY_MANAGER, "listStrategies"),
     ApiRoute("POST", "/options/baskets/{basket_id}/strategies", STRATEGY_MANAGER, "createStrategy"),
     ApiRoute("GET", "/options/strategies/{strategy_id}", STRATEGY_MANAGER, "getStrategy"),
@@ -138,7 +144,19 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/options/backtests", BACKTESTS, "createBacktest"),
     ApiRoute("GET", "/options/backtests", BACKTESTS, "listBacktests"),
     ApiRoute("GET", "/options/backtests/{backtest_id}", BACKTESTS, "getBacktest"),
+    # Signal webhooks: my endpoints for chart alerts and what each received (the strategy
+    # manager's function: one of its own would cost a dozen of the stack's 500 resources).
+    ApiRoute("POST", "/options/webhooks", STRATEGY_MANAGER, "createWebhook"),
+    ApiRoute("GET", "/options/webhooks", STRATEGY_MANAGER, "listWebhooks"),
+    ApiRoute("DELETE", "/options/webhooks/{webhook_id}", STRATEGY_MANAGER, "deleteWebhook"),
+    ApiRoute("POST", "/options/webhooks/{webhook_id}/rotate", STRATEGY_MANAGER, "rotateWebhookToken"),
+    ApiRoute("GET", "/options/webhooks/{webhook_id}/signals", STRATEGY_MANAGER, "listWebhookSignals"),
 )
+
+# Served WITHOUT the Cognito authorizer: chart platforms (TradingView, Chartink) post alerts here,
+# the secret URL token is the credential (docs/signals.md). Not part of the trader's API contract
+# (docs/openapi.json); its own function, built by `cdk_stack/signals.py`.
+PUBLIC_ROUTES: tuple[ApiRoute, ...] = (ApiRoute("POST", "/signals/{token}", SIGNAL_WEBHOOK, "receiveSignal"),)
 
 
 def modules() -> tuple[str, ...]:

@@ -47,11 +47,13 @@ def all_routers() -> tuple[Router, ...]:
         kill_switch,
         market_calendar,
         marketplace,
+        notification_settings,
         risk_settings,
         strategies,
         strategy_preview,
         subscriptions,
         templates,
+        webhooks,
     )
 
     return (
@@ -59,6 +61,7 @@ def all_routers() -> tuple[Router, ...]:
         templates.router,
         baskets.router,
         risk_settings.router,
+        notification_settings.router,
         strategies.router,
         strategy_preview.router,
         allocations.router,
@@ -68,6 +71,7 @@ def all_routers() -> tuple[Router, ...]:
         subscriptions.router,
         market_calendar.router,
         backtests.router,
+        webhooks.router,
     )
 
 

@@ -14,6 +14,7 @@ StrategyId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern
 AllocationId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 BrokerAccountId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 BacktestId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+WebhookId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 ClosePositions = Annotated[
     bool,
     Query(

@@ -60,6 +60,41 @@ def test_each_user_sees_only_their_own_baskets(platform: Platform) -> None:
     assert platform.request("GET", f"/options/baskets/{basket_id}", token=bob).status == 404
 
 
+def test_a_chart_alert_reaches_a_signal_webhook_without_a_bearer_token(platform: Platform) -> None:
+    dave = platform.token("dave")
+    basket = platform.request("POST", "/options/baskets", token=dave, body={"name": "Signals"}).json()
+    templates = platform.request("GET", "/options/strategy-templates", token=dave).json()["items"]
+    legs = next(t["legs"] for t in templates if t["name"] == "IRON_CONDOR")
+    strategy = platform.request(
+        "POST",
+        f"/options/baskets/{basket['basket_id']}/strategies",
+        token=dave,
+        body={
+            "name": "Condor",
+            "underlying": "NIFTY",
+            "legs": legs,
+            "entry": {"time": "09:20", "weekdays": ["MON"]},
+        },
+    )
+    assert strategy.status == 201, strategy.body
+    body = {"strategy_id": strategy.json()["strategy_id"], "action": "EXIT", "format": "TRADINGVIEW"}
+    webhook = platform.request("POST", "/options/webhooks", token=dave, body=body).json()
+
+    alert = platform.request("POST", webhook["url_path"], body={"action": "sell", "ticker": "NIFTY"})
+    unknown = platform.request("POST", "/signals/" + "x" * 43, body={"action": "sell"})
+
+    # Queued in a session, refused (with the session's hours) outside one: never a 401.
+    assert alert.status in {202, 409}, alert.body
+    assert alert.json()["status"] in {"QUEUED", "REFUSED"}
+    assert unknown.status == 404 and unknown.json() == {
+        "code": "NOT_FOUND",
+        "message": "No such resource",
+        "details": [],
+    }
+    listed = platform.request("GET", f"/options/webhooks/{webhook['webhook_id']}/signals", token=dave).json()
+    assert [item["http_status"] for item in listed["items"]] == [alert.status]
+
+
 def test_swagger_ui_is_served_offline_with_the_openapi_document(platform: Platform) -> None:
     page = platform.request("GET", "/docs")
     assert page.status == 200

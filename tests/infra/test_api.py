@@ -11,7 +11,7 @@ import pytest
 from cdk_stack.api import API_ACCESS, path_parameters
 from cdk_stack.application import build_app, default_routes
 from cdk_stack.config import ConfigError, load_environment
-from shared_utils.api.catalog import LINKING_ROUTES, ApiRoute
+from shared_utils.api.catalog import LINKING_ROUTES, PUBLIC_ROUTES, ApiRoute
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import function_by_module, platform_functions, ref_target
 
@@ -48,7 +48,8 @@ def test_every_catalog_route_reaches_its_module_function(synthesized: Synthesize
             continue
         key = (method["HttpMethod"], paths[ref_target(method["ResourceId"]) or ""])
         served[key] = "".join(str(part) for part in method["Integration"]["Uri"]["Fn::Join"][1])
-    routes = default_routes(synthesized.config)
+    # The public routes too: no authorizer (tests/infra/test_signals.py), a function of their own.
+    routes = (*default_routes(synthesized.config), *PUBLIC_ROUTES)
     assert set(served) == {(route.method.upper(), route.path) for route in routes}
     linking = {(route.method, route.path) for route in LINKING_ROUTES}
     # Cross-stack: the auth stack links accounts; its routes are not deployed here.
@@ -66,7 +67,11 @@ def test_every_method_requires_the_cognito_authorizer(synthesized: Synthesized) 
     assert authorizer["IdentitySource"] == "method.request.header.Authorization"
     methods = _methods(synthesized)
     assert methods
+    paths = _paths(synthesized)
+    public = {(route.method, route.path) for route in PUBLIC_ROUTES}
     for method in methods:
+        if (method["HttpMethod"], paths[ref_target(method["ResourceId"]) or ""]) in public:
+            continue  # a signal webhook: no authorizer on purpose (tests/infra/test_signals.py)
         if method["HttpMethod"] == "OPTIONS":
             # CORS preflight: browsers send it without credentials; it is a mock reaching nothing.
             assert method["Integration"]["Type"] == "MOCK"

@@ -21,7 +21,12 @@ pytestmark = pytest.mark.infra
 
 
 def _run_queue(synth: Synthesized) -> tuple[str, dict]:
-    (mapping,) = platform_mappings(synth, "AWS::SQS::Queue").values()
+    executor = function_by_module(synth, "strategy_executor")
+    (mapping,) = [
+        m
+        for m in platform_mappings(synth, "AWS::SQS::Queue").values()
+        if ref_target(m["Properties"]["FunctionName"]) == executor
+    ]
     queue_id = ref_target(mapping["Properties"]["EventSourceArn"])
     assert queue_id is not None
     return queue_id, mapping["Properties"]

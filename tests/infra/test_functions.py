@@ -10,7 +10,13 @@ from cdk_stack.api import API_ACCESS
 from cdk_stack.application import default_routes
 from cdk_stack.brokers import SESSION_MANAGING_MODULES, manages_broker_sessions, market_data_secret
 from cdk_stack.functions import METRICS_NAMESPACE, SERVICE_NAME, handler_path
-from lambda_functions.option_baskets import BACKTEST_RUNNER, FEED_AUTHORIZER, FEED_BROADCASTER
+from lambda_functions.option_baskets import (
+    BACKTEST_RUNNER,
+    FEED_AUTHORIZER,
+    FEED_BROADCASTER,
+    NOTIFICATION_SENDER,
+    NOTIFIER,
+)
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
 from shared_utils.tables import resource_prefix
@@ -90,7 +96,22 @@ def test_functions_share_one_build_recipe(synthesized: Synthesized) -> None:
             handler_path(BACKTEST_RUNNER): jobs,
             handler_path("backtests"): jobs | {"BACKTEST_RUNNER_FUNCTION"},
         }.get(properties["Handler"], set())
-        assert set(variables) == _settings_names() | only_starter | sessions | login | feed | backtests | {
+        # Notifications (docs/notifications.md): the queue for the notifier; the queue and the bot
+        # tokens' key for the sender and the preferences routes (the e-mail sender's two where the
+        # environment configures one).
+        email = (
+            {"NOTIFICATION_EMAIL_SENDER", "NOTIFICATION_SES_CONFIGURATION_SET"}
+            if synthesized.config.notification_email_sender
+            else set()
+        )
+        notifications = {
+            handler_path(NOTIFIER): {"NOTIFICATION_QUEUE_URL"},
+            handler_path(NOTIFICATION_SENDER): {"NOTIFICATION_QUEUE_URL", "NOTIFICATION_SECRET_KMS_KEY"}
+            | email,
+            handler_path("basket_manager"): {"NOTIFICATION_QUEUE_URL", "NOTIFICATION_SECRET_KMS_KEY"} | email,
+        }.get(properties["Handler"], set())
+        own = only_starter | sessions | login | feed | backtests | notifications
+        assert set(variables) == _settings_names() | own | {
             "FEED_CONNECTIONS_TABLE_NAME",
             "STRATEGY_RUN_QUEUE_URL",
             "MARKET_DATA_SOURCE",

@@ -163,8 +163,19 @@ def test_every_table_and_its_indexes_have_one_throttle_alarm(synthesized: Synthe
     assert watched == expected
 
 
+def _run_queue_mapping(synth: Synthesized) -> dict[str, Any]:
+    """The executor's mapping (the notification sender consumes a queue of its own)."""
+    executor = function_by_module(synth, "strategy_executor")
+    (mapping,) = [
+        m
+        for m in platform_mappings(synth, "AWS::SQS::Queue").values()
+        if ref_target(m["Properties"]["FunctionName"]) == executor
+    ]
+    return mapping
+
+
 def test_the_run_queue_alarms_before_its_entries_would_be_refused_as_late(synthesized: Synthesized) -> None:
-    (mapping,) = platform_mappings(synthesized, "AWS::SQS::Queue").values()
+    mapping = _run_queue_mapping(synthesized)
     run_queue = ref_target(mapping["Properties"]["EventSourceArn"])
     executor = synthesized.resources[ref_target(mapping["Properties"]["FunctionName"]) or ""]
     entry_bound = int(executor["Properties"]["Environment"]["Variables"]["ENTRY_MAX_LAG_SECONDS"])
@@ -201,12 +212,16 @@ def _dead_letter_queues(synth: Synthesized) -> set[str]:
 
 def test_every_dead_letter_queue_alarms_on_its_first_message(synthesized: Synthesized) -> None:
     queues = set(synthesized.of_type("AWS::SQS::Queue"))
-    (mapping,) = platform_mappings(synthesized, "AWS::SQS::Queue").values()
+    consumed = {
+        ref_target(mapping["Properties"]["EventSourceArn"])
+        for mapping in platform_mappings(synthesized, "AWS::SQS::Queue").values()
+    }
     dead_letter_queues = _dead_letter_queues(synthesized)
-    assert dead_letter_queues == queues - {ref_target(mapping["Properties"]["EventSourceArn"])}
+    assert dead_letter_queues == queues - consumed  # the run queue and the notification queue
     # Five event handlers (four timer handlers, the feed's broadcaster), the starter, the run
-    # queue, the feed's stream reads, the backtest job function.
-    assert len(dead_letter_queues) == 9
+    # queue, the stream reads (the feed's and the notifier's), the backtest job function, the
+    # notification queue.
+    assert len(dead_letter_queues) == 10
     watched = Counter()
     for alarm in _on_metric(synthesized, "ApproximateNumberOfMessagesVisible"):
         watched[ref_target(_dimension(alarm, "QueueName"))] += 1

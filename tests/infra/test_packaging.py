@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 from cdk_stack import assets
 from cdk_stack.application import BUILD_DIR, default_routes
+from shared_utils.api.catalog import PUBLIC_ROUTES
 from shared_utils.events.catalog import HANDLER_MODULES
 from shared_utils.settings import RuntimeSettings
 
@@ -69,7 +70,7 @@ LEFT_OUT = re.compile(r"#\s*without:\s*(?P<names>.*)$")
 
 
 def _handler_modules() -> list[str]:
-    api_modules = [route.module for route in default_routes()]
+    api_modules = [route.module for route in (*default_routes(), *PUBLIC_ROUTES)]
     return list(dict.fromkeys([*HANDLER_MODULES.values(), *TIMER_MODULES, *api_modules]))
 
 

@@ -28,6 +28,8 @@ from shared_utils.feed.broadcaster import Broadcaster
 from shared_utils.feed.connections import ConnectionStore
 from shared_utils.models.allocation import AllocationCreate
 from shared_utils.models.common import AllocationScope
+from shared_utils.models.signals import SignalAction
+from shared_utils.signals.models import WebhookCreate, WebhookFormat
 from shared_utils.tables import BROKER_ACCOUNTS, EXECUTION_HISTORY
 from tests.conftest import TEST_REGION
 from tests.integration.api.conftest import strategy_body
@@ -90,7 +92,14 @@ def tenant_a(aws: dict[str, Any], seed_broker_account: Any) -> dict[str, Any]:
         "basket_allocation": basket_allocation.allocation_id,
         "positions": len(desk.store.positions(USER, strategy_id)),
         "backtest_id": _backtest_of(aws, strategy_id),
+        "webhook_id": _webhook_of(aws, strategy_id),
     }
+
+
+def _webhook_of(aws: dict[str, Any], strategy_id: str) -> str:
+    """A's signal webhook on the strategy (as the API creates one)."""
+    data = WebhookCreate(strategy_id=strategy_id, action=SignalAction.EXIT, format=WebhookFormat.TRADINGVIEW)
+    return aws["platform"].webhooks().create(USER, data).webhook_id
 
 
 def _backtest_of(aws: dict[str, Any], strategy_id: str) -> str:
@@ -124,6 +133,7 @@ def secrets_of(a: dict[str, Any]) -> list[str]:
         a["basket_allocation"],
         "a-paper",
         a["backtest_id"],
+        a["webhook_id"],
         USER,
     ]
 
@@ -139,6 +149,7 @@ def call_as_b(api: Any, a: dict[str, Any], route: Any) -> Any:
         "exchange": "NSE",
         "day": "2030-01-15",
         "backtest_id": a["backtest_id"],
+        "webhook_id": a["webhook_id"],
     }
     params = {name: ids[name] for name in re.findall(r"\{(\w+)\}", route.path)}
     body = body_for(route.method, route.path)

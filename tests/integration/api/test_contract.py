@@ -58,11 +58,14 @@ def existing(contract: Any) -> dict[str, str]:
     account = {"broker_account_id": "acct-zerodha", "lots": 1}
     own = client.post(f"/options/strategies/{strategy}/brokers", json=account).json["allocation_id"]
     default = client.post(f"/options/baskets/{basket}/brokers", json=account).json["allocation_id"]
+    hook = {"strategy_id": strategy, "action": "EXIT", "format": "TRADINGVIEW"}
+    webhook = client.post("/options/webhooks", json=hook).json["webhook_id"]
     return {
         "basket_id": basket,
         "strategy_id": strategy,
         "strategy_allocation": own,
         "basket_allocation": default,
+        "webhook_id": webhook,
     }
 
 
@@ -90,6 +93,7 @@ def test_operations_on_existing_items_honour_the_published_contract(
             "exchange": "NSE",
             "day": "2030-01-15",
             "backtest_id": "bt-20261125040000000000-0a1b2c3d",
+            "webhook_id": existing["webhook_id"],
         }
         case.path_parameters = {name: ids[name] for name in case.path_parameters}
     response = case.call_and_validate(checks=CHECKS)
