@@ -126,5 +126,13 @@ export function routes(api) {
     updateSubscription: (basketId, body) => api.put(`/options/subscriptions/${path(basketId)}`, body),
     unsubscribe: (basketId) => api.delete(`/options/subscriptions/${path(basketId)}`),
     statement: (basketId, month) => api.get(`/options/subscriptions/${path(basketId)}/statement`, { month }),
+    notificationSettings: () => api.get('/options/notification-settings'),
+    updateNotificationSettings: (body) => api.put('/options/notification-settings', body),
+    testNotification: () => api.post('/options/notification-settings/test'),
+    webhooks: () => api.all('/options/webhooks'),
+    createWebhook: (body) => api.post('/options/webhooks', body),
+    deleteWebhook: (id) => api.delete(`/options/webhooks/${path(id)}`),
+    rotateWebhook: (id) => api.post(`/options/webhooks/${path(id)}/rotate`),
+    webhookSignals: (id) => api.get(`/options/webhooks/${path(id)}/signals`, { limit: 20 }),
   };
 }

@@ -13,9 +13,10 @@ import * as positions from './pages/positions.js';
 import * as risk from './pages/risk.js';
 import * as marketplace from './pages/marketplace.js';
 import * as accounts from './pages/accounts.js';
+import * as settings from './pages/settings.js';
 import * as signin from './pages/signin.js';
 
-const PAGES = { today, baskets, allocations, risk, positions, marketplace, accounts };
+const PAGES = { today, baskets, allocations, risk, settings, positions, marketplace, accounts };
 const DEFAULT_ROUTE = 'today';
 const STATUS_TEXT = {
   [FeedState.CONNECTING]: 'Connecting…',

@@ -81,6 +81,17 @@ class PageWatch:
         if response.status >= 400:
             self.http_errors.append(f"{response.status} {response.request.method} {response.url}")
 
+    def clear(self) -> None:
+        """Forget what was seen (a module's next test starts from nothing)."""
+        for seen in (
+            self.console_errors,
+            self.page_errors,
+            self.failed_requests,
+            self.http_errors,
+            self.outside_requests,
+        ):
+            seen.clear()
+
     @property
     def problems(self) -> list[str]:
         return [
@@ -108,3 +119,21 @@ def chromium(profile_dir: Path) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+@contextmanager
+def signed_in_console(
+    base_url: str, token: str, user: str, profile_dir: Path
+) -> Iterator[tuple[Page, PageWatch]]:
+    """The console in one Chromium page, signed in with `token` (whose user is `user`), watched."""
+    from playwright.sync_api import expect
+
+    with chromium(profile_dir) as browser:
+        page = browser.new_page()
+        page.set_viewport_size({"width": 1360, "height": 900})
+        watch = PageWatch.attach(page)
+        page.goto(base_url + "/", wait_until="load")
+        page.get_by_test_id("signin-token").fill(token)
+        page.get_by_test_id("signin-submit").click()
+        expect(page.get_by_test_id("user-name")).to_have_text(user)
+        yield page, watch

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import PageWatch, chromium
+from tests.e2e.browser import PageWatch, signed_in_console
 from tests.e2e.conftest import Platform, start_platform, stop_platform
 
 DAY = "2026-11-23"  # a Monday with a regular session
@@ -82,29 +82,16 @@ def signed_in(
     session: Platform, token: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Page, PageWatch]]:
     wait_for_quotes(session, token)
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
-        page = browser.new_page()
-        page.set_viewport_size({"width": 1360, "height": 900})
-        watch = PageWatch.attach(page)
-        page.goto(session.base_url + "/", wait_until="load")
-        page.get_by_test_id("signin-token").fill(token)
-        page.get_by_test_id("signin-submit").click()
-        expect(page.get_by_test_id("user-name")).to_have_text("alice")
-        yield page, watch
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with signed_in_console(session.base_url, token, "alice", profile) as signed:
+        yield signed
 
 
 @pytest.fixture
 def console(signed_in: tuple[Page, PageWatch]) -> tuple[Page, PageWatch]:
     """The signed-in page, its watch emptied of what earlier tests saw."""
     page, watch = signed_in
-    for seen in (
-        watch.console_errors,
-        watch.page_errors,
-        watch.failed_requests,
-        watch.http_errors,
-        watch.outside_requests,
-    ):
-        seen.clear()
+    watch.clear()
     return page, watch
 
 

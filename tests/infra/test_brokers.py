@@ -82,6 +82,9 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
         variable = function["Environment"]["Variables"]["BROKER_SECRET_PREFIX"]
         if module in SESSION_MANAGING_MODULES:
             continue  # test_linking_functions_write_app_credentials_and_sessions_only
+        if module in NOTIFICATION_SECRET_READERS:
+            assert variable == "", f"{module} must have no broker prefix"
+            continue
         if module in MARKET_DATA_READERS and market_data_secret(synthesized.config) is not None:
             assert variable == ""
             continue  # the feed's secret only: test_the_feed_secret_is_read_by_its_readers_only
@@ -90,7 +93,11 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
             assert variable == "", f"{module} must have no prefix (its credentials lookup fails closed)"
             continue
         assert variable == prefix
-        (statement,) = secret_statements
+        # The notification routes' bot-token writes (CreateSecret ... under their own prefix) are
+        # checked in tests/infra/test_notifications.py.
+        (statement,) = [
+            s for s in secret_statements if "secretsmanager:CreateSecret" not in as_list(s["Action"])
+        ]
         assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
         (pattern,) = [_render(resource, synthesized) for resource in as_list(statement["Resource"])]
         assert fnmatchcase(_secret_arn(synthesized, provider.secret_name("ZERODHA-AB1234")), pattern)
@@ -105,6 +112,9 @@ def test_only_broker_callers_may_read_broker_secrets_and_only_under_the_prefix(
 
 # The minute's refresh quotes from the feed; the daily start downloads its instrument master.
 MARKET_DATA_READERS = frozenset({"market_data_refresher", "timer_starter"})
+# Reads the users' Telegram bot tokens, under the notification prefix only, decrypting with the
+# same key through Secrets Manager (tests/infra/test_notifications.py checks its grants).
+NOTIFICATION_SECRET_READERS = frozenset({"notification_sender"})
 
 
 @pytest.mark.parametrize("module", sorted(MARKET_DATA_READERS))
@@ -145,10 +155,11 @@ def test_broker_secrets_key_rotates_and_decrypts_only_through_secrets_manager_fo
         if module in SESSION_MANAGING_MODULES:
             continue  # test_linking_functions_write_app_credentials_and_sessions_only
         decrypts = [s for s in _statements(synthesized, function) if "kms:Decrypt" in as_list(s["Action"])]
-        if module not in readers:
+        if module not in readers | NOTIFICATION_SECRET_READERS:
             assert decrypts == [], module
             continue
-        (statement,) = decrypts
+        # The bot-token writers' grant (encrypting too) is checked in test_notifications.py.
+        (statement,) = [s for s in decrypts if "kms:Encrypt" not in as_list(s["Action"])]
         assert as_list(statement["Action"]) == ["kms:Decrypt"]
         assert [ref_target(resource) for resource in as_list(statement["Resource"])] == [key_id]
         assert statement["Condition"] == {

@@ -74,8 +74,8 @@ def test_every_async_target_has_a_dlq_and_a_maximum_event_age(synthesized: Synth
 def test_dead_letter_queues_are_encrypted_and_tls_only(synthesized: Synthesized) -> None:
     queues = synthesized.of_type("AWS::SQS::Queue")
     # + the starter's, the run queue and its DLQ, the live feed's stream failures, the backtest
-    # job function's
-    assert len(queues) == len(DetailType) + 5
+    # job function's, the notification queue and its DLQ
+    assert len(queues) == len(DetailType) + 7
     policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
