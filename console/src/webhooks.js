@@ -17,7 +17,7 @@ function when(iso) {
   return iso ? `${date(iso)} ${time(iso)}` : '–';
 }
 
-/** A refusal of the whole body that names one field (`leg_no is required for EXIT_LEG`) goes beside it. */
+/** A refusal of the whole body that names one field (`secret_field needs a shared_secret`) goes beside it. */
 function placed(error) {
   for (const detail of error.details || []) {
     if (detail.field !== 'body') continue;

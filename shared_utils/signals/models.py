@@ -7,7 +7,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared_utils.models.common import EntityId, Name
 from shared_utils.models.signals import SignalAction, SignalStatus
@@ -62,7 +71,11 @@ class WebhookCreate(BaseModel):
         description="ENTER every leg, EXIT every open position, or EXIT_LEG (`leg_no`) of the strategy"
     )
     leg_no: int | None = Field(
-        default=None, ge=1, le=MAX_LEG_NO, description="The leg EXIT_LEG closes (required for it only)"
+        default=None,
+        ge=1,
+        le=MAX_LEG_NO,
+        validate_default=True,
+        description="The leg EXIT_LEG closes (required for it only)",
     )
     format: WebhookFormat
     label: Name | None = Field(default=None, description="My name for it (e.g. the alert's)")
@@ -104,12 +117,19 @@ class WebhookCreate(BaseModel):
             raise ValueError(f"at most {MAX_MATCH_FIELDS} fields")
         return match
 
+    @field_validator("leg_no")
+    @classmethod
+    def _for_exit_leg(cls, leg_no: int | None, info: ValidationInfo) -> int | None:
+        """Named on `leg_no` itself, so the trader's form marks that input."""
+        action = info.data.get("action")
+        if action is SignalAction.EXIT_LEG and leg_no is None:
+            raise ValueError("required for EXIT_LEG")
+        if action is not None and action is not SignalAction.EXIT_LEG and leg_no is not None:
+            raise ValueError("only for EXIT_LEG")
+        return leg_no
+
     @model_validator(mode="after")
     def _consistent(self) -> WebhookCreate:
-        if self.action is SignalAction.EXIT_LEG and self.leg_no is None:
-            raise ValueError("leg_no is required for EXIT_LEG")
-        if self.action is not SignalAction.EXIT_LEG and self.leg_no is not None:
-            raise ValueError("leg_no is only for EXIT_LEG")
         if self.secret_field is not None and self.shared_secret is None:
             raise ValueError("secret_field needs a shared_secret")
         secret_in = self.secret_in()

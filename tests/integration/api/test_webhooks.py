@@ -145,7 +145,8 @@ def test_a_leg_the_strategy_does_not_have_is_a_422_naming_leg_no(api, strategy_i
 
     assert beyond.status == 422 and [d["field"] for d in beyond.body["details"]] == ["leg_no"]
     assert "4 leg(s)" in beyond.body["details"][0]["issue"]
-    assert missing.status == 422 and "leg_no is required" in missing.raw_body
+    assert missing.status == 422 and [d["field"] for d in missing.body["details"]] == ["leg_no"]
+    assert "required for EXIT_LEG" in missing.body["details"][0]["issue"]
     assert fourth.status == 201 and fourth.body["leg_no"] == 4
 
 

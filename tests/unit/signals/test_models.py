@@ -24,8 +24,8 @@ def test_defaults_six_requests_a_minute_and_no_secret():
 
 
 def test_exit_leg_needs_a_leg_and_only_exit_leg_takes_one():
-    assert "leg_no is required" in invalid(action="EXIT_LEG")
-    assert "leg_no is only for EXIT_LEG" in invalid(action="EXIT", leg_no=2)
+    assert "leg_no\n  Value error, required for EXIT_LEG" in invalid(action="EXIT_LEG")
+    assert "leg_no\n  Value error, only for EXIT_LEG" in invalid(action="EXIT", leg_no=2)
     assert WebhookCreate.model_validate({**BASE, "action": "EXIT_LEG", "leg_no": 2}).leg_no == 2
     assert "leg_no" in invalid(action="EXIT_LEG", leg_no=7)
 
