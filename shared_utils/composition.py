@@ -261,7 +261,14 @@ class Platform:
         from shared_utils.catalog.service import TradingCatalog
 
         return TradingCatalog(
-            self.trading_repository, self.clock, self.calendar, self.execution_service, self.strategy_leases
+            self.trading_repository,
+            self.clock,
+            self.calendar,
+            self.execution_service,
+            self.strategy_leases,
+            on_deleted=lambda user_id, strategy_ids: self.webhooks().delete_for_strategies(
+                user_id, strategy_ids
+            ),
         )
 
     @cached_property

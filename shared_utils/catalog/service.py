@@ -41,7 +41,11 @@ class TradingCatalog:
         calendar: Callable[[], TradingCalendar],
         execution: Callable[[], ExecutionService],
         leases: StrategyLeases,
+        *,
+        on_deleted: Callable[[str, list[str]], object] | None = None,
     ) -> None:
+        """`on_deleted(user_id, strategy_ids)`: after strategies are deleted (their webhooks go)."""
+        self._on_deleted = on_deleted
         self._repository = repository
         self._clock = clock
         self._calendar = calendar
@@ -71,6 +75,7 @@ class TradingCatalog:
         strategies = [s.strategy_id for s in self.basket(user_id, basket_id).strategies]
         with flat_while_held(self._execution(), self._leases, user_id, strategies, close=close_positions):
             self._repository.delete_basket(user_id, basket_id, version)
+        self._deleted(user_id, strategies)
 
     # ------------------------------------------------------------------ strategies
 
@@ -102,6 +107,11 @@ class TradingCatalog:
         self._repository.get_strategy(user_id, strategy_id)  # 404 before anything closes
         with flat_while_held(self._execution(), self._leases, user_id, [strategy_id], close=close_positions):
             self._repository.delete_strategy(user_id, strategy_id, version)
+        self._deleted(user_id, [strategy_id])
+
+    def _deleted(self, user_id: str, strategy_ids: list[str]) -> None:
+        if self._on_deleted is not None and strategy_ids:
+            self._on_deleted(user_id, strategy_ids)
 
     def _refuse_unrunnable(self, strategy: StrategyCreate | Strategy) -> None:
         refuse_unrunnable(strategy, to_ist(self._clock.now()).date(), self._calendar())

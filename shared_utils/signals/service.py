@@ -5,7 +5,7 @@ only; what is stored is the token's hash."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from shared_utils.clock import Clock
@@ -21,6 +21,8 @@ from shared_utils.signals.models import (
     WebhookWithUrl,
 )
 from shared_utils.signals.store import WebhookStore
+
+_PAGE = 100
 
 
 class StrategyFinder(Protocol):
@@ -96,6 +98,20 @@ class WebhookService:
 
     def delete(self, user_id: str, webhook_id: str) -> None:
         self._store.delete(user_id, webhook_id)
+
+    def delete_for_strategies(self, user_id: str, strategy_ids: Collection[str]) -> int:
+        """Delete the webhooks bound to these strategies (deleted themselves): their URLs then
+        answer as unknown ones. Returns how many."""
+        doomed: list[str] = []
+        token: str | None = None
+        while True:
+            items, token = self._store.page(user_id, limit=_PAGE, next_token=token)
+            doomed += [w.webhook_id for w in items if w.strategy_id in strategy_ids]
+            if token is None:
+                break
+        for webhook_id in doomed:
+            self._store.delete(user_id, webhook_id)
+        return len(doomed)
 
     def signals(
         self, user_id: str, webhook_id: str, limit: int, next_token: str | None

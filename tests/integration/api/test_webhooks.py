@@ -172,3 +172,23 @@ def test_signals_are_listed_newest_first_page_by_page(aws, api, strategy_id):
     assert len(received) == 3 and received == sorted(received, reverse=True)
     assert rest.body["next_token"] is None
     assert all(item["webhook_id"] == created.body["webhook_id"] for item in first.body["items"])
+
+
+@pytest.mark.parametrize("deleted", ["strategy", "basket"])
+def test_deleting_the_strategy_or_its_basket_deletes_its_webhooks(api, strategy_id, deleted):
+    body = {"strategy_id": strategy_id, "action": "ENTER", "format": "TRADINGVIEW"}
+    first = api("POST", WEBHOOKS, body=body).body
+    second = api("POST", WEBHOOKS, body=body).body
+    basket_id = api("GET", "/options/strategies/{strategy_id}", strategy_id=strategy_id).body["strategy"][
+        "basket_id"
+    ]
+
+    if deleted == "strategy":
+        gone = api("DELETE", "/options/strategies/{strategy_id}", strategy_id=strategy_id)
+    else:
+        gone = api("DELETE", "/options/baskets/{basket_id}", basket_id=basket_id)
+
+    assert gone.status == 204, gone.body
+    assert api("GET", WEBHOOKS).body["items"] == []
+    for created in (first, second):  # their URLs answer as unknown ones
+        assert post_signal(created["url_path"], {"action": "buy"}) == 404
