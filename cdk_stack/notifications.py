@@ -17,6 +17,9 @@ off the trading path (docs/notifications.md).
   secrets' key through Secrets Manager), and send e-mail from the configured SES identity only.
 - The preferences routes (on the basket manager's function, beside the portfolio rules) may write
   and delete bot tokens under that prefix and queue test messages.
+- The notifier also subscribes to the stack's alarm topic (`subscribe_alarms`): each alarm
+  going into ALARM or back to OK becomes one delivery per admin who switched `platform_alarms` on
+  (a subscription and an invoke permission: two resources, no function of its own).
 - E-mail: with `notification_email_sender` in the environment, an SES e-mail identity for it
   (AWS mails it a verification link on deployment) and a configuration set; without one, the
   environment has no e-mail channel (the API answers 422 for an e-mail preference).
@@ -31,6 +34,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -195,6 +200,11 @@ class Notifications(Construct):
                 max_concurrency=SENDER_MAX_CONCURRENCY,
             )
         )
+
+    def subscribe_alarms(self, topic: sns.ITopic) -> None:
+        """The stack's alarm topic -> the notifier (admins' Telegram and e-mail; the topic's own
+        e-mail subscriptions stay). SNS decrypts the encrypted topic's messages for Lambda itself."""
+        topic.add_subscription(subscriptions.LambdaSubscription(self.notifier))
 
     def draw(self, dashboard: cloudwatch.Dashboard) -> None:
         """The queue on the operations dashboard: deliveries waiting and the oldest one's age (an

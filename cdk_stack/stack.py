@@ -209,6 +209,8 @@ class OptionsTradingStack(Stack):
             feed=self.feed,
         )
         self.notifications.draw(self.monitoring.dashboard)
+        # Admins who switched `platform_alarms` on hear every alarm on their own channels too.
+        self.notifications.subscribe_alarms(self.monitoring.topic)
         self.functions = factory.functions
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "StrategyRunQueueUrl", value=self.runs.queue.queue_url)

@@ -853,11 +853,18 @@ class Platform:
     @cached_property
     def notifier(self) -> Notifier:
         from shared_utils.notifications.notifier import Notifier
+        from shared_utils.tables import resource_prefix
 
-        return Notifier(self.notification_settings_store, self.notification_queue, self.clock)
+        return Notifier(
+            self.notification_settings_store,
+            self.notification_queue,
+            self.clock,
+            alarm_name_prefix=f"{resource_prefix(self.settings.environment)}-",
+        )
 
     def notify_records(self, records: Iterable[dict[str, Any]]) -> NotifyReport:
-        """A stream batch of the history and broker-accounts tables -> deliveries queued."""
+        """A stream batch of the history and broker-accounts tables, or the alarm topic's SNS
+        records -> deliveries queued."""
         return self.notifier.records(
             records, self.settings.history_table_name, self.settings.broker_accounts_table_name
         )

@@ -71,6 +71,9 @@ RISK_SETTINGS_SK = "RISK_SETTINGS"
 # user's preferences (`gsi1sk` = user id): the platform-wide kill switch reaches whoever wants it.
 NOTIFICATION_SETTINGS_SK = "NOTIFICATION_SETTINGS"
 NOTIFICATION_SETTINGS_GSI1PK = "NOTIFICATION_SETTINGS"
+# GSI2 (sparse): an admin's preferences with `platform_alarms` on also carry
+#   `gsi2pk = PLATFORM_ALARMS`, `gsi2sk` = user id: the platform alarms' audience is one query.
+PLATFORM_ALARMS_GSI2PK = "PLATFORM_ALARMS"
 # A notification's delivery mark in the idempotency table (`id`), by its dedupe key.
 NOTIFICATION_MARK_PREFIX = "NOTIFICATION#"
 

@@ -1,5 +1,7 @@
 """Notifier: the history and broker-accounts tables' streams -> one delivery per (event, user,
-channel) on the notification queue. Nothing on the trading path calls it or waits for it.
+channel) on the notification queue. Nothing on the trading path calls it or waits for it. It also
+reads the stack's alarm topic: each CloudWatch alarm going into ALARM or back to OK -> one
+delivery per opted-in admin and channel (SNS retries a failed invocation; the copies dedupe).
 
 A batch that fails (its preferences or the queue unreachable) is retried by the event source
 (bisected, then to its on-failure queue); the deliveries a retry queues again carry the same

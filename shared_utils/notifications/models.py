@@ -4,7 +4,7 @@ delivery message the notification queue carries."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -33,6 +33,16 @@ class EventKind(StrEnum):
 
 
 DEFAULT_EVENTS: tuple[EventKind, ...] = tuple(EventKind)
+
+# A delivery's kind for the platform's CloudWatch alarms (admins who switched `platform_alarms`
+# on): not one of the `events` a trader chooses.
+PlatformAlarm = Literal["PLATFORM_ALARM"]
+PLATFORM_ALARM: PlatformAlarm = "PLATFORM_ALARM"
+PLATFORM_ALARMS_FIELD = "platform_alarms"
+PLATFORM_ALARMS_DESCRIPTION = (
+    "Admins only: the platform's CloudWatch alarms (calendar coverage, market data, dead-letter queues "
+    "...) going into ALARM or back to OK, on each enabled channel (a non-admin's true is a 403)"
+)
 
 # Telegram: a numeric chat id (negative for groups, -100... for supergroups and channels) or a
 # public channel's @username; a bot token is `{bot id}:{secret}` as BotFather hands it out.
@@ -134,6 +144,7 @@ class NotificationSettingsUpdate(BaseModel):
     )
     email: EmailUpdate | None = Field(default=None, description="null: no e-mail")
     console: ConsoleChannel = Field(default_factory=ConsoleChannel)
+    platform_alarms: bool = Field(default=False, description=PLATFORM_ALARMS_DESCRIPTION)
 
     @field_validator("events")
     @classmethod
@@ -174,6 +185,7 @@ class NotificationSettings(BaseModel):
     telegram: TelegramSettings | None = None
     email: EmailSettings | None = None
     console: ConsoleChannel = Field(default_factory=ConsoleChannel)
+    platform_alarms: bool = Field(default=False, description=PLATFORM_ALARMS_DESCRIPTION)
     updated_at: AwareDatetime | None = None
 
     def targets(self, kind: EventKind | None) -> dict[Channel, str]:
@@ -181,16 +193,23 @@ class NotificationSettings(BaseModel):
         configured channel without an error, by channel, with its chat id or address."""
         if kind is not None and kind not in self.events:
             return {}
+        return self._channels(with_errors=kind is None)
+
+    def alarm_targets(self) -> dict[Channel, str]:
+        """Where a platform alarm goes: nowhere unless `platform_alarms` is on (admins only)."""
+        return self._channels(with_errors=False) if self.platform_alarms else {}
+
+    def _channels(self, *, with_errors: bool) -> dict[Channel, str]:
         found: dict[Channel, str] = {}
         telegram, email = self.telegram, self.email
         if (
             telegram
             and telegram.enabled
             and telegram.bot_token_set
-            and (telegram.error is None or kind is None)
+            and (telegram.error is None or with_errors)
         ):
             found[Channel.TELEGRAM] = telegram.chat_id
-        if email and email.enabled and (email.error is None or kind is None):
+        if email and email.enabled and (email.error is None or with_errors):
             found[Channel.EMAIL] = email.address
         return found
 
@@ -202,18 +221,22 @@ class NotificationSettings(BaseModel):
 
 
 class NotificationSettingsItem(StoredItem):
-    """`USER#{user}` / `NOTIFICATION_SETTINGS`; GSI1 holds every user's under one key. Channel
-    errors are a top-level map of their own: the sender may update that attribute and no other."""
+    """`USER#{user}` / `NOTIFICATION_SETTINGS`; GSI1 holds every user's under one key, GSI2 (sparse)
+    the alarm subscribers'. Channel errors are a top-level map of their own: the sender may update
+    that attribute and no other."""
 
     entity: ClassVar[str] = "NOTIFICATION_SETTINGS"
     gsi1pk: str
     gsi1sk: str
+    gsi2pk: str | None = None  # PLATFORM_ALARMS when `platform_alarms` is on
+    gsi2sk: str | None = None
     user_id: EntityId
     version: int = Field(ge=1)
     events: list[EventKind]
     telegram: dict[str, Any] | None = None  # enabled, chat_id, bot_token_set
     email: dict[str, Any] | None = None  # enabled, address
     console_enabled: bool = True
+    platform_alarms: bool = False
     channel_errors: dict[str, ChannelError] = Field(default_factory=dict)
     updated_at: AwareDatetime
 
@@ -231,12 +254,15 @@ class NotificationSettingsItem(StoredItem):
             sk=keys.NOTIFICATION_SETTINGS_SK,
             gsi1pk=keys.NOTIFICATION_SETTINGS_GSI1PK,
             gsi1sk=settings.user_id,
+            gsi2pk=keys.PLATFORM_ALARMS_GSI2PK if settings.platform_alarms else None,
+            gsi2sk=settings.user_id if settings.platform_alarms else None,
             user_id=settings.user_id,
             version=settings.version,
             events=settings.events,
             telegram=settings.telegram.model_dump(exclude={"error"}) if settings.telegram else None,
             email=settings.email.model_dump(exclude={"error"}) if settings.email else None,
             console_enabled=settings.console.enabled,
+            platform_alarms=settings.platform_alarms,
             channel_errors=errors,
             updated_at=settings.updated_at,
         )
@@ -254,6 +280,7 @@ class NotificationSettingsItem(StoredItem):
             telegram=telegram,
             email=email,
             console=ConsoleChannel(enabled=self.console_enabled),
+            platform_alarms=self.platform_alarms,
             updated_at=self.updated_at,
         )
 
@@ -270,7 +297,9 @@ class Delivery(BaseModel):
     dedupe_key: str = Field(description="{event id}#{channel}: the same for every copy of this delivery")
     user_id: str
     channel: Channel
-    kind: EventKind | None = Field(description="None: a test message")
+    kind: EventKind | PlatformAlarm | None = Field(
+        description="None: a test message; PLATFORM_ALARM: a CloudWatch alarm for an admin"
+    )
     target: str = Field(description="the chat id or e-mail address")
     settings_version: int = Field(ge=0, description="the preferences it was addressed with")
     subject: str

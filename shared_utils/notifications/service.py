@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 
 from shared_utils.clock import Clock
-from shared_utils.errors import ConflictError, FieldIssue, InvalidInputError
+from shared_utils.errors import ConflictError, FieldIssue, ForbiddenError, InvalidInputError
+from shared_utils.models.identity import ADMINS_GROUP
 from shared_utils.notifications.models import (
+    PLATFORM_ALARMS_FIELD,
     Channel,
     Delivery,
     EmailSettings,
@@ -47,10 +49,17 @@ class NotificationSettingsService:
     def get(self, user_id: str) -> NotificationSettings:
         return self._store.get(user_id)
 
-    def put(self, user_id: str, update: NotificationSettingsUpdate) -> NotificationSettings:
+    def put(
+        self, user_id: str, update: NotificationSettingsUpdate, *, is_admin: bool = False
+    ) -> NotificationSettings:
         current = self._store.get(user_id)
         if update.version != current.version:
             raise ConflictError(f"notification settings {CHANGED}")
+        if update.platform_alarms and not is_admin:
+            raise ForbiddenError(
+                f"platform alarms are for the {ADMINS_GROUP} group",
+                [FieldIssue(PLATFORM_ALARMS_FIELD, f"only the {ADMINS_GROUP} group may switch it on")],
+            )
         if update.email is not None and not self._email_available:
             raise InvalidInputError(
                 "E-mail notifications are not available on this platform",
@@ -89,6 +98,7 @@ class NotificationSettingsService:
             telegram=telegram,
             email=email,
             console=update.console,
+            platform_alarms=update.platform_alarms,
             updated_at=self._clock.now(),
         )
         if new_token is not None:

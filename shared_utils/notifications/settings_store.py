@@ -25,7 +25,7 @@ from shared_utils.notifications.models import (
     NotificationSettingsItem,
 )
 from shared_utils.repository.dynamo import CHANGED, DynamoTable, condition_lost
-from shared_utils.tables import ALLOCATIONS_BY_STRATEGY
+from shared_utils.tables import ALLOCATIONS_BY_STRATEGY, USER_EXECUTION_SCHEDULE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,6 +64,16 @@ class NotificationSettingsStore(DynamoTable):
             IndexName=ALLOCATIONS_BY_STRATEGY,
             KeyConditionExpression="gsi1pk = :pk",
             ExpressionAttributeValues={":pk": {"S": keys.NOTIFICATION_SETTINGS_GSI1PK}},
+        )
+        return [NotificationSettingsItem.from_dynamo(raw).to_domain() for raw in items]
+
+    def alarm_subscribers(self) -> list[NotificationSettings]:
+        """The admins who switched `platform_alarms` on (GSI2's sparse partition of them): the
+        platform alarms' audience, without a scan."""
+        items = self._query_all(
+            IndexName=USER_EXECUTION_SCHEDULE,
+            KeyConditionExpression="gsi2pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.PLATFORM_ALARMS_GSI2PK}},
         )
         return [NotificationSettingsItem.from_dynamo(raw).to_domain() for raw in items]
 

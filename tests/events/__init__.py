@@ -76,3 +76,12 @@ def api_event(
         event["body"] = json.dumps(body)
         event["headers"]["Content-Type"] = "application/json"
     return copy.deepcopy(event)
+
+
+def alarm_event(**message: Any) -> dict[str, Any]:
+    """The alarm topic's SNS event for Lambda (`notifications/sns_alarm.json`: the calendar-coverage
+    alarm going into ALARM at 10:05 IST), with fields of the alarm's JSON message replaced."""
+    event = load_event("notifications/sns_alarm.json")
+    sns = event["Records"][0]["Sns"]
+    sns["Message"] = json.dumps({**json.loads(sns["Message"]), **message})
+    return event

@@ -180,5 +180,37 @@ def test_email_goes_from_the_configured_ses_identity_only(synth: Synthesized) ->
         ]
 
 
+def test_the_alarm_topic_invokes_the_notifier_for_the_admins_platform_alarms(synth: Synthesized) -> None:
+    notifier = function_by_module(synth, NOTIFIER)
+    (topic,) = [
+        topic_id
+        for topic_id, topic in synth.of_type("AWS::SNS::Topic").items()
+        if rendered(topic["Properties"]["TopicName"]).endswith("-operator-alarms")
+    ]
+    lambda_subscriptions = [
+        subscription["Properties"]
+        for subscription in synth.of_type("AWS::SNS::Subscription").values()
+        if subscription["Properties"]["Protocol"] == "lambda"
+    ]
+    assert [(ref_target(s["TopicArn"]), ref_target(s["Endpoint"])) for s in lambda_subscriptions] == [
+        (topic, notifier)
+    ]
+    (permission,) = [
+        permission["Properties"]
+        for permission in synth.of_type("AWS::Lambda::Permission").values()
+        if permission["Properties"]["Principal"] == "sns.amazonaws.com"
+    ]
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert ref_target(permission["FunctionName"]) == notifier
+    assert ref_target(permission["SourceArn"]) == topic
+    # The operators' e-mail subscriptions stay beside it.
+    emails = [
+        s["Properties"]["Endpoint"]
+        for s in synth.of_type("AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "email"
+    ]
+    assert sorted(emails) == sorted(synth.config.alarm_emails)
+
+
 def test_the_stack_stays_under_cloudformations_resource_limit(synth: Synthesized) -> None:
     assert len(synth.resources) < 500

@@ -37,6 +37,8 @@ function errorText(error) {
 
 function notificationsForm(api, { onDispose }) {
   let version = null;
+  // An admin's `platform_alarms` has no control here: a save keeps what is stored (the PUT replaces).
+  let platformAlarms = false;
   let disposed = false;
   let recheck = null;
   onDispose(() => { disposed = true; clearTimeout(recheck); });
@@ -90,6 +92,7 @@ function notificationsForm(api, { onDispose }) {
 
   function show(settings) {
     version = settings.version;
+    platformAlarms = Boolean(settings.platform_alarms);
     const { telegram, email } = settings;
     telegramOn.box.checked = Boolean(telegram?.enabled);
     chatId.value = telegram?.chat_id || '';
@@ -117,6 +120,7 @@ function notificationsForm(api, { onDispose }) {
       telegram: null,
       email: null,
       console: { enabled: consoleOn.box.checked },
+      platform_alarms: platformAlarms,
     };
     if (chatId.value.trim() || botToken.value.trim() || telegramOn.box.checked) {
       body.telegram = { enabled: telegramOn.box.checked, chat_id: chatId.value.trim() };

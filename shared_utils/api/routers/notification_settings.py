@@ -46,13 +46,14 @@ def get_notification_settings(caller: Caller) -> NotificationSettings:
         "Replaces the preferences; `version` must be the current one (0 before the first PUT; 409 "
         "otherwise). `telegram.bot_token` is write-only: omitted, the stored token is kept (needed the first "
         "time); `telegram: null` removes Telegram and deletes its token. A bad chat id, token or address is "
-        "a 422 naming the field."
+        "a 422 naming the field. `platform_alarms` (the platform's CloudWatch alarms) is for the Admins "
+        "group: a non-admin's `true` is a 403 `FORBIDDEN` naming the field."
     ),
     tags=TAGS,
-    responses=route_responses(HTTPStatus.OK, HTTPStatus.CONFLICT, body=True),
+    responses=route_responses(HTTPStatus.OK, HTTPStatus.CONFLICT, HTTPStatus.FORBIDDEN, body=True),
 )
 def update_notification_settings(caller: Caller, data: NotificationSettingsUpdate) -> NotificationSettings:
-    return platform().notification_settings.put(caller.user_id, data)
+    return platform().notification_settings.put(caller.user_id, data, is_admin=caller.is_admin)
 
 
 @route(

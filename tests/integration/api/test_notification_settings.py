@@ -106,3 +106,19 @@ def test_a_test_message_is_queued_for_each_enabled_channel(api):
         ("EMAIL", "trader@ql-trading-desk.in", None),
     }
     assert TOKEN not in response.raw_body and all(TOKEN not in d.model_dump_json() for d in waiting)
+
+
+def test_an_admin_switches_platform_alarms_on_and_a_trader_is_refused_naming_the_field(api):
+    admin = {"user": "admin-1", "groups": ("Admins",)}
+    saved = api("PUT", SETTINGS, body={**BODY, "platform_alarms": True}, **admin)
+    assert saved.status == 200, saved.body
+    assert saved.body["platform_alarms"] is True
+    assert api("GET", SETTINGS, **admin).body["platform_alarms"] is True
+    assert [s.user_id for s in platform().notification_settings_store.alarm_subscribers()] == ["admin-1"]
+
+    refused = api("PUT", SETTINGS, body={**BODY, "platform_alarms": True})
+    assert refused.status == 403
+    assert refused.body["code"] == "FORBIDDEN"
+    assert [detail["field"] for detail in refused.body["details"]] == ["platform_alarms"]
+    assert api("GET", SETTINGS).body["version"] == 0  # nothing stored
+    assert api("PUT", SETTINGS, body=BODY).body["platform_alarms"] is False  # off is the default

@@ -55,15 +55,17 @@ class Notifications:
     accounts: StreamTap
     dynamodb: Any
 
-    def subscribe(self, user: str = "user-a", **changes: Any) -> None:
-        """Telegram and e-mail on, the default events (or `changes`)."""
+    def subscribe(self, user: str = "user-a", *, admin: bool = False, **changes: Any) -> None:
+        """Telegram and e-mail on, the default events (or `changes`); `admin`: in the Admins group."""
         body: dict[str, Any] = {
             "version": self.root.notification_settings.get(user).version,
             "telegram": {"chat_id": CHAT_ID, "bot_token": BOT_TOKEN},
             "email": {"address": ADDRESS},
             **changes,
         }
-        self.root.notification_settings.put(user, NotificationSettingsUpdate.model_validate(body))
+        self.root.notification_settings.put(
+            user, NotificationSettingsUpdate.model_validate(body), is_admin=admin
+        )
 
     def records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The stream records written since the last read (both tables)."""
