@@ -33,10 +33,12 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_stack.config import EnvironmentConfig
@@ -51,6 +53,27 @@ STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 2
 # The same staleness bound as the QuotesRefreshed rule's target (`events.MAX_EVENT_AGE`).
 STREAM_MAX_RECORD_AGE = MAX_EVENT_AGE
+
+
+def stream_source(
+    table: dynamodb.ITable, failures: sqs.IQueue, max_record_age: Duration
+) -> sources.DynamoEventSource:
+    """A table's stream as a function's event source, as the feed and the notifier read it: the
+    newest records, batches without waiting, a failing batch bisected and retried, then its
+    records to `failures`; nothing older than `max_record_age`."""
+    return sources.DynamoEventSource(
+        table,
+        starting_position=lambda_.StartingPosition.LATEST,
+        batch_size=STREAM_BATCH_SIZE,
+        max_batching_window=Duration.seconds(0),
+        bisect_batch_on_error=True,
+        retry_attempts=STREAM_RETRY_ATTEMPTS,
+        max_record_age=max_record_age,
+        report_batch_item_failures=True,
+        on_failure=sources.SqsDlq(failures),
+    )
+
+
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "requestTime": "$context.requestTime",
@@ -190,17 +213,7 @@ class LiveFeed(Construct):
         self.stream_failures = dead_letter_queue(self, "StreamFailuresDlq", config)
         for handle in (data.history, broker_accounts):
             self.broadcaster.add_event_source(
-                sources.DynamoEventSource(
-                    handle.table,
-                    starting_position=lambda_.StartingPosition.LATEST,
-                    batch_size=STREAM_BATCH_SIZE,
-                    max_batching_window=Duration.seconds(0),
-                    bisect_batch_on_error=True,
-                    retry_attempts=STREAM_RETRY_ATTEMPTS,
-                    max_record_age=STREAM_MAX_RECORD_AGE,
-                    report_batch_item_failures=True,
-                    on_failure=sources.SqsDlq(self.stream_failures),
-                )
+                stream_source(handle.table, self.stream_failures, STREAM_MAX_RECORD_AGE)
             )
         CfnOutput(self, "FeedUrl", value=self.stage.url).override_logical_id("FeedUrl")
 

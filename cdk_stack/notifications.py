@@ -43,7 +43,7 @@ from cdk_stack.brokers import SECRET_NAMESPACE
 from cdk_stack.config import EnvironmentConfig
 from cdk_stack.data import DataTables, TableHandle, removal_policy
 from cdk_stack.events import dead_letter_queue
-from cdk_stack.feed import LIST_STREAMS_REASON, STREAM_BATCH_SIZE, STREAM_RETRY_ATTEMPTS
+from cdk_stack.feed import LIST_STREAMS_REASON, stream_source
 from cdk_stack.functions import FunctionFactory, grant_table
 from lambda_functions.option_baskets import NOTIFICATION_SENDER, NOTIFIER
 from shared_utils.notifications.sender import MAX_RECEIVES
@@ -140,17 +140,7 @@ class Notifications(Construct):
         self.stream_failures = stream_failures
         for handle in (data.history, broker_accounts):
             self.notifier.add_event_source(
-                sources.DynamoEventSource(
-                    handle.table,
-                    starting_position=lambda_.StartingPosition.LATEST,
-                    batch_size=STREAM_BATCH_SIZE,
-                    max_batching_window=Duration.seconds(0),
-                    bisect_batch_on_error=True,
-                    retry_attempts=STREAM_RETRY_ATTEMPTS,
-                    max_record_age=NOTIFIER_MAX_RECORD_AGE,
-                    report_batch_item_failures=True,
-                    on_failure=sources.SqsDlq(self.stream_failures),
-                )
+                stream_source(handle.table, self.stream_failures, NOTIFIER_MAX_RECORD_AGE)
             )
 
         # The sender: the queue -> Telegram and SES.

@@ -146,3 +146,20 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     running = start_platform(tmp_path_factory.mktemp("platform"), "--no-timer")
     yield running
     stop_platform(running)
+
+
+# The console pages' modules: each starts its own `session` platform; these sign alice in on it.
+@pytest.fixture(scope="module")
+def token(session: Platform) -> str:
+    return session.token("alice")
+
+
+@pytest.fixture(scope="module")
+def signed_in(session: Platform, token: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium page on the console, signed in as alice, and its `PageWatch`."""
+    from tests.e2e.browser import signed_in_console
+
+    with signed_in_console(
+        session.base_url, token, "alice", tmp_path_factory.mktemp("chromium-profile")
+    ) as signed:
+        yield signed

@@ -42,11 +42,6 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 @pytest.fixture(scope="module")
-def token(session: Platform) -> str:
-    return session.token("alice")
-
-
-@pytest.fixture(scope="module")
 def basket_id(session: Platform, token: str) -> str:
     reply = session.request("POST", "/options/baskets", token=token, body={"name": "Builder rules"})
     assert reply.status == 201, reply.body

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import PageWatch, signed_in_console
+from tests.e2e.browser import PageWatch
 from tests.e2e.conftest import Platform, start_platform, stop_platform
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -45,20 +45,6 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     )
     yield running
     stop_platform(running)
-
-
-@pytest.fixture(scope="module")
-def token(session: Platform) -> str:
-    return session.token("alice")
-
-
-@pytest.fixture(scope="module")
-def signed_in(
-    session: Platform, token: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Page, PageWatch]]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with signed_in_console(session.base_url, token, "alice", profile) as signed:
-        yield signed
 
 
 @pytest.fixture
